@@ -1,0 +1,83 @@
+//! `cps readers`, and finding the card for the other commands.
+
+use std::time::Duration;
+
+use cps_transport::pcsc::{PcscChannel, PcscContext, ShareMode};
+use cps_transport::{TransportError, spaced_hex};
+
+use crate::Failure;
+
+/// Lists the readers; exit code 3 when PC/SC is unavailable or no reader exists.
+pub fn run(json: bool) -> Result<u8, Failure> {
+    let ctx = PcscContext::establish()?;
+    let readers = ctx.list_readers()?;
+    if json {
+        let list: Vec<serde_json::Value> = readers
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "name": r.name,
+                    "card_present": r.card_present,
+                    "atr": r.atr.as_deref().map(hex::encode_upper),
+                    "interface": r.card_present.then(|| r.interface.to_string()),
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+        return Ok(if readers.is_empty() { 3 } else { 0 });
+    }
+    if readers.is_empty() {
+        return Err(TransportError::NoReader.into());
+    }
+    let width = readers.iter().map(|r| r.name.len()).max().unwrap_or(0);
+    for r in &readers {
+        match (&r.atr, r.card_present) {
+            (Some(atr), true) => println!(
+                "{:width$}   card present   {:11}   {}",
+                r.name,
+                r.interface.to_string(),
+                spaced_hex(atr)
+            ),
+            (None, true) => println!("{:width$}   card present   (ATR unavailable)", r.name),
+            _ => println!("{:width$}   no card", r.name),
+        }
+    }
+    Ok(0)
+}
+
+/// Connects to the named reader, or to the first reader holding a card.
+pub fn connect(reader: Option<&str>, exclusive: bool) -> Result<PcscChannel, Failure> {
+    let ctx = PcscContext::establish()?;
+    let name = match reader {
+        Some(name) => name.to_owned(),
+        None => {
+            let readers = ctx.list_readers()?;
+            if readers.is_empty() {
+                return Err(TransportError::NoReader.into());
+            }
+            match readers.into_iter().find(|r| r.card_present) {
+                Some(r) => r.name,
+                None => {
+                    return Err(Failure {
+                        code: 3,
+                        message: "no card in any reader: insert a card (see `cps readers`)".into(),
+                    });
+                }
+            }
+        }
+    };
+    // A card being inserted right now gets a short grace period.
+    ctx.wait_for_card(Some(&name), Duration::from_millis(200))
+        .map_err(|e| match e {
+            TransportError::Timeout { .. } => TransportError::NoCard {
+                reader: name.clone(),
+            },
+            e => e,
+        })?;
+    let share = if exclusive {
+        ShareMode::Exclusive
+    } else {
+        ShareMode::Shared
+    };
+    Ok(ctx.connect(&name, share)?)
+}
