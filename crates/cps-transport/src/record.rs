@@ -207,7 +207,10 @@ impl Transcript {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            if let Some(atr) = line.strip_prefix("atr ") {
+            if let Some(atr) = line
+                .strip_prefix("atr")
+                .filter(|rest| rest.is_empty() || rest.starts_with(char::is_whitespace))
+            {
                 t.atr = hex::decode(atr.trim()).map_err(|e| err(format!("bad ATR hex: {e}")))?;
             } else if let Some(cmd) = line.strip_prefix('>') {
                 if pending.is_some() {
@@ -534,6 +537,9 @@ mod tests {
             ch.transmit(&[0, 0xA4, 0, 0]),
             Err(TransportError::ReplayExhausted { exchanges: 1 })
         ));
+        // An empty ATR round-trips (found by the transcript_parse fuzz target).
+        let empty = Transcript::default();
+        assert_eq!(Transcript::from_text(&empty.to_text()).unwrap(), empty);
         for bad in [
             "> 00A4\n< 9000",
             "< 9000",
