@@ -17,4 +17,8 @@
 #![forbid(unsafe_code)]
 
 pub mod cbor;
+pub mod ctap;
 pub mod pin;
+pub mod transport;
+
+pub use transport::{CtapCard, FIDO_AID, Fido2Error, PollPolicy};
