@@ -16,9 +16,15 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "authenticator")]
+pub mod applet;
+#[cfg(feature = "authenticator")]
+pub mod authenticator;
 pub mod cbor;
+pub mod client;
 pub mod ctap;
 pub mod pin;
 pub mod transport;
 
+pub use client::{Fido2, Registration, StoredCredential};
 pub use transport::{CtapCard, FIDO_AID, Fido2Error, PollPolicy};
