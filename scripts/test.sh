@@ -7,13 +7,22 @@
 # tests print SKIPPED, except under CI=true where they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(pcscd libpcsclite-dev vsmartcard-vpcd opensc pcsc-tools)
+PKGS=(pcscd libpcsclite-dev vsmartcard-vpcd opensc pcsc-tools python3-pyscard python3-venv)
 if command -v dpkg >/dev/null 2>&1 && ! dpkg -s "${PKGS[@]}" >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PKGS[@]}"
   else
     echo "note: install the PC/SC stack for the end-to-end tests: sudo apt-get install ${PKGS[*]}" >&2
   fi
+fi
+# python-fido2 2.2.1 (PyPI) on Debian's python3 with its pyscard, for the FIDO2 interop test.
+VENV=target/py-fido2
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import smartcard" 2>/dev/null; then
+  if ! "$VENV/bin/python" -c "import fido2, smartcard" 2>/dev/null; then
+    /usr/bin/python3 -m venv --system-site-packages "$VENV"
+    "$VENV/bin/pip" install -q "fido2==2.2.1"
+  fi
+  export FIDO2_PYTHON="$PWD/$VENV/bin/python"
 fi
 if command -v pcscd >/dev/null 2>&1; then
   exec scripts/with-pcscd.sh cargo test --workspace "$@"
