@@ -102,7 +102,9 @@ def main():
         pin_uv_param=proto1.authenticate(token, cdh),
         pin_uv_protocol=proto1.VERSION,
     )
-    PackedAttestation().verify(att.att_stmt, att.auth_data, cdh)
+    result = PackedAttestation().verify(att.att_stmt, att.auth_data, cdh)
+    assert "x5c" in att.att_stmt, "basic attestation expected"
+    ok(f"packed attestation: {result.attestation_type.name} with certificate chain of {len(result.trust_path)}")
     cred_data = att.auth_data.credential_data
     cdh2 = hashlib.sha256(b"protocol-1 login").digest()
     token = ClientPin(ctap, proto1).get_pin_token(PIN, ClientPin.PERMISSION.GET_ASSERTION, RP.id)
@@ -114,7 +116,7 @@ def main():
         pin_uv_protocol=proto1.VERSION,
     )
     assertion.verify(cdh2, cred_data.public_key)
-    ok("protocol 1: resident makeCredential (packed self attestation verified) and getAssertion signature verified")
+    ok("protocol 1: resident makeCredential (packed basic attestation verified) and getAssertion signature verified")
 
     # Credential management with protocol 2.
     proto2 = PinProtocolV2()

@@ -62,6 +62,11 @@ impl FidoApplet {
         self.policy = policy;
     }
 
+    /// Chooses basic (default) or self attestation.
+    pub fn set_attestation(&mut self, mode: crate::authenticator::AttestationMode) {
+        self.auth.set_attestation(mode);
+    }
+
     /// Tells the applet which interface powers the card: it is usable through the contact
     /// interface only, as on the CPS4.
     pub fn set_contactless(&mut self, contactless: bool) {

@@ -36,6 +36,25 @@ pub const MAX_MSG_SIZE: u64 = 2048;
 type Status = CtapStatus;
 type Outcome = Result<Option<Value>, Status>;
 
+/// The attestation certificate of the simulated applet (DER), issued by the cps-rs TEST FIDO2
+/// attestation root (`testvectors/fido2-attestation/`).
+pub const ATTESTATION_CERT: &[u8] =
+    include_bytes!("../../../testvectors/fido2-attestation/att.crt.der");
+/// The TEST attestation root certificate (PEM), for relying parties in tests.
+pub const ATTESTATION_ROOT_PEM: &str =
+    include_str!("../../../testvectors/fido2-attestation/ca.crt.pem");
+const ATTESTATION_KEY_HEX: &str =
+    include_str!("../../../testvectors/fido2-attestation/att.key.hex");
+
+/// Which packed attestation the applet produces (WebAuthn §8.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttestationMode {
+    /// Basic: signed with the attestation key, certificate chain in `x5c`.
+    Basic,
+    /// Self attestation: signed with the credential key itself, no `x5c`.
+    SelfAttestation,
+}
+
 /// How the simulated card answers a request for user presence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PresencePolicy {
@@ -96,6 +115,7 @@ pub struct Authenticator {
     rp_enum: Vec<(String, [u8; 32])>,
     cred_enum: Vec<Resident>,
     creation: u64,
+    attestation: AttestationMode,
 }
 
 impl Default for Authenticator {
@@ -139,7 +159,23 @@ impl Authenticator {
             rp_enum: Vec::new(),
             cred_enum: Vec::new(),
             creation: 0,
+            attestation: AttestationMode::Basic,
         }
+    }
+
+    /// Chooses basic (default) or self attestation.
+    pub fn set_attestation(&mut self, mode: AttestationMode) {
+        self.attestation = mode;
+    }
+
+    fn attestation_key() -> Option<SigningKey> {
+        let mut scalar = [0u8; 32];
+        let hex = ATTESTATION_KEY_HEX.trim().as_bytes();
+        for (i, pair) in hex.chunks(2).enumerate() {
+            let s = std::str::from_utf8(pair).ok()?;
+            *scalar.get_mut(i)? = u8::from_str_radix(s, 16).ok()?;
+        }
+        SigningKey::from_bytes(&scalar.into()).ok()
     }
 
     /// Power-up: new key-agreement key and token, PIN_AUTH_BLOCKED lifted, pending state gone
@@ -737,7 +773,26 @@ impl Authenticator {
         }
         let mut signed = auth_data.clone();
         signed.extend_from_slice(&cdh);
-        let sig: DerSignature = signing.sign(&signed);
+        let att_stmt = match (self.attestation, Self::attestation_key()) {
+            (AttestationMode::Basic, Some(att_key)) => {
+                let sig: DerSignature = att_key.sign(&signed);
+                Value::map([
+                    (Value::text("alg"), Value::int(-7)),
+                    (Value::text("sig"), Value::bytes(sig.as_bytes())),
+                    (
+                        Value::text("x5c"),
+                        Value::Array(vec![Value::bytes(ATTESTATION_CERT)]),
+                    ),
+                ])
+            }
+            _ => {
+                let sig: DerSignature = signing.sign(&signed);
+                Value::map([
+                    (Value::text("alg"), Value::int(-7)),
+                    (Value::text("sig"), Value::bytes(sig.as_bytes())),
+                ])
+            }
+        };
         // Permissions are used up by a request that collected user presence.
         if uv {
             self.token.permissions &= 0x10;
@@ -745,13 +800,7 @@ impl Authenticator {
         Ok(Some(int_map(vec![
             (1, Value::text("packed")),
             (2, Value::Bytes(auth_data)),
-            (
-                3,
-                Value::map([
-                    (Value::text("alg"), Value::int(-7)),
-                    (Value::text("sig"), Value::bytes(sig.as_bytes())),
-                ]),
-            ),
+            (3, att_stmt),
         ])))
     }
 
@@ -971,7 +1020,9 @@ impl Authenticator {
             return Err(CtapStatus::CTAP2_ERR_OPERATION_DENIED);
         }
         let counter = self.counter;
+        let attestation = self.attestation;
         *self = Authenticator::new();
+        self.attestation = attestation;
         // Keep the signature counter monotonic across resets: relying parties reject a
         // counter that goes backwards.
         self.counter = counter;

@@ -73,13 +73,17 @@ fn blank_applet_enroll_register_authenticate_both_protocols() {
             assert!(mc.auth_data.user_verified() && mc.auth_data.user_present());
             let att = mc.auth_data.attested.clone().unwrap();
             assert_eq!(&att.aaguid, b"cps-rs simulator");
-            // Packed self attestation: signed by the credential key.
-            let sig = mc
+            // Packed basic attestation by default: the simulated attestation certificate
+            // (python-fido2 verifies its signature and certificate in tests/python_fido2.rs).
+            let x5c = mc
                 .att_stmt
-                .get_text("sig")
-                .and_then(Value::as_bytes)
+                .get_text("x5c")
+                .and_then(Value::as_array)
                 .unwrap();
-            verify(&att.public_key, &mc.auth_data_raw, &r.client_data_hash, sig);
+            assert_eq!(
+                x5c[0].as_bytes().unwrap(),
+                cps_fido2::authenticator::ATTESTATION_CERT
+            );
 
             let cdh: [u8; 32] = Sha256::digest(b"login challenge").into();
             let allow = if rk {
@@ -112,6 +116,24 @@ fn blank_applet_enroll_register_authenticate_both_protocols() {
             }
         }
     }
+}
+
+#[test]
+fn self_attestation_is_signed_by_the_credential_key() {
+    let mut card = FidoCard::new();
+    card.applet
+        .set_attestation(cps_fido2::authenticator::AttestationMode::SelfAttestation);
+    let mut f = Fido2::open(InProcessChannel::new(card)).unwrap();
+    let r = reg("self.example", "u", false);
+    let mc = f.register(&r, None).unwrap();
+    assert!(mc.att_stmt.get_text("x5c").is_none());
+    let att = mc.auth_data.attested.clone().unwrap();
+    let sig = mc
+        .att_stmt
+        .get_text("sig")
+        .and_then(Value::as_bytes)
+        .unwrap();
+    verify(&att.public_key, &mc.auth_data_raw, &r.client_data_hash, sig);
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! testvectors/fido2.json (copied from the shared notes §6, each group with its source),
 //! reproduced byte for byte by our CBOR encoder, PIN protocols and P-256 signatures.
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "tests"
+)]
 
 use cps_fido2::cbor::{self, Value};
 use cps_fido2::ctap::{self, AssertionResponse, MakeCredentialResponse};
