@@ -498,6 +498,37 @@ impl<C: CardChannel> Fido2<C> {
         Ok(())
     }
 
+    /// Replaces the user entity (name, display name) of a discoverable credential
+    /// (credentialManagement updateUserInformation, CTAP 2.1 §6.8.6). The user id must not
+    /// change.
+    pub fn update_user(
+        &mut self,
+        pin: &str,
+        credential_id: &[u8],
+        user_id: &[u8],
+        name: &str,
+        display_name: &str,
+    ) -> Result<(), Fido2Error> {
+        let token = self.pin_token(pin, permissions::CREDENTIAL_MANAGEMENT, None)?;
+        let user = Value::map([
+            (Value::text("id"), Value::bytes(user_id)),
+            (Value::text("name"), Value::text(name)),
+            (Value::text("displayName"), Value::text(display_name)),
+        ]);
+        let sub = Value::map([
+            (Value::int(2), ctap::credential_descriptor(credential_id)),
+            (Value::int(3), user),
+        ]);
+        self.cred_mgmt(&token, 7, Some(sub))?;
+        Ok(())
+    }
+
+    /// authenticatorSelection: asks the user to confirm this card (CTAP 2.1 §6.9).
+    pub fn selection(&mut self) -> Result<(), Fido2Error> {
+        self.card.call(cmd::SELECTION, None)?;
+        Ok(())
+    }
+
     /// Erases every credential and the PIN (authenticatorReset; the applet may require it to
     /// follow a power-up closely).
     pub fn reset(&mut self) -> Result<(), Fido2Error> {

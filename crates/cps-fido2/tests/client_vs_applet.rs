@@ -152,6 +152,27 @@ fn credential_management_lists_and_deletes() {
     let creds = f.credentials("2468").unwrap();
     assert_eq!(creds.len(), 3, "{creds:?}");
     assert_eq!(creds.iter().filter(|c| c.rp_id == "a.example").count(), 2);
+    // Rename alice on b.example.
+    let alice_b = creds
+        .iter()
+        .find(|c| c.rp_id == "b.example")
+        .unwrap()
+        .clone();
+    f.update_user(
+        "2468",
+        &alice_b.credential_id,
+        b"alice",
+        "alice.renamed",
+        "Alice R.",
+    )
+    .unwrap();
+    let creds = f.credentials("2468").unwrap();
+    assert!(
+        creds
+            .iter()
+            .any(|c| c.user_name.as_deref() == Some("alice.renamed"))
+    );
+    f.selection().unwrap();
     let bob = creds
         .iter()
         .find(|c| c.user_name.as_deref() == Some("bob"))
