@@ -32,19 +32,28 @@ fn benches(c: &mut Criterion) {
     let reg_apdus = fido.card().round_trips() - before;
     let id = mc.auth_data.attested.unwrap().credential_id;
     let before = fido.card().round_trips();
-    fido.authenticate("bench.example", &[1; 32], std::slice::from_ref(&id), None).unwrap();
+    fido.authenticate("bench.example", &[1; 32], std::slice::from_ref(&id), None)
+        .unwrap();
     let auth_apdus = fido.card().round_trips() - before;
-    println!("fido2 in-process: register {reg_apdus} APDUs, authenticate {auth_apdus} APDUs (no PIN)");
+    println!(
+        "fido2 in-process: register {reg_apdus} APDUs, authenticate {auth_apdus} APDUs (no PIN)"
+    );
 
     let mut i = 1;
-    c.bench_function("fido2/makeCredential + getAssertion (in-process, no PIN)", |b| {
-        b.iter(|| {
-            let mc = fido.register(&registration(i), None).unwrap();
-            i += 1;
-            let id = mc.auth_data.attested.unwrap().credential_id;
-            black_box(fido.authenticate("bench.example", &[1; 32], &[id], None).unwrap())
-        })
-    });
+    c.bench_function(
+        "fido2/makeCredential + getAssertion (in-process, no PIN)",
+        |b| {
+            b.iter(|| {
+                let mc = fido.register(&registration(i), None).unwrap();
+                i += 1;
+                let id = mc.auth_data.attested.unwrap().credential_id;
+                black_box(
+                    fido.authenticate("bench.example", &[1; 32], &[id], None)
+                        .unwrap(),
+                )
+            })
+        },
+    );
     let mut fido = Fido2::open(InProcessChannel::new(FidoCard::new())).unwrap();
     fido.enroll("1234").unwrap();
     c.bench_function("fido2/getPinUvAuthToken (protocol 2, in-process)", |b| {

@@ -106,7 +106,12 @@ fn webauthn_rs_core_verifies_registration_and_assertions() {
         let cdj = client_data("webauthn.get", &challenge);
         let cdh: [u8; 32] = Sha256::digest(&cdj).into();
         let asr = fido
-            .authenticate("hopital.example", &cdh, std::slice::from_ref(&cred_id), Some("7531"))
+            .authenticate(
+                "hopital.example",
+                &cdh,
+                std::slice::from_ref(&cred_id),
+                Some("7531"),
+            )
             .unwrap();
         let a = &asr[0];
         let pkc: PublicKeyCredential = serde_json::from_value(json!({
