@@ -396,6 +396,70 @@ impl<C: CardChannel> Fido2<C> {
         Ok(all)
     }
 
+    /// The hmac-secret extension (CTAP 2.1 §12.5): derives a 32-byte secret bound to the
+    /// credential and `salt` (e.g. a disk-encryption key), with one getAssertion.
+    pub fn hmac_secret(
+        &mut self,
+        rp_id: &str,
+        credential_id: &[u8],
+        salt: &[u8; 32],
+        pin: Option<&str>,
+    ) -> Result<Zeroizing<Vec<u8>>, Fido2Error> {
+        let token = match pin {
+            Some(p) => Some(self.pin_token(p, permissions::GET_ASSERTION, Some(rp_id))?),
+            None => None,
+        };
+        let protocol = self.protocol();
+        let (mine, shared) = self.key_agreement()?;
+        let salt_enc = shared.encrypt(salt)?;
+        let ext = Value::map([(
+            Value::text("hmac-secret"),
+            Value::map([
+                (Value::int(1), mine.cose_public_key()),
+                (Value::int(2), Value::Bytes(salt_enc.clone())),
+                (Value::int(3), Value::Bytes(shared.authenticate(&salt_enc))),
+                (Value::int(4), Value::Unsigned(protocol.number())),
+            ]),
+        )]);
+        let cdh = [0u8; 32];
+        let mut params = vec![
+            (1, Value::text(rp_id)),
+            (2, Value::bytes(&cdh)),
+            (
+                3,
+                Value::Array(vec![ctap::credential_descriptor(credential_id)]),
+            ),
+            (4, ext),
+        ];
+        if let Some(t) = &token {
+            params.push((6, Value::Bytes(t.authenticate(&cdh))));
+            params.push((7, Value::Unsigned(t.protocol().number())));
+        }
+        let v = self.card.call(
+            cmd::GET_ASSERTION,
+            Some(&Value::map(
+                params.into_iter().map(|(k, v)| (Value::int(k), v)),
+            )),
+        )?;
+        let a = AssertionResponse::from_cbor(&v).map_err(|source| Fido2Error::Message {
+            command: "authenticatorGetAssertion",
+            source,
+        })?;
+        let enc = a
+            .auth_data
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get_text("hmac-secret"))
+            .and_then(Value::as_bytes)
+            .ok_or(Fido2Error::Message {
+                command: "authenticatorGetAssertion",
+                source: ctap::MessageError::Member {
+                    member: "hmac-secret extension output",
+                },
+            })?;
+        Ok(Zeroizing::new(shared.decrypt(enc)?.to_vec()))
+    }
+
     fn cred_mgmt(
         &mut self,
         token: &PinToken,

@@ -337,6 +337,20 @@ fn cred_protect_and_hmac_secret_extensions() {
         ext.get_text("hmac-secret").and_then(Value::as_bool),
         Some(true)
     );
+    // hmac-secret: stable per credential and salt, different with another salt.
+    let id0 = mc.auth_data.attested.clone().unwrap().credential_id;
+    let s1 = f
+        .hmac_secret("cp.example", &id0, &[1; 32], Some("1234"))
+        .unwrap();
+    let s1b = f
+        .hmac_secret("cp.example", &id0, &[1; 32], Some("1234"))
+        .unwrap();
+    let s2 = f
+        .hmac_secret("cp.example", &id0, &[2; 32], Some("1234"))
+        .unwrap();
+    assert_eq!(s1.len(), 32);
+    assert_eq!(s1, s1b);
+    assert_ne!(s1, s2);
     // Level 3: invisible without UV, even with its ID in the allow list.
     let id = mc.auth_data.attested.unwrap().credential_id;
     let e = f
