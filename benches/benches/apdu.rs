@@ -16,24 +16,31 @@ fn select() -> Command {
         .with_ne(256)
 }
 
-/// A PKCS#15-directory-like nested structure of about 200 bytes.
+/// Three private-key entries shaped like a PKCS#15 PrKDF (ISO/IEC 7816-15), about 200
+/// bytes: common object attributes, common key attributes with a 20-byte key ID, and the
+/// RSA key's path and modulus length in a context-specific [1] template.
 fn nested() -> Vec<u8> {
     let mut b = Builder::new();
     for i in 0..3u8 {
         b = b.constructed(Tag(0x30), |b| {
             b.constructed(Tag(0x30), |b| {
                 b.primitive(Tag(0x0C), b"CPS_PRIV_AUT")
+                    .primitive(Tag(0x03), &[0x06, 0x40])
                     .primitive(Tag(0x04), &[i])
+            })
+            .constructed(Tag(0x30), |b| {
+                b.primitive(Tag(0x04), &[0xA5 ^ i; 20])
+                    .primitive(Tag(0x03), &[0x05, 0x20])
+                    .primitive(Tag(0x02), &[0x80 + i])
             })
             .constructed(Tag(0xA1), |b| {
                 b.constructed(Tag(0x30), |b| {
                     b.constructed(Tag(0x30), |b| {
-                        b.primitive(Tag(0x04), &[0x3F, 0x00, 0x00, 0x01])
+                        b.primitive(Tag(0x04), &[0x3F, 0x00, 0x00, 0x01 + i])
                     })
                     .primitive(Tag(0x02), &[0x08, 0x00])
                 })
             })
-            .constructed(Tag(0x7F49), |b| b.primitive(Tag(0x82), &[0x01, 0x00, 0x01]))
         });
     }
     b.finish()
@@ -90,10 +97,22 @@ fn benches(c: &mut Criterion) {
             .len()
         })
     });
+    g.bench_function("encode (Builder)", |b| b.iter(|| black_box(nested()).len()));
     g.finish();
 
     c.bench_function("chain/split 3000 B into 255 B", |b| {
         b.iter(|| chain::split(black_box(&big), 255).unwrap().len())
+    });
+    let parts = chain::split(&big, 255).unwrap();
+    c.bench_function("chain/reassemble 12 parts (3000 B)", |b| {
+        b.iter(|| {
+            let mut r = chain::Reassembler::default();
+            let mut last = None;
+            for p in black_box(&parts) {
+                last = Some(r.push(p.clone()).unwrap());
+            }
+            last
+        })
     });
 }
 

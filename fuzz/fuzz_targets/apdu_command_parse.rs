@@ -9,7 +9,9 @@ fuzz_target!(|data: &[u8]| {
         let again = Command::parse(&cmd.to_bytes()).expect("re-encoded command parses");
         assert_eq!(again, cmd);
         let _ = cmd.encode(Encoding::Short);
-        let ext = cmd.encode(Encoding::Extended).expect("valid command encodes extended");
+        let ext = cmd
+            .encode(Encoding::Extended)
+            .expect("valid command encodes extended");
         assert_eq!(Command::parse(&ext).expect("extended parses"), cmd);
     }
 });
