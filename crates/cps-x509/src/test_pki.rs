@@ -1,0 +1,230 @@
+//! Typed access to the committed cps-rs test PKI (`testvectors/pki`, feature `test-pki`).
+//!
+//! Everything is embedded with `include_bytes!` (holder certificates in DER, private keys in
+//! PKCS#8 PEM, ~55 KiB in all), so tests of any crate and the card simulator load fixtures in
+//! microseconds and never generate keys. The hierarchy:
+//!
+//! ```text
+//! TEST AC RACINE IGC-SANTE FORT CPS-RS            (RSA-4096, self-signed, 2024-01-01 → 2043-12-31)
+//! └── TEST AC IGC-SANTE FORT PERSONNES CPS-RS     (RSA-2048, pathLen 0, 2024-01-01 → 2033-12-31)
+//!     ├── cps3/<persona>/{auth,sign}              (RSA-2048 holder keys)
+//!     ├── cps3/dr-martin/auth-expiring            (same key as cps3/dr-martin/auth, expires 2027-01-15)
+//!     └── cps4/<persona>/{auth,sign}              (ECDSA P-256 holder keys)
+//! ```
+//!
+//! Holder certificates are valid from 2025-07-01T00:00:00Z to 2028-06-30T23:59:59Z (see
+//! `testvectors/pki/index.json`); [`REFERENCE_TIME`] is a time at which all of them are.
+//! The private keys are public test material: never trust this PKI outside tests.
+
+use zeroize::Zeroizing;
+
+use crate::cert::{CertUsage, CpsCertificate};
+use crate::error::{KeyError, ParseError, PemError};
+use crate::keys::PrivateKey;
+use crate::pem;
+use crate::time::UnixTime;
+
+/// Card generation of a fixture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// CPS3: RSA-2048 holder keys.
+    Cps3,
+    /// CPS4: ECDSA P-256 holder keys.
+    Cps4,
+}
+
+impl Profile {
+    /// Directory name under `testvectors/pki` (`cps3` / `cps4`).
+    pub fn dir(self) -> &'static str {
+        match self {
+            Profile::Cps3 => "cps3",
+            Profile::Cps4 => "cps4",
+        }
+    }
+}
+
+/// The persona identifiers of `testvectors/pki/personas.json`, in file order.
+pub const PERSONAS: [&str; 6] = [
+    "dr-martin",
+    "pharmacien-durand",
+    "infirmiere-bernard",
+    "etudiant-petit",
+    "directeur-leroy",
+    "secretaire-moreau",
+];
+
+/// 2026-01-01T00:00:00Z: every current holder fixture and both CAs are valid then.
+pub const REFERENCE_TIME: UnixTime = UnixTime::from_secs(1_767_225_600);
+
+/// A fixture could not be found or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FixtureError {
+    /// No such persona / profile / usage in the test PKI.
+    #[error("no test-PKI fixture for {0}")]
+    NotFound(String),
+    /// An embedded PEM key does not decode (the committed files are corrupt).
+    #[error(transparent)]
+    Pem(#[from] PemError),
+}
+
+/// One holder certificate of the test PKI and its private key.
+#[derive(Clone)]
+pub struct HolderFixture {
+    /// Card generation.
+    pub profile: Profile,
+    /// Persona identifier (see [`PERSONAS`]).
+    pub persona: &'static str,
+    /// Authentication or signature.
+    pub usage: CertUsage,
+    /// The certificate, DER.
+    pub cert_der: &'static [u8],
+    /// The private key, DER PKCS#8.
+    pub key_pkcs8_der: Zeroizing<Vec<u8>>,
+}
+
+impl core::fmt::Debug for HolderFixture {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("HolderFixture")
+            .field("profile", &self.profile)
+            .field("persona", &self.persona)
+            .field("usage", &self.usage)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HolderFixture {
+    /// The parsed certificate.
+    pub fn certificate(&self) -> Result<CpsCertificate, ParseError> {
+        CpsCertificate::from_der(self.cert_der)
+    }
+
+    /// The private key.
+    pub fn private_key(&self) -> Result<PrivateKey, KeyError> {
+        PrivateKey::from_pkcs8_der(&self.key_pkcs8_der)
+    }
+}
+
+macro_rules! pki_file {
+    ($path:expr) => {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testvectors/pki/", $path)
+    };
+}
+
+struct Entry {
+    profile: Profile,
+    persona: &'static str,
+    usage: CertUsage,
+    cert_der: &'static [u8],
+    key_pem: &'static str,
+}
+
+macro_rules! entries {
+    ($($persona:literal),* $(,)?) => {
+        &[$(
+            entries!(@one Cps3, "cps3", $persona, Authentication, "auth"),
+            entries!(@one Cps3, "cps3", $persona, Signature, "sign"),
+            entries!(@one Cps4, "cps4", $persona, Authentication, "auth"),
+            entries!(@one Cps4, "cps4", $persona, Signature, "sign"),
+        )*]
+    };
+    (@one $profile:ident, $dir:literal, $persona:literal, $usage:ident, $u:literal) => {
+        Entry {
+            profile: Profile::$profile,
+            persona: $persona,
+            usage: CertUsage::$usage,
+            cert_der: include_bytes!(pki_file!(concat!($dir, "/", $persona, "/", $u, ".crt.der"))),
+            key_pem: include_str!(pki_file!(concat!($dir, "/", $persona, "/", $u, ".key.pem"))),
+        }
+    };
+}
+
+// Keep in the order of PERSONAS (checked by a test).
+static HOLDERS: &[Entry] = entries!(
+    "dr-martin",
+    "pharmacien-durand",
+    "infirmiere-bernard",
+    "etudiant-petit",
+    "directeur-leroy",
+    "secretaire-moreau",
+);
+
+static EXPIRING_CERT_DER: &[u8] = include_bytes!(pki_file!("cps3/dr-martin/auth-expiring.crt.der"));
+static ROOT_CERT_DER: &[u8] = include_bytes!(pki_file!("ca/root.crt.der"));
+static ROOT_KEY_PEM: &str = include_str!(pki_file!("ca/root.key.pem"));
+static PERSONS_CERT_DER: &[u8] = include_bytes!(pki_file!("ca/persons.crt.der"));
+static PERSONS_KEY_PEM: &str = include_str!(pki_file!("ca/persons.key.pem"));
+
+fn fixture(e: &'static Entry, cert_der: &'static [u8]) -> Result<HolderFixture, FixtureError> {
+    Ok(HolderFixture {
+        profile: e.profile,
+        persona: e.persona,
+        usage: e.usage,
+        cert_der,
+        key_pkcs8_der: Zeroizing::new(pem::pem_to_der_expect(e.key_pem, pem::PRIVATE_KEY_LABEL)?),
+    })
+}
+
+/// The current certificate of `persona` for `profile` and `usage` (Authentication or
+/// Signature), with its key.
+pub fn holder(
+    profile: Profile,
+    persona: &str,
+    usage: CertUsage,
+) -> Result<HolderFixture, FixtureError> {
+    let e = HOLDERS
+        .iter()
+        .find(|e| e.profile == profile && e.persona == persona && e.usage == usage)
+        .ok_or_else(|| FixtureError::NotFound(format!("{}/{persona}/{usage}", profile.dir())))?;
+    fixture(e, e.cert_der)
+}
+
+/// All 24 current holder fixtures (6 personas × 2 profiles × 2 usages).
+pub fn holders() -> Result<Vec<HolderFixture>, FixtureError> {
+    HOLDERS.iter().map(|e| fixture(e, e.cert_der)).collect()
+}
+
+/// The "renewal due" fixture: dr-martin's CPS3 authentication key with a certificate valid
+/// 2024-01-16T00:00:00Z → 2027-01-15T23:59:59Z.
+pub fn expiring_holder() -> Result<HolderFixture, FixtureError> {
+    let e = HOLDERS
+        .iter()
+        .find(|e| {
+            e.profile == Profile::Cps3
+                && e.persona == "dr-martin"
+                && e.usage == CertUsage::Authentication
+        })
+        .ok_or_else(|| FixtureError::NotFound("cps3/dr-martin/auth-expiring".into()))?;
+    fixture(e, EXPIRING_CERT_DER)
+}
+
+/// The root CA certificate, DER ("TEST AC RACINE IGC-SANTE FORT CPS-RS").
+pub fn root_der() -> &'static [u8] {
+    ROOT_CERT_DER
+}
+
+/// The intermediate CA certificate for persons, DER ("TEST AC IGC-SANTE FORT PERSONNES CPS-RS").
+pub fn intermediate_der() -> &'static [u8] {
+    PERSONS_CERT_DER
+}
+
+/// The parsed root CA certificate.
+pub fn root_certificate() -> Result<CpsCertificate, ParseError> {
+    CpsCertificate::from_der(ROOT_CERT_DER)
+}
+
+/// The parsed intermediate CA certificate.
+pub fn intermediate_certificate() -> Result<CpsCertificate, ParseError> {
+    CpsCertificate::from_der(PERSONS_CERT_DER)
+}
+
+/// The root CA private key (RSA-4096).
+pub fn root_key() -> Result<PrivateKey, KeyError> {
+    PrivateKey::from_pkcs8_pem(ROOT_KEY_PEM)
+}
+
+/// The intermediate CA private key (RSA-2048): issues holder certificates, e.g. renewals for
+/// card-generated keys with [`crate::issue_holder_certificate`].
+pub fn intermediate_key() -> Result<PrivateKey, KeyError> {
+    PrivateKey::from_pkcs8_pem(PERSONS_KEY_PEM)
+}
