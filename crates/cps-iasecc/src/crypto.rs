@@ -1,0 +1,508 @@
+//! Keys, digests and signatures.
+//!
+//! - RSA keys sign with PKCS#1 v1.5 (RFC 8017 §8.2): the card builds the SHA-256 DigestInfo
+//!   itself for PSO COMPUTE DIGITAL SIGNATURE, and pads the DigestInfo the host sends for
+//!   INTERNAL AUTHENTICATE (DigestInfo prefixes: RFC 8017 §9.2, note 1).
+//! - P-256 keys (CPS4) sign a hash computed by the host and answer the raw `r ‖ s`
+//!   (IAS-ECC v1.0.1 §9.3, plain format); [`Signature::to_der`] gives the
+//!   `ECDSA-Sig-Value` of RFC 3279 §2.2.3 that X.509 and TLS use.
+
+use der::asn1::UintRef;
+use der::{Encode, Sequence};
+use sha2::Digest as _;
+
+use crate::error::{Error, Result};
+use crate::pkcs15::{KeyEntry, KeyType, KeyUsageFlags, Path};
+
+/// A hash algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HashAlgorithm {
+    /// SHA-1 (legacy; CPS3 cards still list it).
+    Sha1,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+impl HashAlgorithm {
+    /// Digest length in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            HashAlgorithm::Sha1 => 20,
+            HashAlgorithm::Sha256 => 32,
+            HashAlgorithm::Sha384 => 48,
+            HashAlgorithm::Sha512 => 64,
+        }
+    }
+
+    /// The DER prefix of the PKCS#1 `DigestInfo` (RFC 8017 §9.2, note 1).
+    pub fn digest_info_prefix(self) -> &'static [u8] {
+        match self {
+            HashAlgorithm::Sha1 => &[
+                0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2B, 0x0E, 0x03, 0x02, 0x1A, 0x05, 0x00, 0x04,
+                0x14,
+            ],
+            HashAlgorithm::Sha256 => &[
+                0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x01, 0x05, 0x00, 0x04, 0x20,
+            ],
+            HashAlgorithm::Sha384 => &[
+                0x30, 0x41, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x02, 0x05, 0x00, 0x04, 0x30,
+            ],
+            HashAlgorithm::Sha512 => &[
+                0x30, 0x51, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x03, 0x05, 0x00, 0x04, 0x40,
+            ],
+        }
+    }
+}
+
+/// A message digest computed by the host, which the card signs.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Digest {
+    algorithm: HashAlgorithm,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Digest({:?}, ", self.algorithm)?;
+        for b in &self.bytes {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl Digest {
+    /// A digest given as bytes; its length must match the algorithm.
+    pub fn new(algorithm: HashAlgorithm, bytes: &[u8]) -> Result<Self> {
+        if bytes.len() != algorithm.output_len() {
+            return Err(Error::malformed(
+                "digest",
+                format!(
+                    "{algorithm:?} digests are {} bytes, got {}",
+                    algorithm.output_len(),
+                    bytes.len()
+                ),
+            ));
+        }
+        Ok(Digest {
+            algorithm,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    /// A SHA-256 digest.
+    pub fn sha256(bytes: [u8; 32]) -> Self {
+        Digest {
+            algorithm: HashAlgorithm::Sha256,
+            bytes: bytes.to_vec(),
+        }
+    }
+
+    /// Hashes `data` with SHA-256.
+    pub fn sha256_of(data: &[u8]) -> Self {
+        Digest {
+            algorithm: HashAlgorithm::Sha256,
+            bytes: sha2::Sha256::digest(data).to_vec(),
+        }
+    }
+
+    /// Hashes `data` with SHA-384.
+    pub fn sha384_of(data: &[u8]) -> Self {
+        Digest {
+            algorithm: HashAlgorithm::Sha384,
+            bytes: sha2::Sha384::digest(data).to_vec(),
+        }
+    }
+
+    /// Hashes `data` with SHA-512.
+    pub fn sha512_of(data: &[u8]) -> Self {
+        Digest {
+            algorithm: HashAlgorithm::Sha512,
+            bytes: sha2::Sha512::digest(data).to_vec(),
+        }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> HashAlgorithm {
+        self.algorithm
+    }
+
+    /// The digest bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The PKCS#1 `DigestInfo` (prefix ‖ digest) that an RSA signature covers.
+    pub fn digest_info(&self) -> Vec<u8> {
+        let mut out = self.algorithm.digest_info_prefix().to_vec();
+        out.extend_from_slice(&self.bytes);
+        out
+    }
+}
+
+/// What a key is for, as the card's PKCS#15 usage flags say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyUsage {
+    /// Client authentication (usage `sign` without `nonRepudiation`): INTERNAL AUTHENTICATE.
+    Authentication,
+    /// Qualified-style signature (`nonRepudiation`): PSO COMPUTE DIGITAL SIGNATURE.
+    Signature,
+    /// Decryption (`decrypt` / `unwrap`): PSO DECIPHER.
+    Decipher,
+}
+
+/// The algorithm family of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyFamily {
+    /// RSA.
+    Rsa,
+    /// Elliptic curve (P-256 on CPS4).
+    Ec,
+}
+
+/// The algorithm and size of a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyAlgorithm {
+    /// RSA with this modulus size.
+    Rsa {
+        /// Modulus size in bits.
+        bits: u32,
+    },
+    /// ECDSA on NIST P-256.
+    EcP256,
+    /// Another elliptic curve, by field size.
+    Ec {
+        /// Field size in bits.
+        field_bits: u32,
+    },
+}
+
+impl KeyAlgorithm {
+    /// RSA or EC.
+    pub fn family(self) -> KeyFamily {
+        match self {
+            KeyAlgorithm::Rsa { .. } => KeyFamily::Rsa,
+            KeyAlgorithm::EcP256 | KeyAlgorithm::Ec { .. } => KeyFamily::Ec,
+        }
+    }
+
+    /// Size of a raw signature in bytes (modulus size, or 2 × field size).
+    pub fn signature_len(self) -> usize {
+        let bits = match self {
+            KeyAlgorithm::Rsa { bits } => bits,
+            KeyAlgorithm::EcP256 => 512,
+            KeyAlgorithm::Ec { field_bits } => 2 * field_bits,
+        };
+        usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX)
+    }
+}
+
+impl std::fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeyAlgorithm::Rsa { bits } => write!(f, "RSA-{bits}"),
+            KeyAlgorithm::EcP256 => f.write_str("ECDSA P-256"),
+            KeyAlgorithm::Ec { field_bits } => write!(f, "EC-{field_bits}"),
+        }
+    }
+}
+
+/// Where a [`KeyInfo`] came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeySource {
+    /// Read from the card's PrKDF.
+    PrKdf,
+    /// The key table of the CPS profile (docs/card-layout.md), used without reading the PrKDF.
+    Profile,
+}
+
+/// A private key of the card.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Label, e.g. "CPS_PRIV_SIG".
+    pub label: String,
+    /// PKCS#15 iD: the certificate with the same iD holds the public key.
+    pub id: Vec<u8>,
+    /// Main usage.
+    pub usage: KeyUsage,
+    /// All usage flags of the PrKDF.
+    pub flags: KeyUsageFlags,
+    /// Algorithm and size.
+    pub algorithm: KeyAlgorithm,
+    /// The key reference MSE names (`84 01 <ref>`), e.g. 0x81.
+    pub reference: u8,
+    /// authId of the PIN protecting the key.
+    pub auth_id: Option<Vec<u8>>,
+    /// TokenInfo algorithm references listed for the key.
+    pub algorithm_references: Vec<u32>,
+    /// Path of the key.
+    pub path: Option<Path>,
+    /// Where this description came from.
+    pub source: KeySource,
+}
+
+impl KeyInfo {
+    /// Whether the key's flags allow this usage.
+    pub fn can(&self, usage: KeyUsage) -> bool {
+        let f = self.flags;
+        match usage {
+            KeyUsage::Signature => f.non_repudiation(),
+            KeyUsage::Authentication => f.sign() || f.sign_recover(),
+            KeyUsage::Decipher => {
+                self.algorithm.family() == KeyFamily::Rsa && (f.decrypt() || f.unwrap())
+            }
+        }
+    }
+
+    /// The main usage of a set of flags: non-repudiation → signature; sign → authentication;
+    /// decrypt/unwrap → decipher.
+    pub fn main_usage(flags: KeyUsageFlags) -> Option<KeyUsage> {
+        if flags.non_repudiation() {
+            Some(KeyUsage::Signature)
+        } else if flags.sign() || flags.sign_recover() {
+            Some(KeyUsage::Authentication)
+        } else if flags.decrypt() || flags.unwrap() {
+            Some(KeyUsage::Decipher)
+        } else {
+            None
+        }
+    }
+
+    /// The key description of a PrKDF entry; `None` for entries the client cannot use (no
+    /// key reference, reference above 0xFF, no usable usage, unknown algorithm).
+    pub fn from_entry(e: &KeyEntry) -> Option<Self> {
+        let reference = u8::try_from(e.key_reference?).ok()?;
+        let algorithm = match (e.key_type, e.size_bits) {
+            (KeyType::Rsa, Some(bits)) => KeyAlgorithm::Rsa { bits },
+            // RSA without modulusLength: OpenSC requires it; assume the CPS size.
+            (KeyType::Rsa, None) => KeyAlgorithm::Rsa { bits: 2048 },
+            (KeyType::Ec, Some(256) | None) => KeyAlgorithm::EcP256,
+            (KeyType::Ec, Some(field_bits)) => KeyAlgorithm::Ec { field_bits },
+            (KeyType::Other(_), _) => return None,
+        };
+        Some(KeyInfo {
+            label: e.label.clone().unwrap_or_default(),
+            id: e.id.clone(),
+            usage: Self::main_usage(e.usage)?,
+            flags: e.usage,
+            algorithm,
+            reference,
+            auth_id: e.auth_id.clone(),
+            algorithm_references: e.algorithm_references.clone(),
+            path: e.path.clone(),
+            source: KeySource::PrKdf,
+        })
+    }
+}
+
+/// Which key an operation uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySelector {
+    /// The card's key for this usage, in the preferred family
+    /// ([`CpsCard::set_key_preference`](crate::CpsCard::set_key_preference): P-256 on CPS4,
+    /// RSA on CPS3), or the other family when the card has none in the preferred one.
+    Usage(KeyUsage),
+    /// The card's key for this usage in this family (no fallback).
+    UsageIn(KeyUsage, KeyFamily),
+    /// The key with this reference (`84 01 <ref>` of MSE), as the PrKDF (if read) or the CPS
+    /// profile table describes it.
+    Reference(u8),
+    /// This key (from [`CpsCard::keys`](crate::CpsCard::keys)).
+    Key(KeyInfo),
+}
+
+impl From<KeyUsage> for KeySelector {
+    fn from(u: KeyUsage) -> Self {
+        KeySelector::Usage(u)
+    }
+}
+
+impl From<KeyInfo> for KeySelector {
+    fn from(k: KeyInfo) -> Self {
+        KeySelector::Key(k)
+    }
+}
+
+impl From<&KeyInfo> for KeySelector {
+    fn from(k: &KeyInfo) -> Self {
+        KeySelector::Key(k.clone())
+    }
+}
+
+/// The algorithm of a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignatureAlgorithm {
+    /// RSA PKCS#1 v1.5 over the DigestInfo of this hash.
+    RsaPkcs1v15(HashAlgorithm),
+    /// ECDSA over this hash; the bytes are the raw `r ‖ s`.
+    Ecdsa(HashAlgorithm),
+}
+
+/// A signature made by the card.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Signature {
+    algorithm: SignatureAlgorithm,
+    key_reference: u8,
+    bytes: Vec<u8>,
+}
+
+impl std::fmt::Debug for Signature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Signature({:?}, key {:02X}, {} bytes)",
+            self.algorithm,
+            self.key_reference,
+            self.bytes.len()
+        )
+    }
+}
+
+/// `ECDSA-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3).
+#[derive(Sequence)]
+struct EcdsaSigValue<'a> {
+    r: UintRef<'a>,
+    s: UintRef<'a>,
+}
+
+/// Converts a raw ECDSA signature `r ‖ s` (two halves of equal length) to DER.
+pub fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>> {
+    if raw.is_empty() || raw.len() % 2 != 0 {
+        return Err(Error::malformed(
+            "ECDSA signature",
+            format!("{} bytes is not r ‖ s of equal halves", raw.len()),
+        ));
+    }
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let bad = |e: der::Error| Error::malformed("ECDSA signature", e.to_string());
+    EcdsaSigValue {
+        r: UintRef::new(r).map_err(bad)?,
+        s: UintRef::new(s).map_err(bad)?,
+    }
+    .to_der()
+    .map_err(bad)
+}
+
+impl Signature {
+    pub(crate) fn new(algorithm: SignatureAlgorithm, key_reference: u8, bytes: Vec<u8>) -> Self {
+        Signature {
+            algorithm,
+            key_reference,
+            bytes,
+        }
+    }
+
+    /// The algorithm.
+    pub fn algorithm(&self) -> SignatureAlgorithm {
+        self.algorithm
+    }
+
+    /// The reference of the key that signed.
+    pub fn key_reference(&self) -> u8 {
+        self.key_reference
+    }
+
+    /// The signature as the card gave it: RSA signature, or ECDSA raw `r ‖ s`.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The bytes, owned.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Checks the signature with a certificate's public key (cps-x509): the signed data is
+    /// `digest`, which must be SHA-256 (the hash the CPS keys sign).
+    pub fn verify(
+        &self,
+        certificate: &cps_x509::CpsCertificate,
+        digest: &Digest,
+    ) -> std::result::Result<(), cps_x509::SignatureError> {
+        let algorithm = match self.algorithm {
+            SignatureAlgorithm::RsaPkcs1v15(HashAlgorithm::Sha256) => {
+                cps_x509::SignatureAlgorithm::RsaPkcs1v15Sha256
+            }
+            SignatureAlgorithm::Ecdsa(HashAlgorithm::Sha256) => {
+                cps_x509::SignatureAlgorithm::EcdsaP256Sha256
+            }
+            _ => {
+                return Err(cps_x509::SignatureError::DigestLength(
+                    digest.as_bytes().len(),
+                ));
+            }
+        };
+        cps_x509::verify_signature(
+            certificate,
+            cps_x509::SignedData::Sha256Digest(digest.as_bytes()),
+            algorithm,
+            &self.bytes,
+        )
+    }
+
+    /// The form X.509 / CMS / TLS carry: RSA unchanged, ECDSA as a DER `ECDSA-Sig-Value`.
+    pub fn to_der(&self) -> Result<Vec<u8>> {
+        match self.algorithm {
+            SignatureAlgorithm::RsaPkcs1v15(_) => Ok(self.bytes.clone()),
+            SignatureAlgorithm::Ecdsa(_) => ecdsa_raw_to_der(&self.bytes),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests() {
+        let d = Digest::sha256_of(b"abc");
+        assert_eq!(
+            hex::encode(d.as_bytes()),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(d.digest_info().len(), 51);
+        assert!(Digest::new(HashAlgorithm::Sha256, &[0; 20]).is_err());
+        assert_eq!(
+            Digest::new(HashAlgorithm::Sha1, &[0; 20])
+                .unwrap()
+                .digest_info()
+                .len(),
+            35
+        );
+        for alg in [
+            HashAlgorithm::Sha1,
+            HashAlgorithm::Sha256,
+            HashAlgorithm::Sha384,
+            HashAlgorithm::Sha512,
+        ] {
+            let p = alg.digest_info_prefix();
+            // The outer SEQUENCE length covers the rest of the prefix plus the digest.
+            assert_eq!(usize::from(p[1]), p.len() - 2 + alg.output_len());
+            assert_eq!(usize::from(p[p.len() - 1]), alg.output_len());
+        }
+        assert_eq!(Digest::sha384_of(b"").as_bytes().len(), 48);
+        assert_eq!(Digest::sha512_of(b"").as_bytes().len(), 64);
+    }
+
+    #[test]
+    fn ecdsa_der() {
+        let mut raw = vec![0u8; 64];
+        raw[0] = 0x80; // r needs a leading zero in DER
+        raw[63] = 1; // s = 1
+        let der = ecdsa_raw_to_der(&raw).unwrap();
+        assert_eq!(der[0], 0x30);
+        assert_eq!(&der[2..5], &[0x02, 0x21, 0x00]);
+        assert_eq!(&der[der.len() - 3..], &[0x02, 0x01, 0x01]);
+        assert!(ecdsa_raw_to_der(&[1, 2, 3]).is_err());
+        let sig = Signature::new(SignatureAlgorithm::Ecdsa(HashAlgorithm::Sha256), 0x83, raw);
+        assert_eq!(sig.to_der().unwrap(), der);
+        assert!(format!("{sig:?}").contains("64 bytes"));
+    }
+}

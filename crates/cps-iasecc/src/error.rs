@@ -1,0 +1,184 @@
+//! The error type of the crate: every failure says what was attempted, carries the card's
+//! status word when there is one, and tells the user how to fix it.
+
+use cps_apdu::StatusWord;
+use cps_transport::TransportError;
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a CPS card operation failed.
+///
+/// Secrets never appear in an error: PIN-related variants carry counters, not values.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The card could not be reached, or the exchange failed below the application protocol.
+    #[error("card transport: {0}")]
+    Transport(#[from] TransportError),
+
+    /// The card has no CPS IAS-ECC application.
+    #[error("not a CPS card ({detail}): insert a CPS3 or CPS4 card, or check the reader")]
+    NotACpsCard {
+        /// What was looked for and not found.
+        detail: String,
+    },
+
+    /// A file named by the card layout or the PKCS#15 directory is missing (`6A82`).
+    #[error(
+        "file {path} not found on the card (6A82): the card does not follow the CPS layout \
+         (docs/card-layout.md)"
+    )]
+    FileNotFound {
+        /// The path, e.g. `3F00/0001/4402`, or `SFI 01`.
+        path: String,
+    },
+
+    /// VERIFY / CHANGE REFERENCE DATA with a wrong PIN (`63Cx`).
+    #[error(
+        "wrong PIN (63C{retries_left:X}): {retries_left} tries left; the library never retries, \
+         ask the holder again{}",
+        if *retries_left == 0 { " (the PIN is now blocked: unblock it with the PUK, cps pin unblock)" } else { "" }
+    )]
+    WrongPin {
+        /// Tries left before the PIN is blocked.
+        retries_left: u8,
+    },
+
+    /// The holder PIN is blocked (`6983`).
+    #[error("PIN blocked (6983): unblock it with the PUK (cps pin unblock)")]
+    PinBlocked,
+
+    /// RESET RETRY COUNTER with a wrong PUK (`63Cx`).
+    #[error(
+        "wrong PUK (63C{retries_left:X}): {retries_left} tries left; check the unblocking code \
+         sent with the card{}",
+        if *retries_left == 0 { " (the PUK is now blocked: the card must be replaced)" } else { "" }
+    )]
+    WrongPuk {
+        /// Tries left before the PUK is blocked.
+        retries_left: u8,
+    },
+
+    /// The PUK is blocked (`6983` on RESET RETRY COUNTER): nothing can unblock the PIN.
+    #[error("PUK blocked (6983): the PIN can no longer be unblocked; the card must be replaced")]
+    PukBlocked,
+
+    /// The operation needs the holder PIN verified in this session (`6982`).
+    #[error("{attempted}: security status not satisfied (6982): verify the PIN first")]
+    SecurityStatusNotSatisfied {
+        /// What was attempted.
+        attempted: &'static str,
+    },
+
+    /// A PIN or PUK typed by the user has the wrong format; nothing was sent to the card, so
+    /// no try was spent.
+    #[error("invalid {what}: {reason} (nothing was sent to the card, no try was spent)")]
+    InvalidPinFormat {
+        /// `"PIN"` or `"PUK"`.
+        what: &'static str,
+        /// The rule that was broken (never the value).
+        reason: &'static str,
+    },
+
+    /// No key on the card matches the request.
+    #[error("no {what} on this card: list the keys with `keys()` and choose one explicitly")]
+    KeyNotFound {
+        /// The key that was looked for, e.g. "P-256 signature key".
+        what: String,
+    },
+
+    /// The request cannot be carried out with this key, digest or card.
+    #[error("{what} is not supported: {detail}")]
+    Unsupported {
+        /// What was asked.
+        what: &'static str,
+        /// Why it cannot be done, and what works instead.
+        detail: String,
+    },
+
+    /// Data read from the card (or given by the caller) does not have the expected structure.
+    #[error("malformed {what}: {detail}")]
+    Malformed {
+        /// Which object, e.g. "EF.IDENT" or "PrKDF".
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+
+    /// The card refused a command with a status word that has no more specific variant.
+    #[error("{attempted}: the card answered {sw}")]
+    Card {
+        /// What was attempted.
+        attempted: &'static str,
+        /// The status word returned.
+        sw: StatusWord,
+    },
+}
+
+impl Error {
+    /// The card's status word behind this error, when the card gave one.
+    pub fn status_word(&self) -> Option<StatusWord> {
+        match self {
+            Error::WrongPin { retries_left } | Error::WrongPuk { retries_left } => {
+                Some(StatusWord(0x63C0 | u16::from(*retries_left & 0x0F)))
+            }
+            Error::PinBlocked | Error::PukBlocked => Some(StatusWord::AUTH_METHOD_BLOCKED),
+            Error::SecurityStatusNotSatisfied { .. } => {
+                Some(StatusWord::SECURITY_STATUS_NOT_SATISFIED)
+            }
+            Error::FileNotFound { .. } => Some(StatusWord::FILE_NOT_FOUND),
+            Error::Card { sw, .. } => Some(*sw),
+            _ => None,
+        }
+    }
+
+    /// Whether the card lost its state (reset by another application): open the card again
+    /// (or call [`CpsCard::reselect`](crate::CpsCard::reselect)) and verify the PIN again.
+    pub fn is_card_reset(&self) -> bool {
+        matches!(self, Error::Transport(t) if t.is_card_reset())
+    }
+
+    pub(crate) fn malformed(what: &'static str, detail: impl Into<String>) -> Self {
+        Error::Malformed {
+            what,
+            detail: detail.into(),
+        }
+    }
+
+    /// The generic mapping of a status word other than `9000`.
+    pub(crate) fn from_sw(attempted: &'static str, sw: StatusWord) -> Self {
+        match sw.0 {
+            0x6982 => Error::SecurityStatusNotSatisfied { attempted },
+            _ => Error::Card { attempted, sw },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_how_to_fix() {
+        assert!(Error::PinBlocked.to_string().contains("cps pin unblock"));
+        let e = Error::SecurityStatusNotSatisfied {
+            attempted: "reading EF.DAM",
+        };
+        assert!(e.to_string().contains("verify the PIN first"));
+        assert_eq!(e.status_word(), Some(StatusWord(0x6982)));
+        let w = Error::WrongPin { retries_left: 2 };
+        assert_eq!(w.status_word(), Some(StatusWord(0x63C2)));
+        assert!(w.to_string().contains("2 tries left"));
+        assert!(
+            Error::WrongPin { retries_left: 0 }
+                .to_string()
+                .contains("PUK")
+        );
+        let c = Error::Card {
+            attempted: "signing",
+            sw: StatusWord(0x6985),
+        };
+        assert!(c.to_string().contains("6985"));
+    }
+}

@@ -1,0 +1,691 @@
+//! The client against the simulated card (cps-sim, in-process), for both profiles and every
+//! persona of the test PKI: identity, situations, PIN life cycle, signature, authentication,
+//! decryption, and the APDU count of each operation checked against the protocol minimum.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs,
+    reason = "tests"
+)]
+
+use cps_iasecc::{
+    CardFamily, CpsCard, DetectedBy, Digest, Error, Generation, KeyAlgorithm, KeyFamily,
+    KeySelector, KeyUsage, Pin, PinStatus, Puk, SignatureAlgorithm,
+};
+use cps_sim::{Profile, SimCard};
+use cps_transport::InProcessChannel;
+
+type Card = CpsCard<InProcessChannel<SimCard>>;
+
+const PROFILES: [Profile; 2] = [Profile::Cps3, Profile::Cps4];
+
+fn sim(profile: Profile, persona: &str) -> SimCard {
+    SimCard::new(profile, persona).unwrap()
+}
+
+fn open(profile: Profile, persona: &str) -> Card {
+    CpsCard::open(InProcessChannel::new(sim(profile, persona))).unwrap()
+}
+
+fn pin(p: &str) -> Pin {
+    Pin::new(p).unwrap()
+}
+
+/// Short-APDU Ne of CPS3 (T=0); CPS4 reads a whole file in one extended READ BINARY.
+fn reads_for(profile: Profile, size: usize) -> u64 {
+    match profile {
+        Profile::Cps3 => size.div_ceil(256).max(1) as u64,
+        _ => 1,
+    }
+}
+
+/// APDUs since the last call.
+fn delta(card: &mut Card) -> u64 {
+    let n = card.round_trips();
+    card.reset_round_trips();
+    n
+}
+
+#[test]
+fn generation_and_open_cost_one_apdu() {
+    for (profile, generation) in [
+        (Profile::Cps3, Generation::Cps3),
+        (Profile::Cps4, Generation::Cps4),
+    ] {
+        let card = open(profile, "dr-martin");
+        assert_eq!(card.generation(), generation);
+        assert_eq!(card.detected_by(), DetectedBy::Atr);
+        // SELECT of the application by AID, nothing else.
+        assert_eq!(card.round_trips(), 1, "{profile:?}");
+        assert_eq!(card.channel().card().stats().count(0xA4), 1);
+        let expected = match generation {
+            Generation::Cps3 => KeyFamily::Rsa,
+            Generation::Cps4 => KeyFamily::Ec,
+        };
+        assert_eq!(card.key_preference(), expected);
+    }
+}
+
+#[test]
+fn identity_of_every_persona_on_both_profiles() {
+    for profile in PROFILES {
+        for persona in cps_sim::personas() {
+            let mut card = open(profile, &persona.id);
+            card.reset_round_trips();
+            let id = card.identity().unwrap();
+            // "Read identity" = one READ BINARY by SFI.
+            assert_eq!(card.round_trips(), 1, "{profile:?} {}", persona.id);
+            assert_eq!(id.family.code(), persona.family);
+            assert_eq!(id.family_name, persona.family_name);
+            assert_eq!(id.given_names, persona.given_names);
+            assert_eq!(id.national_id, persona.national_id);
+            assert_eq!(
+                id.national_id_type.as_deref(),
+                Some(&persona.national_id[..1])
+            );
+            assert_eq!(id.rpps, persona.rpps);
+            assert_eq!(id.civility.as_deref(), Some(persona.civility.as_str()));
+            assert_eq!(
+                id.profession
+                    .as_ref()
+                    .map(|c| (c.code.clone(), c.label.clone())),
+                persona
+                    .profession
+                    .as_ref()
+                    .map(|c| (c.code.clone(), Some(c.label.clone())))
+            );
+            assert_eq!(
+                id.speciality.as_ref().map(|c| c.code.clone()),
+                persona.speciality.as_ref().map(|c| c.code.clone())
+            );
+            assert_eq!(id.student, persona.student);
+            // Cached: no further APDU.
+            assert_eq!(card.card_family().unwrap(), id.family);
+            assert_eq!(card.identity().unwrap(), id);
+            assert_eq!(card.round_trips(), 1);
+        }
+    }
+}
+
+#[test]
+fn families_staff_and_student() {
+    let mut cpf = open(Profile::Cps4, "etudiant-petit");
+    assert_eq!(cpf.card_family().unwrap(), CardFamily::Cpf);
+    assert!(cpf.identity().unwrap().student);
+    let mut cde = open(Profile::Cps3, "directeur-leroy");
+    let id = cde.identity().unwrap();
+    assert_eq!(id.family, CardFamily::Cde);
+    assert_eq!(id.rpps, None);
+    assert_eq!(id.national_id_type.as_deref(), Some("3"));
+    let mut cpe = open(Profile::Cps3, "secretaire-moreau");
+    assert_eq!(cpe.card_family().unwrap(), CardFamily::Cpe);
+}
+
+#[test]
+fn serial_and_token_info() {
+    for (profile, generation) in [(Profile::Cps3, 3u8), (Profile::Cps4, 4)] {
+        let mut card = open(profile, "pharmacien-durand");
+        let persona = cps_sim::persona("pharmacien-durand").unwrap();
+        card.reset_round_trips();
+        let serial = card.serial().unwrap();
+        assert_eq!(card.round_trips(), 1, "EF.SN by SFI");
+        assert_eq!(serial.as_bytes(), persona.serial(generation));
+        assert!(serial.digits().starts_with("8025000001"));
+        let ti = card.token_info().unwrap();
+        // TokenInfo carries (the end of) the same serial.
+        assert!(serial.as_bytes().ends_with(&ti.serial_number));
+        assert_eq!(
+            ti.label.as_deref(),
+            Some(format!("CPS{generation} pharmacien-durand").as_str())
+        );
+        assert!(ti.flags.login_required());
+        let cds = ti
+            .supported_algorithms
+            .iter()
+            .find(|a| a.mechanism == 0x40)
+            .unwrap();
+        assert_eq!(cds.card_reference, Some(0x42));
+        let has_ecdsa = ti
+            .supported_algorithms
+            .iter()
+            .any(|a| a.mechanism == 0x1044);
+        assert_eq!(has_ecdsa, profile == Profile::Cps4);
+    }
+}
+
+#[test]
+fn pkcs15_objects_match_the_card() {
+    for profile in PROFILES {
+        let mut card = open(profile, "dr-martin");
+        let pins = card.pin_objects().unwrap();
+        let holder = pins.iter().find(|p| !p.is_puk()).unwrap();
+        let puk = pins.iter().find(|p| p.is_puk()).unwrap();
+        assert_eq!(holder.reference, Some(0x01));
+        assert_eq!((holder.min_length, holder.max_length), (4, Some(8)));
+        assert!(!holder.flags.needs_padding());
+        assert_eq!(holder.unblocked_by.as_deref(), Some(puk.auth_id.as_slice()));
+        assert_eq!(puk.reference, Some(0x02));
+
+        let keys = card.keys().unwrap();
+        let refs: Vec<u8> = keys.iter().map(|k| k.reference).collect();
+        let sim = card.channel().card();
+        match profile {
+            Profile::Cps3 => assert_eq!(refs, [0x81, 0x82]),
+            _ => assert_eq!(refs, [0x81, 0x82, 0x83, 0x84]),
+        }
+        for k in &keys {
+            // iD = SHA-1 of the public key, as the card computes it.
+            assert_eq!(k.id, sim.key_id(k.reference).unwrap());
+            let expected = match k.reference {
+                0x81 | 0x82 => KeyAlgorithm::Rsa { bits: 2048 },
+                _ => KeyAlgorithm::EcP256,
+            };
+            assert_eq!(k.algorithm, expected);
+            let usage = match k.reference {
+                0x81 | 0x83 => KeyUsage::Signature,
+                _ => KeyUsage::Authentication,
+            };
+            assert_eq!(k.usage, usage, "{}", k.label);
+        }
+        assert!(
+            keys.iter()
+                .find(|k| k.reference == 0x82)
+                .unwrap()
+                .can(KeyUsage::Decipher)
+        );
+        let pub_keys = card.public_keys().unwrap();
+        assert!(pub_keys.iter().all(|k| k.key_reference.is_some()));
+
+        // Certificates pair with keys by iD, and hold the key's public key.
+        let certs = card.certificates().unwrap();
+        assert_eq!(certs.len(), keys.len());
+        for k in &keys {
+            let cert = card.certificate_for(k).unwrap().unwrap();
+            let parsed = cert.parsed.as_ref().unwrap();
+            let public = card.channel().card().public_key(k.reference).unwrap();
+            assert!(
+                parsed
+                    .public_key()
+                    .spki_der()
+                    .windows(public.len())
+                    .any(|w| w == public.as_slice()),
+                "{}",
+                k.label
+            );
+            assert_eq!(parsed.national_id(), Some("810001234567"));
+            assert_eq!(
+                cert.der,
+                card.channel()
+                    .card()
+                    .file(&[
+                        0x3F00,
+                        0x0001,
+                        u16::from_be_bytes([cert.path.as_bytes()[4], cert.path.as_bytes()[5]])
+                    ])
+                    .unwrap()
+            );
+        }
+    }
+}
+
+#[test]
+fn apdu_counts_are_the_protocol_minimum() {
+    for profile in PROFILES {
+        // Read certificates: ODF (SELECT + READ), CDF (SELECT + READ), then per certificate
+        // one SELECT (FCP size) and ⌈size / Ne⌉ READ BINARY.
+        let mut card = open(profile, "dr-martin");
+        assert_eq!(delta(&mut card), 1, "open");
+        let certs = card.certificates().unwrap();
+        let sim = card.channel().card();
+        let odf = sim.file(&[0x3F00, 0x0001, 0x5031]).unwrap().len();
+        let cdf = sim.file(&[0x3F00, 0x0001, 0x4404]).unwrap().len();
+        assert!(odf <= 256 && cdf <= 256);
+        let expected: u64 = 2
+            + 2
+            + certs
+                .iter()
+                .map(|c| 1 + reads_for(profile, c.der.len()))
+                .sum::<u64>();
+        assert_eq!(delta(&mut card), expected, "{profile:?} read certificates");
+        // Cached.
+        card.certificates().unwrap();
+        assert_eq!(delta(&mut card), 0);
+
+        // Read identity.
+        card.identity().unwrap();
+        assert_eq!(delta(&mut card), 1);
+
+        // PIN status, verify PIN + sign, authenticate, situations.
+        assert_eq!(card.pin_status().unwrap(), PinStatus::RetriesLeft(3));
+        assert_eq!(delta(&mut card), 1);
+        card.verify_pin(&pin("1234")).unwrap();
+        card.sign(KeyUsage::Signature, &Digest::sha256_of(b"m"))
+            .unwrap();
+        assert_eq!(delta(&mut card), 4, "{profile:?} verify PIN + sign");
+        card.authenticate(&Digest::sha256_of(b"challenge")).unwrap();
+        assert_eq!(delta(&mut card), 2, "{profile:?} authenticate");
+        card.practice_situations().unwrap();
+        assert_eq!(delta(&mut card), 1, "{profile:?} situations");
+
+        // The card's own counter agrees with the client's.
+        let stats = card.channel().card().stats().clone();
+        assert!(stats.apdus >= expected + 10);
+        assert_eq!(stats.count(0xC0), 0, "no GET RESPONSE needed in-process");
+    }
+}
+
+#[test]
+fn read_identity_from_scratch_is_two_apdus() {
+    for profile in PROFILES {
+        let mut card = open(profile, "infirmiere-bernard");
+        card.identity().unwrap();
+        assert_eq!(
+            card.round_trips(),
+            2,
+            "{profile:?}: SELECT AID + READ BINARY SFI"
+        );
+        assert_eq!(card.channel().card().stats().apdus, 2);
+    }
+}
+
+#[test]
+fn situations_need_the_pin() {
+    for profile in PROFILES {
+        for persona in ["dr-martin", "pharmacien-durand", "directeur-leroy"] {
+            let mut card = open(profile, persona);
+            let err = card.practice_situations().unwrap_err();
+            assert!(
+                matches!(err, Error::SecurityStatusNotSatisfied { .. }),
+                "{err:?}"
+            );
+            assert!(err.to_string().contains("verify the PIN first"));
+            card.verify_pin(&pin("1234")).unwrap();
+            let sits = card.practice_situations().unwrap();
+            let expected = cps_sim::persona(persona).unwrap().situations;
+            assert_eq!(sits.len(), expected.len());
+            for (i, (got, want)) in sits.iter().zip(&expected).enumerate() {
+                assert_eq!(usize::from(got.index), i + 1);
+                let mode = got.practice_mode.as_ref().unwrap();
+                assert_eq!(mode.code, want.mode);
+                assert_eq!(mode.label.as_deref(), Some(want.mode_label.as_str()));
+                assert_eq!(got.activity_sector.as_ref().unwrap().code, want.sector);
+                assert_eq!(
+                    got.structure_id.as_deref(),
+                    Some(want.structure_id.as_str())
+                );
+                assert_eq!(
+                    got.structure_id_type.as_deref(),
+                    Some(want.structure_id_type.as_str())
+                );
+                assert_eq!(
+                    got.structure_name.as_deref(),
+                    Some(want.structure_name.as_str())
+                );
+                assert_eq!(got.city.as_deref(), Some(want.city.as_str()));
+            }
+            // A reset loses the PIN: EF.DAM is refused again (never served from a cache).
+            card.channel_mut().power_cycle();
+            card.reselect().unwrap();
+            assert!(matches!(
+                card.practice_situations(),
+                Err(Error::SecurityStatusNotSatisfied { .. })
+            ));
+        }
+    }
+}
+
+#[test]
+fn pin_life_cycle() {
+    for profile in PROFILES {
+        let mut card = open(profile, "dr-martin");
+        assert_eq!(card.pin_status().unwrap(), PinStatus::RetriesLeft(3));
+        assert_eq!(card.puk_status().unwrap(), PinStatus::RetriesLeft(3));
+        // Wrong, then right.
+        let e = card.verify_pin(&pin("0000")).unwrap_err();
+        assert!(matches!(e, Error::WrongPin { retries_left: 2 }), "{e:?}");
+        assert_eq!(card.pin_status().unwrap(), PinStatus::RetriesLeft(2));
+        card.verify_pin(&pin("1234")).unwrap();
+        assert_eq!(card.pin_status().unwrap(), PinStatus::Verified);
+        assert_eq!(card.channel().card().tries_left(1), Some(3));
+        // Change.
+        card.change_pin(&pin("1234"), &pin("246810")).unwrap();
+        // A wrong old PIN (the card splits old ‖ new by the stored PIN's length).
+        let e = card.change_pin(&pin("135790"), &pin("1111")).unwrap_err();
+        assert!(matches!(e, Error::WrongPin { retries_left: 2 }), "{e:?}");
+        card.verify_pin(&pin("246810")).unwrap();
+        // Block it: three wrong tries.
+        for left in [2u8, 1, 0] {
+            match card.verify_pin(&pin("9999")) {
+                Err(Error::WrongPin { retries_left }) => assert_eq!(retries_left, left),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(card.pin_status().unwrap(), PinStatus::Blocked);
+        let e = card.verify_pin(&pin("246810")).unwrap_err();
+        assert!(matches!(e, Error::PinBlocked), "{e:?}");
+        assert!(e.to_string().contains("cps pin unblock"));
+        // Signing is refused without the PIN.
+        assert!(matches!(
+            card.sign(KeyUsage::Signature, &Digest::sha256_of(b"x")),
+            Err(Error::SecurityStatusNotSatisfied { .. })
+        ));
+        // Unblock: a wrong PUK first.
+        assert!(matches!(
+            card.unblock_pin(&Puk::new("00000000").unwrap(), &pin("4321")),
+            Err(Error::WrongPuk { retries_left: 2 })
+        ));
+        assert_eq!(card.puk_status().unwrap(), PinStatus::RetriesLeft(2));
+        card.unblock_pin(&Puk::new("12345678").unwrap(), &pin("4321"))
+            .unwrap();
+        assert_eq!(card.pin_status().unwrap(), PinStatus::RetriesLeft(3));
+        card.verify_pin(&pin("4321")).unwrap();
+        // Counter reset only.
+        assert!(card.verify_pin(&pin("1111")).is_err());
+        card.reset_pin_counter(&Puk::new("12345678").unwrap())
+            .unwrap();
+        assert_eq!(card.pin_status().unwrap(), PinStatus::RetriesLeft(3));
+        card.verify_pin(&pin("4321")).unwrap();
+    }
+}
+
+#[test]
+fn a_blocked_puk_is_reported() {
+    let mut card = open(Profile::Cps3, "dr-martin");
+    for left in [2u8, 1, 0] {
+        match card.reset_pin_counter(&Puk::new("87654321").unwrap()) {
+            Err(Error::WrongPuk { retries_left }) => assert_eq!(retries_left, left),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(card.puk_status().unwrap(), PinStatus::Blocked);
+    let e = card
+        .unblock_pin(&Puk::new("12345678").unwrap(), &pin("1234"))
+        .unwrap_err();
+    assert!(matches!(e, Error::PukBlocked), "{e:?}");
+}
+
+#[test]
+fn malformed_pins_never_reach_the_card() {
+    let card = open(Profile::Cps4, "dr-martin");
+    let before = card.round_trips();
+    for bad in ["", "123", "123456789", "12a4", "12 34"] {
+        assert!(matches!(Pin::new(bad), Err(Error::InvalidPinFormat { .. })));
+    }
+    assert!(Puk::new("1234").is_err());
+    assert_eq!(card.round_trips(), before);
+    assert_eq!(card.channel().card().tries_left(1), Some(3));
+    assert_eq!(card.channel().card().stats().count(0x20), 0);
+}
+
+#[test]
+fn sign_and_verify_with_the_certificate() {
+    for profile in PROFILES {
+        for persona in ["dr-martin", "etudiant-petit", "secretaire-moreau"] {
+            let mut card = open(profile, persona);
+            card.verify_pin(&pin("1234")).unwrap();
+            let digest = Digest::sha256_of(format!("FSE of {persona}").as_bytes());
+            let families: &[KeyFamily] = match profile {
+                Profile::Cps3 => &[KeyFamily::Rsa],
+                _ => &[KeyFamily::Ec, KeyFamily::Rsa],
+            };
+            for &family in families {
+                let sel = KeySelector::UsageIn(KeyUsage::Signature, family);
+                let sig = card.sign(sel.clone(), &digest).unwrap();
+                let key = card.resolve_key(sel).unwrap();
+                assert_eq!(sig.key_reference(), key.reference);
+                match family {
+                    KeyFamily::Rsa => {
+                        assert_eq!(sig.as_bytes().len(), 256);
+                        assert!(matches!(
+                            sig.algorithm(),
+                            SignatureAlgorithm::RsaPkcs1v15(_)
+                        ));
+                        assert_eq!(sig.to_der().unwrap(), sig.as_bytes());
+                    }
+                    KeyFamily::Ec => {
+                        assert_eq!(sig.as_bytes().len(), 64);
+                        assert_eq!(sig.to_der().unwrap()[0], 0x30);
+                    }
+                }
+                let cert = card.certificate_for(&key).unwrap().unwrap();
+                let parsed = cert.parsed.as_ref().unwrap();
+                sig.verify(parsed, &digest).unwrap();
+                // The same signature does not verify another digest, nor under the other
+                // certificate.
+                assert!(sig.verify(parsed, &Digest::sha256_of(b"other")).is_err());
+                let auth = card
+                    .resolve_key(KeySelector::UsageIn(KeyUsage::Authentication, family))
+                    .unwrap();
+                let auth_cert = card.certificate_for(&auth).unwrap().unwrap();
+                assert!(
+                    sig.verify(auth_cert.parsed.as_ref().unwrap(), &digest)
+                        .is_err()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn default_key_choice_per_generation_and_override() {
+    let mut cps4 = open(Profile::Cps4, "dr-martin");
+    cps4.verify_pin(&pin("1234")).unwrap();
+    let d = Digest::sha256_of(b"x");
+    assert_eq!(
+        cps4.sign(KeyUsage::Signature, &d).unwrap().key_reference(),
+        0x83
+    );
+    assert_eq!(cps4.authenticate(&d).unwrap().key_reference(), 0x84);
+    cps4.set_key_preference(KeyFamily::Rsa);
+    assert_eq!(
+        cps4.sign(KeyUsage::Signature, &d).unwrap().key_reference(),
+        0x81
+    );
+    assert_eq!(cps4.authenticate(&d).unwrap().key_reference(), 0x82);
+    let mut cps3 = open(Profile::Cps3, "dr-martin");
+    cps3.verify_pin(&pin("1234")).unwrap();
+    // CPS3 has no EC key: the preference falls back to RSA, an explicit family does not.
+    cps3.set_key_preference(KeyFamily::Ec);
+    assert_eq!(
+        cps3.sign(KeyUsage::Signature, &d).unwrap().key_reference(),
+        0x81
+    );
+    assert!(matches!(
+        cps3.sign(KeySelector::UsageIn(KeyUsage::Signature, KeyFamily::Ec), &d),
+        Err(Error::KeyNotFound { .. })
+    ));
+    // A key from keys() works too.
+    let keys = cps3.keys().unwrap();
+    let sig_key = keys
+        .iter()
+        .find(|k| k.usage == KeyUsage::Signature)
+        .unwrap();
+    assert_eq!(cps3.sign(sig_key, &d).unwrap().key_reference(), 0x81);
+}
+
+#[test]
+fn authenticate_and_verify() {
+    for profile in PROFILES {
+        let mut card = open(profile, "pharmacien-durand");
+        assert!(matches!(
+            card.authenticate(&Digest::sha256_of(b"tls")),
+            Err(Error::SecurityStatusNotSatisfied { .. })
+        ));
+        card.verify_pin(&pin("1234")).unwrap();
+        let families: &[KeyFamily] = match profile {
+            Profile::Cps3 => &[KeyFamily::Rsa],
+            _ => &[KeyFamily::Ec, KeyFamily::Rsa],
+        };
+        for &family in families {
+            let digest = Digest::sha256_of(b"TLS handshake transcript");
+            let sel = KeySelector::UsageIn(KeyUsage::Authentication, family);
+            card.reset_round_trips();
+            let sig = card.authenticate_with(sel.clone(), &digest).unwrap();
+            assert_eq!(card.round_trips(), 2, "MSE SET AT + INTERNAL AUTHENTICATE");
+            let key = card.resolve_key(sel).unwrap();
+            let cert = card.certificate_for(&key).unwrap().unwrap();
+            sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
+        }
+    }
+}
+
+#[test]
+fn decipher_round_trip() {
+    use rsa::pkcs1::DecodeRsaPublicKey;
+    for profile in PROFILES {
+        let mut card = open(profile, "infirmiere-bernard");
+        let public = card.channel().card().public_key(0x82).unwrap();
+        let key = rsa::RsaPublicKey::from_pkcs1_der(&public).unwrap();
+        let secret = b"session key 0123456789abcdef";
+        let ct = key
+            .encrypt(&mut rand_core::OsRng, rsa::Pkcs1v15Encrypt, secret)
+            .unwrap();
+        assert!(matches!(
+            card.decipher(&ct),
+            Err(Error::SecurityStatusNotSatisfied { .. })
+        ));
+        card.verify_pin(&pin("1234")).unwrap();
+        card.reset_round_trips();
+        let plain = card.decipher(&ct).unwrap();
+        assert_eq!(plain.as_slice(), secret);
+        // MSE SET CT + PSO DECIPHER (257 data bytes: a chain of two short APDUs on CPS3,
+        // one extended APDU on CPS4).
+        let expected = match profile {
+            Profile::Cps3 => 3,
+            _ => 2,
+        };
+        assert_eq!(card.round_trips(), expected, "{profile:?}");
+        // A tampered cryptogram is refused by the card.
+        let mut bad = ct.clone();
+        bad[10] ^= 0xFF;
+        assert!(matches!(card.decipher(&bad), Err(Error::Card { .. })));
+    }
+}
+
+#[test]
+fn unknown_key_reference_falls_back_to_the_prkdf() {
+    // A CPS4 whose P-256 signature key is 0x85 instead of the profile table's 0x83.
+    let json = Profile::Cps4
+        .json()
+        .replace("\"reference\": \"83\"", "\"reference\": \"85\"")
+        .replace("\"key\": \"83\"", "\"key\": \"85\"");
+    let spec = cps_sim::ProfileSpec::from_json("CPS4", &json).unwrap();
+    let sim = SimCard::builder().profile_spec(spec).build().unwrap();
+    let mut card = CpsCard::open(InProcessChannel::new(sim)).unwrap();
+    card.verify_pin(&pin("1234")).unwrap();
+    card.reset_round_trips();
+    let digest = Digest::sha256_of(b"x");
+    let sig = card.sign(KeyUsage::Signature, &digest).unwrap();
+    assert_eq!(sig.key_reference(), 0x85);
+    // MSE refused (6A88), ODF + PrKDF read, then MSE + PSO HASH + PSO CDS.
+    assert_eq!(card.round_trips(), 1 + 4 + 3);
+    // From now on the PrKDF is known: no detour.
+    card.reset_round_trips();
+    let key = card.resolve_key(KeyUsage::Signature).unwrap();
+    assert_eq!(
+        (key.reference, key.source),
+        (0x85, cps_iasecc::KeySource::PrKdf)
+    );
+    card.sign(KeySelector::Reference(0x85), &digest).unwrap();
+    assert_eq!(card.round_trips(), 3);
+    let cert = card.certificate_for(&key).unwrap().unwrap();
+    sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
+    // An explicit unknown reference is reported, not retried forever.
+    let e = card
+        .sign(KeySelector::Reference(0x8F), &digest)
+        .unwrap_err();
+    assert!(matches!(e, Error::KeyNotFound { .. }), "{e:?}");
+}
+
+#[test]
+fn signature_digest_rules() {
+    let mut card = open(Profile::Cps4, "dr-martin");
+    card.verify_pin(&pin("1234")).unwrap();
+    let before = card.round_trips();
+    let e = card
+        .sign(KeyUsage::Signature, &Digest::sha384_of(b"x"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+    assert_eq!(card.round_trips(), before, "refused before any APDU");
+}
+
+#[test]
+fn secrets_stay_out_of_debug_output() {
+    let p = pin("4711");
+    assert!(!format!("{p:?}").contains("4711"));
+    let k = Puk::new("12345678").unwrap();
+    assert!(!format!("{k:?}").contains("1234"));
+    let card = open(Profile::Cps3, "dr-martin");
+    assert!(format!("{card:?}").contains("Cps3"));
+}
+
+#[test]
+fn applications_and_ef_atr() {
+    for (profile, version) in [(Profile::Cps3, 0xC1u8), (Profile::Cps4, 0xC4)] {
+        let mut card = open(profile, "dr-martin");
+        let apps = card.applications().unwrap();
+        assert_eq!(apps.len(), 1);
+        assert_eq!(apps[0].aid, cps_iasecc::CPS_IAS_AID);
+        let ef = card.ef_atr().unwrap().unwrap();
+        assert_eq!(ef.pre_issuing.get(3), Some(&version));
+        assert!(ef.buffer_sizes.is_some());
+        // Those SELECTs left the MF current: reading by SFI selects the application again.
+        card.reset_round_trips();
+        card.identity().unwrap();
+        assert_eq!(card.round_trips(), 2);
+    }
+}
+
+#[test]
+fn generation_from_ef_atr_when_the_atr_is_unknown() {
+    /// Hides the ATR behind a neutral one.
+    struct PlainAtr(InProcessChannel<SimCard>);
+    impl cps_transport::CardChannel for PlainAtr {
+        fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, cps_transport::TransportError> {
+            self.0.transmit(c)
+        }
+        fn atr(&self) -> &[u8] {
+            &[0x3B, 0x00]
+        }
+        fn reset(&mut self) -> Result<(), cps_transport::TransportError> {
+            self.0.reset()
+        }
+        fn transaction(
+            &mut self,
+        ) -> Result<Box<dyn cps_transport::CardChannel + '_>, cps_transport::TransportError>
+        {
+            Ok(Box::new(cps_transport::Reborrow(self)))
+        }
+    }
+    for (profile, generation) in [
+        (Profile::Cps3, Generation::Cps3),
+        (Profile::Cps4, Generation::Cps4),
+    ] {
+        let ch = PlainAtr(InProcessChannel::new(sim(profile, "dr-martin")));
+        let mut card = CpsCard::open(ch).unwrap();
+        assert_eq!(card.generation(), generation);
+        assert_eq!(card.detected_by(), DetectedBy::EfAtr);
+        // SELECT + READ of EF.ATR, then SELECT of the application.
+        assert_eq!(card.round_trips(), 3);
+        assert_eq!(card.identity().unwrap().family_name, "MARTIN");
+    }
+}
+
+#[test]
+fn not_a_cps_card() {
+    /// A card that knows nothing.
+    struct Blank;
+    impl cps_transport::VirtualCard for Blank {
+        fn atr(&self) -> Vec<u8> {
+            vec![0x3B, 0x00]
+        }
+        fn power_on(&mut self) {}
+        fn process(&mut self, _apdu: &[u8]) -> Vec<u8> {
+            vec![0x6A, 0x82]
+        }
+    }
+    let e = CpsCard::open(InProcessChannel::new(Blank)).unwrap_err();
+    assert!(matches!(e, Error::NotACpsCard { .. }), "{e:?}");
+    assert!(e.to_string().contains("insert a CPS3 or CPS4 card"));
+}

@@ -1,0 +1,86 @@
+//! Further card applications selected by AID (DESFire, FIDO2...), plugged into the
+//! dispatcher without touching the file system or the IAS-ECC code.
+//!
+//! The card's *native* application is the ISO 7816-4 file system with the IAS-ECC commands
+//! (modules `iso` and `iasecc`). An [`Applet`] is another application: once a
+//! `SELECT` by AID (`00 A4 04 xx`) names it, every command goes to it until another
+//! application is selected, the file system is selected again (`SELECT` by FID or path), or
+//! the card is reset. The card core keeps doing what is the same for every application:
+//! APDU parsing, `61xx`/GET RESPONSE, command chaining.
+
+use cps_apdu::{Command, Response};
+
+use crate::Interface;
+
+/// What the card tells an applet about the current session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppletContext {
+    /// The interface the card is powered through.
+    pub interface: Interface,
+    /// Whether the card accepts extended Lc/Le on this interface.
+    pub extended_length: bool,
+}
+
+/// A card application selected by AID.
+///
+/// ```
+/// use cps_apdu::{Command, Response, StatusWord};
+/// use cps_sim::{Applet, AppletContext, Interface};
+///
+/// /// An applet that only answers its own SELECT (with no FCI) and GET CHALLENGE.
+/// #[derive(Clone)]
+/// struct Hello;
+/// impl Applet for Hello {
+///     fn name(&self) -> &str { "hello" }
+///     fn aid(&self) -> &[u8] { &[0xA0, 0x00, 0x00, 0x00, 0x01] }
+///     fn available_on(&self, _: Interface) -> bool { true }
+///     fn select(&mut self, _: &AppletContext) -> Response { Response::status(StatusWord::SUCCESS) }
+///     fn process(&mut self, c: &Command, _: &AppletContext) -> Response {
+///         match c.ins {
+///             0x84 => Response::success(vec![0x42; 8]),
+///             _ => Response::status(StatusWord::INS_NOT_SUPPORTED),
+///         }
+///     }
+///     fn reset(&mut self) {}
+///     fn boxed_clone(&self) -> Box<dyn Applet> { Box::new(self.clone()) }
+/// }
+/// ```
+pub trait Applet: Send + Sync {
+    /// A short name for diagnostics.
+    fn name(&self) -> &str;
+
+    /// The AID that selects it (ISO 7816-4 §11.2.2, `SELECT` with P1 = `04`).
+    fn aid(&self) -> &[u8];
+
+    /// Whether the applet can be selected through this interface (FIDO2 on CPS4 is
+    /// contact-only, DESFire contactless-only).
+    fn available_on(&self, interface: Interface) -> bool;
+
+    /// The applet was selected: returns the answer to the SELECT (FCI ‖ `9000`, or `9000`).
+    fn select(&mut self, ctx: &AppletContext) -> Response;
+
+    /// Another application was selected.
+    fn deselect(&mut self) {}
+
+    /// Processes one complete command (chains already reassembled; GET RESPONSE is served by
+    /// the card core). Must never panic; unknown commands get an error status word.
+    fn process(&mut self, command: &Command, ctx: &AppletContext) -> Response;
+
+    /// Power-on or reset: clears the applet's volatile state.
+    fn reset(&mut self);
+
+    /// A copy of the applet (cards are `Clone`).
+    fn boxed_clone(&self) -> Box<dyn Applet>;
+}
+
+impl Clone for Box<dyn Applet> {
+    fn clone(&self) -> Self {
+        self.boxed_clone()
+    }
+}
+
+impl std::fmt::Debug for dyn Applet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Applet({})", self.name())
+    }
+}

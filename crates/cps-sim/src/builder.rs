@@ -1,0 +1,456 @@
+//! Building a [`SimCard`] from a profile, a persona and the test PKI.
+
+use zeroize::Zeroizing;
+
+use crate::SimError;
+use crate::applet::Applet;
+use crate::card::{Interface, SimCard};
+use crate::fs::{AccessRule, FileSystem, Node, NodeId, NodeKind};
+use crate::iasecc::{IasEcc, Key, KeyAcl, Pin, PinAcl, SecurityEnv};
+use crate::iso::Native;
+use crate::keys::{KeyKind, KeyPair};
+use crate::persona::{self, Persona};
+use crate::pkcs15::{self, KeyView};
+use crate::pki::Pki;
+use crate::profile::{Content, FileSpec, KeySource, Profile, ProfileSpec, Protocol};
+use crate::security::SecurityStatus;
+
+/// Where the builder takes the profile from.
+#[derive(Debug, Clone)]
+enum ProfileChoice {
+    Builtin(Profile),
+    Spec(Box<ProfileSpec>),
+}
+
+/// Builds a [`SimCard`]: profile, persona, PIN and PUK values, interface, extra applets.
+///
+/// ```
+/// use cps_sim::{Interface, Profile, SimCard};
+/// let card = SimCard::builder()
+///     .profile(Profile::Cps3)
+///     .persona("pharmacien-durand")
+///     .pin("4321")
+///     .puk("87654321")
+///     .interface(Interface::Contact)
+///     .build()?;
+/// assert_eq!(card.persona().family_name, "DURAND");
+/// # Ok::<(), cps_sim::SimError>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct SimCardBuilder {
+    profile: ProfileChoice,
+    persona: String,
+    pin: Option<Zeroizing<String>>,
+    puk: Option<Zeroizing<String>>,
+    interface: Interface,
+    applets: Vec<Box<dyn Applet>>,
+    key_generation: bool,
+    pki: Pki,
+}
+
+impl std::fmt::Debug for SimCardBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The PIN and PUK values are never printed.
+        f.debug_struct("SimCardBuilder")
+            .field("profile", &self.profile)
+            .field("persona", &self.persona)
+            .field("pin", &self.pin.as_ref().map(|_| ".."))
+            .field("puk", &self.puk.as_ref().map(|_| ".."))
+            .field("interface", &self.interface)
+            .field("applets", &self.applets.len())
+            .field("key_generation", &self.key_generation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for SimCardBuilder {
+    fn default() -> Self {
+        SimCardBuilder {
+            profile: ProfileChoice::Builtin(Profile::Cps3),
+            persona: "dr-martin".to_owned(),
+            pin: None,
+            puk: None,
+            interface: Interface::Contact,
+            applets: Vec::new(),
+            key_generation: true,
+            pki: Pki::default(),
+        }
+    }
+}
+
+/// Reference of the holder PIN (docs/card-layout.md: reference 01).
+pub const HOLDER_PIN: u8 = 0x01;
+/// Reference of the PUK (docs/card-layout.md: reference 02).
+pub const PUK: u8 = 0x02;
+
+impl SimCardBuilder {
+    /// A builder with the defaults: CPS3, dr-martin, the profile's PIN (`1234`) and PUK
+    /// (`12345678`), contact interface, key generation on.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// One of the built-in profiles.
+    pub fn profile(mut self, profile: Profile) -> Self {
+        self.profile = ProfileChoice::Builtin(profile);
+        self
+    }
+
+    /// A profile read from a file or built in code.
+    pub fn profile_spec(mut self, spec: ProfileSpec) -> Self {
+        self.profile = ProfileChoice::Spec(Box::new(spec));
+        self
+    }
+
+    /// The card holder (an identifier of [`personas`](crate::personas)).
+    pub fn persona(mut self, id: &str) -> Self {
+        id.clone_into(&mut self.persona);
+        self
+    }
+
+    /// The holder PIN's initial value (reference 01).
+    pub fn pin(mut self, pin: &str) -> Self {
+        self.pin = Some(Zeroizing::new(pin.to_owned()));
+        self
+    }
+
+    /// The PUK's value (reference 02).
+    pub fn puk(mut self, puk: &str) -> Self {
+        self.puk = Some(Zeroizing::new(puk.to_owned()));
+        self
+    }
+
+    /// Contact (default) or contactless.
+    pub fn interface(mut self, interface: Interface) -> Self {
+        self.interface = interface;
+        self
+    }
+
+    /// Adds an application selected by AID.
+    pub fn applet(mut self, applet: Box<dyn Applet>) -> Self {
+        self.applets.push(applet);
+        self
+    }
+
+    /// Whether GENERATE ASYMMETRIC KEY PAIR really generates keys (default) or answers
+    /// `6A81` (fuzzing: RSA-2048 generation takes seconds).
+    pub fn key_generation(mut self, on: bool) -> Self {
+        self.key_generation = on;
+        self
+    }
+
+    /// Reads the test PKI from this directory instead of the committed `testvectors/pki`.
+    pub fn pki_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.pki = Pki::from_dir(dir.into());
+        self
+    }
+
+    /// Builds the card.
+    pub fn build(self) -> Result<SimCard, SimError> {
+        let spec = match &self.profile {
+            ProfileChoice::Builtin(p) => p.spec()?,
+            ProfileChoice::Spec(s) => (**s).clone(),
+        };
+        let persona = persona::persona(&self.persona)?;
+        let name = spec.name.clone();
+        let iface = match self.interface {
+            Interface::Contact => Some(&spec.contact),
+            Interface::Contactless => spec.contactless.as_ref(),
+        }
+        .ok_or_else(|| SimError::invalid(&name, "the profile has no contactless interface"))?;
+        let (protocol, extended, native_available) = match self.interface {
+            Interface::Contact => (
+                iface.protocol,
+                iface.extended_length,
+                iface.native_application,
+            ),
+            Interface::Contactless => (
+                Protocol::T1,
+                iface.extended_length,
+                iface.native_application,
+            ),
+        };
+        let atr = iface.atr.0.clone();
+
+        let keys = load_keys(&spec, &persona, &self.pki)?;
+        let pins = build_pins(
+            &spec,
+            self.pin.as_ref().map(|p| p.as_str()),
+            self.puk.as_ref().map(|p| p.as_str()),
+        )?;
+        let views: Vec<KeyView<'_>> = spec
+            .keys
+            .iter()
+            .zip(keys.iter())
+            .map(|(s, k)| KeyView {
+                spec: s,
+                pair: &k.pair,
+            })
+            .collect();
+        let ctx = ContentCtx {
+            spec: &spec,
+            persona: &persona,
+            views: &views,
+            pki: &self.pki,
+        };
+        let fs = build_fs(&spec, &ctx)?;
+        drop(views);
+
+        let se_pins = spec
+            .security_environments
+            .iter()
+            .map(|s| (s.se, s.pin.0))
+            .collect();
+        let native = Native {
+            fs,
+            cur_df: FileSystem::MF,
+            cur_ef: None,
+            security: SecurityStatus::new(se_pins),
+            iasecc: IasEcc {
+                pins,
+                keys,
+                se: SecurityEnv::default(),
+                se_numbers: spec.security_environments.iter().map(|s| s.se).collect(),
+                key_generation: self.key_generation,
+            },
+        };
+        Ok(SimCard::assemble(
+            name,
+            persona,
+            self.interface,
+            atr,
+            protocol,
+            extended,
+            native_available,
+            native,
+            self.applets,
+        ))
+    }
+}
+
+impl SimCard {
+    /// A card of a built-in profile for a persona, contact interface, default PIN and PUK.
+    ///
+    /// ```
+    /// use cps_sim::{Profile, SimCard};
+    /// let card = SimCard::new(Profile::Cps4, "infirmiere-bernard")?;
+    /// assert_eq!(card.profile_name(), "CPS4");
+    /// # Ok::<(), cps_sim::SimError>(())
+    /// ```
+    pub fn new(profile: Profile, persona: &str) -> Result<SimCard, SimError> {
+        SimCardBuilder::new()
+            .profile(profile)
+            .persona(persona)
+            .build()
+    }
+
+    /// A builder (see [`SimCardBuilder`]).
+    pub fn builder() -> SimCardBuilder {
+        SimCardBuilder::new()
+    }
+}
+
+fn build_pins(
+    spec: &ProfileSpec,
+    pin: Option<&str>,
+    puk: Option<&str>,
+) -> Result<Vec<Pin>, SimError> {
+    let mut out = Vec::new();
+    for p in &spec.pins {
+        let (value, what): (&str, &'static str) = match p.reference.0 {
+            HOLDER_PIN => (pin.unwrap_or(&p.value.0), "holder PIN"),
+            PUK => (puk.unwrap_or(&p.value.0), "PUK"),
+            _ => (&p.value.0, "PIN object"),
+        };
+        let acl = PinAcl {
+            change: p.acl.change.0,
+            verify: p.acl.verify.0,
+            reset: p.acl.reset.0,
+            put: p.acl.put.0,
+            get: p.acl.get.0,
+        };
+        let pin = Pin::new(
+            p.reference.0,
+            value.as_bytes(),
+            (p.min_length, p.max_length),
+            p.max_tries,
+            p.unblocking_pin.map(|r| r.0),
+            acl,
+        )
+        .map_err(|e| SimError::InvalidSecret {
+            object: what,
+            detail: e.0,
+        })?;
+        if out.iter().any(|o: &Pin| o.reference == p.reference.0) {
+            return Err(SimError::invalid(
+                &spec.name,
+                format!("PIN {:02X} twice", p.reference.0),
+            ));
+        }
+        out.push(pin);
+    }
+    Ok(out)
+}
+
+fn load_keys(spec: &ProfileSpec, persona: &Persona, pki: &Pki) -> Result<Vec<Key>, SimError> {
+    let mut out: Vec<Key> = Vec::new();
+    for k in &spec.keys {
+        if k.reference.0 & 0x80 == 0 {
+            return Err(SimError::invalid(
+                &spec.name,
+                format!("key {}: references are 81..FF", k.label),
+            ));
+        }
+        if out.iter().any(|o| o.reference == k.reference.0) {
+            return Err(SimError::invalid(
+                &spec.name,
+                format!("key {:02X} twice", k.reference.0),
+            ));
+        }
+        let pair = match &k.source {
+            KeySource::Pki(slot) => pki.key(&persona.id, spec.generation, slot)?,
+            KeySource::Pkcs8(der) => KeyPair::from_pkcs8_der(&der.0)
+                .map_err(|e| SimError::invalid(&spec.name, format!("key {}: {e}", k.label)))?,
+            KeySource::Generate(kind) => {
+                let kind = match kind.as_str() {
+                    "p256" => KeyKind::P256,
+                    other => match other.strip_prefix("rsa-").and_then(|b| b.parse().ok()) {
+                        Some(bits) => KeyKind::Rsa(bits),
+                        None => {
+                            return Err(SimError::invalid(
+                                &spec.name,
+                                format!("key {}: cannot generate {other:?}", k.label),
+                            ));
+                        }
+                    },
+                };
+                KeyPair::generate(kind).map_err(|e| SimError::invalid(&spec.name, e))?
+            }
+        };
+        out.push(Key {
+            reference: k.reference.0,
+            pair,
+            acl: KeyAcl {
+                sign: k.acl.sign.0,
+                internal_authenticate: k.acl.internal_authenticate.0,
+                decipher: k.acl.decipher.0,
+                generate: k.acl.generate.0,
+                put: k.acl.put.0,
+                get: k.acl.get.0,
+            },
+        });
+    }
+    Ok(out)
+}
+
+struct ContentCtx<'a> {
+    spec: &'a ProfileSpec,
+    persona: &'a Persona,
+    views: &'a [KeyView<'a>],
+    pki: &'a Pki,
+}
+
+impl ContentCtx<'_> {
+    fn resolve(&self, file: &str, content: &Content) -> Result<Vec<u8>, SimError> {
+        let spec = self.spec;
+        let invalid = |d: String| SimError::invalid(&spec.name, format!("{file}: {d}"));
+        let serial = self.persona.serial(spec.generation);
+        match content {
+            Content::Hex(h) => Ok(h.0.clone()),
+            Content::Text(t) => Ok(t.as_bytes().to_vec()),
+            Content::Certificate(slot) => {
+                self.pki
+                    .certificate(&self.persona.id, spec.generation, slot)
+            }
+            Content::Generate(what) => match what.as_str() {
+                "ef.sn" => Ok(self.persona.ef_sn(spec.generation)),
+                "ef.ident" => Ok(self.persona.ef_ident()),
+                "ef.dam" => Ok(self.persona.ef_dam()),
+                "pkcs15.odf" => pkcs15::odf(spec).map_err(invalid),
+                // TokenInfo serialNumber: the last 8 bytes of EF.SN, the part OpenSC takes as
+                // the card serial (card-iasecc.c `iasecc_get_serialnr`, research §1 step 4).
+                "pkcs15.tokeninfo" => {
+                    let tail = serial
+                        .get(serial.len().saturating_sub(8)..)
+                        .unwrap_or(&serial);
+                    pkcs15::token_info(spec, &self.persona.id, tail).map_err(invalid)
+                }
+                "pkcs15.aodf" => pkcs15::aodf(spec).map_err(invalid),
+                "pkcs15.prkdf" => pkcs15::prkdf(self.views).map_err(invalid),
+                "pkcs15.pukdf" => pkcs15::pukdf(self.views).map_err(invalid),
+                "pkcs15.cdf" => pkcs15::cdf(spec, self.views).map_err(invalid),
+                other => Err(invalid(format!("unknown generated content {other:?}"))),
+            },
+        }
+    }
+}
+
+fn build_fs(spec: &ProfileSpec, ctx: &ContentCtx<'_>) -> Result<FileSystem, SimError> {
+    let mf = &spec.files;
+    if mf.fid.0 != crate::fs::MF_FID || mf.children.is_none() {
+        return Err(SimError::invalid(
+            &spec.name,
+            "the root of `files` must be the MF 3F00 with children",
+        ));
+    }
+    let acl = AccessRule::parse(&mf.acl.0)
+        .ok_or_else(|| SimError::invalid(&spec.name, "MF: malformed access rule"))?;
+    let mut fs = FileSystem::new(
+        if mf.name.is_empty() { "MF" } else { &mf.name },
+        mf.aid.as_ref().map(|a| a.0.clone()),
+        acl,
+        mf.lcs.0,
+    );
+    for child in mf.children.iter().flatten() {
+        add_file(&mut fs, FileSystem::MF, child, ctx)?;
+    }
+    Ok(fs)
+}
+
+fn add_file(
+    fs: &mut FileSystem,
+    parent: NodeId,
+    f: &FileSpec,
+    ctx: &ContentCtx<'_>,
+) -> Result<(), SimError> {
+    let profile = &ctx.spec.name;
+    let label = if f.name.is_empty() {
+        format!("{:04X}", f.fid.0)
+    } else {
+        f.name.clone()
+    };
+    let acl = AccessRule::parse(&f.acl.0)
+        .ok_or_else(|| SimError::invalid(profile, format!("{label}: malformed access rule")))?;
+    let kind = match (&f.children, &f.content) {
+        (Some(_), None) => NodeKind::Df {
+            children: Vec::new(),
+        },
+        (None, Some(content)) => NodeKind::Ef {
+            data: ctx.resolve(&label, content)?,
+        },
+        _ => {
+            return Err(SimError::invalid(
+                profile,
+                format!("{label}: a file has either `children` (DF) or `content` (EF)"),
+            ));
+        }
+    };
+    let node = Node {
+        fid: f.fid.0,
+        name: label.clone(),
+        aid: f.aid.as_ref().map(|a| a.0.clone()),
+        sfi: f.sfi.map(|s| s.0),
+        lcs: f.lcs.0,
+        acl,
+        parent: None,
+        kind,
+    };
+    let id = fs
+        .add(parent, node)
+        .map_err(|e| SimError::invalid(profile, e))?;
+    for child in f.children.iter().flatten() {
+        add_file(fs, id, child, ctx)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,481 @@
+//! The simulated card: APDU decoding, `61xx` / GET RESPONSE, command chaining, and the
+//! dispatcher between the native application (file system + IAS-ECC) and AID applets.
+
+use std::collections::BTreeMap;
+
+use cps_apdu::chain::{Chained, Reassembler};
+use cps_apdu::{Command, Response, StatusWord};
+use cps_transport::VirtualCard;
+use zeroize::Zeroizing;
+
+use crate::applet::{Applet, AppletContext};
+use crate::iso::Native;
+use crate::persona::Persona;
+use crate::profile::Protocol;
+
+/// The interface through which the card is powered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Interface {
+    /// ISO 7816-3 contacts: the profile's contact ATR and protocol, the IAS-ECC application.
+    #[default]
+    Contact,
+    /// ISO 14443 through a PC/SC reader: a PC/SC part 3 ATR (`3B 8n 80 01 ...`), T=1
+    /// behaviour. The IAS-ECC application is not reachable (its AID answers `6A82`); applets
+    /// available contactless (DESFire, later) are.
+    Contactless,
+}
+
+/// Longest command chain the card reassembles (IAS-ECC PSO DECIPHER of a 2048-bit cryptogram
+/// needs 257 bytes; PUT DATA of a key more).
+const MAX_CHAIN: usize = 8192;
+
+/// What the card counted since power-up or the last [`SimCard::reset_stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CardStats {
+    /// Command APDUs received (every exchange, GET RESPONSE and chain parts included).
+    pub apdus: u64,
+    /// Commands per instruction byte.
+    pub by_ins: BTreeMap<u8, u64>,
+    /// Power-ons and resets.
+    pub resets: u64,
+}
+
+impl CardStats {
+    /// Commands with this instruction byte.
+    pub fn count(&self, ins: u8) -> u64 {
+        self.by_ins.get(&ins).copied().unwrap_or(0)
+    }
+
+    /// A one-line summary, e.g. `"25 APDUs: A4 SELECT ×9, B0 READ BINARY ×12, ..."`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .by_ins
+            .iter()
+            .map(|(ins, n)| format!("{ins:02X} {} ×{n}", ins_name(*ins)))
+            .collect();
+        format!("{} APDUs: {}", self.apdus, parts.join(", "))
+    }
+}
+
+/// The name of an instruction byte, for statistics.
+pub fn ins_name(ins: u8) -> &'static str {
+    match ins {
+        0xA4 => "SELECT",
+        0xB0 => "READ BINARY",
+        0xD6 => "UPDATE BINARY",
+        0x84 => "GET CHALLENGE",
+        0xC0 => "GET RESPONSE",
+        0x20 => "VERIFY",
+        0x24 => "CHANGE REFERENCE DATA",
+        0x2C => "RESET RETRY COUNTER",
+        0xCA | 0xCB => "GET DATA",
+        0x22 => "MSE",
+        0x2A => "PSO",
+        0x88 => "INTERNAL AUTHENTICATE",
+        0x46 | 0x47 => "GENERATE KEY PAIR",
+        _ => "other",
+    }
+}
+
+/// Which application gets the commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Active {
+    Native,
+    Applet(usize),
+    /// Nothing selectable answered yet (contactless without applets).
+    None,
+}
+
+/// A simulated CPS card (see the crate documentation).
+#[derive(Clone)]
+pub struct SimCard {
+    pub(crate) profile_name: String,
+    pub(crate) persona: Persona,
+    pub(crate) interface: Interface,
+    pub(crate) atr: Vec<u8>,
+    pub(crate) protocol: Protocol,
+    pub(crate) extended: bool,
+    pub(crate) native_available: bool,
+    pub(crate) native: Native,
+    pub(crate) applets: Vec<Box<dyn Applet>>,
+    active: Active,
+    pending: Zeroizing<Vec<u8>>,
+    chain: Reassembler,
+    powered: bool,
+    stats: CardStats,
+}
+
+impl std::fmt::Debug for SimCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimCard")
+            .field("profile", &self.profile_name)
+            .field("persona", &self.persona.id)
+            .field("interface", &self.interface)
+            .field("applets", &self.applets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SimCard {
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "internal constructor used by the builder"
+    )]
+    pub(crate) fn assemble(
+        profile_name: String,
+        persona: Persona,
+        interface: Interface,
+        atr: Vec<u8>,
+        protocol: Protocol,
+        extended: bool,
+        native_available: bool,
+        native: Native,
+        applets: Vec<Box<dyn Applet>>,
+    ) -> Self {
+        let mut card = SimCard {
+            profile_name,
+            persona,
+            interface,
+            atr,
+            protocol,
+            extended,
+            native_available,
+            native,
+            applets,
+            active: Active::None,
+            pending: Zeroizing::new(Vec::new()),
+            chain: Reassembler::new(MAX_CHAIN),
+            powered: false,
+            stats: CardStats::default(),
+        };
+        card.power_on_state();
+        card
+    }
+
+    /// The profile's name ("CPS3", "CPS4", or that of a profile file).
+    pub fn profile_name(&self) -> &str {
+        &self.profile_name
+    }
+
+    /// The card holder.
+    pub fn persona(&self) -> &Persona {
+        &self.persona
+    }
+
+    /// The interface the card is powered through.
+    pub fn interface(&self) -> Interface {
+        self.interface
+    }
+
+    /// T=0 or T=1 (contactless behaves as T=1).
+    pub fn protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// What the card counted.
+    pub fn stats(&self) -> &CardStats {
+        &self.stats
+    }
+
+    /// Restarts the counters.
+    pub fn reset_stats(&mut self) {
+        self.stats = CardStats::default();
+    }
+
+    /// Tries left of a PIN object (`None` if no such reference).
+    pub fn tries_left(&self, pin_reference: u8) -> Option<u8> {
+        self.native.iasecc.pin(pin_reference).map(|p| p.tries_left)
+    }
+
+    /// Whether a PIN was verified in the current session.
+    pub fn is_verified(&self, pin_reference: u8) -> bool {
+        self.native.security.is_verified(pin_reference)
+    }
+
+    /// The PKCS#15 iD of a key (SHA-1 of its public key), `None` if no such key.
+    pub fn key_id(&self, key_reference: u8) -> Option<[u8; 20]> {
+        self.native
+            .iasecc
+            .key(key_reference)
+            .map(|k| k.pair.key_id())
+    }
+
+    /// The subjectPublicKey bits of a key (DER RSAPublicKey, or the uncompressed P-256 point).
+    pub fn public_key(&self, key_reference: u8) -> Option<Vec<u8>> {
+        self.native
+            .iasecc
+            .key(key_reference)
+            .map(|k| k.pair.subject_public_key())
+    }
+
+    /// The contents of the EF at an absolute path (`[0x3F00, 0x0001, 0xC001]`), without
+    /// access checks: for tests and tools that compare with what the host reads.
+    pub fn file(&self, path: &[u16]) -> Option<&[u8]> {
+        let id = self.native.fs.at_path(path)?;
+        match &self.native.fs.node(id)?.kind {
+            crate::fs::NodeKind::Ef { data } => Some(data),
+            crate::fs::NodeKind::Df { .. } => None,
+        }
+    }
+
+    /// Paths of every EF of the card, MF first.
+    pub fn file_paths(&self) -> Vec<Vec<u16>> {
+        self.native
+            .fs
+            .ids()
+            .filter(|&id| self.native.fs.node(id).is_some_and(|n| !n.is_df()))
+            .map(|id| self.native.fs.path_of(id))
+            .collect()
+    }
+
+    fn power_on_state(&mut self) {
+        self.powered = true;
+        self.pending = Zeroizing::new(Vec::new());
+        self.chain.clear();
+        self.native.reset();
+        for a in &mut self.applets {
+            a.reset();
+        }
+        self.active = if self.native_available {
+            Active::Native
+        } else {
+            Active::None
+        };
+        self.stats.resets += 1;
+    }
+
+    fn ctx(&self) -> AppletContext {
+        AppletContext {
+            interface: self.interface,
+            extended_length: self.extended,
+        }
+    }
+
+    /// Whether the raw APDU uses the extended length encoding (ISO 7816-4 §5.1: a `00` byte
+    /// then two length bytes right after the header).
+    fn is_extended(raw: &[u8]) -> bool {
+        matches!(raw.get(4..), Some([0x00, _, _, ..]))
+    }
+
+    fn process_bytes(&mut self, raw: &[u8]) -> Vec<u8> {
+        if !self.powered {
+            // vpcd and PC/SC power the card before the first APDU; be lenient in-process.
+            self.power_on_state();
+        }
+        self.stats.apdus += 1;
+        let Ok(cmd) = Command::parse(raw) else {
+            self.pending.clear();
+            self.chain.clear();
+            return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
+        };
+        *self.stats.by_ins.entry(cmd.ins).or_insert(0) += 1;
+        if Self::is_extended(raw) && !self.extended {
+            self.pending.clear();
+            return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
+        }
+        // GET RESPONSE serves what a previous command left (ISO 7816-4 §11.4.1); any other
+        // command discards it.
+        let pending = std::mem::take(&mut self.pending);
+        if cmd.ins == 0xC0 && !self.chain.in_progress() {
+            return self.get_response(&cmd, pending);
+        }
+        drop(pending);
+        if cmd.cla & cps_apdu::chain::CHAINING_BIT != 0 {
+            // Refuse chains the application cannot take, instead of answering 9000 to them.
+            if let Some(sw) = self.chain_refusal(&cmd) {
+                self.chain.clear();
+                return sw.to_bytes().to_vec();
+            }
+        }
+        let cmd = match self.chain.push(cmd) {
+            Ok(Chained::NeedMore) => return StatusWord::SUCCESS.to_bytes().to_vec(),
+            Ok(Chained::Complete(c)) => c,
+            Err(sw) => return sw.to_bytes().to_vec(),
+        };
+        let ne = cmd.ne;
+        let response = self.dispatch(&cmd);
+        self.deliver(response, ne)
+    }
+
+    fn chain_refusal(&self, cmd: &Command) -> Option<StatusWord> {
+        match self.active {
+            Active::Applet(_) => None,
+            Active::None => Some(StatusWord::INS_NOT_SUPPORTED),
+            Active::Native => {
+                if let Some(sw) = native_cla_error(cmd.cla & !cps_apdu::chain::CHAINING_BIT) {
+                    Some(sw)
+                } else if !Native::handles(cmd.ins) {
+                    Some(StatusWord::INS_NOT_SUPPORTED)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+
+    /// GET RESPONSE (`00 C0 00 00 Le`).
+    fn get_response(&mut self, cmd: &Command, mut pending: Zeroizing<Vec<u8>>) -> Vec<u8> {
+        if pending.is_empty() {
+            return StatusWord::CONDITIONS_NOT_SATISFIED.to_bytes().to_vec();
+        }
+        if (cmd.p1, cmd.p2) != (0, 0) || !cmd.data.is_empty() {
+            self.pending = pending;
+            return StatusWord::INCORRECT_P1P2.to_bytes().to_vec();
+        }
+        let Some(ne) = cmd.ne else {
+            self.pending = pending;
+            return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
+        };
+        let n = ne.min(pending.len());
+        let mut out: Vec<u8> = pending.get(..n).unwrap_or_default().to_vec();
+        self.pending = Zeroizing::new(pending.get(n..).unwrap_or_default().to_vec());
+        pending.clear();
+        if self.pending.is_empty() {
+            out.extend_from_slice(&StatusWord::SUCCESS.to_bytes());
+        } else {
+            out.extend_from_slice(&sw_61(self.pending.len()));
+        }
+        out
+    }
+
+    /// Sends the answer in the transport's way: directly, or the first Ne bytes then `61xx`,
+    /// or (T=0, no Le) all of it through `61xx` + GET RESPONSE (ISO 7816-3 §10.3.4,
+    /// ISO 7816-4 §5.3.4).
+    fn deliver(&mut self, response: Response, ne: Option<usize>) -> Vec<u8> {
+        let Response { data, sw } = response;
+        let data = Zeroizing::new(data);
+        if data.is_empty() {
+            return sw.to_bytes().to_vec();
+        }
+        if !sw.is_success() {
+            // A warning with data (6282 at end of file, 6283 deactivated file): no 61xx
+            // possible, the data goes with the warning.
+            let n = ne.unwrap_or(data.len()).min(data.len());
+            let mut out = data.get(..n).unwrap_or_default().to_vec();
+            out.extend_from_slice(&sw.to_bytes());
+            return out;
+        }
+        let t0 = self.protocol == Protocol::T0 && self.interface == Interface::Contact;
+        match ne {
+            Some(ne) if data.len() > ne => {
+                let mut out = data.get(..ne).unwrap_or_default().to_vec();
+                self.pending = Zeroizing::new(data.get(ne..).unwrap_or_default().to_vec());
+                out.extend_from_slice(&sw_61(self.pending.len()));
+                out
+            }
+            None if t0 => {
+                let len = data.len();
+                self.pending = data;
+                sw_61(len).to_vec()
+            }
+            _ => {
+                let mut out = data.to_vec();
+                out.extend_from_slice(&StatusWord::SUCCESS.to_bytes());
+                out
+            }
+        }
+    }
+
+    fn dispatch(&mut self, cmd: &Command) -> Response {
+        let ctx = self.ctx();
+        // SELECT by DF name goes to the card, whatever is active: it may switch application.
+        if cmd.ins == 0xA4 && cmd.p1 == 0x04 && cmd.cla & 0xFC == 0x00 {
+            if let Some(i) = self
+                .applets
+                .iter()
+                .position(|a| a.available_on(self.interface) && a.aid() == cmd.data.as_slice())
+            {
+                if let Active::Applet(old) = self.active {
+                    if old != i {
+                        if let Some(a) = self.applets.get_mut(old) {
+                            a.deselect();
+                        }
+                    }
+                }
+                let Some(applet) = self.applets.get_mut(i) else {
+                    return Response::status(StatusWord::FILE_NOT_FOUND);
+                };
+                let r = applet.select(&ctx);
+                if r.sw.is_ok_or_warning() {
+                    self.active = Active::Applet(i);
+                }
+                return r;
+            }
+            if !self.native_available {
+                return Response::status(StatusWord::FILE_NOT_FOUND);
+            }
+            if let Some(sw) = native_cla_error(cmd.cla) {
+                return Response::status(sw);
+            }
+            let r = self.native.select(cmd);
+            if r.sw.is_ok_or_warning() {
+                if let Active::Applet(old) = self.active {
+                    if let Some(a) = self.applets.get_mut(old) {
+                        a.deselect();
+                    }
+                }
+                self.active = Active::Native;
+            }
+            return r;
+        }
+        match self.active {
+            Active::Applet(i) => match self.applets.get_mut(i) {
+                Some(a) => a.process(cmd, &ctx),
+                None => Response::status(StatusWord::INS_NOT_SUPPORTED),
+            },
+            Active::Native => {
+                if let Some(sw) = native_cla_error(cmd.cla) {
+                    return Response::status(sw);
+                }
+                self.native.process(cmd)
+            }
+            Active::None => Response::status(if cmd.ins == 0xA4 {
+                StatusWord::FILE_NOT_FOUND
+            } else {
+                StatusWord::INS_NOT_SUPPORTED
+            }),
+        }
+    }
+}
+
+/// `61xx`: `xx` more bytes available (`00` for 256 or more).
+fn sw_61(remaining: usize) -> [u8; 2] {
+    [0x61, if remaining >= 256 { 0 } else { remaining as u8 }]
+}
+
+/// The native application only takes CLA `00` (chaining bit removed): logical channels
+/// (`01`-`03`) give `6881`, secure messaging (`04`-`0F`) `6882`, anything else `6E00`
+/// (ISO 7816-4 §5.4.1 Table 2, Table 6).
+fn native_cla_error(cla: u8) -> Option<StatusWord> {
+    match cla {
+        0x00 => None,
+        0x01..=0x03 => Some(StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED),
+        0x04..=0x0F => Some(StatusWord::SM_NOT_SUPPORTED),
+        _ => Some(StatusWord::CLA_NOT_SUPPORTED),
+    }
+}
+
+impl VirtualCard for SimCard {
+    fn atr(&self) -> Vec<u8> {
+        self.atr.clone()
+    }
+
+    fn power_on(&mut self) {
+        self.power_on_state();
+    }
+
+    fn power_off(&mut self) {
+        self.powered = false;
+        self.pending = Zeroizing::new(Vec::new());
+        self.chain.clear();
+        self.native.security.clear();
+    }
+
+    fn reset(&mut self) {
+        self.power_on_state();
+    }
+
+    fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
+        self.process_bytes(apdu)
+    }
+}

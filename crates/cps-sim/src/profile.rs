@@ -1,0 +1,477 @@
+//! Card profiles as data: ATR and protocol, file tree with contents, PINs, keys, and the
+//! description of the PKCS#15 files generated from them.
+//!
+//! A profile is a JSON file (see `profiles/cps3.json`, `profiles/cps4.json` and the crate
+//! documentation for the format). File contents are either literal bytes or references
+//! resolved when a card is built for a persona:
+//!
+//! | content | meaning |
+//! |---|---|
+//! | `{"hex": "61 1F 4F 0D ..."}` | these bytes (spaces and colons ignored) |
+//! | `{"text": "..."}` | these UTF-8 bytes |
+//! | `{"generate": "ef.sn"}` | `5A 0A` ‖ the persona's 10-byte serial |
+//! | `{"generate": "ef.ident"}` / `"ef.dam"` | the persona's holder data (docs/card-layout.md) |
+//! | `{"generate": "pkcs15.odf"}`, `"pkcs15.tokeninfo"`, `"pkcs15.aodf"`, `"pkcs15.prkdf"`, `"pkcs15.pukdf"`, `"pkcs15.cdf"` | PKCS#15 files built from the `pkcs15` section, the PINs and the keys |
+//! | `{"certificate": "auth"}` | the persona's certificate of that test-PKI slot (DER) |
+//!
+//! Keys come from the test PKI (`{"pki": "auth"}`), from PKCS#8 DER given in hex
+//! (`{"pkcs8": "30 82 ..."}`), or are generated when the card is built (`{"generate":
+//! "p256"}`, `"rsa-2048"`: slow).
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use zeroize::Zeroizing;
+
+use crate::SimError;
+
+/// The built-in profiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// CPS3: the "CPx" IAS-ECC card, T=0, RSA-2048 signature and authentication keys.
+    Cps3,
+    /// CPS4 [model]: T=1 with extended length, the CPS3 RSA keys plus P-256 keys.
+    Cps4,
+}
+
+const CPS3_JSON: &str = include_str!("../profiles/cps3.json");
+const CPS4_JSON: &str = include_str!("../profiles/cps4.json");
+
+impl Profile {
+    /// Both built-in profiles.
+    pub const ALL: [Profile; 2] = [Profile::Cps3, Profile::Cps4];
+
+    /// The profile's name ("CPS3", "CPS4").
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Cps3 => "CPS3",
+            Profile::Cps4 => "CPS4",
+        }
+    }
+
+    /// The profile's JSON text, as shipped in `crates/cps-sim/profiles/`.
+    pub fn json(self) -> &'static str {
+        match self {
+            Profile::Cps3 => CPS3_JSON,
+            Profile::Cps4 => CPS4_JSON,
+        }
+    }
+
+    /// The parsed profile.
+    pub fn spec(self) -> Result<ProfileSpec, SimError> {
+        ProfileSpec::from_json(self.name(), self.json())
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Bytes written in hex in the profile (`"3F 00"`, `"3F00"`, `"3f:00"`).
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Hex(pub Vec<u8>);
+
+impl std::fmt::Debug for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hex({})", hex::encode_upper(&self.0))
+    }
+}
+
+impl Hex {
+    /// Parses hex digits, ignoring spaces, colons and newlines.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let digits: String = s
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != ':')
+            .collect();
+        hex::decode(&digits)
+            .map(Hex)
+            .map_err(|e| format!("bad hex {s:?}: {e}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for Hex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Hex::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+/// One byte written in hex (`"81"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HexByte(pub u8);
+
+impl<'de> Deserialize<'de> for HexByte {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Hex(bytes) = Hex::deserialize(d)?;
+        match bytes.as_slice() {
+            [b] => Ok(HexByte(*b)),
+            _ => Err(de::Error::custom("expected exactly one hex byte")),
+        }
+    }
+}
+
+/// A file identifier written in hex (`"2F00"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fid(pub u16);
+
+impl<'de> Deserialize<'de> for Fid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Hex(bytes) = Hex::deserialize(d)?;
+        match bytes.as_slice() {
+            [a, b] => Ok(Fid(u16::from_be_bytes([*a, *b]))),
+            _ => Err(de::Error::custom("expected a 2-byte file identifier")),
+        }
+    }
+}
+
+/// A secret value (PIN, PUK) read from the profile; wiped on drop, never printed.
+#[derive(Clone, Default)]
+pub struct Secret(pub(crate) Zeroizing<String>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Secret(Zeroizing::new(String::deserialize(d)?)))
+    }
+}
+
+/// Transmission protocol of the contact interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum Protocol {
+    /// T=0: case-4 commands arrive without Le; data is served through `61xx` + GET RESPONSE.
+    #[serde(rename = "T=0")]
+    T0,
+    /// T=1: Le is present; responses come directly (or through `61xx` beyond Ne).
+    #[serde(rename = "T=1")]
+    T1,
+}
+
+/// One interface of the profile (contact or contactless).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceSpec {
+    /// The answer to reset (complete, with TCK when T=1).
+    pub atr: Hex,
+    /// The protocol (contactless interfaces behave as T=1).
+    #[serde(default = "default_protocol")]
+    pub protocol: Protocol,
+    /// Whether extended Lc/Le is accepted (the ATR should then announce it).
+    #[serde(default)]
+    pub extended_length: bool,
+    /// Whether the native application (file system + IAS-ECC) answers on this interface.
+    #[serde(default = "default_true")]
+    pub native_application: bool,
+}
+
+fn default_protocol() -> Protocol {
+    Protocol::T1
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A security environment: its number and the PIN its user-authentication condition names.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeSpec {
+    /// SE number (the `n` of condition byte `1n`).
+    pub se: u8,
+    /// PIN reference verified for this SE's user authentication.
+    pub pin: HexByte,
+}
+
+/// Security conditions of a PIN object.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinAclSpec {
+    /// CHANGE REFERENCE DATA.
+    pub change: HexByte,
+    /// VERIFY.
+    pub verify: HexByte,
+    /// RESET RETRY COUNTER (P1 = 02/03).
+    pub reset: HexByte,
+    /// PUT DATA.
+    pub put: HexByte,
+    /// GET DATA.
+    pub get: HexByte,
+}
+
+/// A PIN object (holder PIN, PUK).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinSpec {
+    /// Reference (VERIFY P2).
+    pub reference: HexByte,
+    /// Name, for diagnostics.
+    pub label: String,
+    /// Initial value (ASCII digits); the builder can override it.
+    pub value: Secret,
+    /// Shortest accepted value.
+    pub min_length: usize,
+    /// Longest accepted value.
+    pub max_length: usize,
+    /// Tries before blocking (1..=15).
+    pub max_tries: u8,
+    /// Reference of the PIN that unblocks this one.
+    #[serde(default)]
+    pub unblocking_pin: Option<HexByte>,
+    /// Security conditions.
+    pub acl: PinAclSpec,
+}
+
+/// Where a key comes from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeySource {
+    /// The persona's key of this test-PKI slot (`auth`, `sign`, `auth-ec`, `sign-ec`).
+    Pki(String),
+    /// A PKCS#8 `PrivateKeyInfo` in hex.
+    Pkcs8(Hex),
+    /// A key generated when the card is built: `"p256"` or `"rsa-<bits>"`.
+    Generate(String),
+}
+
+/// Security conditions of a key.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyAclSpec {
+    /// PSO COMPUTE DIGITAL SIGNATURE.
+    pub sign: HexByte,
+    /// INTERNAL AUTHENTICATE.
+    pub internal_authenticate: HexByte,
+    /// PSO DECIPHER.
+    pub decipher: HexByte,
+    /// GENERATE ASYMMETRIC KEY PAIR.
+    pub generate: HexByte,
+    /// PUT DATA.
+    pub put: HexByte,
+    /// GET DATA.
+    pub get: HexByte,
+}
+
+/// The PuKDF entry of a key's public part.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicKeySpec {
+    /// PKCS#15 label.
+    pub label: String,
+    /// PKCS#15 key usage flags (`encrypt`, `verify`, ...).
+    pub usage: Vec<String>,
+}
+
+/// A private key and its PKCS#15 description.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySpec {
+    /// Key reference as MSE names it (`81`..).
+    pub reference: HexByte,
+    /// PKCS#15 label.
+    pub label: String,
+    /// Where the key comes from.
+    pub source: KeySource,
+    /// PKCS#15 key usage flags (`sign`, `decrypt`, `nonRepudiation`, ...).
+    pub usage: Vec<String>,
+    /// PKCS#15 algReference list: TokenInfo algorithm references.
+    #[serde(default)]
+    pub algorithms: Vec<u32>,
+    /// PKCS#15 authId of the PIN protecting it.
+    pub auth_id: Hex,
+    /// Path of the key in the PrKDF (empty: no path).
+    #[serde(default)]
+    pub path: Hex,
+    /// Security conditions.
+    pub acl: KeyAclSpec,
+    /// The public key's PuKDF entry, when it has one.
+    #[serde(default)]
+    pub public_key: Option<PublicKeySpec>,
+}
+
+/// One entry of TokenInfo's supportedAlgorithms.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlgorithmSpec {
+    /// PKCS#15 reference (≠ 0).
+    pub reference: u32,
+    /// PKCS#11 mechanism, in hex (`"0250"` = CKM_SHA256).
+    pub mechanism: Hex,
+    /// Operations: `compute-signature`, `decipher`, `hash`, ...
+    pub operations: Vec<String>,
+    /// Algorithm object identifier (dotted).
+    #[serde(default)]
+    pub oid: Option<String>,
+    /// EC domain parameters (curve OID, dotted); `NULL` parameters when absent.
+    #[serde(default)]
+    pub curve: Option<String>,
+    /// Algorithm reference on the card (MSE `80`).
+    pub alg_ref: HexByte,
+}
+
+/// An authentication object (AODF entry).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthObjectSpec {
+    /// Label.
+    pub label: String,
+    /// authId.
+    pub auth_id: Hex,
+    /// The PIN object it describes (its reference).
+    pub pin: HexByte,
+    /// PIN flags (`initialized`, `unblockingPin`, `needs-padding`, `local`...).
+    pub flags: Vec<String>,
+    /// storedLength.
+    pub stored_length: u8,
+    /// padChar.
+    #[serde(default)]
+    pub pad_char: Option<HexByte>,
+    /// authId of the object that unblocks this one (CommonObjectAttributes.authId).
+    #[serde(default)]
+    pub unblocked_by: Option<Hex>,
+}
+
+/// A certificate (CDF entry).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSpec {
+    /// Label.
+    pub label: String,
+    /// Absolute path of the certificate file.
+    pub path: Hex,
+    /// Reference of the key it certifies (its iD is that key's iD).
+    pub key: HexByte,
+}
+
+/// One ODF entry.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OdfEntry {
+    /// `prkdf`, `pukdf`, `cdf`, `dodf` or `aodf`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Absolute path of that directory file.
+    pub path: Hex,
+}
+
+/// What the generated PKCS#15 files say.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pkcs15Spec {
+    /// TokenInfo manufacturerID.
+    pub manufacturer_id: String,
+    /// TokenInfo label; `{persona}` is replaced by the persona's identifier.
+    pub label: String,
+    /// TokenInfo flags (`readonly`, `loginRequired`, ...).
+    pub token_flags: Vec<String>,
+    /// TokenInfo supportedAlgorithms.
+    pub algorithms: Vec<AlgorithmSpec>,
+    /// ODF entries, in order.
+    pub odf: Vec<OdfEntry>,
+    /// AODF entries.
+    pub auth_objects: Vec<AuthObjectSpec>,
+    /// CDF entries.
+    pub certificates: Vec<CertificateSpec>,
+}
+
+/// A file's contents.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Content {
+    /// Literal bytes.
+    Hex(Hex),
+    /// UTF-8 text.
+    Text(String),
+    /// Generated from the persona or the profile (`ef.sn`, `ef.ident`, `ef.dam`,
+    /// `pkcs15.*`).
+    Generate(String),
+    /// The persona's certificate of this test-PKI slot.
+    Certificate(String),
+}
+
+/// One file of the tree: a DF when it has `children`, an EF otherwise.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// File identifier.
+    pub fid: Fid,
+    /// Name, for diagnostics.
+    #[serde(default)]
+    pub name: String,
+    /// DF name (AID).
+    #[serde(default)]
+    pub aid: Option<Hex>,
+    /// Short EF identifier.
+    #[serde(default)]
+    pub sfi: Option<HexByte>,
+    /// Life-cycle status byte (default `05`, operational activated).
+    #[serde(default = "default_lcs")]
+    pub lcs: HexByte,
+    /// Access rule in compact form: AM byte then SC bytes (`"03 FF 00"`).
+    pub acl: Hex,
+    /// EF contents.
+    #[serde(default)]
+    pub content: Option<Content>,
+    /// DF children.
+    #[serde(default)]
+    pub children: Option<Vec<FileSpec>>,
+}
+
+fn default_lcs() -> HexByte {
+    HexByte(0x05)
+}
+
+/// A parsed profile.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    /// Name ("CPS3").
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Card generation digit (3, 4), used in generated serial numbers.
+    pub generation: u8,
+    /// Contact interface.
+    pub contact: InterfaceSpec,
+    /// Contactless interface, if the card has one.
+    #[serde(default)]
+    pub contactless: Option<InterfaceSpec>,
+    /// Security environments.
+    pub security_environments: Vec<SeSpec>,
+    /// PIN objects.
+    pub pins: Vec<PinSpec>,
+    /// Private keys.
+    pub keys: Vec<KeySpec>,
+    /// PKCS#15 description.
+    pub pkcs15: Pkcs15Spec,
+    /// The MF and everything below it.
+    pub files: FileSpec,
+}
+
+impl ProfileSpec {
+    /// Parses a profile from JSON; `name` is used in error messages.
+    pub fn from_json(name: &str, json: &str) -> Result<Self, SimError> {
+        serde_json::from_str(json).map_err(|source| SimError::ProfileSyntax {
+            profile: name.to_owned(),
+            source,
+        })
+    }
+
+    /// Reads and parses a profile file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, SimError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| SimError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_json(&path.display().to_string(), &text)
+    }
+}

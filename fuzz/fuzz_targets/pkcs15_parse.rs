@@ -1,0 +1,39 @@
+//! cps-iasecc's PKCS#15 parsers (ODF, TokenInfo, AODF, PrKDF, PuKDF, CDF), EF.DIR and EF.ATR
+//! on arbitrary bytes: no panic, and what parses is consistent.
+#![no_main]
+use cps_iasecc::pkcs15::{self, Odf, TokenInfo};
+use cps_iasecc::{EfAtr, KeyInfo};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(odf) = Odf::parse(data) {
+        for (_, path) in &odf.entries {
+            let _ = path.to_string();
+            let _ = path.resolve(&pkcs15::Path::from_fids(&[0x3F00, 0x0001]));
+            let _ = path.parent();
+        }
+    }
+    if let Ok(ti) = TokenInfo::parse(data) {
+        let _ = ti.serial_hex();
+        for a in &ti.supported_algorithms {
+            assert_eq!(
+                ti.algorithm(a.reference).map(|x| x.reference),
+                Some(a.reference)
+            );
+        }
+    }
+    let _ = pkcs15::parse_aodf(data);
+    for entries in [pkcs15::parse_prkdf(data), pkcs15::parse_pukdf(data)] {
+        if let Ok(entries) = entries {
+            for e in &entries {
+                if let Some(k) = KeyInfo::from_entry(e) {
+                    assert_eq!(Some(u32::from(k.reference)), e.key_reference);
+                    let _ = k.algorithm.signature_len();
+                }
+            }
+        }
+    }
+    let _ = pkcs15::parse_cdf(data);
+    let _ = pkcs15::parse_ef_dir(data);
+    let _ = EfAtr::parse(data);
+});
