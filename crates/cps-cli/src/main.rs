@@ -11,6 +11,7 @@ use cps_apdu::{Command, Response};
 use cps_transport::{CardChannel, Exchange, TransportError, spaced_hex};
 
 mod readers;
+mod sim;
 
 /// Command-line tool for the French health-professional smart card (CPS3 / CPS4).
 #[derive(Parser, Debug)]
@@ -47,6 +48,35 @@ enum Cmd {
         /// APDUs in hex (spaces and colons allowed inside one argument when quoted).
         #[arg(required = true, value_name = "HEX")]
         apdus: Vec<String>,
+    },
+    /// The simulated CPS cards (test cards without a physical card).
+    #[command(subcommand)]
+    Sim(SimCmd),
+}
+
+#[derive(Subcommand, Debug)]
+enum SimCmd {
+    /// List the simulated card profiles and holder personas.
+    List {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Insert a simulated card into pcscd's virtual reader (vsmartcard-vpcd) so that any
+    /// PC/SC application (OpenSC, your software) sees it; runs until interrupted.
+    Serve {
+        /// Card profile: cps3 or cps4.
+        #[arg(long, default_value = "cps4")]
+        profile: String,
+        /// Holder persona (see `cps sim list`).
+        #[arg(long, default_value = "dr-martin")]
+        persona: String,
+        /// vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01".
+        #[arg(long, default_value_t = 35963)]
+        port: u16,
+        /// Present the card through its contactless interface.
+        #[arg(long)]
+        contactless: bool,
     },
 }
 
@@ -85,6 +115,13 @@ fn main() -> ExitCode {
             check,
             apdus,
         } => run_apdu(reader.as_deref(), exclusive, raw, check, &apdus),
+        Cmd::Sim(SimCmd::List { json }) => sim::list(json),
+        Cmd::Sim(SimCmd::Serve {
+            profile,
+            persona,
+            port,
+            contactless,
+        }) => sim::serve(&profile, &persona, port, contactless),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -165,3 +165,76 @@ fn readers_and_apdu_through_pcscd() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn sim_list_names_the_personas() {
+    let out = cps(&["sim", "list"]);
+    assert!(out.status.success());
+    let text = text(&out.stdout);
+    for id in [
+        "dr-martin",
+        "pharmacien-durand",
+        "etudiant-petit",
+        "directeur-leroy",
+    ] {
+        assert!(text.contains(id), "{text}");
+    }
+    let out = cps(&["sim", "list", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["personas"].as_array().unwrap().len(), 6);
+    let out = cps(&["sim", "serve", "--profile", "cps9"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn sim_serve_inserts_a_card_that_pcsc_applications_see() {
+    if !pcscd_available() {
+        return;
+    }
+    /// Stops the served card (kills `cps sim serve`) even when an assertion fails.
+    struct Served(std::process::Child);
+    impl Drop for Served {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _served = Served(
+        Command::new(env!("CARGO_BIN_EXE_cps"))
+            .args([
+                "sim",
+                "serve",
+                "--profile",
+                "cps3",
+                "--persona",
+                "pharmacien-durand",
+                "--port",
+                "35964",
+            ])
+            .spawn()
+            .unwrap(),
+    );
+    let ctx = PcscContext::establish().unwrap();
+    let reader = ctx.wait_for_card(Some("Virtual PCD 00 01"), Duration::from_secs(10));
+    {
+        let reader = reader.expect("served card seen by pcscd");
+        let out = cps(&["readers"]);
+        let listing = text(&out.stdout);
+        // The CPx ATR of a CPS3 card (shared notes), contact interface.
+        assert!(
+            listing.contains("3B AC 00 40 2A 00 12 25 00 64 80 00 03 10 00 90 00"),
+            "{listing}"
+        );
+        // SELECT the IAS-ECC application by AID, then PIN status without spending a try.
+        let out = cps(&[
+            "apdu",
+            "--reader",
+            &reader,
+            "--check",
+            "00A4040C0DE828BD080F8025000001FF0010",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+        let out = cps(&["apdu", "--reader", &reader, "00200001"]);
+        assert!(text(&out.stdout).contains("63 C3"), "{}", text(&out.stdout));
+    }
+}

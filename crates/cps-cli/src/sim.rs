@@ -1,0 +1,109 @@
+//! `cps sim list` and `cps sim serve`: the simulated CPS cards.
+
+use std::sync::atomic::AtomicBool;
+
+use cps_sim::{Interface, Profile, SimCard};
+use cps_transport::vpcd::{self, VpcdConfig};
+
+use crate::Failure;
+
+fn sim_failure(e: impl std::fmt::Display) -> Failure {
+    Failure {
+        code: 2,
+        message: e.to_string(),
+    }
+}
+
+/// Parses a profile name.
+pub fn profile(name: &str) -> Result<Profile, Failure> {
+    match name.to_ascii_lowercase().as_str() {
+        "cps3" => Ok(Profile::Cps3),
+        "cps4" => Ok(Profile::Cps4),
+        other => Err(sim_failure(format!(
+            "unknown profile {other:?}: use cps3 or cps4"
+        ))),
+    }
+}
+
+/// Lists the profiles and personas.
+pub fn list(json: bool) -> Result<u8, Failure> {
+    let personas = cps_sim::personas();
+    if json {
+        let list: Vec<serde_json::Value> = personas
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "id": p.id,
+                    "family": p.family,
+                    "name": format!("{} {}", p.given_names.join(" "), p.family_name),
+                    "national_id": p.national_id,
+                    "profession": p.profession.as_ref().map(|c| c.label.clone()),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"profiles": ["cps3", "cps4"], "personas": list})
+        );
+        return Ok(0);
+    }
+    println!("profiles:");
+    println!("  cps3   CPS3: IAS-ECC \"CPx\" ATR, T=0, RSA-2048 authentication and signature keys");
+    println!("  cps4   CPS4 (model): T=1 + extended length, RSA-2048 and ECDSA P-256 keys");
+    println!("personas:");
+    for p in &personas {
+        let who = format!(
+            "{} {} {}",
+            p.civility,
+            p.given_names.join(" "),
+            p.family_name
+        );
+        let profession = p
+            .profession
+            .as_ref()
+            .map(|c| c.label.as_str())
+            .unwrap_or("-");
+        println!(
+            "  {:20} {:4} {:28} {:18} {}",
+            p.id, p.family, who, p.national_id, profession
+        );
+    }
+    println!("holder PIN 1234, PUK 12345678 (test values)");
+    Ok(0)
+}
+
+/// Inserts a simulated card into pcscd's vpcd reader until the process is stopped.
+pub fn serve(
+    profile_name: &str,
+    persona: &str,
+    port: u16,
+    contactless: bool,
+) -> Result<u8, Failure> {
+    let profile = profile(profile_name)?;
+    let interface = if contactless {
+        Interface::Contactless
+    } else {
+        Interface::Contact
+    };
+    let card = SimCard::builder()
+        .profile(profile)
+        .persona(persona)
+        .interface(interface)
+        .build()
+        .map_err(sim_failure)?;
+    let mut card = card;
+    let reader = vpcd::reader_name_for_port(port).unwrap_or("the vpcd reader on that port");
+    eprintln!(
+        "{profile_name} card of {persona} ({interface:?}) connecting to vpcd on 127.0.0.1:{port} ({reader}); Ctrl-C removes it"
+    );
+    let stop = AtomicBool::new(false);
+    let cfg = VpcdConfig::with_port(port);
+    let stats = vpcd::serve(&mut card, &cfg, &stop).map_err(|e| Failure {
+        code: 3,
+        message: format!(
+            "{e} (is pcscd running with vsmartcard-vpcd? `apt-get install pcscd vsmartcard-vpcd`)"
+        ),
+    })?;
+    eprintln!("card removed: {} APDUs answered", stats.apdus);
+    Ok(0)
+}
