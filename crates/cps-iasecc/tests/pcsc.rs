@@ -1,5 +1,5 @@
-//! Our client against the simulated card through the real PC/SC stack (pcscd + vsmartcard-vpcd
-//! + our PC/SC backend), for both profiles: identity, PIN, signature verified with the card's
+//! Our client against the simulated card through the real PC/SC stack (pcscd, vsmartcard-vpcd
+//! and our PC/SC backend), for both profiles: identity, PIN, signature verified with the card's
 //! certificate, and the APDU counts, which must equal the in-process ones.
 //!
 //! Without pcscd the test prints SKIPPED, except under CI=true where it fails.
