@@ -190,28 +190,24 @@ impl<C: CardChannel> Exchange<C> {
     }
 
     fn send_chain(&mut self, cmd: &Command) -> Result<Response, TransportError> {
+        // The splitting rules (CLA bit 0x10 on all but the last, Le on the last) live in
+        // cps-apdu; this layer only sends and checks each acknowledgement.
         let chunk = self.config.chain_chunk.clamp(1, SHORT_MAX_LC);
-        let mut chunks = cmd.data.chunks(chunk).enumerate().peekable();
-        while let Some((i, part)) = chunks.next() {
-            let last = chunks.peek().is_none();
-            let mut c = Command::new(cmd.cla, cmd.ins, cmd.p1, cmd.p2).with_data(part);
-            if last {
-                c.ne = cmd.ne;
-            } else {
-                c.cla |= 0x10;
-            }
-            let bytes = c.encode(Encoding::Short)?;
-            let r = self.send(&bytes)?;
-            if last {
+        let parts = cps_apdu::chain::split(cmd, chunk)?;
+        let count = parts.len();
+        for (i, part) in parts.into_iter().enumerate() {
+            let r = self.send(&part.encode(Encoding::Short)?)?;
+            if i + 1 == count {
                 return Ok(r);
             }
             if !r.sw.is_success() {
                 return Err(TransportError::ChainingRefused { chunk: i, sw: r.sw });
             }
         }
-        // Unreachable for non-empty data; an empty command needs no chain.
-        let bytes = cmd.encode(Encoding::Short)?;
-        self.send(&bytes)
+        Err(TransportError::Protocol {
+            attempted: "sending a command chain",
+            detail: "empty chain".into(),
+        })
     }
 
     fn collect(
