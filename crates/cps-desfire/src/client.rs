@@ -334,10 +334,42 @@ pub fn is_mifare_classic_atr(atr: &[u8]) -> bool {
     }
 }
 
-/// The refusal for a card that refused `GetVersion` with status word `sw`.
+/// Whether an ATR is a CPS3's contactless ATR: the historical bytes of OpenSC's "CPxCL" entry
+/// (`00 31 B8 64 xx xx EC Cx 73 94 01 80 82 90 00` under its mask `FF FF FF FF 00 00 FF C0
+/// FF ...`, recorded in `../shared/notes/opensc-iasecc.md`). OpenSC lists it with TS = `2B`,
+/// which pcsc-lite refuses; a reader presents it as `3B 8F 80 01` + those bytes + TCK, so only
+/// the historical bytes are compared. A CPS3's contactless access control is MIFARE Classic.
+pub fn is_cps3_contactless_atr(atr: &[u8]) -> bool {
+    match Atr::new(atr).historical_bytes() {
+        [
+            0x00,
+            0x31,
+            0xB8,
+            0x64,
+            _,
+            _,
+            0xEC,
+            c,
+            0x73,
+            0x94,
+            0x01,
+            0x80,
+            0x82,
+            0x90,
+            0x00,
+        ] => c & 0xC0 == 0xC0,
+        _ => false,
+    }
+}
+
+/// The refusal for a card that refused `GetVersion` with status word `sw`: a MIFARE Classic
+/// ATR, a CPS3 contactless ATR or the caller's hint give
+/// [`Refusal::ReliesOnMifareClassic`].
 pub fn assess_non_desfire(atr: &[u8], sw: StatusWord, hint: LegacyHint) -> Refusal {
     if !is_desfire_atr(atr)
-        && (is_mifare_classic_atr(atr) || hint == LegacyHint::ReliesOnMifareClassic)
+        && (is_mifare_classic_atr(atr)
+            || is_cps3_contactless_atr(atr)
+            || hint == LegacyHint::ReliesOnMifareClassic)
     {
         Refusal::ReliesOnMifareClassic
     } else {

@@ -69,6 +69,26 @@ pub trait Applet: Send + Sync {
     /// Power-on or reset: clears the applet's volatile state.
     fn reset(&mut self);
 
+    /// Whether the applet is the one answering right after power-on, without a `SELECT`,
+    /// when the interface has no native application (a DESFire PICC on the contactless
+    /// interface).
+    fn selected_at_power_on(&self) -> bool {
+        false
+    }
+
+    /// Whether the applet frames commands of this class byte itself: the card core then
+    /// neither reassembles CLA-bit-`10` chains nor serves `C0` as GET RESPONSE (DESFire's
+    /// wrapped class `90` has the chaining bit set but means something else).
+    fn owns_class(&self, _cla: u8) -> bool {
+        false
+    }
+
+    /// The applet as [`std::any::Any`], for tests and tools that inspect a simulated
+    /// application's state ([`crate::SimCard::applet`]).
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
+
     /// A copy of the applet (cards are `Clone`).
     fn boxed_clone(&self) -> Box<dyn Applet>;
 }

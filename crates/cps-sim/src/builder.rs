@@ -45,6 +45,7 @@ pub struct SimCardBuilder {
     puk: Option<Zeroizing<String>>,
     interface: Interface,
     applets: Vec<Box<dyn Applet>>,
+    desfire: Option<crate::desfire::DesfireApplet>,
     key_generation: bool,
     pki: Pki,
 }
@@ -73,6 +74,7 @@ impl Default for SimCardBuilder {
             puk: None,
             interface: Interface::Contact,
             applets: Vec::new(),
+            desfire: None,
             key_generation: true,
             pki: Pki::default(),
         }
@@ -133,6 +135,14 @@ impl SimCardBuilder {
         self
     }
 
+    /// The DESFire PICC to use where the profile names `"desfire"` (default: the persona's
+    /// CPS4 PICC, [`DesfireApplet::cps4`](crate::desfire::DesfireApplet::cps4)), e.g. one
+    /// with a random UID or a blank one.
+    pub fn desfire(mut self, picc: crate::desfire::DesfireApplet) -> Self {
+        self.desfire = Some(picc);
+        self
+    }
+
     /// Whether GENERATE ASYMMETRIC KEY PAIR really generates keys (default) or answers
     /// `6A81` (fuzzing: RSA-2048 generation takes seconds).
     pub fn key_generation(mut self, on: bool) -> Self {
@@ -172,6 +182,23 @@ impl SimCardBuilder {
             ),
         };
         let atr = iface.atr.0.clone();
+        let mut applets: Vec<Box<dyn Applet>> = Vec::new();
+        for name in &iface.applets {
+            match name.as_str() {
+                "desfire" => applets.push(Box::new(
+                    self.desfire
+                        .clone()
+                        .unwrap_or_else(|| crate::desfire::DesfireApplet::cps4(&persona)),
+                )),
+                other => {
+                    return Err(SimError::invalid(
+                        name.as_str(),
+                        format!("unknown built-in applet {other:?} (known: desfire)"),
+                    ));
+                }
+            }
+        }
+        applets.extend(self.applets);
 
         let keys = load_keys(&spec, &persona, &self.pki)?;
         let pins = build_pins(
@@ -224,7 +251,7 @@ impl SimCardBuilder {
             extended,
             native_available,
             native,
-            self.applets,
+            applets,
         ))
     }
 }

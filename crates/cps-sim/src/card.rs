@@ -218,6 +218,14 @@ impl SimCard {
         }
     }
 
+    /// The first applet of type `T` (e.g. [`crate::desfire::DesfireApplet`]), to inspect
+    /// its state in tests.
+    pub fn applet<T: 'static>(&self) -> Option<&T> {
+        self.applets
+            .iter()
+            .find_map(|a| a.as_any().and_then(|any| any.downcast_ref::<T>()))
+    }
+
     /// Paths of every EF of the card, MF first.
     pub fn file_paths(&self) -> Vec<Vec<u16>> {
         self.native
@@ -236,10 +244,14 @@ impl SimCard {
         for a in &mut self.applets {
             a.reset();
         }
+        let interface = self.interface;
         self.active = if self.native_available {
             Active::Native
         } else {
-            Active::None
+            self.applets
+                .iter()
+                .position(|a| a.available_on(interface) && a.selected_at_power_on())
+                .map_or(Active::None, Active::Applet)
         };
         self.stats.resets += 1;
     }
@@ -272,6 +284,20 @@ impl SimCard {
         if Self::is_extended(raw) && !self.extended {
             self.pending.clear();
             return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
+        }
+        if let Active::Applet(i) = self.active {
+            if self.applets.get(i).is_some_and(|a| a.owns_class(cmd.cla)) {
+                // The applet frames this class itself (DESFire's CLA 90).
+                self.pending.clear();
+                self.chain.clear();
+                let ctx = self.ctx();
+                let ne = cmd.ne;
+                let response = match self.applets.get_mut(i) {
+                    Some(a) => a.process(&cmd, &ctx),
+                    None => Response::status(StatusWord::INS_NOT_SUPPORTED),
+                };
+                return self.deliver(response, ne);
+            }
         }
         // GET RESPONSE serves what a previous command left (ISO 7816-4 §11.4.1); any other
         // command discards it.

@@ -68,6 +68,7 @@ pub mod applet;
 mod builder;
 mod card;
 mod der;
+pub mod desfire;
 mod error;
 mod fs;
 mod iasecc;

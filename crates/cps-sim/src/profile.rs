@@ -170,6 +170,10 @@ pub struct InterfaceSpec {
     /// Whether the native application (file system + IAS-ECC) answers on this interface.
     #[serde(default = "default_true")]
     pub native_application: bool,
+    /// Built-in applications present on this interface: `"desfire"` (the simulated
+    /// DESFire PICC of [`crate::desfire`]).
+    #[serde(default)]
+    pub applets: Vec<String>,
 }
 
 fn default_protocol() -> Protocol {
