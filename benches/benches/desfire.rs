@@ -98,5 +98,43 @@ fn ev2_full_read(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ev2_full_read);
+/// The door flow against the simulated CPS4 PICC in process (select, EV2First in two frames,
+/// full-mode ReadData of the 32-byte credential, with AN10922 diversification): the client's
+/// and the card's cryptography without transport latency. Through pcscd the same flow is
+/// timed by `crates/cps-sim/tests/desfire_pcsc.rs`.
+fn door_flow(c: &mut Criterion) {
+    use cps_desfire::client::{DoorConfig, UidSource};
+    use cps_desfire::{Aid, Desfire};
+    use cps_sim::desfire::{DesfireApplet, access_control as ac};
+    use cps_sim::{Interface, Profile, SimCard};
+    use cps_transport::InProcessChannel;
+
+    let card = SimCard::builder()
+        .profile(Profile::Cps4)
+        .interface(Interface::Contactless)
+        .build()
+        .unwrap();
+    let uid = card.applet::<DesfireApplet>().unwrap().uid();
+    let mut door = Desfire::new(InProcessChannel::new(card));
+    let config = DoorConfig {
+        uid: UidSource::Known(uid.to_vec()),
+        ..ac::door_config()
+    };
+    let aid = Aid::new(ac::AID).unwrap();
+    let master = ac::door_master_key();
+    let first = door
+        .door_check_with(aid, ac::DOOR_KEY_NO, &master, true, 1, &config)
+        .unwrap();
+    assert_eq!(first.exchanges, 4);
+    c.bench_function("desfire_door_flow_4_exchanges_in_process", |b| {
+        b.iter(|| {
+            let c = door
+                .door_check_with(aid, ac::DOOR_KEY_NO, &master, true, 1, &config)
+                .unwrap();
+            black_box(c.data.len())
+        })
+    });
+}
+
+criterion_group!(benches, ev2_full_read, door_flow);
 criterion_main!(benches);

@@ -1658,3 +1658,73 @@ impl Applet for DesfireApplet {
         Some(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card_in_session(ctr: u16) -> (DesfireApplet, Ev2Session) {
+        let holder = crate::persona::persona("dr-martin").unwrap();
+        let mut card = DesfireApplet::cps4(&holder);
+        let session =
+            Ev2Session::new(Key::aes([1; 16]), Key::aes([2; 16]), [9, 8, 7, 6], ctr).unwrap();
+        card.vol.selected = access_control::AID;
+        card.vol.session = Some(SecureChannel::Ev2(session.clone()));
+        card.vol.auth_key = Some(2);
+        (card, session)
+    }
+
+    #[test]
+    fn command_counter_overflow_ends_the_session_and_changes_nothing() {
+        let (mut card, mut host) = card_in_session(0xFFFE);
+        let before = card.state_digest();
+        // The last command the counter allows.
+        let p = Protection::Management;
+        let payload = host.seal_command(0x6F, &[], &[], p).unwrap();
+        let (status, data) = card.native(0x6F, &payload);
+        assert_eq!(status, S::Ok);
+        let ids = host.open_response(S::Ok, &data, p).unwrap();
+        assert_eq!(&ids[..], &[1, 2, 3, 4, 5, 6]);
+        assert_eq!(host.cmd_ctr(), 0xFFFF);
+        // The host refuses to seal another; a forged frame is refused by the card.
+        assert_eq!(
+            host.seal_command(0x6F, &[], &[], p),
+            Err(cps_desfire::SmError::CounterOverflow)
+        );
+        let (status, _) = card.native(0x6F, &[0; 8]);
+        assert_eq!(status, S::IntegrityError);
+        assert!(card.vol.session.is_none());
+        assert_eq!(card.state_digest(), before);
+    }
+
+    #[test]
+    fn transactions_are_lost_at_power_off_and_selection() {
+        let (mut card, mut host) = card_in_session(0);
+        let p = Protection::FileWrite(CommMode::Mac);
+        let header = [access_control::LAST_PASSAGE_FILE, 0, 0, 0, 2, 0, 0];
+        let payload = host.seal_command(0x3D, &header, b"hi", p).unwrap();
+        assert_eq!(card.native(0x3D, &payload).0, S::Ok);
+        assert!(!card.vol.staged.files.is_empty());
+        card.reset();
+        assert!(card.vol.staged.files.is_empty());
+        assert_eq!(
+            card.data_file(access_control::AID, access_control::LAST_PASSAGE_FILE),
+            Some(vec![0; 16])
+        );
+    }
+
+    #[test]
+    fn frames_out_of_order_are_refused() {
+        let holder = crate::persona::persona("dr-martin").unwrap();
+        let mut card = DesfireApplet::cps4(&holder);
+        // AF with nothing pending.
+        assert_eq!(card.native(0xAF, &[]).0, S::IllegalCommand);
+        // An authentication answer of the wrong length.
+        assert_eq!(card.native(0x1A, &[0]).0, S::AdditionalFrame);
+        assert_eq!(card.native(0xAF, &[0; 5]).0, S::LengthError);
+        // EV2NonFirst without an EV2 session.
+        assert_eq!(card.native(0x77, &[0]).0, S::AuthenticationError);
+        // Unknown command code.
+        assert_eq!(card.native(0x42, &[]).0, S::IllegalCommand);
+    }
+}
