@@ -59,8 +59,11 @@
 //!
 //! ## Other applications
 //!
-//! Applications selected by AID (DESFire, FIDO2) implement [`Applet`] and are added with
-//! [`SimCardBuilder::applet`]; the file system and IAS-ECC code do not change.
+//! Applications selected by AID implement [`Applet`] and are added with
+//! [`SimCardBuilder::applet`]; the file system and IAS-ECC code do not change. A profile
+//! names its built-in applets per interface: the CPS4's contactless interface carries the
+//! simulated MIFARE DESFire PICC of [`desfire`] (access-control application, all-zero PICC
+//! master key).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
