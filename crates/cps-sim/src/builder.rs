@@ -242,6 +242,7 @@ impl SimCardBuilder {
                 key_generation: self.key_generation,
             },
         };
+        let serial = persona.serial(spec.generation).to_vec();
         Ok(SimCard::assemble(
             name,
             persona,
@@ -252,6 +253,8 @@ impl SimCardBuilder {
             native_available,
             native,
             applets,
+            std::sync::Arc::new(spec.clone()),
+            serial,
         ))
     }
 }

@@ -82,6 +82,8 @@ pub fn ins_name(ins: u8) -> &'static str {
 enum Active {
     Native,
     Applet(usize),
+    /// The remote-update application.
+    Update,
     /// Nothing selectable answered yet (contactless without applets).
     None,
 }
@@ -98,6 +100,12 @@ pub struct SimCard {
     pub(crate) native_available: bool,
     pub(crate) native: Native,
     pub(crate) applets: Vec<Box<dyn Applet>>,
+    /// The remote-update application (contact interface).
+    pub(crate) update: crate::update::UpdateApp,
+    /// The profile, kept to rebuild the PKCS#15 directories after a remote update.
+    pub(crate) spec: std::sync::Arc<crate::profile::ProfileSpec>,
+    /// The card serial number (EF.SN value).
+    pub(crate) serial: Vec<u8>,
     active: Active,
     pending: Zeroizing<Vec<u8>>,
     chain: Reassembler,
@@ -131,6 +139,8 @@ impl SimCard {
         native_available: bool,
         native: Native,
         applets: Vec<Box<dyn Applet>>,
+        spec: std::sync::Arc<crate::profile::ProfileSpec>,
+        serial: Vec<u8>,
     ) -> Self {
         let mut card = SimCard {
             profile_name,
@@ -142,6 +152,9 @@ impl SimCard {
             native_available,
             native,
             applets,
+            update: crate::update::UpdateApp::new(serial.clone()),
+            spec,
+            serial,
             active: Active::None,
             pending: Zeroizing::new(Vec::new()),
             chain: Reassembler::new(MAX_CHAIN),
@@ -218,6 +231,22 @@ impl SimCard {
         }
     }
 
+    /// The card serial number (the value of EF.SN), which names the card at the update
+    /// service.
+    pub fn serial(&self) -> Vec<u8> {
+        self.serial.clone()
+    }
+
+    /// Sequence number of the last remote update committed (0 at personalisation).
+    pub fn update_sequence(&self) -> u32 {
+        self.update.sequence()
+    }
+
+    /// Whether a remote update is staged and not committed.
+    pub fn update_staged(&self) -> bool {
+        self.update.has_staged()
+    }
+
     /// The first applet of type `T` (e.g. [`crate::desfire::DesfireApplet`]), to inspect
     /// its state in tests.
     pub fn applet<T: 'static>(&self) -> Option<&T> {
@@ -244,6 +273,7 @@ impl SimCard {
         for a in &mut self.applets {
             a.reset();
         }
+        self.update.reset();
         let interface = self.interface;
         self.active = if self.native_available {
             Active::Native
@@ -326,7 +356,7 @@ impl SimCard {
     fn chain_refusal(&self, cmd: &Command) -> Option<StatusWord> {
         match self.active {
             Active::Applet(_) => None,
-            Active::None => Some(StatusWord::INS_NOT_SUPPORTED),
+            Active::None | Active::Update => Some(StatusWord::INS_NOT_SUPPORTED),
             Active::Native => {
                 if let Some(sw) = native_cla_error(cmd.cla & !cps_apdu::chain::CHAINING_BIT) {
                     Some(sw)
@@ -406,6 +436,18 @@ impl SimCard {
         let ctx = self.ctx();
         // SELECT by DF name goes to the card, whatever is active: it may switch application.
         if cmd.ins == 0xA4 && cmd.p1 == 0x04 && cmd.cla & 0xFC == 0x00 {
+            if self.interface == Interface::Contact
+                && self.native_available
+                && cmd.data.as_slice() == cps_update::script::UPDATE_AID
+            {
+                if let Active::Applet(old) = self.active {
+                    if let Some(a) = self.applets.get_mut(old) {
+                        a.deselect();
+                    }
+                }
+                self.active = Active::Update;
+                return self.update.select();
+            }
             if let Some(i) = self
                 .applets
                 .iter()
@@ -454,6 +496,10 @@ impl SimCard {
                     return Response::status(sw);
                 }
                 self.native.process(cmd)
+            }
+            Active::Update => {
+                let raw = cmd.to_bytes();
+                self.update.process(&raw, cmd, &mut self.native, &self.spec)
             }
             Active::None => Response::status(if cmd.ins == 0xA4 {
                 StatusWord::FILE_NOT_FOUND

@@ -45,6 +45,17 @@ fn fids(data: &[u8]) -> Option<Vec<u16>> {
 }
 
 impl Native {
+    /// Replaces the contents of the EF at an absolute path (remote-update commit).
+    pub fn replace_ef(&mut self, path: &[u16], content: Vec<u8>) {
+        if let Some(id) = self.fs.at_path(path) {
+            if let Some(node) = self.fs.node_mut(id) {
+                if let crate::fs::NodeKind::Ef { data } = &mut node.kind {
+                    *data = content;
+                }
+            }
+        }
+    }
+
     /// Power-on / reset: the MF is current (ISO 7816-4 §7.1.1), nothing verified, empty SE.
     pub fn reset(&mut self) {
         self.cur_df = FileSystem::MF;

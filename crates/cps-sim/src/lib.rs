@@ -82,6 +82,7 @@ mod pkcs15;
 mod pki;
 pub mod profile;
 mod security;
+mod update;
 
 pub use applet::{Applet, AppletContext};
 pub use builder::{HOLDER_PIN, PUK, SimCardBuilder};

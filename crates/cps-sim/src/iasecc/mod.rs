@@ -110,6 +110,13 @@ impl IasEcc {
         self.keys.iter().find(|k| k.reference == reference)
     }
 
+    /// Replaces the key pair of a reference (remote-update commit); its ACL stays.
+    pub fn replace_key(&mut self, reference: u8, pair: KeyPair) {
+        if let Some(k) = self.keys.iter_mut().find(|k| k.reference == reference) {
+            k.pair = pair;
+        }
+    }
+
     /// Handles the IAS-ECC instructions; `None` for any other instruction.
     pub fn process(&mut self, cmd: &Command, sec: &mut SecurityStatus) -> Option<Response> {
         Some(match cmd.ins {

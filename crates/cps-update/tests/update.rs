@@ -1,0 +1,556 @@
+//! Remote update end to end, in process: the reference issuer, the relay and the simulated
+//! card. Data update and certificate renewal on CPS4 (P-256) and CPS3 (RSA-2048); a power
+//! cut at every APDU of a full update (before and after the card processed it), then resume;
+//! every byte of every relayed command and answer changed in turn; replay; reordering;
+//! cancellation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs,
+    reason = "tests: a failed expectation is a test failure"
+)]
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use cps_iasecc::PracticeSituation;
+use cps_sim::{Profile, SimCard};
+use cps_transport::{CardChannel, InProcessChannel, TransportError, VirtualCard};
+use cps_update::issuer::{DAM_PATH, Issuer, test_record};
+use cps_update::relay::{Outcome, UpdateError, update};
+use cps_update::scp::TEST_MASTER_KEY;
+use cps_x509::test_pki;
+
+static NO: AtomicBool = AtomicBool::new(false);
+
+fn x509_profile(p: Profile) -> test_pki::Profile {
+    match p {
+        Profile::Cps3 => test_pki::Profile::Cps3,
+        _ => test_pki::Profile::Cps4,
+    }
+}
+
+fn refs(p: Profile) -> [(u8, u16); 2] {
+    match p {
+        Profile::Cps3 => [(0x82, 0xC001), (0x81, 0xC002)],
+        _ => [(0x84, 0xC003), (0x83, 0xC004)],
+    }
+}
+
+/// What the test compares: sequence, EF.DAM, the renewable keys and their certificate files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct State {
+    sequence: u32,
+    staged: bool,
+    dam: Vec<u8>,
+    keys: Vec<Vec<u8>>,
+    certs: Vec<Vec<u8>>,
+}
+
+fn state(card: &SimCard, p: Profile) -> State {
+    State {
+        sequence: card.update_sequence(),
+        staged: card.update_staged(),
+        dam: card.file(&DAM_PATH).unwrap().to_vec(),
+        keys: refs(p)
+            .iter()
+            .map(|(r, _)| card.public_key(*r).unwrap())
+            .collect(),
+        certs: refs(p)
+            .iter()
+            .map(|(_, f)| card.file(&[0x3F00, 0x0001, *f]).unwrap().to_vec())
+            .collect(),
+    }
+}
+
+/// A card, an issuer that knows it, and a pending update: a new practice city, and (when
+/// `renew`) both certificates renewed.
+fn setup(p: Profile, renew: bool) -> (SimCard, Issuer, Vec<u8>) {
+    let card = SimCard::new(p, "dr-martin").unwrap();
+    let serial = card.serial();
+    let situations = PracticeSituation::parse_all(card.file(&DAM_PATH).unwrap()).unwrap();
+    let mut issuer = Issuer::new(TEST_MASTER_KEY).unwrap();
+    issuer.register(
+        test_record(
+            x509_profile(p),
+            "dr-martin",
+            serial.clone(),
+            situations.clone(),
+        )
+        .unwrap(),
+    );
+    let mut moved = situations;
+    moved[0].city = Some("LYON 3E ARRONDISSEMENT".into());
+    moved[0].structure_name = Some("CABINET DES BROTTEAUX".into());
+    issuer.update_situations(&serial, moved).unwrap();
+    if renew {
+        issuer
+            .schedule_renewal(&serial, cps_x509::UnixTime::from_secs(1_861_920_000))
+            .unwrap();
+    }
+    (card, issuer, serial)
+}
+
+/// Checks the new state: the new EF.DAM, new keys, certificates for them chaining to the
+/// test root, and the card signs with the new key through cps-iasecc.
+fn check_updated(before: &State, card: SimCard, p: Profile) {
+    let after = state(&card, p);
+    assert_eq!(after.sequence, before.sequence + 1);
+    assert!(!after.staged);
+    let situations = PracticeSituation::parse_all(&after.dam).unwrap();
+    assert_eq!(
+        situations[0].city.as_deref(),
+        Some("LYON 3E ARRONDISSEMENT")
+    );
+    if after.keys != before.keys {
+        let root = test_pki::root_certificate().unwrap();
+        let ca = test_pki::intermediate_certificate().unwrap();
+        for (i, cert) in after.certs.iter().enumerate() {
+            assert_ne!(after.keys[i], before.keys[i], "old key retired");
+            let c = cps_x509::CpsCertificate::from_der(cert).unwrap();
+            assert!(
+                c.public_key().spki_der().ends_with(&after.keys[i]),
+                "certificate {i} is for the new key"
+            );
+            cps_x509::verify_chain(
+                &c,
+                std::slice::from_ref(&ca),
+                std::slice::from_ref(&root),
+                cps_x509::UnixTime::from_secs(1_862_000_000),
+            )
+            .unwrap();
+        }
+        // The IAS-ECC application signs with the new key, verified with the new certificate.
+        let mut cps = cps_iasecc::CpsCard::open(InProcessChannel::new(card)).unwrap();
+        cps.verify_pin(&cps_iasecc::Pin::new("1234").unwrap())
+            .unwrap();
+        let digest = cps_iasecc::Digest::sha256_of(b"feuille de soins apres renouvellement");
+        let sig = cps.sign(cps_iasecc::KeyUsage::Signature, &digest).unwrap();
+        let key = cps.resolve_key(cps_iasecc::KeyUsage::Signature).unwrap();
+        let cert = cps.certificate_for(&key).unwrap().unwrap();
+        sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
+    } else {
+        assert_eq!(after.certs, before.certs);
+    }
+}
+
+#[test]
+fn data_update_and_renewal_cps4() {
+    let (card, mut issuer, serial) = setup(Profile::Cps4, true);
+    let before = state(&card, Profile::Cps4);
+    let mut ch = InProcessChannel::new(card);
+    let mut steps = Vec::new();
+    let outcome = update(&mut ch, &mut issuer, &mut |p| steps.push(p.clone()), &NO).unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Updated {
+            sequence: 1,
+            steps: 5
+        }
+    );
+    println!("CPS4 data + renewal: {} APDUs relayed", steps.len() + 1);
+    assert!(steps.windows(2).all(|w| w[0].done <= w[1].done));
+    assert_eq!(issuer.record(&serial).unwrap().sequence, 1);
+    check_updated(&before, ch.into_card(), Profile::Cps4);
+}
+
+#[test]
+fn nothing_pending_is_up_to_date_and_a_second_update_follows() {
+    let (card, mut issuer, serial) = setup(Profile::Cps4, false);
+    let mut ch = InProcessChannel::new(card);
+    assert!(matches!(
+        update(&mut ch, &mut issuer, &mut |_| {}, &NO).unwrap(),
+        Outcome::Updated {
+            sequence: 1,
+            steps: 1
+        }
+    ));
+    assert_eq!(
+        update(&mut ch, &mut issuer, &mut |_| {}, &NO).unwrap(),
+        Outcome::UpToDate { sequence: 1 }
+    );
+    let mut again = issuer.record(&serial).unwrap().situations.clone();
+    again[0].city = Some("VILLEURBANNE".into());
+    issuer.update_situations(&serial, again).unwrap();
+    assert!(matches!(
+        update(&mut ch, &mut issuer, &mut |_| {}, &NO).unwrap(),
+        Outcome::Updated { sequence: 2, .. }
+    ));
+    let dam = ch.card().file(&DAM_PATH).unwrap().to_vec();
+    assert_eq!(
+        PracticeSituation::parse_all(&dam).unwrap()[0]
+            .city
+            .as_deref(),
+        Some("VILLEURBANNE")
+    );
+}
+
+#[test]
+fn data_update_and_renewal_cps3_rsa() {
+    let (card, mut issuer, _) = setup(Profile::Cps3, true);
+    let before = state(&card, Profile::Cps3);
+    let mut ch = InProcessChannel::new(card);
+    let outcome = update(&mut ch, &mut issuer, &mut |_| {}, &NO).unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Updated {
+            sequence: 1,
+            steps: 5
+        }
+    );
+    check_updated(&before, ch.into_card(), Profile::Cps3);
+}
+
+/// A channel whose card loses power at the `cut`-th APDU: `deliver` says whether that APDU
+/// reached the card (the answer is lost) or not.
+struct Tear {
+    inner: InProcessChannel<SimCard>,
+    cut: usize,
+    count: usize,
+    deliver: bool,
+}
+
+impl CardChannel for Tear {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.count += 1;
+        if self.count == self.cut {
+            if self.deliver {
+                let _ = self.inner.transmit(command);
+            }
+            self.inner.card_mut().power_off();
+        }
+        if self.count >= self.cut {
+            return Err(TransportError::CardRemoved);
+        }
+        self.inner.transmit(command)
+    }
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+    fn reset(&mut self) -> Result<(), TransportError> {
+        self.inner.reset()
+    }
+    fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
+        Ok(Box::new(self))
+    }
+}
+
+#[test]
+fn power_cut_at_every_apdu_then_resume() {
+    // How many APDUs a whole update takes.
+    let (card, mut issuer, _) = setup(Profile::Cps4, true);
+    let mut ch = InProcessChannel::new(card);
+    let mut n = 1; // SELECT
+    update(&mut ch, &mut issuer, &mut |_| n += 1, &NO).unwrap();
+    let mut tried = 0;
+    for deliver in [false, true] {
+        for cut in 1..=n {
+            let (card, mut issuer, _) = setup(Profile::Cps4, true);
+            let before = state(&card, Profile::Cps4);
+            let mut tear = Tear {
+                inner: InProcessChannel::new(card),
+                cut,
+                count: 0,
+                deliver,
+            };
+            let err = update(&mut tear, &mut issuer, &mut |_| {}, &NO).unwrap_err();
+            assert!(matches!(err, UpdateError::Transport(_)), "{err}");
+            let mut card = tear.inner.into_card();
+            card.power_on();
+            let now = state(&card, Profile::Cps4);
+            // Old or new, never mixed.
+            if now.sequence == 0 {
+                assert_eq!(
+                    (&now.dam, &now.keys, &now.certs),
+                    (&before.dam, &before.keys, &before.certs),
+                    "cut {cut} deliver {deliver}"
+                );
+            } else {
+                assert!(
+                    deliver && cut == n,
+                    "only the delivered COMMIT commits (cut {cut})"
+                );
+            }
+            // Resume: a new session completes the update without redoing what is staged.
+            let mut ch = InProcessChannel::new(card);
+            let outcome = update(&mut ch, &mut issuer, &mut |_| {}, &NO).unwrap();
+            assert!(
+                matches!(outcome, Outcome::Updated { sequence: 1, .. }),
+                "{outcome:?}"
+            );
+            let after = state(ch.card(), Profile::Cps4);
+            assert_eq!(after.sequence, 1);
+            assert!(!after.staged);
+            assert_ne!(after.keys, before.keys);
+            for (i, cert) in after.certs.iter().enumerate() {
+                let c = cps_x509::CpsCertificate::from_der(cert).unwrap();
+                assert!(
+                    c.public_key().spki_der().ends_with(&after.keys[i]),
+                    "cut {cut}: certificate matches the key"
+                );
+            }
+            tried += 1;
+        }
+    }
+    println!(
+        "power cut tried at {tried} points ({n} APDUs x delivered/not delivered): old or new state each time, resumed to the new state"
+    );
+    assert_eq!(tried, 2 * n);
+}
+
+/// A channel that changes one byte of one command, or of one answer.
+struct Flip {
+    inner: InProcessChannel<SimCard>,
+    apdu: usize,
+    byte: usize,
+    in_answer: bool,
+    count: usize,
+    applied: bool,
+}
+
+impl CardChannel for Flip {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.count += 1;
+        let hit = self.count == self.apdu;
+        let mut c = command.to_vec();
+        if hit && !self.in_answer && self.byte < c.len() {
+            c[self.byte] ^= 0x01;
+            self.applied = true;
+        }
+        let mut r = self.inner.transmit(&c)?;
+        if hit && self.in_answer && self.byte < r.len() {
+            r[self.byte] ^= 0x01;
+            self.applied = true;
+        }
+        Ok(r)
+    }
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+    fn reset(&mut self) -> Result<(), TransportError> {
+        self.inner.reset()
+    }
+    fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
+        Ok(Box::new(self))
+    }
+}
+
+#[test]
+fn every_changed_byte_is_refused_or_harmless() {
+    // A data update (4 APDUs after SELECT: INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, BEGIN,
+    // STAGE FILE x k, COMMIT), each byte of each command and answer changed in turn.
+    let (card, mut issuer, _) = setup(Profile::Cps4, false);
+    let mut sizes = Vec::new();
+    {
+        struct Sizes<'a>(InProcessChannel<SimCard>, &'a mut Vec<(usize, usize)>);
+        impl CardChannel for Sizes<'_> {
+            fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
+                let r = self.0.transmit(c)?;
+                self.1.push((c.len(), r.len()));
+                Ok(r)
+            }
+            fn atr(&self) -> &[u8] {
+                self.0.atr()
+            }
+            fn reset(&mut self) -> Result<(), TransportError> {
+                self.0.reset()
+            }
+            fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
+                Ok(Box::new(self))
+            }
+        }
+        let mut s = Sizes(InProcessChannel::new(card), &mut sizes);
+        update(&mut s, &mut issuer, &mut |_| {}, &NO).unwrap();
+    }
+    let (mut refused, mut harmless) = (0, 0);
+    for (i, &(clen, rlen)) in sizes.iter().enumerate().skip(1) {
+        for in_answer in [false, true] {
+            let len = if in_answer { rlen } else { clen };
+            for byte in 0..len {
+                let (card, mut issuer, _) = setup(Profile::Cps4, false);
+                let before = state(&card, Profile::Cps4);
+                let mut f = Flip {
+                    inner: InProcessChannel::new(card),
+                    apdu: i + 1,
+                    byte,
+                    in_answer,
+                    count: 0,
+                    applied: false,
+                };
+                let r = update(&mut f, &mut issuer, &mut |_| {}, &NO);
+                assert!(f.applied);
+                let mut card = f.inner.into_card();
+                let now = state(&card, Profile::Cps4);
+                match r {
+                    Err(_) => {
+                        // Refused: the card shows the old state (a change in the COMMIT's
+                        // answer may come after the card committed: then it shows the new).
+                        if now.sequence == 0 {
+                            assert_eq!((&now.dam, &now.keys), (&before.dam, &before.keys));
+                        } else {
+                            assert!(in_answer && i + 1 == sizes.len(), "apdu {i} byte {byte}");
+                        }
+                        refused += 1;
+                        // A later honest session completes it.
+                        card.power_off();
+                        card.power_on();
+                        let mut ch = InProcessChannel::new(card);
+                        let o = update(&mut ch, &mut issuer, &mut |_| {}, &NO).unwrap();
+                        assert!(matches!(o, Outcome::Updated { sequence: 1, .. }));
+                    }
+                    Ok(o) => {
+                        // Only bytes outside the protection may change without effect:
+                        // the Le byte of a command.
+                        assert!(
+                            !in_answer && byte == clen - 1,
+                            "apdu {i} byte {byte} accepted: {o:?}"
+                        );
+                        assert_eq!(now.sequence, 1);
+                        harmless += 1;
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "changed bytes: {refused} refused, {harmless} harmless (Le), over {} APDUs",
+        sizes.len()
+    );
+    assert!(refused > 100);
+}
+
+#[test]
+fn replayed_and_reordered_commands_are_refused() {
+    // Record the commands of an honest update of one card.
+    let (card, mut issuer, serial) = setup(Profile::Cps4, false);
+    struct Rec(InProcessChannel<SimCard>, Vec<Vec<u8>>);
+    impl CardChannel for Rec {
+        fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
+            self.1.push(c.to_vec());
+            self.0.transmit(c)
+        }
+        fn atr(&self) -> &[u8] {
+            self.0.atr()
+        }
+        fn reset(&mut self) -> Result<(), TransportError> {
+            self.0.reset()
+        }
+        fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
+            Ok(Box::new(self))
+        }
+    }
+    let mut rec = Rec(InProcessChannel::new(card), Vec::new());
+    update(&mut rec, &mut issuer, &mut |_| {}, &NO).unwrap();
+    let script = rec.1;
+    assert_eq!(rec.0.card().update_sequence(), 1);
+
+    // Replayed to the same card, now at sequence 1 (and to a fresh card): nothing passes
+    // EXTERNAL AUTHENTICATE, since the card's challenge is new.
+    for fresh in [false, true] {
+        let mut ch = if fresh {
+            InProcessChannel::new(SimCard::new(Profile::Cps4, "dr-martin").unwrap())
+        } else {
+            InProcessChannel::new(rec.0.card().clone())
+        };
+        let before = state(ch.card(), Profile::Cps4);
+        let answers: Vec<Vec<u8>> = script.iter().map(|c| ch.transmit(c).unwrap()).collect();
+        assert_eq!(
+            &answers[2][answers[2].len() - 2..],
+            &[0x69, 0x82],
+            "EXTERNAL AUTHENTICATE"
+        );
+        for a in &answers[3..] {
+            assert_eq!(&a[a.len() - 2..], &[0x69, 0x82]);
+        }
+        assert_eq!(state(ch.card(), Profile::Cps4), before);
+    }
+
+    // Reordered: a pending update whose STAGE FILE and COMMIT are swapped by the relay.
+    let (card, mut issuer, _) = setup(Profile::Cps4, false);
+    let _ = serial;
+    struct Swap(InProcessChannel<SimCard>, Vec<Vec<u8>>, usize);
+    impl CardChannel for Swap {
+        fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
+            self.2 += 1;
+            // Hold BEGIN (4th APDU) back and send the STAGE FILE first.
+            if self.2 == 4 {
+                self.1.push(c.to_vec());
+                return Ok(vec![0x90, 0x00]);
+            }
+            if self.2 == 5 {
+                let r = self.0.transmit(c)?;
+                let held = self.1.pop().unwrap();
+                let _ = self.0.transmit(&held)?;
+                return Ok(r);
+            }
+            self.0.transmit(c)
+        }
+        fn atr(&self) -> &[u8] {
+            self.0.atr()
+        }
+        fn reset(&mut self) -> Result<(), TransportError> {
+            self.0.reset()
+        }
+        fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
+            Ok(Box::new(self))
+        }
+    }
+    let before = state(&card, Profile::Cps4);
+    let mut s = Swap(InProcessChannel::new(card), Vec::new(), 0);
+    assert!(update(&mut s, &mut issuer, &mut |_| {}, &NO).is_err());
+    assert_eq!(state(s.0.card(), Profile::Cps4), before);
+}
+
+#[test]
+fn cancellation_leaves_the_card_unchanged_and_resumes() {
+    let (card, mut issuer, _) = setup(Profile::Cps4, true);
+    let before = state(&card, Profile::Cps4);
+    let cancel = AtomicBool::new(false);
+    let mut ch = InProcessChannel::new(card);
+    let mut seen = 0;
+    let err = update(
+        &mut ch,
+        &mut issuer,
+        &mut |p| {
+            seen += 1;
+            if p.what.contains("generating") {
+                cancel.store(true, Ordering::SeqCst);
+            }
+        },
+        &cancel,
+    )
+    .unwrap_err();
+    assert!(matches!(err, UpdateError::Cancelled));
+    let now = state(ch.card(), Profile::Cps4);
+    assert_eq!(
+        (now.sequence, &now.dam, &now.keys),
+        (0, &before.dam, &before.keys)
+    );
+    assert!(now.staged, "the generated key is staged, not installed");
+    let o = update(&mut ch, &mut issuer, &mut |_| {}, &NO).unwrap();
+    assert!(matches!(
+        o,
+        Outcome::Updated {
+            sequence: 1,
+            steps: 5
+        }
+    ));
+    assert!(seen > 3);
+}
+
+#[test]
+fn a_card_without_update_application_or_unknown_to_the_issuer() {
+    // Contactless: no update application.
+    let card = SimCard::builder()
+        .profile(Profile::Cps4)
+        .interface(cps_sim::Interface::Contactless)
+        .build()
+        .unwrap();
+    let mut issuer = Issuer::new(TEST_MASTER_KEY).unwrap();
+    let err = update(InProcessChannel::new(card), &mut issuer, &mut |_| {}, &NO).unwrap_err();
+    assert!(matches!(err, UpdateError::NotUpdatable(_)), "{err}");
+    // Not registered.
+    let card = SimCard::new(Profile::Cps4, "pharmacien-durand").unwrap();
+    let err = update(InProcessChannel::new(card), &mut issuer, &mut |_| {}, &NO).unwrap_err();
+    assert!(err.to_string().contains("not registered"), "{err}");
+}
