@@ -133,6 +133,7 @@ pub struct Issuer {
     ca_key: PrivateKey,
     ca_cert: CpsCertificate,
     validity_years: u16,
+    dirty: std::collections::BTreeSet<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Issuer {
@@ -163,12 +164,25 @@ impl Issuer {
             ca_key,
             ca_cert,
             validity_years: 3,
+            dirty: Default::default(),
         })
     }
 
     /// Registers (or replaces) a card.
     pub fn register(&mut self, record: CardRecord) {
+        self.dirty.insert(record.serial.clone());
         self.cards.insert(record.serial.clone(), record);
+    }
+
+    /// Every card record.
+    pub fn records(&self) -> impl Iterator<Item = &CardRecord> {
+        self.cards.values()
+    }
+
+    /// The serial numbers of the records changed since the last call (what a persistent
+    /// server must write back).
+    pub fn take_dirty(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.dirty).into_iter().collect()
     }
 
     /// The record of a card.
@@ -182,6 +196,7 @@ impl Issuer {
     }
 
     fn pending_mut(&mut self, serial: &[u8]) -> Result<&mut PendingUpdate, ServiceError> {
+        self.dirty.insert(serial.to_vec());
         let rec = self
             .cards
             .get_mut(serial)
@@ -505,6 +520,7 @@ impl Issuer {
                     rec.sequence = seq;
                     rec.pending = None;
                 }
+                self.dirty.insert(run.serial.clone());
                 return Ok(Then::Finished(Outcome::Updated {
                     sequence: seq,
                     steps,
@@ -590,6 +606,7 @@ impl UpdateService for Issuer {
             .cards
             .get_mut(&hello.serial)
             .ok_or_else(|| service("this card is not registered with the update service"))?;
+        self.dirty.insert(hello.serial.clone());
         let Some(pending) = rec.pending.as_mut() else {
             return Ok(Reply::Finished(Outcome::UpToDate {
                 sequence: hello.sequence,

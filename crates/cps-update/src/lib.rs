@@ -12,7 +12,9 @@
 //! - [`scp`]: the secure channel (both ends, pure functions);
 //! - [`script`]: the update application's commands, shared by card and issuer;
 //! - [`relay`]: [`relay::update`], what an editor calls, with progress and cancellation;
-//! - [`issuer`] (feature `issuer`): the reference update authority.
+//! - [`issuer`] (feature `issuer`): the reference update authority;
+//! - [`http`] (feature `http`): the JSON wire format and an HTTP client of a remote service
+//!   (`cps-update-server`).
 //!
 //! ```
 //! use std::sync::atomic::AtomicBool;
@@ -44,6 +46,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "issuer")]
 pub mod issuer;
 pub mod relay;
