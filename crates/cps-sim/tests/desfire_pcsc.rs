@@ -17,6 +17,9 @@ use cps_transport::vpcd::{self, VpcdConfig};
 
 const READER: &str = "Virtual PCD 00 01";
 
+#[path = "common/desfire_matrix.rs"]
+mod matrix;
+
 fn contactless(profile: Profile) -> SimCard {
     SimCard::builder()
         .profile(profile)
@@ -77,6 +80,26 @@ fn desfire_through_pcscd() {
         let per = start.elapsed() / runs;
         println!("door flow through pcscd, {name}: {exchanges} exchanges, {per:?} per check");
     }
+    // Every command in every mode with every key type, over PC/SC.
+    let start = Instant::now();
+    let before = door.round_trips();
+    let mut app = 0x20_00_00;
+    let mut commands = 0;
+    for (ty, mode) in matrix::COMBOS {
+        for comm in [
+            cps_desfire::CommMode::Plain,
+            cps_desfire::CommMode::Mac,
+            cps_desfire::CommMode::Full,
+        ] {
+            app += 1;
+            commands += matrix::exercise(&mut door, uid, ty, mode, app, comm);
+        }
+    }
+    println!(
+        "command matrix through pcscd: {commands} commands, {} exchanges in {:?}",
+        door.round_trips() - before,
+        start.elapsed()
+    );
     // A journal entry written, committed and read back over PC/SC.
     door.select_application(aid).unwrap();
     door.authenticate(AuthMode::Ev2First, 2, Key::aes(ac::WRITE_KEY))
