@@ -5,6 +5,7 @@ use zeroize::Zeroizing;
 use crate::SimError;
 use crate::applet::Applet;
 use crate::card::{Interface, SimCard};
+use crate::fido2::{Fido2Applet, Fido2Options};
 use crate::fs::{AccessRule, FileSystem, Node, NodeId, NodeKind};
 use crate::iasecc::{IasEcc, Key, KeyAcl, Pin, PinAcl, SecurityEnv};
 use crate::iso::Native;
@@ -47,6 +48,8 @@ pub struct SimCardBuilder {
     applets: Vec<Box<dyn Applet>>,
     key_generation: bool,
     pki: Pki,
+    fido2: Fido2Options,
+    fido2_set: bool,
 }
 
 impl std::fmt::Debug for SimCardBuilder {
@@ -60,6 +63,7 @@ impl std::fmt::Debug for SimCardBuilder {
             .field("interface", &self.interface)
             .field("applets", &self.applets.len())
             .field("key_generation", &self.key_generation)
+            .field("fido2", &self.fido2)
             .finish_non_exhaustive()
     }
 }
@@ -75,6 +79,8 @@ impl Default for SimCardBuilder {
             applets: Vec::new(),
             key_generation: true,
             pki: Pki::default(),
+            fido2: Fido2Options::default(),
+            fido2_set: false,
         }
     }
 }
@@ -127,9 +133,35 @@ impl SimCardBuilder {
         self
     }
 
-    /// Adds an application selected by AID.
+    /// Adds an application selected by AID (one with the AID of an applet of the profile,
+    /// e.g. FIDO2 on CPS4, takes its place).
     pub fn applet(mut self, applet: Box<dyn Applet>) -> Self {
         self.applets.push(applet);
+        self
+    }
+
+    /// How the simulated user answers the FIDO2 applet's requests for presence: at once
+    /// (default), never, or after N status updates (`9100` polls; for U2F, N `6985`
+    /// refusals). The profile must carry the applet (CPS4), else [`build`](Self::build)
+    /// fails.
+    pub fn fido2_presence(mut self, policy: cps_fido2::authenticator::PresencePolicy) -> Self {
+        self.fido2.presence = policy;
+        self.fido2_set = true;
+        self
+    }
+
+    /// Packed basic attestation with the TEST attestation CA (default) or self attestation.
+    pub fn fido2_attestation(mut self, mode: cps_fido2::authenticator::AttestationMode) -> Self {
+        self.fido2.attestation = mode;
+        self.fido2_set = true;
+        self
+    }
+
+    /// CTAP2 + U2F, or U2F only (to test clients' CTAP1/U2F fallback), whatever the profile
+    /// says.
+    pub fn fido2_mode(mut self, mode: cps_fido2::applet::AppletMode) -> Self {
+        self.fido2.mode = Some(mode);
+        self.fido2_set = true;
         self
     }
 
@@ -197,6 +229,38 @@ impl SimCardBuilder {
         let fs = build_fs(&spec, &ctx)?;
         drop(views);
 
+        // Applets added with `.applet()` come first: one with the AID of a profile applet
+        // replaces it.
+        let mut applets: Vec<Box<dyn Applet>> = self.applets;
+        let replaced = applets
+            .iter()
+            .any(|a| a.aid() == cps_fido2::transport::FIDO_AID.as_slice());
+        match &spec.fido2 {
+            Some(_) if replaced && self.fido2_set => {
+                return Err(SimError::invalid(
+                    &name,
+                    "FIDO2 options given, but an applet added with .applet() replaces the FIDO2 applet",
+                ));
+            }
+            Some(_) if replaced => {}
+            Some(f) => {
+                let mode = match f.mode {
+                    crate::profile::Fido2ModeSpec::Ctap2 => cps_fido2::applet::AppletMode::Ctap2,
+                    crate::profile::Fido2ModeSpec::U2fOnly => {
+                        cps_fido2::applet::AppletMode::U2fOnly
+                    }
+                };
+                applets.push(Box::new(Fido2Applet::new(self.fido2, mode, f.contactless)));
+            }
+            None if self.fido2_set => {
+                return Err(SimError::invalid(
+                    &name,
+                    "FIDO2 options given, but the profile has no FIDO2 applet (CPS4 has one)",
+                ));
+            }
+            None => {}
+        }
+
         let se_pins = spec
             .security_environments
             .iter()
@@ -224,7 +288,7 @@ impl SimCardBuilder {
             extended,
             native_available,
             native,
-            self.applets,
+            applets,
         ))
     }
 }
