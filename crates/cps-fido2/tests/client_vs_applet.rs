@@ -77,7 +77,7 @@ fn blank_applet_enroll_register_authenticate_both_protocols() {
             let att = mc.auth_data.attested.clone().unwrap();
             assert_eq!(&att.aaguid, b"cps-rs simulator");
             // Packed basic attestation by default: the simulated attestation certificate
-            // (python-fido2 verifies its signature and certificate in tests/python_fido2.rs).
+            // (python-fido2 verifies its signature and certificate: crates/cps-cli/tests/fido2_python.rs).
             let x5c = mc
                 .att_stmt
                 .get_text("x5c")
