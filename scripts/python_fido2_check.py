@@ -3,10 +3,12 @@
 
 Usage: python_fido2_check.py READER_NAME_SUBSTRING
 
-Run by crates/cps-fido2/tests/python_fido2.rs, which inserts a blank simulated applet into
-pcscd's vsmartcard reader. Everything is checked by python-fido2's own code: strict CBOR
-decoding (Ctap2(strict_cbor=True)), Fido2Client, Fido2Server's register_complete /
-authenticate_complete, packed attestation verification, CredentialManagement.
+Run by crates/cps-cli/tests/fido2_python.rs, which serves a whole simulated CPS4 card
+(`cps sim serve --profile cps4`: IAS-ECC + the blank FIDO2 applet) in pcscd's vsmartcard
+reader. Everything is checked by python-fido2's own code: strict CBOR decoding
+(Ctap2(strict_cbor=True)), Fido2Client, Fido2Server's register_complete /
+authenticate_complete, packed attestation verification, CredentialManagement, and CTAP1/U2F
+(Ctap1: RegistrationData.verify, SignatureData.verify).
 Prints one line per check; exits non-zero at the first failure.
 """
 import hashlib
@@ -14,6 +16,7 @@ import os
 import sys
 
 from fido2.attestation import PackedAttestation
+from fido2.ctap1 import ApduError, Ctap1
 from fido2.client import DefaultClientDataCollector, Fido2Client, UserInteraction
 from fido2.ctap import CtapError
 from fido2.ctap2 import ClientPin, Ctap2, CredentialManagement
@@ -147,6 +150,31 @@ def main():
     ClientPin(ctap, proto2).change_pin(PIN, "98765")
     ClientPin(ctap, proto2).get_pin_token("98765", ClientPin.PERMISSION.GET_ASSERTION, RP.id)
     ok("wrong PIN -> PIN_INVALID with 7 retries left; changePIN then token with the new PIN")
+
+    # CTAP1/U2F on the same applet (it lists U2F_V2): python-fido2's Ctap1 over PC/SC.
+    assert "U2F_V2" in ctap.get_info().versions
+    u2f = Ctap1(dev)
+    assert u2f.get_version() == "U2F_V2"
+    app = hashlib.sha256(b"u2f.example.com").digest()
+    chal = hashlib.sha256(b"u2f registration").digest()
+    reg = u2f.register(chal, app)
+    reg.verify(app, chal)
+    try:
+        u2f.authenticate(chal, app, reg.key_handle, check_only=True)
+        raise AssertionError("check-only signed")
+    except ApduError as e:
+        assert e.code == 0x6985, hex(e.code)
+    chal2 = hashlib.sha256(b"u2f login").digest()
+    sig = u2f.authenticate(chal2, app, reg.key_handle)
+    sig.verify(app, chal2, reg.public_key)
+    assert sig.user_presence & 1, sig.user_presence
+    forged = bytes([reg.key_handle[0] ^ 1]) + reg.key_handle[1:]
+    try:
+        u2f.authenticate(chal2, app, forged)
+        raise AssertionError("forged key handle accepted")
+    except ApduError as e:
+        assert e.code == 0x6A80, hex(e.code)
+    ok(f"U2F: version, register (attestation signature verified), check-only 6985, authenticate verified (counter {sig.counter}), forged handle 6A80")
     print("python-fido2 checks: all passed")
 
 

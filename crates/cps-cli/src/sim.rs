@@ -49,7 +49,9 @@ pub fn list(json: bool) -> Result<u8, Failure> {
     }
     println!("profiles:");
     println!("  cps3   CPS3: IAS-ECC \"CPx\" ATR, T=0, RSA-2048 authentication and signature keys");
-    println!("  cps4   CPS4 (model): T=1 + extended length, RSA-2048 and ECDSA P-256 keys");
+    println!(
+        "  cps4   CPS4 (model): T=1 + extended length, RSA-2048 and ECDSA P-256 keys, FIDO2 applet (contact, blank)"
+    );
     println!("personas:");
     for p in &personas {
         let who = format!(

@@ -6,8 +6,8 @@
 //! full response is then returned), GET RESPONSE with CLA `00` or `80`, NFCCTAP_GETRESPONSE
 //! polling and cancel, NFCCTAP_CONTROL "end". User presence is a policy of the simulated card.
 
-use cps_apdu::chain::{Chained, Reassembler};
-use cps_apdu::{Command, StatusWord};
+use cps_apdu::chain::{CHAINING_BIT, Chained, Reassembler};
+use cps_apdu::{Command, Response, StatusWord};
 
 use crate::authenticator::{Authenticator, PresencePolicy};
 use crate::ctap::CtapStatus;
@@ -15,22 +15,40 @@ use crate::transport::FIDO_AID;
 
 /// CTAPHID keepalive status byte "user presence needed" (sent with SW `9100`).
 const STATUS_UP_NEEDED: u8 = 0x02;
+/// SW `9100`: a CTAP status update follows the data (CTAP 2.1 §11.3.7.2).
+const SW_STATUS_UPDATE: StatusWord = StatusWord(0x9100);
 
+/// Which protocols the applet speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AppletMode {
+    /// CTAP2 (NFCCTAP_MSG) and CTAP1/U2F; SELECT answers `"U2F_V2"` while U2F is offered,
+    /// `"FIDO_2_0"` once alwaysUv turns it off (CTAP 2.1 §11.3.3 / FIDO NFC protocol: the
+    /// answer names U2F when the authenticator supports it).
+    #[default]
+    Ctap2,
+    /// An older U2F-only applet: SELECT answers `"U2F_V2"`, NFCCTAP_MSG gets `6D00`.
+    U2fOnly,
+}
+
+#[derive(Clone)]
 struct Pending {
     request: Vec<u8>,
     polls_left: u32,
-    extended: bool,
 }
 
 /// The FIDO2 applet of a simulated card.
+#[derive(Clone)]
 pub struct FidoApplet {
     auth: Authenticator,
     policy: PresencePolicy,
+    mode: AppletMode,
     selected: bool,
     contactless: bool,
     chain: Reassembler,
     pending: Option<Pending>,
     outgoing: Vec<u8>,
+    /// U2F requests refused with `6985` so far under [`PresencePolicy::AfterPolls`].
+    u2f_refusals: u32,
 }
 
 impl Default for FidoApplet {
@@ -39,8 +57,8 @@ impl Default for FidoApplet {
     }
 }
 
-fn sw(s: StatusWord) -> Vec<u8> {
-    s.to_bytes().to_vec()
+fn sw(s: StatusWord) -> Response {
+    Response::status(s)
 }
 
 impl FidoApplet {
@@ -49,11 +67,13 @@ impl FidoApplet {
         FidoApplet {
             auth: Authenticator::new(),
             policy: PresencePolicy::Auto,
+            mode: AppletMode::Ctap2,
             selected: false,
             contactless: false,
             chain: Reassembler::new(crate::authenticator::MAX_MSG_SIZE as usize),
             pending: None,
             outgoing: Vec::new(),
+            u2f_refusals: 0,
         }
     }
 
@@ -65,6 +85,16 @@ impl FidoApplet {
     /// Chooses basic (default) or self attestation.
     pub fn set_attestation(&mut self, mode: crate::authenticator::AttestationMode) {
         self.auth.set_attestation(mode);
+    }
+
+    /// CTAP2 + U2F (default) or U2F only.
+    pub fn set_mode(&mut self, mode: AppletMode) {
+        self.mode = mode;
+    }
+
+    /// The protocols the applet speaks.
+    pub fn mode(&self) -> AppletMode {
+        self.mode
     }
 
     /// Tells the applet which interface powers the card: it is usable through the contact
@@ -84,6 +114,7 @@ impl FidoApplet {
         self.chain.clear();
         self.pending = None;
         self.outgoing.clear();
+        self.u2f_refusals = 0;
         self.auth.power_on();
     }
 
@@ -105,116 +136,176 @@ impl FidoApplet {
         self.chain.clear();
     }
 
-    /// Processes one APDU; returns `data ‖ SW1 SW2`.
-    pub fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
-        let Ok(c) = Command::parse(apdu) else {
-            return sw(StatusWord::WRONG_LENGTH);
-        };
-        let extended = apdu.get(4) == Some(&0) && apdu.len() > 5;
-        if c.ins == 0xA4 && c.cla & 0x80 == 0 {
-            if c.p1 != 0x04 || c.data != FIDO_AID {
-                self.deselect();
-                return sw(StatusWord::FILE_NOT_FOUND);
-            }
-            if self.contactless {
-                // CPS4: the FIDO2 applet works through the contact interface only.
-                self.deselect();
-                return sw(StatusWord::CONDITIONS_NOT_SATISFIED);
-            }
-            self.selected = true;
-            self.pending = None;
-            self.outgoing.clear();
-            self.chain.clear();
-            let mut out = b"FIDO_2_0".to_vec();
-            out.extend_from_slice(&StatusWord::SUCCESS.to_bytes());
-            return out;
+    /// What SELECT answers: `"U2F_V2"` when CTAP1/U2F is offered, else `"FIDO_2_0"`.
+    pub fn select_answer(&self) -> &'static [u8] {
+        match self.mode {
+            AppletMode::U2fOnly => b"U2F_V2",
+            AppletMode::Ctap2 if self.auth.u2f_enabled() => b"U2F_V2",
+            AppletMode::Ctap2 => b"FIDO_2_0",
         }
+    }
+
+    /// SELECT of the FIDO AID: the version string ‖ `9000`, or `6985` on the contactless
+    /// interface (the applet exists but is usable through the contacts only).
+    pub fn select(&mut self) -> Response {
+        if self.contactless {
+            self.deselect();
+            return sw(StatusWord::CONDITIONS_NOT_SATISFIED);
+        }
+        self.selected = true;
+        self.pending = None;
+        self.outgoing.clear();
+        self.chain.clear();
+        self.u2f_refusals = 0;
+        Response::success(self.select_answer().to_vec())
+    }
+
+    /// Processes one complete command of the selected applet (command chains already
+    /// reassembled, GET RESPONSE served by the caller): NFCCTAP_MSG, NFCCTAP_GETRESPONSE,
+    /// NFCCTAP_CONTROL and the U2F instructions. A status update is answered as
+    /// `02` ‖ `9100`. Never panics.
+    pub fn command(&mut self, c: &Command) -> Response {
         if !self.selected {
             return sw(StatusWord::CONDITIONS_NOT_SATISFIED);
         }
-        match (c.cla & !0x10, c.ins) {
-            (0x00 | 0x80, 0xC0) => {
-                if self.outgoing.is_empty() {
-                    return sw(StatusWord::CONDITIONS_NOT_SATISFIED);
-                }
-                self.send(c.ne.unwrap_or(256))
-            }
-            (0x80, 0x10) => {
+        let ctap2 = self.mode == AppletMode::Ctap2;
+        match (c.cla, c.ins) {
+            (0x80, 0x10) if ctap2 => {
                 if c.p1 & !0x80 != 0 || c.p2 != 0 {
                     return sw(StatusWord::INCORRECT_P1P2);
                 }
-                let full = match self.chain.push(c) {
-                    Ok(Chained::NeedMore) => return sw(StatusWord::SUCCESS),
-                    Ok(Chained::Complete(full)) => full,
-                    Err(status) => {
-                        // An oversized chain is a CTAP error, not an ISO one (§11.3.6).
-                        if status == StatusWord::WRONG_LENGTH {
-                            return self.reply(
-                                vec![CtapStatus::CTAP2_ERR_REQUEST_TOO_LARGE.0],
-                                extended,
-                                Some(256),
-                            );
-                        }
-                        return sw(status);
-                    }
-                };
-                let polls_allowed = full.p1 & 0x80 != 0;
-                let request = full.data;
+                let polls_allowed = c.p1 & 0x80 != 0;
                 self.pending = None;
-                if Authenticator::needs_presence(&request) {
+                if Authenticator::needs_presence(&c.data) {
                     match self.policy {
                         PresencePolicy::Deny => {
-                            let r = self.auth.handle(&request, false);
-                            return self.reply(r, extended, full.ne);
+                            return Response::success(self.auth.handle(&c.data, false));
                         }
                         PresencePolicy::AfterPolls(n) if n > 0 && polls_allowed => {
                             self.pending = Some(Pending {
-                                request,
+                                request: c.data.clone(),
                                 polls_left: n,
-                                extended,
                             });
-                            return vec![STATUS_UP_NEEDED, 0x91, 0x00];
+                            return Response::new(vec![STATUS_UP_NEEDED], SW_STATUS_UPDATE);
                         }
                         _ => {}
                     }
                 }
-                let r = self.auth.handle(&request, true);
-                self.reply(r, extended, full.ne)
+                Response::success(self.auth.handle(&c.data, true))
             }
-            (0x80, 0x11) => {
+            (0x80, 0x11) if ctap2 => {
                 let Some(mut p) = self.pending.take() else {
                     return sw(StatusWord::CONDITIONS_NOT_SATISFIED);
                 };
                 if c.p1 == 0x11 {
                     // Cancel (as python-fido2 sends it): KEEPALIVE_CANCEL.
-                    return self.reply(
-                        vec![CtapStatus::CTAP2_ERR_KEEPALIVE_CANCEL.0],
-                        p.extended,
-                        c.ne,
-                    );
+                    return Response::success(vec![CtapStatus::CTAP2_ERR_KEEPALIVE_CANCEL.0]);
                 }
                 p.polls_left = p.polls_left.saturating_sub(1);
                 if p.polls_left > 0 {
                     self.pending = Some(p);
-                    return vec![STATUS_UP_NEEDED, 0x91, 0x00];
+                    return Response::new(vec![STATUS_UP_NEEDED], SW_STATUS_UPDATE);
                 }
-                let r = self.auth.handle(&p.request, true);
-                self.reply(r, p.extended, c.ne)
+                Response::success(self.auth.handle(&p.request, true))
             }
-            (0x80, 0x12) => {
+            (0x80, 0x12) if ctap2 => {
                 // NFCCTAP_CONTROL END: deselect until the next SELECT.
                 self.deselect();
                 sw(StatusWord::SUCCESS)
+            }
+            (0x00, 0x01..=0x03) => {
+                let present = if Authenticator::u2f_needs_presence(c) {
+                    self.u2f_presence()
+                } else {
+                    true
+                };
+                let r = self.auth.u2f(c, present);
+                if r.sw.is_success() {
+                    self.u2f_refusals = 0;
+                }
+                r
             }
             (0x00 | 0x80, _) => sw(StatusWord::INS_NOT_SUPPORTED),
             _ => sw(StatusWord::CLA_NOT_SUPPORTED),
         }
     }
 
-    /// Queues a CTAP response and sends what fits: everything for extended requests (the
-    /// client expects the full response even without Le), else 256-byte pieces with `61xx`.
-    fn reply(&mut self, response: Vec<u8>, extended: bool, ne: Option<usize>) -> Vec<u8> {
-        self.outgoing = response;
+    /// U2F has no status updates: the card answers `6985` until the user confirms and the
+    /// client repeats the request (U2F Raw Message Formats v1.2 §3.3).
+    fn u2f_presence(&mut self) -> bool {
+        match self.policy {
+            PresencePolicy::Auto => true,
+            PresencePolicy::Deny => false,
+            PresencePolicy::AfterPolls(n) => {
+                if self.u2f_refusals < n {
+                    self.u2f_refusals += 1;
+                    false
+                } else {
+                    true
+                }
+            }
+        }
+    }
+
+    /// Processes one APDU with the applet's own framing (a card that holds only this
+    /// applet); returns `data ‖ SW1 SW2`. Command chaining (CLA bit `10`) is reassembled,
+    /// long answers go out in 256-byte pieces with `61xx` unless the request was extended
+    /// (then all at once, even without Le), GET RESPONSE is accepted with CLA `00` or `80`.
+    pub fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
+        let Ok(c) = Command::parse(apdu) else {
+            return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
+        };
+        let extended = apdu.get(4) == Some(&0) && apdu.len() > 5;
+        if c.ins == 0xA4 && c.cla & 0x80 == 0 {
+            let r = if c.p1 == 0x04 && c.data == FIDO_AID {
+                self.select()
+            } else {
+                self.deselect();
+                sw(StatusWord::FILE_NOT_FOUND)
+            };
+            return self.reply(r, true, None);
+        }
+        if !self.selected {
+            return StatusWord::CONDITIONS_NOT_SATISFIED.to_bytes().to_vec();
+        }
+        let base_cla = c.cla & !CHAINING_BIT;
+        if c.ins == 0xC0 && matches!(base_cla, 0x00 | 0x80) && !self.chain.in_progress() {
+            if self.outgoing.is_empty() {
+                return StatusWord::CONDITIONS_NOT_SATISFIED.to_bytes().to_vec();
+            }
+            return self.send(c.ne.unwrap_or(256));
+        }
+        if !matches!(base_cla, 0x00 | 0x80) {
+            self.chain.clear();
+            return StatusWord::CLA_NOT_SUPPORTED.to_bytes().to_vec();
+        }
+        let is_msg = c.ins == 0x10;
+        let full = match self.chain.push(c) {
+            Ok(Chained::NeedMore) => return StatusWord::SUCCESS.to_bytes().to_vec(),
+            Ok(Chained::Complete(full)) => full,
+            Err(status) => {
+                // An oversized CTAP message is a CTAP error, not an ISO one (§11.3.6).
+                if is_msg && status == StatusWord::WRONG_LENGTH {
+                    let r = Response::success(vec![CtapStatus::CTAP2_ERR_REQUEST_TOO_LARGE.0]);
+                    return self.reply(r, extended, Some(256));
+                }
+                return status.to_bytes().to_vec();
+            }
+        };
+        let r = self.command(&full);
+        self.reply(r, extended, full.ne)
+    }
+
+    /// Sends an answer: errors and status updates as they are; data through the outgoing
+    /// buffer, everything for extended requests (the client expects the full response even
+    /// without Le), else 256-byte pieces with `61xx`.
+    fn reply(&mut self, r: Response, extended: bool, ne: Option<usize>) -> Vec<u8> {
+        if !r.sw.is_success() || r.data.is_empty() {
+            let mut out = r.data;
+            out.extend_from_slice(&r.sw.to_bytes());
+            return out;
+        }
+        self.outgoing = r.data;
         let n = if extended {
             usize::MAX
         } else {
@@ -251,6 +342,14 @@ impl FidoCard {
             applet: FidoApplet::new(),
             contactless: false,
         }
+    }
+
+    /// A blank card whose applet speaks CTAP1/U2F only (SELECT answers `"U2F_V2"`,
+    /// NFCCTAP_MSG is refused with `6D00`): the case of older FIDO applets.
+    pub fn u2f_only() -> Self {
+        let mut c = FidoCard::new();
+        c.applet.set_mode(AppletMode::U2fOnly);
+        c
     }
 
     /// The same card seen through a contactless reader (the applet then refuses SELECT).

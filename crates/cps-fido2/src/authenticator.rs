@@ -23,6 +23,8 @@ use crate::cbor::{self, Value};
 use crate::ctap::{CtapStatus, cmd, flags};
 use crate::pin::{KeyAgreement, PinProtocol, SharedSecret, cose_p256};
 
+mod u2f;
+
 /// AAGUID of the simulated applet: ASCII "cps-rs simulator" (16 bytes), so tools show where a
 /// credential came from.
 pub const AAGUID: [u8; 16] = *b"cps-rs simulator";
@@ -32,6 +34,8 @@ pub const MAX_RESIDENT: usize = 25;
 pub const PIN_RETRIES: u8 = 8;
 /// Largest request accepted (getInfo maxMsgSize).
 pub const MAX_MSG_SIZE: u64 = 2048;
+/// minPINLength of a fresh applet: 4 code points (CTAP 2.1 §6.5.1 "Minimum PIN Length: 4").
+pub const DEFAULT_MIN_PIN_LENGTH: u64 = 4;
 
 type Status = CtapStatus;
 type Outcome = Result<Option<Value>, Status>;
@@ -79,7 +83,7 @@ struct Resident {
 
 /// A credential found for an assertion.
 #[derive(Clone)]
-struct Found {
+pub(crate) struct Found {
     id: Vec<u8>,
     key: Zeroizing<[u8; 32]>,
     cred_protect: u8,
@@ -87,6 +91,7 @@ struct Found {
     resident: bool,
 }
 
+#[derive(Clone)]
 struct TokenState {
     token: Zeroizing<[u8; 32]>,
     permissions: u64,
@@ -94,6 +99,7 @@ struct TokenState {
     in_use: bool,
 }
 
+#[derive(Clone)]
 struct NextAssertions {
     rp_id_hash: [u8; 32],
     client_data_hash: Vec<u8>,
@@ -102,6 +108,7 @@ struct NextAssertions {
 }
 
 /// The authenticator state.
+#[derive(Clone)]
 pub struct Authenticator {
     secret: Zeroizing<[u8; 32]>,
     pin_hash: Option<Zeroizing<[u8; 16]>>,
@@ -116,6 +123,14 @@ pub struct Authenticator {
     cred_enum: Vec<Resident>,
     creation: u64,
     attestation: AttestationMode,
+    /// alwaysUv (CTAP 2.1 §7.2.2), toggled by authenticatorConfig.
+    always_uv: bool,
+    /// minPINLength in code points (getInfo 0x0D; 4 by default, CTAP 2.1 §6.5.1).
+    min_pin_length: u64,
+    /// forcePINChange (getInfo 0x0C): set by setMinPINLength, cleared by changePIN.
+    force_pin_change: bool,
+    /// Length of the current PIN in code points (to decide forcePINChange, §6.11.4).
+    pin_code_points: u64,
 }
 
 impl Default for Authenticator {
@@ -160,6 +175,10 @@ impl Authenticator {
             cred_enum: Vec::new(),
             creation: 0,
             attestation: AttestationMode::Basic,
+            always_uv: false,
+            min_pin_length: DEFAULT_MIN_PIN_LENGTH,
+            force_pin_change: false,
+            pin_code_points: 0,
         }
     }
 
@@ -269,6 +288,7 @@ impl Authenticator {
                 }
             }
             cmd::CREDENTIAL_MANAGEMENT | 0x41 => self.credential_management(p),
+            cmd::CONFIG => self.config(p),
             _ => Err(CtapStatus::CTAP1_ERR_INVALID_COMMAND),
         };
         match outcome {
@@ -293,13 +313,22 @@ impl Authenticator {
                 Value::Bool(self.pin_hash.is_some()),
             ),
             (Value::text("pinUvAuthToken"), Value::Bool(true)),
-            (Value::text("makeCredUvNotRqd"), Value::Bool(true)),
-        ]);
-        int_map(vec![
             (
-                1,
-                Value::Array(vec![Value::text("FIDO_2_0"), Value::text("FIDO_2_1")]),
+                Value::text("makeCredUvNotRqd"),
+                Value::Bool(!self.always_uv),
             ),
+            (Value::text("authnrCfg"), Value::Bool(true)),
+            (Value::text("alwaysUv"), Value::Bool(self.always_uv)),
+            (Value::text("setMinPINLength"), Value::Bool(true)),
+        ]);
+        // "U2F_V2" while CTAP1/U2F is offered: alwaysUv turns it off (CTAP 2.1 §7.2.2).
+        let mut versions = Vec::new();
+        if self.u2f_enabled() {
+            versions.push(Value::text("U2F_V2"));
+        }
+        versions.extend([Value::text("FIDO_2_0"), Value::text("FIDO_2_1")]);
+        int_map(vec![
+            (1, Value::Array(versions)),
             (
                 2,
                 Value::Array(vec![Value::text("credProtect"), Value::text("hmac-secret")]),
@@ -318,7 +347,8 @@ impl Authenticator {
                     (Value::text("type"), Value::text("public-key")),
                 ])]),
             ),
-            (0x0D, Value::int(4)),
+            (0x0C, Value::Bool(self.force_pin_change)),
+            (0x0D, Value::Unsigned(self.min_pin_length)),
             (0x0E, Value::int(1)),
             (
                 0x14,
@@ -352,8 +382,13 @@ impl Authenticator {
             .ok_or(CtapStatus::CTAP2_ERR_MISSING_PARAMETER)
     }
 
-    /// Decrypts and checks a new PIN (64 bytes padded; 4..=63 bytes, ≥ 4 code points).
-    fn new_pin(shared: &SharedSecret, enc: &[u8]) -> Result<Zeroizing<[u8; 16]>, Status> {
+    /// Decrypts and checks a new PIN (64 bytes padded; at most 63 bytes, at least
+    /// minPINLength code points). Returns LEFT(SHA-256(PIN), 16) and the code-point count.
+    fn new_pin(
+        shared: &SharedSecret,
+        enc: &[u8],
+        min_code_points: u64,
+    ) -> Result<(Zeroizing<[u8; 16]>, u64), Status> {
         let padded = shared
             .decrypt(enc)
             .map_err(|_| CtapStatus::CTAP1_ERR_INVALID_PARAMETER)?;
@@ -364,13 +399,14 @@ impl Authenticator {
         let pin = padded.get(..end).unwrap_or(&[]);
         let text =
             std::str::from_utf8(pin).map_err(|_| CtapStatus::CTAP2_ERR_PIN_POLICY_VIOLATION)?;
-        if text.chars().count() < 4 || pin.len() > 63 {
+        let code_points = text.chars().count() as u64;
+        if code_points < min_code_points || pin.len() > 63 {
             return Err(CtapStatus::CTAP2_ERR_PIN_POLICY_VIOLATION);
         }
         let d = Zeroizing::new(sha256(pin));
         let mut h = Zeroizing::new([0u8; 16]);
         h.copy_from_slice(d.get(..16).unwrap_or(&[0; 16]));
-        Ok(h)
+        Ok((h, code_points))
     }
 
     /// The common PIN check of changePIN and the token subcommands (§6.5.5.5 – 6.5.5.7).
@@ -436,7 +472,9 @@ impl Authenticator {
                 if !shared.verify(new_pin_enc, param) {
                     return Err(CtapStatus::CTAP2_ERR_PIN_AUTH_INVALID);
                 }
-                self.pin_hash = Some(Self::new_pin(&shared, new_pin_enc)?);
+                let (hash, code_points) = Self::new_pin(&shared, new_pin_enc, self.min_pin_length)?;
+                self.pin_hash = Some(hash);
+                self.pin_code_points = code_points;
                 self.retries = PIN_RETRIES;
                 Ok(None)
             }
@@ -456,7 +494,11 @@ impl Authenticator {
                     return Err(CtapStatus::CTAP2_ERR_PIN_AUTH_INVALID);
                 }
                 self.check_pin_hash(&shared, pin_hash_enc)?;
-                self.pin_hash = Some(Self::new_pin(&shared, new_pin_enc)?);
+                let (hash, code_points) = Self::new_pin(&shared, new_pin_enc, self.min_pin_length)?;
+                self.pin_hash = Some(hash);
+                self.pin_code_points = code_points;
+                // A successful change satisfies a forced change (CTAP 2.1 §6.5.5.6).
+                self.force_pin_change = false;
                 self.reset_token();
                 Ok(None)
             }
@@ -489,6 +531,11 @@ impl Authenticator {
                     (0x03, None)
                 };
                 self.check_pin_hash(&shared, pin_hash_enc)?;
+                // CTAP 2.1 §6.5.5.7 (and getPinToken §6.5.5.5): no token while the PIN must
+                // be changed.
+                if self.force_pin_change {
+                    return Err(CtapStatus::CTAP2_ERR_PIN_POLICY_VIOLATION);
+                }
                 self.reset_token();
                 self.token.permissions = permissions;
                 self.token.rp_id = rp_id;
@@ -679,6 +726,7 @@ impl Authenticator {
             self.check_token(p, 8, 9, &cdh, 0x01, Some(&rp_id))?;
             true
         } else {
+            self.uv_not_required()?;
             if self.pin_hash.is_some() && rk {
                 return Err(CtapStatus::CTAP2_ERR_PUAT_REQUIRED);
             }
@@ -918,6 +966,7 @@ impl Authenticator {
             self.check_token(p, 6, 7, &cdh, 0x02, Some(&rp_id))?;
             true
         } else {
+            self.uv_not_required()?;
             false
         };
         let allow = p.get_int(3).and_then(Value::as_array);
@@ -1027,6 +1076,112 @@ impl Authenticator {
         // counter that goes backwards.
         self.counter = counter;
         Ok(None)
+    }
+
+    /// Whether CTAP1/U2F is offered: not while alwaysUv is on (U2F has no user verification;
+    /// CTAP 2.1 §7.2.2 alwaysUv).
+    pub fn u2f_enabled(&self) -> bool {
+        !self.always_uv
+    }
+
+    /// Whether alwaysUv is on.
+    pub fn always_uv(&self) -> bool {
+        self.always_uv
+    }
+
+    /// minPINLength in code points.
+    pub fn min_pin_length(&self) -> u64 {
+        self.min_pin_length
+    }
+
+    /// A request without pinUvAuthParam while alwaysUv is on (CTAP 2.1 §6.1.2 / §6.2.2, the
+    /// alwaysUv steps): PUAT_REQUIRED when a PIN is set, PIN_NOT_SET otherwise (this applet's
+    /// only user verification is the PIN).
+    fn uv_not_required(&self) -> Result<(), Status> {
+        if !self.always_uv {
+            Ok(())
+        } else if self.pin_hash.is_some() {
+            Err(CtapStatus::CTAP2_ERR_PUAT_REQUIRED)
+        } else {
+            Err(CtapStatus::CTAP2_ERR_PIN_NOT_SET)
+        }
+    }
+
+    // ----- authenticatorConfig (§6.11) --------------------------------------------------
+
+    /// authenticatorConfig: `{1: subCommand, 2: subCommandParams, 3: pinUvAuthProtocol,
+    /// 4: pinUvAuthParam}`. Implemented: toggleAlwaysUv (02) and setMinPINLength (03);
+    /// enableEnterpriseAttestation (01) is not (getInfo has no `ep`).
+    fn config(&mut self, p: &Value) -> Outcome {
+        let sub = p
+            .get_int(1)
+            .and_then(Value::as_u64)
+            .ok_or(CtapStatus::CTAP2_ERR_MISSING_PARAMETER)?;
+        let params = p.get_int(2);
+        // §6.11.1: with a PIN set (or alwaysUv on), the request carries a pinUvAuthParam over
+        // 32×FF ‖ 0D ‖ subCommand ‖ subCommandParams, from a token with the acfg permission.
+        // (toggleAlwaysUv stays reachable without a PIN, or alwaysUv could never be undone.)
+        if self.pin_hash.is_some() || (self.always_uv && sub != 0x02) {
+            if p.get_int(4).is_none() {
+                return Err(CtapStatus::CTAP2_ERR_PUAT_REQUIRED);
+            }
+            let mut msg = vec![0xFF; 32];
+            msg.push(cmd::CONFIG);
+            msg.push(u8::try_from(sub).map_err(|_| CtapStatus::CTAP2_ERR_INVALID_SUBCOMMAND)?);
+            if let Some(sp) = params {
+                msg.extend(cbor::encode(sp));
+            }
+            self.check_token(p, 4, 3, &msg, 0x20, None)?;
+        }
+        match sub {
+            // toggleAlwaysUv (§6.11.3).
+            0x02 => {
+                self.always_uv = !self.always_uv;
+                Ok(None)
+            }
+            // setMinPINLength (§6.11.4).
+            0x03 => {
+                let sp = params;
+                let new_min = match sp.and_then(|m| m.get_int(1)) {
+                    Some(v) => v
+                        .as_u64()
+                        .ok_or(CtapStatus::CTAP2_ERR_CBOR_UNEXPECTED_TYPE)?,
+                    None => self.min_pin_length,
+                };
+                // The minimum only grows (until authenticatorReset).
+                if new_min < self.min_pin_length || new_min > 63 {
+                    return Err(CtapStatus::CTAP2_ERR_PIN_POLICY_VIOLATION);
+                }
+                // No minPinLength extension here (getInfo has no maxRPIDsForSetMinPINLength):
+                // an RP list is refused (our choice of status).
+                if sp
+                    .and_then(|m| m.get_int(2))
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| !a.is_empty())
+                {
+                    return Err(CtapStatus::CTAP1_ERR_INVALID_PARAMETER);
+                }
+                let mut force = match sp.and_then(|m| m.get_int(3)) {
+                    Some(v) => v
+                        .as_bool()
+                        .ok_or(CtapStatus::CTAP2_ERR_CBOR_UNEXPECTED_TYPE)?,
+                    None => false,
+                };
+                if force && self.pin_hash.is_none() {
+                    return Err(CtapStatus::CTAP2_ERR_PIN_NOT_SET);
+                }
+                // A current PIN shorter than the new minimum must be changed.
+                if self.pin_hash.is_some() && self.pin_code_points < new_min {
+                    force = true;
+                }
+                if force {
+                    self.force_pin_change = true;
+                }
+                self.min_pin_length = new_min;
+                Ok(None)
+            }
+            _ => Err(CtapStatus::CTAP2_ERR_INVALID_SUBCOMMAND),
+        }
     }
 
     // ----- credential management (§6.8) -------------------------------------------------

@@ -6,13 +6,18 @@
 //! a PIN by itself: a wrong PIN is returned as `CTAP2_ERR_PIN_INVALID` with the tries left
 //! available from [`Fido2::retries`].
 
+use std::time::Instant;
+
+use cps_apdu::StatusWord;
 use cps_transport::CardChannel;
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::cbor::Value;
 use crate::ctap::{self, AssertionResponse, CtapStatus, Info, MakeCredentialResponse, cmd};
 use crate::pin::{KeyAgreement, PinProtocol, SharedSecret, padded_pin, pin_hash};
 use crate::transport::{CtapCard, Fido2Error};
+use crate::u2f::{self, U2f, U2fError, control};
 
 /// pinUvAuthToken permissions (CTAP 2.1 §6.5.5.7).
 pub mod permissions {
@@ -96,15 +101,94 @@ impl PinToken {
 pub struct Fido2<C: CardChannel> {
     card: CtapCard<C>,
     info: Info,
+    u2f_only: bool,
 }
+
+/// Whether a refusal of getInfo means "no CTAP2 here": an ISO status word for an unknown
+/// instruction or class or bad parameters, or CTAP1_ERR_INVALID_COMMAND.
+fn ctap2_refused(e: &Fido2Error) -> bool {
+    match e {
+        Fido2Error::Status { sw, .. } => matches!(
+            *sw,
+            StatusWord::INS_NOT_SUPPORTED
+                | StatusWord::CLA_NOT_SUPPORTED
+                | StatusWord::INCORRECT_P1P2
+                | StatusWord::WRONG_DATA
+                | StatusWord::CONDITIONS_NOT_SATISFIED
+        ),
+        Fido2Error::Ctap { status, .. } => *status == CtapStatus::CTAP1_ERR_INVALID_COMMAND,
+        _ => false,
+    }
+}
+
+const U2F_ONLY_WHY: &str =
+    "the applet speaks CTAP1/U2F only (no PIN, no discoverable credentials, no extensions)";
 
 impl<C: CardChannel> Fido2<C> {
     /// Selects the applet and reads getInfo (2 exchanges on a short-APDU card with a small
     /// getInfo; more through `61xx` when it is long).
+    ///
+    /// An applet that refuses getInfo but speaks U2F (SELECT answered `"U2F_V2"`, or VERSION
+    /// does) is opened in U2F-only mode ([`Fido2::is_u2f_only`]): [`Fido2::register`] and
+    /// [`Fido2::authenticate`] then go through CTAP1/U2F (CTAP 2.1 §10).
     pub fn open(channel: C) -> Result<Self, Fido2Error> {
         let mut card = CtapCard::select(channel)?;
-        let info = card.get_info()?;
-        Ok(Fido2 { card, info })
+        match card.get_info() {
+            Ok(info) => Ok(Fido2 {
+                card,
+                info,
+                u2f_only: false,
+            }),
+            Err(e) if ctap2_refused(&e) => {
+                let u2f = card.select_answer() == b"U2F_V2"
+                    || U2f::new(&mut card).version().is_ok_and(|v| v == "U2F_V2");
+                if !u2f {
+                    return Err(e);
+                }
+                // What getInfo would say of a U2F-only authenticator.
+                let info = Info {
+                    versions: vec!["U2F_V2".into()],
+                    algorithms: vec![-7],
+                    ..Info::default()
+                };
+                Ok(Fido2 {
+                    card,
+                    info,
+                    u2f_only: true,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether the applet speaks CTAP1/U2F only.
+    pub fn is_u2f_only(&self) -> bool {
+        self.u2f_only
+    }
+
+    /// The U2F commands of the applet (a CTAP2 applet that lists `"U2F_V2"` answers them
+    /// too).
+    pub fn u2f(&mut self) -> U2f<'_, C> {
+        U2f::new(&mut self.card)
+    }
+
+    /// Reads getInfo again (after authenticatorConfig, a PIN change...).
+    pub fn refresh_info(&mut self) -> Result<&Info, Fido2Error> {
+        if !self.u2f_only {
+            self.info = self.card.get_info()?;
+        }
+        Ok(&self.info)
+    }
+
+    fn ctap2_only(&self, what: &'static str) -> Result<(), Fido2Error> {
+        if self.u2f_only {
+            Err(Fido2Error::Unsupported {
+                what,
+                why: U2F_ONLY_WHY,
+            })
+        } else {
+            Ok(())
+        }
     }
 
     /// What the applet declared in getInfo.
@@ -137,6 +221,7 @@ impl<C: CardChannel> Fido2<C> {
     }
 
     fn pin_call(&mut self, params: Vec<(i64, Value)>) -> Result<Value, Fido2Error> {
+        self.ctap2_only("use a PIN")?;
         let v = Value::map(params.into_iter().map(|(k, v)| (Value::int(k), v)));
         self.card.call(cmd::CLIENT_PIN, Some(&v))
     }
@@ -266,6 +351,9 @@ impl<C: CardChannel> Fido2<C> {
         reg: &Registration,
         pin: Option<&str>,
     ) -> Result<MakeCredentialResponse, Fido2Error> {
+        if self.u2f_only {
+            return self.register_u2f(reg, pin);
+        }
         let token = match pin {
             Some(p) => Some(self.pin_token(p, permissions::MAKE_CREDENTIAL, Some(&reg.rp_id))?),
             None => None,
@@ -350,6 +438,9 @@ impl<C: CardChannel> Fido2<C> {
         allow: &[Vec<u8>],
         pin: Option<&str>,
     ) -> Result<Vec<AssertionResponse>, Fido2Error> {
+        if self.u2f_only {
+            return self.authenticate_u2f(rp_id, client_data_hash, allow, pin);
+        }
         let token = match pin {
             Some(p) => Some(self.pin_token(p, permissions::GET_ASSERTION, Some(rp_id))?),
             None => None,
@@ -405,6 +496,7 @@ impl<C: CardChannel> Fido2<C> {
         salt: &[u8; 32],
         pin: Option<&str>,
     ) -> Result<Zeroizing<Vec<u8>>, Fido2Error> {
+        self.ctap2_only("derive an hmac-secret")?;
         let token = match pin {
             Some(p) => Some(self.pin_token(p, permissions::GET_ASSERTION, Some(rp_id))?),
             None => None,
@@ -466,6 +558,7 @@ impl<C: CardChannel> Fido2<C> {
         sub: u64,
         params: Option<Value>,
     ) -> Result<Value, Fido2Error> {
+        self.ctap2_only("manage discoverable credentials")?;
         let mut msg = vec![sub as u8];
         if let Some(p) = &params {
             msg.extend(crate::cbor::encode(p));
@@ -589,6 +682,7 @@ impl<C: CardChannel> Fido2<C> {
 
     /// authenticatorSelection: asks the user to confirm this card (CTAP 2.1 §6.9).
     pub fn selection(&mut self) -> Result<(), Fido2Error> {
+        self.ctap2_only("run authenticatorSelection")?;
         self.card.call(cmd::SELECTION, None)?;
         Ok(())
     }
@@ -596,9 +690,246 @@ impl<C: CardChannel> Fido2<C> {
     /// Erases every credential and the PIN (authenticatorReset; the applet may require it to
     /// follow a power-up closely).
     pub fn reset(&mut self) -> Result<(), Fido2Error> {
+        self.ctap2_only("reset the applet")?;
         self.card.call(cmd::RESET, None)?;
         self.info.options.retain(|(k, _)| k != "clientPin");
         self.info.options.push(("clientPin".into(), false));
         Ok(())
+    }
+    // ----- CTAP1/U2F fallback (CTAP 2.1 §10) ----------------------------------------------
+
+    /// Repeats a U2F request while the card answers `6985` (user presence not yet given),
+    /// as U2F clients do, within the poll policy's timeout.
+    fn u2f_with_presence<T>(
+        &mut self,
+        mut request: impl FnMut(&mut U2f<'_, C>) -> Result<T, Fido2Error>,
+    ) -> Result<T, Fido2Error> {
+        let poll = self.card.poll_policy();
+        let started = Instant::now();
+        loop {
+            match request(&mut U2f::new(&mut self.card)) {
+                Err(Fido2Error::U2f(U2fError::UserPresenceRequired { .. })) => {
+                    if started.elapsed() >= poll.timeout {
+                        return Err(Fido2Error::Timeout(poll.timeout));
+                    }
+                    std::thread::sleep(poll.interval);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Whether a U2F check-only request recognises `key_handle` for `application`.
+    fn u2f_knows(&mut self, application: &[u8; 32], key_handle: &[u8]) -> Result<bool, Fido2Error> {
+        if key_handle.len() > 255 {
+            return Ok(false);
+        }
+        match self
+            .u2f()
+            .authenticate(control::CHECK_ONLY, &[0; 32], application, key_handle)
+        {
+            Err(Fido2Error::U2f(U2fError::UserPresenceRequired { .. })) => Ok(true),
+            Err(Fido2Error::U2f(U2fError::WrongKeyHandle { .. })) => Ok(false),
+            Err(e) => Err(e),
+            // A signature to a check-only request: the card does know the handle.
+            Ok(_) => Ok(true),
+        }
+    }
+
+    fn register_u2f(
+        &mut self,
+        reg: &Registration,
+        pin: Option<&str>,
+    ) -> Result<MakeCredentialResponse, Fido2Error> {
+        let refuse = |what| {
+            Err(Fido2Error::Unsupported {
+                what,
+                why: U2F_ONLY_WHY,
+            })
+        };
+        if pin.is_some() {
+            return refuse("verify the user with a PIN");
+        }
+        if reg.resident_key {
+            return refuse("store a discoverable (resident) credential");
+        }
+        if reg.cred_protect.is_some() {
+            return refuse("apply credProtect");
+        }
+        if reg.hmac_secret {
+            return refuse("enable hmac-secret");
+        }
+        let application: [u8; 32] = Sha256::digest(reg.rp_id.as_bytes()).into();
+        // §10.2: each excluded credential is checked with check-only; one the card knows
+        // ends the registration with CREDENTIAL_EXCLUDED.
+        for id in &reg.exclude {
+            if self.u2f_knows(&application, id)? {
+                return Err(Fido2Error::Ctap {
+                    command: "authenticatorMakeCredential (U2F REGISTER)",
+                    status: CtapStatus::CTAP2_ERR_CREDENTIAL_EXCLUDED,
+                });
+            }
+        }
+        let challenge = reg.client_data_hash;
+        let r = self.u2f_with_presence(|u| u.register(&challenge, &application))?;
+        Ok(u2f::make_credential_response(&application, &r)?)
+    }
+
+    fn authenticate_u2f(
+        &mut self,
+        rp_id: &str,
+        client_data_hash: &[u8; 32],
+        allow: &[Vec<u8>],
+        pin: Option<&str>,
+    ) -> Result<Vec<AssertionResponse>, Fido2Error> {
+        if pin.is_some() {
+            return Err(Fido2Error::Unsupported {
+                what: "verify the user with a PIN",
+                why: U2F_ONLY_WHY,
+            });
+        }
+        if allow.is_empty() {
+            return Err(Fido2Error::Unsupported {
+                what: "find discoverable credentials (an empty allow list)",
+                why: U2F_ONLY_WHY,
+            });
+        }
+        let application: [u8; 32] = Sha256::digest(rp_id.as_bytes()).into();
+        let no_credentials = Fido2Error::Ctap {
+            command: "authenticatorGetAssertion (U2F AUTHENTICATE)",
+            status: CtapStatus::CTAP2_ERR_NO_CREDENTIALS,
+        };
+        // §10.3: with several candidates, check-only finds the one this card made; with one
+        // the signing request itself answers 6A80 for a foreign handle (one APDU saved).
+        let key_handle = if let [only] = allow {
+            only.clone()
+        } else {
+            let mut found = None;
+            for id in allow {
+                if self.u2f_knows(&application, id)? {
+                    found = Some(id.clone());
+                    break;
+                }
+            }
+            found.ok_or(no_credentials)?
+        };
+        let r = match self.u2f_with_presence(|u| {
+            u.authenticate(
+                control::ENFORCE_USER_PRESENCE,
+                client_data_hash,
+                &application,
+                &key_handle,
+            )
+        }) {
+            Err(Fido2Error::U2f(U2fError::WrongKeyHandle { .. })) => {
+                return Err(Fido2Error::Ctap {
+                    command: "authenticatorGetAssertion (U2F AUTHENTICATE)",
+                    status: CtapStatus::CTAP2_ERR_NO_CREDENTIALS,
+                });
+            }
+            other => other?,
+        };
+        Ok(vec![u2f::assertion_response(
+            &application,
+            &key_handle,
+            &r,
+        )?])
+    }
+
+    // ----- authenticatorConfig (CTAP 2.1 §6.11) ---------------------------------------------
+
+    /// Sends authenticatorConfig `sub_command` with `params`, authenticated with `token`
+    /// (pinUvAuthParam over 32×`FF` ‖ `0D` ‖ subCommand ‖ CBOR(params)); `None` sends no
+    /// pinUvAuthParam (an applet without PIN). Refreshes getInfo afterwards.
+    pub fn config_with_token(
+        &mut self,
+        token: Option<&PinToken>,
+        sub_command: u8,
+        params: Option<Value>,
+    ) -> Result<(), Fido2Error> {
+        self.ctap2_only("configure the authenticator")?;
+        if self.info.option("authnrCfg") != Some(true) {
+            return Err(Fido2Error::Unsupported {
+                what: "run authenticatorConfig",
+                why: "getInfo does not list the authnrCfg option",
+            });
+        }
+        let mut req = vec![(1, Value::Unsigned(u64::from(sub_command)))];
+        if let Some(t) = token {
+            let mut msg = vec![0xFF; 32];
+            msg.push(cmd::CONFIG);
+            msg.push(sub_command);
+            if let Some(p) = &params {
+                msg.extend(crate::cbor::encode(p));
+            }
+            req.push((3, Value::Unsigned(t.protocol().number())));
+            req.push((4, Value::Bytes(t.authenticate(&msg))));
+        }
+        if let Some(p) = params {
+            req.push((2, p));
+        }
+        self.card.call(
+            cmd::CONFIG,
+            Some(&Value::map(
+                req.into_iter().map(|(k, v)| (Value::int(k), v)),
+            )),
+        )?;
+        self.refresh_info()?;
+        Ok(())
+    }
+
+    fn config(
+        &mut self,
+        pin: Option<&str>,
+        option: &'static str,
+        what: &'static str,
+        sub_command: u8,
+        params: Option<Value>,
+    ) -> Result<(), Fido2Error> {
+        self.ctap2_only(what)?;
+        if self.info.option(option).is_none() {
+            return Err(Fido2Error::Unsupported {
+                what,
+                why: "getInfo does not list it among the options",
+            });
+        }
+        let token = match pin {
+            Some(p) => Some(self.pin_token(p, permissions::AUTHENTICATOR_CONFIG, None)?),
+            None => None,
+        };
+        self.config_with_token(token.as_ref(), sub_command, params)
+    }
+
+    /// toggleAlwaysUv (authenticatorConfig 02): every makeCredential / getAssertion then
+    /// needs the PIN, and U2F is switched off. `pin` is needed once a PIN is set.
+    pub fn toggle_always_uv(&mut self, pin: Option<&str>) -> Result<bool, Fido2Error> {
+        self.config(pin, "alwaysUv", "toggle alwaysUv", 0x02, None)?;
+        Ok(self.info.option("alwaysUv") == Some(true))
+    }
+
+    /// setMinPINLength (authenticatorConfig 03): raises the minimum PIN length (it can only
+    /// grow until the applet is reset), and with `force_change` (or a current PIN shorter
+    /// than the new minimum) requires a PIN change before the next PIN use.
+    pub fn set_min_pin_length(
+        &mut self,
+        pin: Option<&str>,
+        min_code_points: Option<u64>,
+        force_change: bool,
+    ) -> Result<(), Fido2Error> {
+        let mut params = Vec::new();
+        if let Some(n) = min_code_points {
+            params.push((Value::int(1), Value::Unsigned(n)));
+        }
+        if force_change {
+            params.push((Value::int(3), Value::Bool(true)));
+        }
+        let params = (!params.is_empty()).then(|| Value::map(params));
+        self.config(
+            pin,
+            "setMinPINLength",
+            "set the minimum PIN length",
+            0x03,
+            params,
+        )
     }
 }

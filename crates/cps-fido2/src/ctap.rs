@@ -204,6 +204,8 @@ pub struct Info {
     pub transports: Vec<String>,
     /// 0x0A algorithms (COSE identifiers of `public-key` entries).
     pub algorithms: Vec<i64>,
+    /// 0x0C forcePINChange.
+    pub force_pin_change: Option<bool>,
     /// 0x0D minPINLength.
     pub min_pin_length: Option<u64>,
     /// 0x0E firmwareVersion.
@@ -260,6 +262,7 @@ impl Info {
             max_credential_id_length: v.get_int(8).and_then(Value::as_u64),
             transports: strings(v.get_int(9)),
             algorithms,
+            force_pin_change: v.get_int(0x0C).and_then(Value::as_bool),
             min_pin_length: v.get_int(0x0D).and_then(Value::as_u64),
             firmware_version: v.get_int(0x0E).and_then(Value::as_u64),
             remaining_discoverable_credentials: v.get_int(0x14).and_then(Value::as_u64),

@@ -25,6 +25,7 @@ pub mod client;
 pub mod ctap;
 pub mod pin;
 pub mod transport;
+pub mod u2f;
 
 pub use client::{Fido2, Registration, StoredCredential};
 pub use transport::{CtapCard, FIDO_AID, Fido2Error, PollPolicy};

@@ -212,6 +212,7 @@ impl SharedSecret {
 }
 
 /// One side's ephemeral key-agreement key.
+#[derive(Clone)]
 pub struct KeyAgreement {
     secret: SecretKey,
 }

@@ -43,6 +43,27 @@ pub enum Fido2Error {
         /// The status word of the SELECT.
         sw: StatusWord,
     },
+    /// The card has a FIDO applet but refused to select it (`6985`: e.g. a CPS4 reached
+    /// through its contactless interface).
+    #[error(
+        "the card refused to select its FIDO2 applet ({sw}); on a CPS4 it is reachable through the contact interface only: insert the card in a contact reader"
+    )]
+    AppletRefused {
+        /// The status word of the SELECT.
+        sw: StatusWord,
+    },
+    /// The applet cannot do what was asked (a U2F-only applet asked for a PIN or a
+    /// discoverable credential; authenticatorConfig on an applet that does not offer it).
+    #[error("the FIDO applet cannot {what}: {why}")]
+    Unsupported {
+        /// What was asked.
+        what: &'static str,
+        /// Why not, and what to do instead.
+        why: &'static str,
+    },
+    /// A CTAP1/U2F command failed.
+    #[error(transparent)]
+    U2f(#[from] crate::u2f::U2fError),
     /// An ISO status word other than 9000 / 9100 / 61xx to a CTAP command.
     #[error("the FIDO2 applet refused {attempted}: {sw}")]
     Status {
@@ -117,6 +138,9 @@ impl<C: CardChannel> CtapCard<C> {
             .with_data(&FIDO_AID)
             .with_ne(256);
         let r = exchange.transmit(&select)?;
+        if r.sw == StatusWord::CONDITIONS_NOT_SATISFIED {
+            return Err(Fido2Error::AppletRefused { sw: r.sw });
+        }
         if !r.sw.is_success() {
             return Err(Fido2Error::NoApplet { sw: r.sw });
         }
@@ -136,6 +160,11 @@ impl<C: CardChannel> CtapCard<C> {
     /// Sets how status updates are polled.
     pub fn set_poll_policy(&mut self, poll: PollPolicy) {
         self.poll = poll;
+    }
+
+    /// How status updates (CTAP2) and `6985` answers (U2F) are waited for.
+    pub fn poll_policy(&self) -> PollPolicy {
+        self.poll
     }
 
     /// APDUs exchanged so far (including GET RESPONSE, chaining and polls).

@@ -58,7 +58,10 @@ fn blank_applet_enroll_register_authenticate_both_protocols() {
     for protocol in [PinProtocol::V2, PinProtocol::V1] {
         let mut f = open();
         assert!(!f.is_enrolled(), "delivered blank");
-        assert_eq!(f.info().versions, ["FIDO_2_0", "FIDO_2_1"]);
+        // CTAP2 with CTAP1/U2F: SELECT names U2F (FIDO NFC protocol, CTAP 2.1 §11.3.3).
+        assert_eq!(f.info().versions, ["U2F_V2", "FIDO_2_0", "FIDO_2_1"]);
+        assert_eq!(f.card().select_answer(), b"U2F_V2");
+        assert!(!f.is_u2f_only());
         assert_eq!(f.info().pin_uv_auth_protocols, [2, 1]);
         f.force_protocol(protocol);
         f.enroll("4242").unwrap();
@@ -74,7 +77,7 @@ fn blank_applet_enroll_register_authenticate_both_protocols() {
             let att = mc.auth_data.attested.clone().unwrap();
             assert_eq!(&att.aaguid, b"cps-rs simulator");
             // Packed basic attestation by default: the simulated attestation certificate
-            // (python-fido2 verifies its signature and certificate in tests/python_fido2.rs).
+            // (python-fido2 verifies its signature and certificate: crates/cps-cli/tests/fido2_python.rs).
             let x5c = mc
                 .att_stmt
                 .get_text("x5c")
@@ -393,7 +396,7 @@ fn contactless_interface_refuses_the_applet() {
         .err()
         .unwrap();
     match e {
-        Fido2Error::NoApplet { sw } => assert_eq!(sw.0, 0x6985),
+        Fido2Error::AppletRefused { sw } => assert_eq!(sw.0, 0x6985),
         other => panic!("{other}"),
     }
 }

@@ -5,6 +5,7 @@ use zeroize::Zeroizing;
 use crate::SimError;
 use crate::applet::Applet;
 use crate::card::{Interface, SimCard};
+use crate::fido2::{Fido2Applet, Fido2Options};
 use crate::fs::{AccessRule, FileSystem, Node, NodeId, NodeKind};
 use crate::iasecc::{IasEcc, Key, KeyAcl, Pin, PinAcl, SecurityEnv};
 use crate::iso::Native;
@@ -48,6 +49,8 @@ pub struct SimCardBuilder {
     desfire: Option<crate::desfire::DesfireApplet>,
     key_generation: bool,
     pki: Pki,
+    fido2: Fido2Options,
+    fido2_set: bool,
 }
 
 impl std::fmt::Debug for SimCardBuilder {
@@ -61,6 +64,7 @@ impl std::fmt::Debug for SimCardBuilder {
             .field("interface", &self.interface)
             .field("applets", &self.applets.len())
             .field("key_generation", &self.key_generation)
+            .field("fido2", &self.fido2)
             .finish_non_exhaustive()
     }
 }
@@ -77,6 +81,8 @@ impl Default for SimCardBuilder {
             desfire: None,
             key_generation: true,
             pki: Pki::default(),
+            fido2: Fido2Options::default(),
+            fido2_set: false,
         }
     }
 }
@@ -129,7 +135,8 @@ impl SimCardBuilder {
         self
     }
 
-    /// Adds an application selected by AID.
+    /// Adds an application selected by AID (one with the AID of an applet of the profile,
+    /// e.g. FIDO2 on CPS4, takes its place).
     pub fn applet(mut self, applet: Box<dyn Applet>) -> Self {
         self.applets.push(applet);
         self
@@ -140,6 +147,31 @@ impl SimCardBuilder {
     /// with a random UID or a blank one.
     pub fn desfire(mut self, picc: crate::desfire::DesfireApplet) -> Self {
         self.desfire = Some(picc);
+        self
+    }
+
+    /// How the simulated user answers the FIDO2 applet's requests for presence: at once
+    /// (default), never, or after N status updates (`9100` polls; for U2F, N `6985`
+    /// refusals). The profile must carry the applet (CPS4), else [`build`](Self::build)
+    /// fails.
+    pub fn fido2_presence(mut self, policy: cps_fido2::authenticator::PresencePolicy) -> Self {
+        self.fido2.presence = policy;
+        self.fido2_set = true;
+        self
+    }
+
+    /// Packed basic attestation with the TEST attestation CA (default) or self attestation.
+    pub fn fido2_attestation(mut self, mode: cps_fido2::authenticator::AttestationMode) -> Self {
+        self.fido2.attestation = mode;
+        self.fido2_set = true;
+        self
+    }
+
+    /// CTAP2 + U2F, or U2F only (to test clients' CTAP1/U2F fallback), whatever the profile
+    /// says.
+    pub fn fido2_mode(mut self, mode: cps_fido2::applet::AppletMode) -> Self {
+        self.fido2.mode = Some(mode);
+        self.fido2_set = true;
         self
     }
 
@@ -182,10 +214,10 @@ impl SimCardBuilder {
             ),
         };
         let atr = iface.atr.0.clone();
-        let mut applets: Vec<Box<dyn Applet>> = Vec::new();
+        let mut builtin: Vec<Box<dyn Applet>> = Vec::new();
         for name in &iface.applets {
             match name.as_str() {
-                "desfire" => applets.push(Box::new(
+                "desfire" => builtin.push(Box::new(
                     self.desfire
                         .clone()
                         .unwrap_or_else(|| crate::desfire::DesfireApplet::cps4(&persona)),
@@ -198,7 +230,6 @@ impl SimCardBuilder {
                 }
             }
         }
-        applets.extend(self.applets);
 
         let keys = load_keys(&spec, &persona, &self.pki)?;
         let pins = build_pins(
@@ -223,6 +254,39 @@ impl SimCardBuilder {
         };
         let fs = build_fs(&spec, &ctx)?;
         drop(views);
+
+        // Applets added with `.applet()` come first: one with the AID of a profile applet
+        // replaces it.
+        let mut applets: Vec<Box<dyn Applet>> = self.applets;
+        let replaced = applets
+            .iter()
+            .any(|a| a.aid() == cps_fido2::transport::FIDO_AID.as_slice());
+        match &spec.fido2 {
+            Some(_) if replaced && self.fido2_set => {
+                return Err(SimError::invalid(
+                    &name,
+                    "FIDO2 options given, but an applet added with .applet() replaces the FIDO2 applet",
+                ));
+            }
+            Some(_) if replaced => {}
+            Some(f) => {
+                let mode = match f.mode {
+                    crate::profile::Fido2ModeSpec::Ctap2 => cps_fido2::applet::AppletMode::Ctap2,
+                    crate::profile::Fido2ModeSpec::U2fOnly => {
+                        cps_fido2::applet::AppletMode::U2fOnly
+                    }
+                };
+                applets.push(Box::new(Fido2Applet::new(self.fido2, mode, f.contactless)));
+            }
+            None if self.fido2_set => {
+                return Err(SimError::invalid(
+                    &name,
+                    "FIDO2 options given, but the profile has no FIDO2 applet (CPS4 has one)",
+                ));
+            }
+            None => {}
+        }
+        applets.extend(builtin);
 
         let se_pins = spec
             .security_environments

@@ -64,6 +64,29 @@
 //! names its built-in applets per interface: the CPS4's contactless interface carries the
 //! simulated MIFARE DESFire PICC of [`desfire`] (access-control application, all-zero PICC
 //! master key).
+//!
+//! ## FIDO2 (CPS4, contact interface)
+//!
+//! The CPS4 profile carries a FIDO2 applet (`"fido2"` in `profiles/cps4.json`; AID
+//! `A0000006472F0001`), delivered blank: CTAP 2.1 over NFCCTAP_MSG with PIN protocols 1 and 2,
+//! resident and non-resident credentials, credential management, authenticatorConfig, and
+//! CTAP1/U2F ([`cps_fido2::applet`]). Through the contactless interface its SELECT answers
+//! `6985`; the CPS3 has none (`6A82`). User presence and attestation are builder settings:
+//!
+//! ```
+//! use cps_fido2::Fido2;
+//! use cps_sim::{Fido2Presence, Profile, SimCard};
+//! use cps_transport::InProcessChannel;
+//!
+//! let card = SimCard::builder()
+//!     .profile(Profile::Cps4)
+//!     .fido2_presence(Fido2Presence::AfterPolls(2))
+//!     .build()?;
+//! let mut fido = Fido2::open(InProcessChannel::new(card))?;
+//! assert!(!fido.is_enrolled());
+//! fido.enroll("1234")?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -73,6 +96,7 @@ mod card;
 mod der;
 pub mod desfire;
 mod error;
+mod fido2;
 mod fs;
 mod iasecc;
 mod iso;
@@ -87,6 +111,12 @@ mod update;
 pub use applet::{Applet, AppletContext};
 pub use builder::{HOLDER_PIN, PUK, SimCardBuilder};
 pub use card::{CardStats, Interface, SimCard, ins_name};
+/// The FIDO2 applet's settings, for [`SimCardBuilder::fido2_presence`],
+/// [`SimCardBuilder::fido2_attestation`] and [`SimCardBuilder::fido2_mode`].
+pub use cps_fido2::{
+    applet::AppletMode as Fido2Mode,
+    authenticator::{AttestationMode as Fido2Attestation, PresencePolicy as Fido2Presence},
+};
 pub use error::SimError;
 pub use fs::AccessRule;
 pub use keys::KeyKind;

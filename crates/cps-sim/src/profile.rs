@@ -458,6 +458,38 @@ pub struct ProfileSpec {
     pub pkcs15: Pkcs15Spec,
     /// The MF and everything below it.
     pub files: FileSpec,
+    /// The FIDO2 applet, if the card carries one (CPS4; delivered blank).
+    #[serde(default)]
+    pub fido2: Option<Fido2Spec>,
+}
+
+/// The FIDO2 applet of a profile (AID `A0000006472F0001`, CTAP 2.1 §11.3.3), blank at
+/// delivery: no PIN, no credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fido2Spec {
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Whether it can be selected through the contactless interface (CPS4: no; SELECT then
+    /// answers `6985`).
+    #[serde(default)]
+    pub contactless: bool,
+    /// `"ctap2"` (CTAP2 with CTAP1/U2F, the default) or `"u2f-only"`.
+    #[serde(default)]
+    pub mode: Fido2ModeSpec,
+}
+
+/// The protocols of the FIDO2 applet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+pub enum Fido2ModeSpec {
+    /// CTAP2 and CTAP1/U2F.
+    #[default]
+    #[serde(rename = "ctap2")]
+    Ctap2,
+    /// CTAP1/U2F only.
+    #[serde(rename = "u2f-only")]
+    U2fOnly,
 }
 
 impl ProfileSpec {
