@@ -453,18 +453,19 @@ impl SimCard {
                 .iter()
                 .position(|a| a.available_on(self.interface) && a.aid() == cmd.data.as_slice())
             {
-                if let Active::Applet(old) = self.active {
-                    if old != i {
-                        if let Some(a) = self.applets.get_mut(old) {
-                            a.deselect();
-                        }
-                    }
-                }
                 let Some(applet) = self.applets.get_mut(i) else {
                     return Response::status(StatusWord::FILE_NOT_FOUND);
                 };
                 let r = applet.select(&ctx);
                 if r.sw.is_ok_or_warning() {
+                    // Only a successful SELECT leaves the previous application.
+                    if let Active::Applet(old) = self.active {
+                        if old != i {
+                            if let Some(a) = self.applets.get_mut(old) {
+                                a.deselect();
+                            }
+                        }
+                    }
                     self.active = Active::Applet(i);
                 }
                 return r;
@@ -475,6 +476,24 @@ impl SimCard {
             if let Some(sw) = native_cla_error(cmd.cla) {
                 return Response::status(sw);
             }
+            let r = self.native.select(cmd);
+            if r.sw.is_ok_or_warning() {
+                if let Active::Applet(old) = self.active {
+                    if let Some(a) = self.applets.get_mut(old) {
+                        a.deselect();
+                    }
+                }
+                self.active = Active::Native;
+            }
+            return r;
+        }
+        // SELECT by file identifier or path while an applet is active: back to the file
+        // system (as the Applet documentation says), when the interface has it.
+        if cmd.ins == 0xA4
+            && cmd.cla & 0xFC == 0x00
+            && self.native_available
+            && matches!(self.active, Active::Applet(_) | Active::Update)
+        {
             let r = self.native.select(cmd);
             if r.sw.is_ok_or_warning() {
                 if let Active::Applet(old) = self.active {

@@ -1616,3 +1616,31 @@ fn pso_hash_partial_form() {
     );
     assert_eq!(bad(&mut e, &h("90 00 90 00")), 0x6A80);
 }
+
+#[test]
+fn select_by_file_id_leaves_an_applet_and_a_refused_select_keeps_the_current_one() {
+    // Contact: FIDO2 selected, then SELECT by FID goes back to the file system.
+    let mut c = card(Profile::Cps4, "dr-martin");
+    assert_eq!(sw(&mut c, "00A4040008A0000006472F000100"), 0x9000);
+    assert_eq!(sw(&mut c, "00A4000C023F00"), 0x9000);
+    assert_eq!(sw(&mut c, "00A4020C022F01"), 0x9000);
+    let r = raw(&mut c, "00B0000000");
+    // EF.ATR read by the IAS-ECC side (6282: shorter than the 256 bytes asked).
+    assert!(
+        r.len() > 2 && matches!(&r[r.len() - 2..], [0x90, 0x00] | [0x62, 0x82]),
+        "{r:02X?}"
+    );
+    // Contactless: the FIDO2 SELECT is refused (6985) and DESFire stays the active application.
+    let mut cl = SimCard::builder()
+        .profile(Profile::Cps4)
+        .interface(Interface::Contactless)
+        .build()
+        .unwrap();
+    cl.power_on();
+    assert_eq!(sw(&mut cl, "00A4040008A0000006472F000100"), 0x6985);
+    assert_eq!(
+        sw(&mut cl, "9060000000"),
+        0x91AF,
+        "DESFire GetVersion still answered"
+    );
+}
