@@ -22,7 +22,11 @@ pub fn renewal_text(r: &RenewalStatus, not_after: &str) -> String {
             format!("valid until {not_after} ({days_left} days left)")
         }
         RenewalStatus::RenewalDue { days_left, reason } => {
-            format!("valid until {not_after} ({days_left} days left), RENEWAL DUE ({reason:?})")
+            let why = match reason {
+                cps::x509::RenewalReason::ExpiresSoon => "expires soon",
+                cps::x509::RenewalReason::ThreeYearMark => "three-year mark",
+            };
+            format!("valid until {not_after} ({days_left} days left), RENEWAL DUE ({why})")
         }
         RenewalStatus::Expired { days_ago } => {
             format!("EXPIRED on {not_after} ({days_ago} days ago)")
@@ -145,7 +149,15 @@ pub fn info(ctx: &mut Ctx) -> Result<u8, Failure> {
     if let Some(a) = i.ias.present() {
         line(
             "generation",
-            format!("{} (detected from {:?})", a.generation, a.detected_by),
+            format!(
+                "{} (from {})",
+                a.generation,
+                match a.detected_by {
+                    cps::iasecc::DetectedBy::Atr => "the ATR",
+                    cps::iasecc::DetectedBy::EfAtr => "EF.ATR",
+                    cps::iasecc::DetectedBy::PrKdf => "the key algorithms of the PrKDF",
+                }
+            ),
         );
         line("family", &a.family);
         line("serial", &a.serial);

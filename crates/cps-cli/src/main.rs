@@ -216,6 +216,8 @@ impl From<cps::Error> for Failure {
                 cps::Error::NoCardInAnyReader { .. } => 3,
                 cps::Error::Simulator(_) => 2,
                 cps::Error::IasEcc(i) => match i {
+                    // The last try spent: the PIN (PUK) is now blocked.
+                    Ias::WrongPin { retries_left: 0 } | Ias::WrongPuk { retries_left: 0 } => 7,
                     Ias::WrongPin { .. } | Ias::WrongPuk { .. } => 6,
                     Ias::PinBlocked | Ias::PukBlocked => 7,
                     Ias::InvalidPinFormat { .. } => 2,

@@ -155,10 +155,11 @@ fn info_doctor_pin_and_sign_through_pcscd() {
     let o = verify_pin("9999");
     assert!(err(&o).contains("1 tries left"), "{}", err(&o));
     let o = verify_pin("9999");
+    // The third spends the last try: the PIN is now blocked, exit code 7.
+    assert_eq!(o.status.code(), Some(7), "{}", err(&o));
     assert!(
-        matches!(o.status.code(), Some(6 | 7)) && err(&o).contains("blocked"),
-        "{:?} {}",
-        o.status.code(),
+        err(&o).contains("0 tries left") && err(&o).contains("blocked"),
+        "{}",
         err(&o)
     );
     // Blocked: status exits 7, the right PIN is refused with 7, info and doctor say so.

@@ -100,11 +100,11 @@ pub fn run(
             return checks;
         }
     };
-    checks.push(check(
-        "card",
-        Status::Ok,
-        format!("{} ({} interface)", card.origin(), card.interface()),
-    ));
+    let found = match card.origin() {
+        crate::Origin::Reader(_) => format!("{}, {} interface", card.origin(), card.interface()),
+        origin @ crate::Origin::Simulator(_) => origin.to_string(),
+    };
+    checks.push(check("card", Status::Ok, found));
     match card.info(at) {
         Ok(info) => card_checks(&info, &mut checks),
         Err(e) => checks.push(

@@ -132,3 +132,61 @@ fn opening_errors() {
     assert!(matches!(e, cps::Error::Simulator(_)), "{e}");
     assert!(e.transport().is_none());
 }
+
+/// Counts the APDUs a channel carries.
+struct Counting<C> {
+    inner: C,
+    count: std::rc::Rc<std::cell::Cell<u64>>,
+}
+
+impl<C: cps::transport::CardChannel> cps::transport::CardChannel for Counting<C> {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, cps::transport::TransportError> {
+        self.count.set(self.count.get() + 1);
+        self.inner.transmit(command)
+    }
+    fn atr(&self) -> &[u8] {
+        self.inner.atr()
+    }
+    fn reset(&mut self) -> Result<(), cps::transport::TransportError> {
+        self.inner.reset()
+    }
+    fn transaction(
+        &mut self,
+    ) -> Result<Box<dyn cps::transport::CardChannel + '_>, cps::transport::TransportError> {
+        Ok(Box::new(cps::transport::Reborrow(self)))
+    }
+}
+
+/// The APDUs `cps info` costs, counted at the channel: on CPS4 (extended length) IAS-ECC
+/// SELECT 1, EF.IDENT 1, EF.SN 1, PIN status 1, ODF 2 + CDF 2 + 4 certificates × 2 = 12,
+/// then the FIDO2 SELECT 1 (absent until the applet is plugged into the simulated CPS4: with
+/// it, getInfo and the PIN retries add their own) = 17. CPS3 (T=0, short APDUs) reads each of
+/// its 2 RSA certificates with SELECT + ⌈size / 256⌉ READ BINARY and its directory files with
+/// 256-byte reads: 20, as measured on the test PKI's certificates.
+#[test]
+fn apdus_of_info() {
+    for (profile, expected_min) in [(cps::sim::Profile::Cps4, 17), (cps::sim::Profile::Cps3, 20)] {
+        let count = std::rc::Rc::new(std::cell::Cell::new(0));
+        let channel = Counting {
+            inner: cps::transport::InProcessChannel::new(
+                cps::sim::SimCard::new(profile, "dr-martin").unwrap(),
+            ),
+            count: count.clone(),
+        };
+        let spec = SimSpec {
+            profile,
+            ..SimSpec::default()
+        };
+        let mut card = Card::from_channel(Box::new(channel), cps::Origin::Simulator(spec));
+        let info = card.info(at(2026, 3, 1)).unwrap();
+        let apdus = count.get();
+        println!(
+            "{profile:?}: cps info = {apdus} APDUs (FIDO2 {})",
+            info.fido2.state()
+        );
+        assert!(apdus >= expected_min, "{apdus}");
+        if info.fido2.state() == "absent" {
+            assert_eq!(apdus, expected_min, "{profile:?}");
+        }
+    }
+}
