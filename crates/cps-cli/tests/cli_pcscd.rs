@@ -69,6 +69,9 @@ fn verify_pin(pin: &str) -> Output {
 #[test]
 fn info_doctor_pin_and_sign_through_pcscd() {
     let Some(ctx) = pcscd() else { return };
+    // pcscd must have seen any previous card leave before the new one is awaited.
+    ctx.wait_for_removal(READER0, Duration::from_secs(10))
+        .unwrap();
     let handle = vpcd::spawn(
         SimCard::new(Profile::Cps4, "dr-martin").unwrap(),
         VpcdConfig::with_port(35963),
@@ -209,7 +212,8 @@ fn wait_for_a_card_with_progress_and_timeout() {
     let Some(ctx) = pcscd() else { return };
     let _reader = common::reader1();
     // Nothing in the second virtual reader: the wait times out with code 3.
-    let _ = ctx.wait_for_removal(READER1, Duration::from_secs(5));
+    ctx.wait_for_removal(READER1, Duration::from_secs(10))
+        .unwrap();
     let o = cps(&["--reader", READER1, "--wait", "2", "info"]);
     assert_eq!(o.status.code(), Some(3), "{}", err(&o));
     assert!(
@@ -238,7 +242,8 @@ fn wait_for_a_card_with_progress_and_timeout() {
     assert_eq!(j["generation"], "CPS3");
     assert_eq!(j["iasecc"]["holder"], "Sophie BERNARD");
     handle.remove().unwrap();
-    let _ = ctx.wait_for_removal(READER1, Duration::from_secs(5));
+    ctx.wait_for_removal(READER1, Duration::from_secs(10))
+        .unwrap();
 }
 
 /// The `cps fido2` commands on the simulated FIDO2 applet of cps-fido2, served alone as a

@@ -65,7 +65,12 @@ pub fn fido2_flow<C: VirtualCard + Send + 'static>(card: C) {
         }
     };
     let _reader = reader1();
+    // pcscd must have seen the previous card leave, or the wait below would return at once
+    // and `cps` would connect while the new card is being inserted.
+    ctx.wait_for_removal(READER1, Duration::from_secs(10))
+        .unwrap();
     let handle = vpcd::spawn(card, VpcdConfig::with_port(35964)).unwrap();
+    assert!(handle.wait_connected(Duration::from_secs(10)));
     ctx.wait_for_card(Some(READER1), Duration::from_secs(10))
         .unwrap();
     let r = ["--reader", READER1, "--json", "--pin-from", "env"];
