@@ -1,7 +1,24 @@
-//! `cps`: talk to CPS3 / CPS4 health-professional cards from the command line.
+//! `cps`: the French health-professional card (CPS3 / CPS4) from the command line.
 //!
-//! Exit codes: 0 success; 1 other failure; 2 usage error; 3 no PC/SC service, no reader or no
-//! card; 4 reader busy; 5 the card refused a command (`--check`).
+//! Without `--reader`, every card command runs on the built-in simulated CPS4 (no reader, no
+//! pcscd): `cps info` works at once on a fresh machine. `--reader NAME` uses a PC/SC reader,
+//! `--reader auto` the first reader holding a card; `--wait [SECONDS]` waits for the card.
+//!
+//! Exit codes:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | other failure |
+//! | 2 | usage error (bad argument, unknown persona, malformed PIN: nothing was sent to the card) |
+//! | 3 | no PC/SC service, no reader, or no card (also when `--wait` timed out) |
+//! | 4 | reader busy (another application holds the card) |
+//! | 5 | the card refused a command (application missing, security status, `apdu --check`) |
+//! | 6 | wrong PIN or PUK (the message says how many tries are left) |
+//! | 7 | PIN or PUK blocked |
+//! | 8 | verification failed (signature, certificate chain, `auth-test`, DESFire authentication or door check refused) |
+//! | 9 | `cps doctor` found at least one failure |
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -10,32 +27,101 @@ use clap::{Parser, Subcommand};
 use cps_apdu::{Command, Response};
 use cps_transport::{CardChannel, Exchange, TransportError, spaced_hex};
 
+/// `println!` that ignores a closed stdout (e.g. `cps certs | head`) instead of panicking.
+macro_rules! out {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod certs;
+mod crypto;
+mod desfire;
+mod fido2;
+mod info;
+mod opts;
+mod pin;
 mod readers;
+mod secret;
 mod sim;
+
+pub use opts::{CardArgs, SecretArgs};
+
+const EXIT_CODES: &str = "\
+Card selection: without --reader the built-in simulated CPS4 (persona dr-martin) is used;
+--sim cps3|cps4, --persona, --contactless choose another simulated card. --reader NAME uses
+a PC/SC reader, --reader auto the first reader holding a card; --wait [SECONDS] waits for it.
+
+PINs, PUKs and keys are never taken from the command line: they are asked on the terminal
+without echo (default), or read from stdin (--pin-from stdin, one line per secret) or from
+the environment (--pin-from env: CPS_PIN, CPS_NEW_PIN, CPS_PUK, CPS_FIDO2_PIN,
+CPS_FIDO2_NEW_PIN, CPS_DESFIRE_KEY).
+
+Exit codes: 0 success; 1 other failure; 2 usage error (nothing sent to the card); 3 no PC/SC
+service, no reader or no card; 4 reader busy; 5 the card refused a command; 6 wrong PIN/PUK;
+7 PIN/PUK blocked; 8 verification failed (signature, chain, auth-test, DESFire); 9 `cps
+doctor` found a failure.";
 
 /// Command-line tool for the French health-professional smart card (CPS3 / CPS4).
 #[derive(Parser, Debug)]
-#[command(name = "cps", version, about, long_about = None)]
+#[command(name = "cps", version, about, after_help = EXIT_CODES)]
 struct Cli {
+    /// Machine-readable output (JSON on stdout).
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(flatten)]
+    card: CardArgs,
+    #[command(flatten)]
+    secrets: SecretArgs,
     #[command(subcommand)]
     command: Cmd,
 }
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// List PC/SC readers, card presence, ATR and interface.
-    Readers {
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
+    /// The card: generation, family, serial, ATR, applications, PIN tries, certificates.
+    Info,
+    /// The holder: name, identifiers, profession; with --situations the practice
+    /// situations (billing data, needs the PIN).
+    Identity {
+        /// Also read the practice situations (EF.DAM, billing data): asks the PIN.
+        #[arg(long, alias = "billing")]
+        situations: bool,
     },
+    /// The card's certificates: list (default), export, verify the chain.
+    Certs {
+        #[command(subcommand)]
+        cmd: Option<certs::CertsCmd>,
+    },
+    /// The holder PIN: status, verify, change, unblock with the PUK.
+    #[command(subcommand)]
+    Pin(pin::PinCmd),
+    /// Sign a file with the card (SHA-256 of the file, signed by the card's key).
+    Sign(crypto::SignArgs),
+    /// Verify a signature made by `cps sign`, with a certificate file or the card's.
+    Verify(crypto::VerifyArgs),
+    /// Challenge-response with the authentication key, verified with its certificate.
+    AuthTest(crypto::AuthTestArgs),
+    /// The FIDO2 applet of the CPS4 (contact interface).
+    #[command(subcommand)]
+    Fido2(fido2::Fido2Cmd),
+    /// The DESFire side of the CPS4 (contactless interface).
+    #[command(subcommand)]
+    Desfire(desfire::DesfireCmd),
+    /// The CPS4 migration checklist for this machine and this card.
+    Doctor,
+    /// List PC/SC readers, card presence, ATR and interface.
+    Readers,
     /// Send raw APDUs (hex) and print the responses with decoded status words.
     ///
-    /// GET RESPONSE (61xx) and wrong-Le (6Cxx) are handled unless --raw is given.
+    /// GET RESPONSE (61xx) and wrong-Le (6Cxx) are handled unless --raw is given. Without
+    /// --reader, the first reader holding a card is used.
     Apdu {
-        /// Reader name (default: the first reader holding a card).
-        #[arg(long, short)]
-        reader: Option<String>,
         /// Connect in exclusive mode.
         #[arg(long)]
         exclusive: bool,
@@ -57,45 +143,119 @@ enum Cmd {
 #[derive(Subcommand, Debug)]
 enum SimCmd {
     /// List the simulated card profiles and holder personas.
-    List {
-        /// Machine-readable output.
-        #[arg(long)]
-        json: bool,
-    },
+    List,
     /// Insert a simulated card into pcscd's virtual reader (vsmartcard-vpcd) so that any
-    /// PC/SC application (OpenSC, your software) sees it; runs until interrupted.
+    /// PC/SC application (OpenSC, your software) sees it; runs until interrupted. The holder
+    /// is --persona; --contactless presents its contactless interface.
     Serve {
         /// Card profile: cps3 or cps4.
         #[arg(long, default_value = "cps4")]
         profile: String,
-        /// Holder persona (see `cps sim list`).
-        #[arg(long, default_value = "dr-martin")]
-        persona: String,
         /// vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01".
         #[arg(long, default_value_t = 35963)]
         port: u16,
-        /// Present the card through its contactless interface.
-        #[arg(long)]
-        contactless: bool,
     },
 }
 
 /// A failure with the exit code it maps to.
-struct Failure {
+pub struct Failure {
     code: u8,
     message: String,
 }
 
+impl Failure {
+    /// A usage error (exit code 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// A failure with an explicit exit code.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The exit code of a transport failure.
+fn transport_code(e: &TransportError) -> u8 {
+    match e {
+        TransportError::ServiceUnavailable { .. }
+        | TransportError::NoReader
+        | TransportError::UnknownReader { .. }
+        | TransportError::NoCard { .. }
+        | TransportError::CardRemoved
+        | TransportError::Timeout { .. } => 3,
+        TransportError::ReaderBusy { .. } => 4,
+        _ => 1,
+    }
+}
+
 impl From<TransportError> for Failure {
     fn from(e: TransportError) -> Self {
-        let code = match e {
-            TransportError::ServiceUnavailable { .. }
-            | TransportError::NoReader
-            | TransportError::UnknownReader { .. }
-            | TransportError::NoCard { .. }
-            | TransportError::CardRemoved => 3,
-            TransportError::ReaderBusy { .. } => 4,
-            _ => 1,
+        Failure {
+            code: transport_code(&e),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<cps::Error> for Failure {
+    fn from(e: cps::Error) -> Self {
+        use cps::fido2::Fido2Error;
+        use cps::fido2::ctap::CtapStatus;
+        use cps::iasecc::Error as Ias;
+        let code = if let Some(t) = e.transport() {
+            transport_code(t)
+        } else {
+            match &e {
+                cps::Error::NoCardInAnyReader { .. } => 3,
+                cps::Error::Simulator(_) => 2,
+                cps::Error::IasEcc(i) => match i {
+                    // The last try spent: the PIN (PUK) is now blocked.
+                    Ias::WrongPin { retries_left: 0 } | Ias::WrongPuk { retries_left: 0 } => 7,
+                    Ias::WrongPin { .. } | Ias::WrongPuk { .. } => 6,
+                    Ias::PinBlocked | Ias::PukBlocked => 7,
+                    Ias::InvalidPinFormat { .. } => 2,
+                    Ias::NotACpsCard { .. }
+                    | Ias::FileNotFound { .. }
+                    | Ias::SecurityStatusNotSatisfied { .. }
+                    | Ias::KeyNotFound { .. }
+                    | Ias::Card { .. } => 5,
+                    _ => 1,
+                },
+                cps::Error::Fido2(f) => match f {
+                    Fido2Error::Ctap { status, .. }
+                        if *status == CtapStatus::CTAP2_ERR_PIN_INVALID =>
+                    {
+                        6
+                    }
+                    Fido2Error::Ctap { status, .. }
+                        if *status == CtapStatus::CTAP2_ERR_PIN_BLOCKED
+                            || *status == CtapStatus::CTAP2_ERR_PIN_AUTH_BLOCKED =>
+                    {
+                        7
+                    }
+                    Fido2Error::Usage(_) | Fido2Error::Pin(_) => 2,
+                    Fido2Error::NoApplet { .. }
+                    | Fido2Error::Status { .. }
+                    | Fido2Error::Ctap { .. } => 5,
+                    _ => 1,
+                },
+                cps::Error::Desfire(d) => match d {
+                    cps::desfire::DesfireError::Auth(_) => 8,
+                    cps::desfire::DesfireError::NotDesfire(_)
+                    | cps::desfire::DesfireError::Status { .. }
+                    | cps::desfire::DesfireError::NotAuthenticated => 5,
+                    cps::desfire::DesfireError::Command(_) => 2,
+                    _ => 1,
+                },
+                _ => 1,
+            }
         };
         Failure {
             code,
@@ -104,24 +264,53 @@ impl From<TransportError> for Failure {
     }
 }
 
+/// Wraps a protocol-crate error into the facade error, then into a failure.
+pub fn fail(e: impl Into<cps::Error>) -> Failure {
+    Failure::from(e.into())
+}
+
+/// What every command gets: output mode, card selection, where secrets come from.
+pub struct Ctx {
+    /// `--json`.
+    pub json: bool,
+    /// Card selection.
+    pub card: CardArgs,
+    /// Secret source.
+    pub secrets: secret::Secrets,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let mut ctx = Ctx {
+        json: cli.json,
+        secrets: secret::Secrets::new(cli.secrets.pin_from),
+        card: cli.card,
+    };
     let result = match cli.command {
-        Cmd::Readers { json } => readers::run(json),
+        Cmd::Info => info::info(&mut ctx),
+        Cmd::Identity { situations } => info::identity(&mut ctx, situations),
+        Cmd::Certs { cmd } => certs::run(&mut ctx, cmd.unwrap_or(certs::CertsCmd::List)),
+        Cmd::Pin(cmd) => pin::run(&mut ctx, cmd),
+        Cmd::Sign(args) => crypto::sign(&mut ctx, &args),
+        Cmd::Verify(args) => crypto::verify(&mut ctx, &args),
+        Cmd::AuthTest(args) => crypto::auth_test(&mut ctx, &args),
+        Cmd::Fido2(cmd) => fido2::run(&mut ctx, cmd),
+        Cmd::Desfire(cmd) => desfire::run(&mut ctx, cmd),
+        Cmd::Doctor => info::doctor(&mut ctx),
+        Cmd::Readers => readers::run(ctx.json),
         Cmd::Apdu {
-            reader,
             exclusive,
             raw,
             check,
             apdus,
-        } => run_apdu(reader.as_deref(), exclusive, raw, check, &apdus),
-        Cmd::Sim(SimCmd::List { json }) => sim::list(json),
-        Cmd::Sim(SimCmd::Serve {
-            profile,
-            persona,
+        } => run_apdu(&ctx, exclusive, raw, check, &apdus),
+        Cmd::Sim(SimCmd::List) => sim::list(ctx.json),
+        Cmd::Sim(SimCmd::Serve { profile, port }) => sim::serve(
+            &profile,
+            ctx.card.persona.as_deref().unwrap_or(opts::DEFAULT_PERSONA),
             port,
-            contactless,
-        }) => sim::serve(&profile, &persona, port, contactless),
+            ctx.card.contactless,
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -137,14 +326,10 @@ fn parse_hex_apdu(arg: &str) -> Result<Vec<u8>, Failure> {
         .chars()
         .filter(|c| !c.is_whitespace() && *c != ':')
         .collect();
-    let bytes = hex::decode(&cleaned).map_err(|e| Failure {
-        code: 2,
-        message: format!("{arg:?} is not hex: {e}"),
-    })?;
-    Command::parse(&bytes).map_err(|e| Failure {
-        code: 2,
-        message: format!("{arg:?} is not a valid APDU: {e}"),
-    })?;
+    let bytes =
+        hex::decode(&cleaned).map_err(|e| Failure::usage(format!("{arg:?} is not hex: {e}")))?;
+    Command::parse(&bytes)
+        .map_err(|e| Failure::usage(format!("{arg:?} is not a valid APDU: {e}")))?;
     Ok(bytes)
 }
 
@@ -181,7 +366,7 @@ fn show_response(r: &Response) -> String {
 }
 
 fn run_apdu(
-    reader: Option<&str>,
+    ctx: &Ctx,
     exclusive: bool,
     raw: bool,
     check: bool,
@@ -191,6 +376,7 @@ fn run_apdu(
         .iter()
         .map(|a| parse_hex_apdu(a))
         .collect::<Result<Vec<_>, _>>()?;
+    let reader = ctx.card.reader.as_deref().filter(|r| *r != "auto");
     let channel = readers::connect(reader, exclusive)?;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(

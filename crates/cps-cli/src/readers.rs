@@ -23,7 +23,7 @@ pub fn run(json: bool) -> Result<u8, Failure> {
                 })
             })
             .collect();
-        println!("{}", serde_json::Value::Array(list));
+        out!("{}", serde_json::Value::Array(list));
         return Ok(if readers.is_empty() { 3 } else { 0 });
     }
     if readers.is_empty() {
@@ -32,14 +32,14 @@ pub fn run(json: bool) -> Result<u8, Failure> {
     let width = readers.iter().map(|r| r.name.len()).max().unwrap_or(0);
     for r in &readers {
         match (&r.atr, r.card_present) {
-            (Some(atr), true) => println!(
+            (Some(atr), true) => out!(
                 "{:width$}   card present   {:11}   {}",
                 r.name,
                 r.interface.to_string(),
                 spaced_hex(atr)
             ),
-            (None, true) => println!("{:width$}   card present   (ATR unavailable)", r.name),
-            _ => println!("{:width$}   no card", r.name),
+            (None, true) => out!("{:width$}   card present   (ATR unavailable)", r.name),
+            _ => out!("{:width$}   no card", r.name),
         }
     }
     Ok(0)

@@ -41,18 +41,18 @@ pub fn list(json: bool) -> Result<u8, Failure> {
                 })
             })
             .collect();
-        println!(
+        out!(
             "{}",
             serde_json::json!({"profiles": ["cps3", "cps4"], "personas": list})
         );
         return Ok(0);
     }
-    println!("profiles:");
-    println!("  cps3   CPS3: IAS-ECC \"CPx\" ATR, T=0, RSA-2048 authentication and signature keys");
-    println!(
-        "  cps4   CPS4 (model): T=1 + extended length, RSA-2048 and ECDSA P-256 keys, FIDO2 applet (contact, blank)"
+    out!("profiles:");
+    out!("  cps3   CPS3: IAS-ECC \"CPx\" ATR, T=0, RSA-2048 authentication and signature keys");
+    out!(
+        "  cps4   CPS4 (model): T=1 + extended length, RSA-2048 and ECDSA P-256 keys, FIDO2 applet (contact, blank), DESFire EV3 (contactless)"
     );
-    println!("personas:");
+    out!("personas:");
     for p in &personas {
         let who = format!(
             "{} {} {}",
@@ -65,12 +65,16 @@ pub fn list(json: bool) -> Result<u8, Failure> {
             .as_ref()
             .map(|c| c.label.as_str())
             .unwrap_or("-");
-        println!(
+        out!(
             "  {:20} {:4} {:28} {:18} {}",
-            p.id, p.family, who, p.national_id, profession
+            p.id,
+            p.family,
+            who,
+            p.national_id,
+            profession
         );
     }
-    println!("holder PIN 1234, PUK 12345678 (test values)");
+    out!("holder PIN 1234, PUK 12345678 (test values)");
     Ok(0)
 }
 

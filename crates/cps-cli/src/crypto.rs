@@ -1,0 +1,278 @@
+//! `cps sign`, `cps verify`, `cps auth-test`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use cps::iasecc::{Digest, KeyFamily, KeySelector, KeyUsage, Pin, Signature};
+use cps::x509::{CpsCertificate, SignedData};
+use rand_core::RngCore;
+use serde_json::json;
+use sha2::Digest as _;
+
+use crate::info::line;
+use crate::secret::Secret;
+use crate::{Ctx, Failure, fail};
+
+/// Which card key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyName {
+    /// The signature key (PSO COMPUTE DIGITAL SIGNATURE).
+    Sign,
+    /// The authentication key (INTERNAL AUTHENTICATE).
+    Auth,
+}
+
+/// `cps sign`.
+#[derive(Args, Debug)]
+pub struct SignArgs {
+    /// Which key signs.
+    #[arg(long, value_enum, default_value_t = KeyName::Sign)]
+    key: KeyName,
+    /// The file to sign (its SHA-256 is signed).
+    #[arg(long = "in", value_name = "FILE")]
+    input: PathBuf,
+    /// Where to write the signature (default: FILE.sig). RSA: PKCS#1 v1.5; ECDSA: DER
+    /// Ecdsa-Sig-Value (what `openssl dgst -verify` reads).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Also write the signer's certificate (PEM) here, for `cps verify --cert`.
+    #[arg(long, value_name = "FILE")]
+    cert_out: Option<PathBuf>,
+    /// On CPS4, use the RSA key instead of the P-256 one.
+    #[arg(long)]
+    rsa: bool,
+}
+
+/// `cps verify`.
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The signed file.
+    #[arg(long = "in", value_name = "FILE")]
+    input: PathBuf,
+    /// The signature file (default: FILE.sig).
+    #[arg(long, value_name = "FILE")]
+    sig: Option<PathBuf>,
+    /// The signer's certificate (PEM or DER). Without it, the card's certificate of --key is
+    /// used.
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// Which card certificate, without --cert.
+    #[arg(long, value_enum, default_value_t = KeyName::Sign)]
+    key: KeyName,
+    /// On CPS4, the certificate of the RSA key instead of the P-256 one (without --cert).
+    #[arg(long)]
+    rsa: bool,
+}
+
+/// `cps auth-test`.
+#[derive(Args, Debug)]
+pub struct AuthTestArgs {
+    /// On CPS4, use the RSA authentication key instead of the P-256 one.
+    #[arg(long)]
+    rsa: bool,
+}
+
+fn selector(key: KeyName, rsa: bool) -> KeySelector {
+    let usage = match key {
+        KeyName::Sign => KeyUsage::Signature,
+        KeyName::Auth => KeyUsage::Authentication,
+    };
+    if rsa {
+        KeySelector::UsageIn(usage, KeyFamily::Rsa)
+    } else {
+        KeySelector::Usage(usage)
+    }
+}
+
+/// SHA-256 of a file, streamed.
+fn file_digest(path: &Path) -> Result<Digest, Failure> {
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Failure::new(1, format!("reading {}: {e}", path.display())))?;
+        if n == 0 {
+            break;
+        }
+        h.update(buf.get(..n).unwrap_or_default());
+    }
+    Ok(Digest::sha256(h.finalize().into()))
+}
+
+fn default_sig(input: &Path) -> PathBuf {
+    let mut s = input.as_os_str().to_owned();
+    s.push(".sig");
+    PathBuf::from(s)
+}
+
+fn verify_pin(
+    ctx: &mut Ctx,
+    ias: &mut cps::iasecc::CpsCard<&mut cps::Channel>,
+) -> Result<(), Failure> {
+    let pin = ctx.secrets.read(Secret::Pin)?;
+    let pin = Pin::new(&pin).map_err(fail)?;
+    ias.verify_pin(&pin).map_err(fail)
+}
+
+/// `cps sign`.
+pub fn sign(ctx: &mut Ctx, args: &SignArgs) -> Result<u8, Failure> {
+    let digest = file_digest(&args.input)?;
+    let mut card = ctx.card.open()?;
+    let mut ias = card.iasecc()?;
+    let sel = selector(args.key, args.rsa);
+    verify_pin(ctx, &mut ias)?;
+    let key = ias.resolve_key(sel.clone()).map_err(fail)?;
+    let sig: Signature = match args.key {
+        KeyName::Sign => ias.sign(sel, &digest),
+        KeyName::Auth => ias.authenticate_with(sel, &digest),
+    }
+    .map_err(fail)?;
+    let der = sig.to_der().map_err(fail)?;
+    let out = args.out.clone().unwrap_or_else(|| default_sig(&args.input));
+    std::fs::write(&out, &der)
+        .map_err(|e| Failure::new(1, format!("writing {}: {e}", out.display())))?;
+    if let Some(path) = &args.cert_out {
+        let cert = ias
+            .certificate_for(&key)
+            .map_err(fail)?
+            .ok_or_else(|| Failure::new(5, format!("no certificate for key {}", key.label)))?;
+        std::fs::write(path, cps::x509::pem::certificate_der_to_pem(&cert.der))
+            .map_err(|e| Failure::new(1, format!("writing {}: {e}", path.display())))?;
+    }
+    if ctx.json {
+        out!(
+            "{}",
+            json!({
+                "key": key.label,
+                "algorithm": key.algorithm.to_string(),
+                "sha256": hex::encode(digest.as_bytes()),
+                "signature_file": out.display().to_string(),
+                "signature_bytes": der.len(),
+            })
+        );
+    } else {
+        line("key", format!("{} ({})", key.label, key.algorithm));
+        line("SHA-256", hex::encode(digest.as_bytes()));
+        line(
+            "signature",
+            format!("{} ({} bytes)", out.display(), der.len()),
+        );
+    }
+    Ok(0)
+}
+
+fn algorithm_for(cert: &CpsCertificate) -> Result<cps::x509::SignatureAlgorithm, Failure> {
+    match cert.public_key().algorithm() {
+        cps::x509::KeyAlgorithm::Rsa { .. } => Ok(cps::x509::SignatureAlgorithm::RsaPkcs1v15Sha256),
+        cps::x509::KeyAlgorithm::EcP256 => Ok(cps::x509::SignatureAlgorithm::EcdsaP256Sha256),
+        other => Err(Failure::new(
+            8,
+            format!("the certificate's key ({other}) is not one CPS cards sign with"),
+        )),
+    }
+}
+
+/// `cps verify`: exit code 8 when the signature does not verify.
+pub fn verify(ctx: &mut Ctx, args: &VerifyArgs) -> Result<u8, Failure> {
+    let digest = file_digest(&args.input)?;
+    let sig_path = args.sig.clone().unwrap_or_else(|| default_sig(&args.input));
+    let sig = std::fs::read(&sig_path)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", sig_path.display())))?;
+    let cert = match &args.cert {
+        Some(path) => crate::certs::read_certificates(path)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Failure::usage("no certificate in the file"))?,
+        None => {
+            let mut card = ctx.card.open()?;
+            let mut ias = card.iasecc()?;
+            let key = ias
+                .resolve_key(selector(args.key, args.rsa))
+                .map_err(fail)?;
+            ias.certificate_for(&key)
+                .map_err(fail)?
+                .and_then(|c| c.parsed)
+                .ok_or_else(|| Failure::new(5, format!("no certificate for key {}", key.label)))?
+        }
+    };
+    let alg = algorithm_for(&cert)?;
+    let result = cps::x509::verify_signature(
+        &cert,
+        SignedData::Sha256Digest(digest.as_bytes()),
+        alg,
+        &sig,
+    );
+    if ctx.json {
+        out!(
+            "{}",
+            json!({
+                "valid": result.is_ok(),
+                "error": result.as_ref().err().map(ToString::to_string),
+                "signer": cert.subject().to_string(),
+                "algorithm": alg.name(),
+            })
+        );
+    } else {
+        match &result {
+            Ok(()) => out!("signature OK ({}) by {}", alg.name(), cert.subject()),
+            Err(e) => out!("signature INVALID: {e}"),
+        }
+    }
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => Err(Failure::new(
+            8,
+            format!("signature verification failed: {e}"),
+        )),
+    }
+}
+
+/// `cps auth-test`: a random challenge signed by the authentication key, verified with the
+/// card's authentication certificate. Exit code 8 when it does not verify.
+pub fn auth_test(ctx: &mut Ctx, args: &AuthTestArgs) -> Result<u8, Failure> {
+    let mut challenge = [0u8; 32];
+    rand_core::OsRng.fill_bytes(&mut challenge);
+    let digest = Digest::sha256_of(&challenge);
+    let mut card = ctx.card.open()?;
+    let mut ias = card.iasecc()?;
+    verify_pin(ctx, &mut ias)?;
+    let sel = selector(KeyName::Auth, args.rsa);
+    let key = ias.resolve_key(sel.clone()).map_err(fail)?;
+    let sig = ias.authenticate_with(sel, &digest).map_err(fail)?;
+    let cert = ias
+        .certificate_for(&key)
+        .map_err(fail)?
+        .and_then(|c| c.parsed)
+        .ok_or_else(|| Failure::new(5, format!("no certificate for key {}", key.label)))?;
+    let result = sig.verify(&cert, &digest);
+    if ctx.json {
+        out!(
+            "{}",
+            json!({
+                "key": key.label,
+                "algorithm": key.algorithm.to_string(),
+                "challenge": hex::encode(challenge),
+                "response_bytes": sig.as_bytes().len(),
+                "certificate": cert.subject().to_string(),
+                "verified": result.is_ok(),
+            })
+        );
+    } else {
+        line("key", format!("{} ({})", key.label, key.algorithm));
+        line("challenge", hex::encode(challenge));
+        line("response", format!("{} bytes", sig.as_bytes().len()));
+        line("certificate", cert.subject());
+        match &result {
+            Ok(()) => line("result", "OK: the response verifies with the certificate"),
+            Err(e) => line("result", format!("FAILED: {e}")),
+        }
+    }
+    match result {
+        Ok(()) => Ok(0),
+        Err(e) => Err(Failure::new(8, format!("authentication test failed: {e}"))),
+    }
+}

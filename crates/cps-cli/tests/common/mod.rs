@@ -1,0 +1,154 @@
+//! Shared by the `cps` binary tests.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed expectation should abort the test"
+)]
+
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use cps_transport::VirtualCard;
+use cps_transport::pcsc::PcscContext;
+use cps_transport::vpcd::{self, VpcdConfig};
+
+const READER1: &str = "Virtual PCD 00 01";
+
+/// Serialises the tests of one binary that use `Virtual PCD 00 01` (vpcd port 35964): one
+/// card at a time in that reader.
+pub static READER1_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`READER1_LOCK`], even if a previous holder panicked.
+pub fn reader1() -> std::sync::MutexGuard<'static, ()> {
+    READER1_LOCK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs `cps` with `args` and extra environment variables, stdin closed.
+pub fn cps_env(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cps"));
+    cmd.args(args).stdin(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run cps")
+}
+
+/// Runs `cps`, expects exit code 0 and JSON on stdout.
+pub fn ok_json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let o = cps_env(args, env);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+/// The `cps fido2` commands in sequence on `card`, served in `Virtual PCD 00 01` through
+/// pcscd + vpcd (one card across several `cps` processes). Returns without testing (SKIPPED)
+/// when pcscd is not running, except under CI=true where it fails.
+pub fn fido2_flow<C: VirtualCard + Send + 'static>(card: C) {
+    let ctx = match PcscContext::establish().and_then(|c| c.list_readers().map(|_| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but pcscd is unreachable: {e}"
+            );
+            eprintln!("SKIPPED: pcscd not running ({e}); run scripts/test.sh");
+            return;
+        }
+    };
+    let _reader = reader1();
+    // pcscd must have seen the previous card leave, or the wait below would return at once
+    // and `cps` would connect while the new card is being inserted.
+    ctx.wait_for_removal(READER1, Duration::from_secs(10))
+        .unwrap();
+    let handle = vpcd::spawn(card, VpcdConfig::with_port(35964)).unwrap();
+    assert!(handle.wait_connected(Duration::from_secs(10)));
+    ctx.wait_for_card(Some(READER1), Duration::from_secs(10))
+        .unwrap();
+    let r = ["--reader", READER1, "--json", "--pin-from", "env"];
+    fn with<'a>(r: &[&'a str], more: &[&'a str]) -> Vec<&'a str> {
+        r.iter().chain(more.iter()).copied().collect()
+    }
+    let args = |more: &[&'static str]| -> Vec<&'static str> { with(&r, more) };
+    let pin = [("CPS_FIDO2_PIN", "123456")];
+
+    let j = ok_json(
+        &args(&["fido2", "enroll"]),
+        &[("CPS_FIDO2_NEW_PIN", "123456")],
+    );
+    assert_eq!(j["result"], "FIDO2 PIN set");
+    let j = ok_json(&args(&["fido2", "info"]), &[]);
+    assert_eq!(j["enrolled"], true);
+    assert_eq!(j["pin_retries"], 8);
+
+    let j = ok_json(
+        &args(&[
+            "fido2",
+            "register",
+            "--rp",
+            "hopital.example",
+            "--user",
+            "claire",
+            "--resident",
+        ]),
+        &pin,
+    );
+    let cred = j["credential_id"].as_str().unwrap().to_owned();
+    assert!(!cred.is_empty());
+    assert_eq!(j["user_verified"], true);
+
+    let j = ok_json(
+        &args(&["fido2", "authenticate", "--rp", "hopital.example"]),
+        &pin,
+    );
+    let a = &j["assertions"][0];
+    assert_eq!(a["credential_id"], cred.as_str());
+    assert_eq!(a["user_verified"], true);
+
+    let j = ok_json(&args(&["fido2", "credentials"]), &pin);
+    assert_eq!(j[0]["rp"], "hopital.example");
+    assert_eq!(j[0]["user"], "claire");
+
+    // Wrong FIDO2 PIN: exit code 6.
+    let o = cps_env(
+        &args(&["fido2", "authenticate", "--rp", "hopital.example"]),
+        &[("CPS_FIDO2_PIN", "000000")],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    ok_json(
+        &with(&r, &["fido2", "delete", "--credential", cred.as_str()]),
+        &pin,
+    );
+    let j = ok_json(&args(&["fido2", "credentials"]), &pin);
+    assert_eq!(j.as_array().unwrap().len(), 0);
+
+    ok_json(
+        &args(&["fido2", "change-pin"]),
+        &[("CPS_FIDO2_PIN", "123456"), ("CPS_FIDO2_NEW_PIN", "654321")],
+    );
+    ok_json(
+        &args(&["fido2", "credentials"]),
+        &[("CPS_FIDO2_PIN", "654321")],
+    );
+
+    ok_json(&args(&["fido2", "reset", "--yes"]), &[]);
+    let j = ok_json(&args(&["fido2", "info"]), &[]);
+    assert_eq!(j["enrolled"], false);
+
+    handle.remove().unwrap();
+    let _ = ctx.wait_for_removal(READER1, Duration::from_secs(5));
+}
