@@ -49,6 +49,7 @@ mod pin;
 mod readers;
 mod secret;
 mod sim;
+mod update;
 
 pub use opts::{CardArgs, SecretArgs};
 
@@ -115,6 +116,29 @@ enum Cmd {
     Desfire(desfire::DesfireCmd),
     /// The CPS4 migration checklist for this machine and this card.
     Doctor,
+    /// Remote update ("télé mise à jour"): relay the card's pending update (new practice
+    /// situations, renewed certificates) from an update service, with a progress bar. Safe
+    /// to interrupt: nothing changes on the card before the final commit; run it again to
+    /// resume.
+    Update {
+        /// The update service, e.g. http://127.0.0.1:8700 (`cps update-server`).
+        #[arg(long, value_name = "URL")]
+        server: String,
+    },
+    /// The reference update authority (TEST keys and TEST PKI) over HTTP, its records and
+    /// pending updates in SQLite; prints its URL and serves until interrupted. The JSON API
+    /// is in docs/remote-update.md.
+    UpdateServer {
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: String,
+        /// SQLite database file (created if missing).
+        #[arg(long, default_value = "cps-update.sqlite")]
+        db: std::path::PathBuf,
+        /// Register the simulated cards of every persona (CPS3 and CPS4).
+        #[arg(long)]
+        seed_test_cards: bool,
+    },
     /// List PC/SC readers, card presence, ATR and interface.
     Readers,
     /// Send raw APDUs (hex) and print the responses with decoded status words.
@@ -297,6 +321,12 @@ fn main() -> ExitCode {
         Cmd::Fido2(cmd) => fido2::run(&mut ctx, cmd),
         Cmd::Desfire(cmd) => desfire::run(&mut ctx, cmd),
         Cmd::Doctor => info::doctor(&mut ctx),
+        Cmd::Update { server } => update::run(&mut ctx, &server),
+        Cmd::UpdateServer {
+            listen,
+            db,
+            seed_test_cards,
+        } => update::serve(&listen, &db, seed_test_cards),
         Cmd::Readers => readers::run(ctx.json),
         Cmd::Apdu {
             exclusive,

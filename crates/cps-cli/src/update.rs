@@ -1,0 +1,131 @@
+//! `cps update` (relay a remote update between the card and an update service, with a
+//! progress bar) and `cps update-server` (the reference issuer over HTTP, SQLite state).
+
+use std::io::IsTerminal;
+use std::sync::atomic::AtomicBool;
+
+use cps_update::http::HttpService;
+use cps_update::relay::{Outcome, Progress, UpdateError, update};
+
+use crate::{Ctx, Failure};
+
+/// `cps update --server URL`.
+pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
+    let mut card = ctx.card.open()?;
+    let terminal = std::io::stderr().is_terminal();
+    let mut last = String::new();
+    let mut show = |p: &Progress| {
+        let total = p.total.max(1);
+        let width = 24usize;
+        let filled = (p.done.min(total) as usize * width) / total as usize;
+        let line = format!(
+            "[{}{}] {}/{} {}",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            p.done,
+            p.total,
+            p.what
+        );
+        if terminal {
+            eprint!("\r\x1b[2K{line}");
+        } else if line != last {
+            eprintln!("{line}");
+        }
+        last = line;
+    };
+    let cancel = AtomicBool::new(false);
+    let result = update(
+        card.channel_mut(),
+        HttpService::new(server),
+        &mut show,
+        &cancel,
+    );
+    if terminal {
+        eprintln!();
+    }
+    match result {
+        Ok(Outcome::UpToDate { sequence }) => {
+            if ctx.json {
+                out!(
+                    "{}",
+                    serde_json::json!({"outcome": "up_to_date", "sequence": sequence})
+                );
+            } else {
+                out!("up to date: the card is at update {sequence}, nothing pending");
+            }
+            Ok(0)
+        }
+        Ok(Outcome::Updated { sequence, steps }) => {
+            if ctx.json {
+                out!(
+                    "{}",
+                    serde_json::json!({"outcome": "updated", "sequence": sequence, "steps": steps})
+                );
+            } else {
+                out!("updated: {steps} steps committed, the card is now at update {sequence}");
+            }
+            Ok(0)
+        }
+        Err(UpdateError::Transport(e)) => Err(Failure::from(e)),
+        Err(UpdateError::NotUpdatable(sw)) => Err(Failure::new(
+            5,
+            format!("this card has no remote-update application (SELECT answered {sw})"),
+        )),
+        Err(e) => Err(Failure::new(1, e.to_string())),
+    }
+}
+
+/// `cps update-server`: serves until interrupted.
+pub fn serve(listen: &str, db: &std::path::Path, seed: bool) -> Result<u8, Failure> {
+    let mut server = cps_update_server::UpdateServer::open(db)
+        .map_err(|e| Failure::new(1, format!("update server: {e}")))?;
+    if seed {
+        let n = seed_simulated_cards(&mut server)?;
+        eprintln!("registered {n} simulated cards (every persona, CPS3 and CPS4)");
+    }
+    let handle = cps_update_server::serve(server, listen)
+        .map_err(|e| Failure::new(3, format!("update server: {e}")))?;
+    eprintln!(
+        "cps update-server: TEST issuer (test keys, test PKI) on {} — database {}",
+        handle.url(),
+        db.display()
+    );
+    out!("{}", handle.url());
+    handle.wait();
+    Ok(0)
+}
+
+/// Registers the simulated card of every persona, both generations, unless already known.
+fn seed_simulated_cards(server: &mut cps_update_server::UpdateServer) -> Result<usize, Failure> {
+    use cps::sim::{Profile, SimCard};
+    use cps_iasecc::PracticeSituation;
+    let dam = cps_update::issuer::DAM_PATH;
+    let mut n = 0;
+    for persona in cps_x509::test_pki::PERSONAS {
+        for (profile, pki) in [
+            (Profile::Cps3, cps_x509::test_pki::Profile::Cps3),
+            (Profile::Cps4, cps_x509::test_pki::Profile::Cps4),
+        ] {
+            let card = SimCard::new(profile, persona)
+                .map_err(|e| Failure::new(1, format!("simulated card {persona}: {e}")))?;
+            let serial = card.serial();
+            if server.issuer_mut().record(&serial).is_some() {
+                continue;
+            }
+            let situations = card
+                .file(&dam)
+                .map(PracticeSituation::parse_all)
+                .transpose()
+                .map_err(|e| Failure::new(1, format!("EF.DAM of {persona}: {e}")))?
+                .unwrap_or_default();
+            let record = cps_update::issuer::test_record(pki, persona, serial, situations)
+                .map_err(|e| Failure::new(1, e.0))?;
+            server.issuer_mut().register(record);
+            n += 1;
+        }
+    }
+    server
+        .persist()
+        .map_err(|e| Failure::new(1, format!("update server: {e}")))?;
+    Ok(n)
+}

@@ -1,0 +1,113 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed expectation should abort the test"
+)]
+//! `cps update-server` and `cps update`: the reference issuer started as a process (seeded
+//! with the simulated cards), an update scheduled through its JSON API, then `cps update`
+//! relays it to the built-in simulated CPS4 with its progress on stderr; the error paths.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use cps_sim::{Profile, SimCard};
+
+fn cps(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cps"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn update_server_and_update_on_the_simulated_cps4() {
+    let dir = std::env::temp_dir().join(format!("cps-cli-update-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("issuer.sqlite");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_cps"))
+        .args([
+            "update-server",
+            "--listen",
+            "127.0.0.1:0",
+            "--seed-test-cards",
+            "--db",
+        ])
+        .arg(&db)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line.trim().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+
+    // The register moves dr-martin and schedules the 3-year renewal.
+    let serial = hex::encode_upper(SimCard::new(Profile::Cps4, "dr-martin").unwrap().serial());
+    let card: serde_json::Value = minreq::get(format!("{url}/v1/cards/{serial}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut situations = card["situations"].clone();
+    situations[0]["city"] = "BORDEAUX".into();
+    let r = minreq::put(format!("{url}/v1/cards/{serial}/situations"))
+        .with_json(&situations)
+        .unwrap()
+        .send()
+        .unwrap();
+    assert_eq!(r.status_code, 204);
+    let r = minreq::post(format!("{url}/v1/cards/{serial}/renewal"))
+        .with_body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status_code, 204);
+
+    let o = cps(&["update", "--json", "--server", &url]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["outcome"], "updated");
+    assert_eq!(j["sequence"], 1);
+    assert_eq!(j["steps"], 5);
+    assert!(stderr.contains("generating key 84 on the card"), "{stderr}");
+    assert!(stderr.contains("5/6 committing"), "{stderr}");
+    let card: serde_json::Value = minreq::get(format!("{url}/v1/cards/{serial}"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(card["sequence"], 1);
+    assert!(card["pending"].is_null());
+
+    // A card without the update application (contactless side): exit 5.
+    let o = cps(&["--contactless", "update", "--server", &url]);
+    assert_eq!(
+        o.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    // A card the service does not know: refused with the reason.
+    let o = cps(&[
+        "--persona",
+        "etudiant-petit",
+        "--sim",
+        "cps4",
+        "update",
+        "--server",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unreachable"));
+
+    server.kill().unwrap();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
