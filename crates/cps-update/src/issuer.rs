@@ -607,6 +607,15 @@ impl UpdateService for Issuer {
             .get_mut(&hello.serial)
             .ok_or_else(|| service("this card is not registered with the update service"))?;
         self.dirty.insert(hello.serial.clone());
+        if hello.sequence < rec.sequence {
+            // A card behind what it committed: restored, cloned or replaced by another
+            // card with this serial number. Nothing is sent to it.
+            return Err(service(format!(
+                "the card reports update {} but update {} was committed to the card with this \
+                 serial number: it was restored or replaced; contact the card issuer",
+                hello.sequence, rec.sequence
+            )));
+        }
         let Some(pending) = rec.pending.as_mut() else {
             return Ok(Reply::Finished(Outcome::UpToDate {
                 sequence: hello.sequence,
