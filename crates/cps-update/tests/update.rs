@@ -306,6 +306,8 @@ struct Flip {
     in_answer: bool,
     count: usize,
     applied: bool,
+    /// The changed byte was a command's last byte (its Le).
+    le: bool,
 }
 
 impl CardChannel for Flip {
@@ -316,6 +318,7 @@ impl CardChannel for Flip {
         if hit && !self.in_answer && self.byte < c.len() {
             c[self.byte] ^= 0x01;
             self.applied = true;
+            self.le = self.byte == c.len() - 1;
         }
         let mut r = self.inner.transmit(&c)?;
         if hit && self.in_answer && self.byte < r.len() {
@@ -376,6 +379,7 @@ fn every_changed_byte_is_refused_or_harmless() {
                     in_answer,
                     count: 0,
                     applied: false,
+                    le: false,
                 };
                 let r = update(&mut f, &mut issuer, &mut |_| {}, &NO);
                 assert!(f.applied);
@@ -553,4 +557,51 @@ fn a_card_without_update_application_or_unknown_to_the_issuer() {
     let card = SimCard::new(Profile::Cps4, "pharmacien-durand").unwrap();
     let err = update(InProcessChannel::new(card), &mut issuer, &mut |_| {}, &NO).unwrap_err();
     assert!(err.to_string().contains("not registered"), "{err}");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+    /// A full update with certificate renewal (20+ APDUs), one random byte of one random
+    /// command or answer changed: refused with the card unchanged (or, for the COMMIT's
+    /// answer, already committed), and a later honest session completes; only a command's Le
+    /// byte may change without effect.
+    #[test]
+    fn tampering_a_renewal_update(apdu in 2usize..=21, byte in 0usize..400, in_answer: bool) {
+        let (card, mut issuer, _) = setup(Profile::Cps4, true);
+        let before = state(&card, Profile::Cps4);
+        let mut f = Flip {
+            inner: InProcessChannel::new(card),
+            apdu,
+            byte,
+            in_answer,
+            count: 0,
+            applied: false,
+            le: false,
+        };
+        let r = update(&mut f, &mut issuer, &mut |_| {}, &NO);
+        let (applied, le) = (f.applied, f.le);
+        let mut card = f.inner.into_card();
+        let now = state(&card, Profile::Cps4);
+        match r {
+            Err(_) => {
+                proptest::prop_assert!(applied, "refused without a change");
+                if now.sequence == 0 {
+                    proptest::prop_assert_eq!((&now.dam, &now.keys, &now.certs), (&before.dam, &before.keys, &before.certs));
+                } else {
+                    proptest::prop_assert!(in_answer, "committed after a changed command");
+                }
+                card.power_off();
+                card.power_on();
+                let mut ch = InProcessChannel::new(card);
+                let o = update(&mut ch, &mut issuer, &mut |_| {}, &NO);
+                proptest::prop_assert!(matches!(o, Ok(Outcome::Updated { sequence: 1, .. })), "{:?}", o);
+            }
+            Ok(_) => {
+                // Untouched (byte beyond this APDU) or the Le byte of a command.
+                proptest::prop_assert_eq!(now.sequence, 1);
+                proptest::prop_assert!(!applied || le, "a changed byte other than Le was accepted");
+            }
+        }
+    }
 }
