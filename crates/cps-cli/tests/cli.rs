@@ -78,17 +78,7 @@ impl VirtualCard for DemoCard {
 }
 
 fn pcscd_available() -> bool {
-    match PcscContext::establish().and_then(|c| c.list_readers()) {
-        Ok(_) => true,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but pcscd is unreachable: {e}"
-            );
-            eprintln!("SKIPPED: pcscd not running ({e}); run scripts/test.sh");
-            false
-        }
-    }
+    cps_transport::pcsc::testing::context_or_skip().is_some()
 }
 
 #[test]

@@ -46,17 +46,7 @@ fn err(o: &Output) -> String {
 }
 
 fn pcscd() -> Option<PcscContext> {
-    match PcscContext::establish().and_then(|c| c.list_readers().map(|_| c)) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but pcscd is unreachable: {e}"
-            );
-            eprintln!("SKIPPED: pcscd not running ({e}); run scripts/test.sh");
-            None
-        }
-    }
+    cps_transport::pcsc::testing::context_or_skip()
 }
 
 fn verify_pin(pin: &str) -> Output {

@@ -9,21 +9,13 @@ use std::time::Duration;
 
 use cps_iasecc::{CpsCard, Digest, KeyUsage, Pin, PinStatus};
 use cps_sim::{Profile, SimCard};
-use cps_transport::pcsc::{PcscContext, ShareMode};
+use cps_transport::pcsc::ShareMode;
 use cps_transport::vpcd::{self, VpcdConfig};
 
 #[test]
 fn client_through_pcscd_on_both_profiles() {
-    let ctx = match PcscContext::establish().and_then(|c| c.list_readers().map(|_| c)) {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but pcscd is unreachable: {e}"
-            );
-            eprintln!("SKIPPED: pcscd not running ({e}); run scripts/test.sh");
-            return;
-        }
+    let Some(ctx) = cps_transport::pcsc::testing::context_or_skip() else {
+        return;
     };
     for profile in [Profile::Cps3, Profile::Cps4] {
         let handle = vpcd::spawn(

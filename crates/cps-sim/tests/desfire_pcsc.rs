@@ -12,7 +12,7 @@ use cps_desfire::crypto::Key;
 use cps_desfire::{Aid, AuthMode, Desfire, Refusal};
 use cps_sim::desfire::{DesfireApplet, access_control as ac};
 use cps_sim::{Interface, Profile, SimCard, persona};
-use cps_transport::pcsc::{PcscContext, ShareMode};
+use cps_transport::pcsc::ShareMode;
 use cps_transport::vpcd::{self, VpcdConfig};
 
 const READER: &str = "Virtual PCD 00 01";
@@ -31,16 +31,8 @@ fn contactless(profile: Profile) -> SimCard {
 
 #[test]
 fn desfire_through_pcscd() {
-    let ctx = match PcscContext::establish().and_then(|c| c.list_readers().map(|_| c)) {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but pcscd is unreachable: {e}"
-            );
-            eprintln!("SKIPPED: pcscd not running ({e}); run scripts/test.sh");
-            return;
-        }
+    let Some(ctx) = cps_transport::pcsc::testing::context_or_skip() else {
+        return;
     };
     let uid = DesfireApplet::cps4(&persona("dr-martin").unwrap()).uid();
 

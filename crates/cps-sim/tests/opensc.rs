@@ -30,23 +30,11 @@ const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 /// DigestInfo prefix of SHA-256 (RFC 8017 §9.2 note 1).
 const DI_SHA256: &str = "3031300d060960864801650304020105000420";
 
-fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// Under CI=true a missing PC/SC stack is a failure; elsewhere the test is skipped, loudly.
 fn skip_or_fail(reason: &str) {
-    assert!(
-        !is_ci(),
-        "OpenSC end-to-end test cannot run under CI=true: {reason}"
-    );
-    eprintln!(
-        "\n==================================================================\n\
-         SKIPPED: {reason}\n\
-         Run `scripts/with-pcscd.sh cargo test -p cps-sim` (pcscd, vsmartcard-vpcd and\n\
-         opensc installed) to include the OpenSC end-to-end test.\n\
-         ==================================================================\n"
-    );
+    cps_transport::pcsc::testing::skip_or_fail(&format!(
+        "the OpenSC end-to-end test cannot run: {reason}"
+    ));
 }
 
 /// Runs a tool with a time limit; `None` when it is not installed.

@@ -625,3 +625,33 @@ mod tests {
         assert_eq!(ShareMode::Exclusive.to_pcsc(), pcsc::ShareMode::Exclusive);
     }
 }
+
+/// For end-to-end tests through the real PC/SC stack (this workspace's and editors' own):
+/// a test that needs pcscd must never pass silently without it in CI.
+pub mod testing {
+    use super::PcscContext;
+
+    /// Whether `CI=true` is set.
+    pub fn is_ci() -> bool {
+        std::env::var("CI").is_ok_and(|v| v == "true")
+    }
+
+    /// A test cannot run for `reason`: under `CI=true` this fails (panics); elsewhere it
+    /// prints `SKIPPED: reason` on stderr and the caller returns.
+    pub fn skip_or_fail(reason: &str) {
+        assert!(!is_ci(), "CI=true but {reason}");
+        eprintln!("SKIPPED: {reason}; run scripts/test.sh (pcscd, vsmartcard-vpcd, OpenSC)");
+    }
+
+    /// A PC/SC context whose reader list answers, or `None` after [`skip_or_fail`] when pcscd
+    /// is not reachable.
+    pub fn context_or_skip() -> Option<PcscContext> {
+        match PcscContext::establish().and_then(|c| c.list_readers().map(|_| c)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                skip_or_fail(&format!("pcscd is unreachable: {e}"));
+                None
+            }
+        }
+    }
+}

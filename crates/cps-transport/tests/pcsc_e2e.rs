@@ -139,23 +139,11 @@ fn get_data() -> Command {
     Command::new(0x00, 0xCA, 0x01, 0x00).with_ne(256)
 }
 
-fn is_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
 /// Under CI=true a missing PC/SC stack is a failure; elsewhere the test is skipped, loudly.
 fn skip_or_fail(reason: &str) {
-    assert!(
-        !is_ci(),
-        "PC/SC end-to-end test cannot run under CI=true: {reason}"
-    );
-    eprintln!(
-        "\n==================================================================\n\
-         SKIPPED: pcscd not running / not usable: {reason}\n\
-         Run `scripts/with-pcscd.sh cargo test -p cps-transport` to include the\n\
-         end-to-end PC/SC tests.\n\
-         ==================================================================\n"
-    );
+    cps_transport::pcsc::testing::skip_or_fail(&format!(
+        "the PC/SC end-to-end test cannot run: pcscd not running / not usable: {reason}"
+    ));
 }
 
 fn mean_round_trip(ch: &mut PcscChannel, n: u32) -> Duration {
@@ -435,7 +423,7 @@ fn pcsc_end_to_end() {
         }
         None => {
             assert!(
-                !is_ci(),
+                !cps_transport::pcsc::testing::is_ci(),
                 "opensc-tool not installed (apt-get install opensc)"
             );
             eprintln!("NOTE: opensc-tool not installed, its checks were skipped");

@@ -21,7 +21,7 @@ use std::time::Duration;
 use cps_iasecc::PracticeSituation;
 use cps_sim::{Profile, SimCard};
 use cps_transport::InProcessChannel;
-use cps_transport::pcsc::PcscContext;
+use cps_transport::pcsc::testing::skip_or_fail;
 use cps_transport::vpcd::{self, VpcdConfig};
 use cps_update::issuer::{DAM_PATH, Issuer, test_record};
 use cps_update::relay::{Outcome, update};
@@ -30,14 +30,6 @@ use cps_x509::{CpsCertificate, SignatureAlgorithm, SignedData, UnixTime, verify_
 
 const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 const READER: &str = "Virtual PCD 00 01";
-
-fn skip_or_fail(reason: &str) {
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but {reason}"
-    );
-    eprintln!("SKIPPED: {reason}; run scripts/test.sh");
-}
 
 fn run(program: &str, args: &[&str]) -> Option<(bool, String)> {
     let out = Command::new(program)
@@ -60,9 +52,8 @@ fn pki(name: &str) -> String {
 
 #[test]
 fn openssl_and_opensc_accept_the_renewed_card() {
-    let ctx = match PcscContext::establish().and_then(|c| c.list_readers().map(|_| c)) {
-        Ok(c) => c,
-        Err(e) => return skip_or_fail(&format!("pcscd is unreachable: {e}")),
+    let Some(ctx) = cps_transport::pcsc::testing::context_or_skip() else {
+        return;
     };
     if run("pkcs11-tool", &["--version"]).is_none()
         || !Path::new(PKCS11).exists()

@@ -11,7 +11,6 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use cps_transport::VirtualCard;
-use cps_transport::pcsc::PcscContext;
 use cps_transport::vpcd::{self, VpcdConfig};
 
 const READER1: &str = "Virtual PCD 00 01";
@@ -53,16 +52,8 @@ pub fn ok_json(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
 /// pcscd + vpcd (one card across several `cps` processes). Returns without testing (SKIPPED)
 /// when pcscd is not running, except under CI=true where it fails.
 pub fn fido2_flow<C: VirtualCard + Send + 'static>(card: C) {
-    let ctx = match PcscContext::establish().and_then(|c| c.list_readers().map(|_| c)) {
-        Ok(c) => c,
-        Err(e) => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "CI=true but pcscd is unreachable: {e}"
-            );
-            eprintln!("SKIPPED: pcscd not running ({e}); run scripts/test.sh");
-            return;
-        }
+    let Some(ctx) = cps_transport::pcsc::testing::context_or_skip() else {
+        return;
     };
     let _reader = reader1();
     // pcscd must have seen the previous card leave, or the wait below would return at once
