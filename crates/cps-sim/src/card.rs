@@ -432,6 +432,19 @@ impl SimCard {
         }
     }
 
+    /// Makes `next` the active application; the applet that was active (if another) is told
+    /// it was deselected.
+    fn switch_to(&mut self, next: Active) {
+        if let Active::Applet(old) = self.active {
+            if next != Active::Applet(old) {
+                if let Some(a) = self.applets.get_mut(old) {
+                    a.deselect();
+                }
+            }
+        }
+        self.active = next;
+    }
+
     fn dispatch(&mut self, cmd: &Command) -> Response {
         let ctx = self.ctx();
         // SELECT by DF name goes to the card, whatever is active: it may switch application.
@@ -440,12 +453,7 @@ impl SimCard {
                 && self.native_available
                 && cmd.data.as_slice() == cps_update::script::UPDATE_AID
             {
-                if let Active::Applet(old) = self.active {
-                    if let Some(a) = self.applets.get_mut(old) {
-                        a.deselect();
-                    }
-                }
-                self.active = Active::Update;
+                self.switch_to(Active::Update);
                 return self.update.select();
             }
             if let Some(i) = self
@@ -459,14 +467,7 @@ impl SimCard {
                 let r = applet.select(&ctx);
                 if r.sw.is_ok_or_warning() {
                     // Only a successful SELECT leaves the previous application.
-                    if let Active::Applet(old) = self.active {
-                        if old != i {
-                            if let Some(a) = self.applets.get_mut(old) {
-                                a.deselect();
-                            }
-                        }
-                    }
-                    self.active = Active::Applet(i);
+                    self.switch_to(Active::Applet(i));
                 }
                 return r;
             }
@@ -478,12 +479,7 @@ impl SimCard {
             }
             let r = self.native.select(cmd);
             if r.sw.is_ok_or_warning() {
-                if let Active::Applet(old) = self.active {
-                    if let Some(a) = self.applets.get_mut(old) {
-                        a.deselect();
-                    }
-                }
-                self.active = Active::Native;
+                self.switch_to(Active::Native);
             }
             return r;
         }
@@ -496,12 +492,7 @@ impl SimCard {
         {
             let r = self.native.select(cmd);
             if r.sw.is_ok_or_warning() {
-                if let Active::Applet(old) = self.active {
-                    if let Some(a) = self.applets.get_mut(old) {
-                        a.deselect();
-                    }
-                }
-                self.active = Active::Native;
+                self.switch_to(Active::Native);
             }
             return r;
         }

@@ -1045,7 +1045,9 @@ impl DesfireApplet {
         Ok(part(d, offset, end).to_vec())
     }
 
-    fn write_data(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, S> {
+    /// WriteData / WriteRecord: `FileNo Offset(3) Length(3)` checked against the data and
+    /// the file's write rights; returns the file number, offset, length and committed data.
+    fn write_target(&self, header: &[u8], data: &[u8]) -> Result<(u8, usize, usize, FileData), S> {
         let no = at(header, 0);
         let file = self.file(no)?;
         self.require(&[file.access.write, file.access.read_write])?;
@@ -1054,7 +1056,11 @@ impl DesfireApplet {
         if len != data.len() {
             return Err(S::LengthError);
         }
-        let committed = file.data.clone();
+        Ok((no, offset, len, file.data.clone()))
+    }
+
+    fn write_data(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, S> {
+        let (no, offset, len, committed) = self.write_target(header, data)?;
         let target = match committed {
             FileData::Standard(_) => {
                 let selected = self.vol.selected;
@@ -1150,15 +1156,7 @@ impl DesfireApplet {
     }
 
     fn write_record(&mut self, header: &[u8], data: &[u8]) -> Result<Vec<u8>, S> {
-        let no = at(header, 0);
-        let file = self.file(no)?;
-        self.require(&[file.access.write, file.access.read_write])?;
-        let offset = read_u24(part(header, 1, 4));
-        let len = read_u24(part(header, 4, 7));
-        if len != data.len() {
-            return Err(S::LengthError);
-        }
-        let committed = file.data.clone();
+        let (no, offset, len, committed) = self.write_target(header, data)?;
         let FileData::Record(r) = self.vol.staged.copy_of(no, &committed) else {
             return Err(S::ParameterError);
         };
