@@ -110,7 +110,7 @@ fn door_flow(c: &mut Criterion) {
     use cps_transport::InProcessChannel;
 
     let card = SimCard::builder()
-        .profile(Profile::Cps4)
+        .profile(Profile::Cps4Model)
         .interface(Interface::Contactless)
         .build()
         .unwrap();

@@ -19,7 +19,7 @@ fn cards() -> &'static [SimCard; 4] {
     static CARDS: OnceLock<[SimCard; 4]> = OnceLock::new();
     CARDS.get_or_init(|| {
         let fresh = SimCard::builder()
-            .profile(Profile::Cps4)
+            .profile(Profile::Cps4Model)
             .interface(Interface::Contactless)
             .key_generation(false)
             .build()

@@ -20,7 +20,7 @@ fn cards() -> &'static [SimCard; 2] {
     static CARDS: OnceLock<[SimCard; 2]> = OnceLock::new();
     CARDS.get_or_init(|| {
         let fresh = SimCard::builder()
-            .profile(Profile::Cps4)
+            .profile(Profile::Cps4Model)
             .key_generation(false)
             .build()
             .expect("card");

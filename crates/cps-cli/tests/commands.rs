@@ -169,7 +169,13 @@ fn info_on_cps3_contactless_and_certificate_dates() {
     // CPS3 cards carry no FIDO2 applet: the simulator answers 6A82.
     assert_eq!(j["fido2"]["state"], "absent");
 
-    let j = json(&cps(&["--sim", "cps4", "--contactless", "info", "--json"]));
+    let j = json(&cps(&[
+        "--sim",
+        "cps4-model",
+        "--contactless",
+        "info",
+        "--json",
+    ]));
     assert_eq!(j["interface"], "contactless");
     assert_eq!(j["iasecc"]["state"], "not checked");
     assert_eq!(j["fido2"]["state"], "not checked");

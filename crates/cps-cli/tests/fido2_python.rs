@@ -36,7 +36,7 @@ impl Served {
                     "sim",
                     "serve",
                     "--profile",
-                    "cps4",
+                    "cps4-model",
                     "--persona",
                     "dr-martin",
                     "--port",

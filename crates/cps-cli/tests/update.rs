@@ -49,7 +49,11 @@ fn update_server_and_update_on_the_simulated_cps4() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
 
     // The register moves dr-martin and schedules the 3-year renewal.
-    let serial = hex::encode_upper(SimCard::new(Profile::Cps4, "dr-martin").unwrap().serial());
+    let serial = hex::encode_upper(
+        SimCard::new(Profile::Cps4Model, "dr-martin")
+            .unwrap()
+            .serial(),
+    );
     let card: serde_json::Value = minreq::get(format!("{url}/v1/cards/{serial}"))
         .send()
         .unwrap()
@@ -99,7 +103,7 @@ fn update_server_and_update_on_the_simulated_cps4() {
         "--persona",
         "etudiant-petit",
         "--sim",
-        "cps4",
+        "cps4-model",
         "update",
         "--server",
         "http://127.0.0.1:9",

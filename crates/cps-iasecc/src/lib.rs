@@ -9,7 +9,7 @@
 //!
 //! // A simulated CPS4 of the test persona "dr-martin", in this process (no pcscd needed).
 //! // A real card is opened the same way on a PC/SC channel.
-//! let sim = cps_sim::SimCard::new(cps_sim::Profile::Cps4, "dr-martin")?;
+//! let sim = cps_sim::SimCard::new(cps_sim::Profile::Cps4Model, "dr-martin")?;
 //! let mut card = CpsCard::open(cps_transport::InProcessChannel::new(sim))?;
 //! assert_eq!(card.generation(), Generation::Cps4);
 //!

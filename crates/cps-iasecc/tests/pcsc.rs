@@ -17,7 +17,7 @@ fn client_through_pcscd_on_both_profiles() {
     let Some(ctx) = cps_transport::pcsc::testing::context_or_skip() else {
         return;
     };
-    for profile in [Profile::Cps3, Profile::Cps4] {
+    for profile in [Profile::Cps3, Profile::Cps4Model] {
         let handle = vpcd::spawn(
             SimCard::new(profile, "dr-martin").unwrap(),
             VpcdConfig::with_port(35964),

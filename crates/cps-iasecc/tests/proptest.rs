@@ -35,7 +35,7 @@ fn card_files() -> &'static [Vec<u8>] {
     static FILES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     FILES.get_or_init(|| {
         let mut out = Vec::new();
-        for profile in [Profile::Cps3, Profile::Cps4] {
+        for profile in [Profile::Cps3, Profile::Cps4Model] {
             let sim = SimCard::new(profile, "dr-martin").unwrap();
             for path in sim.file_paths() {
                 // Certificates are left to the X.509 parser's own tests.
@@ -186,7 +186,7 @@ proptest! {
 #[test]
 fn the_card_files_parse() {
     // The seeds themselves are valid: each parses with its own parser.
-    let sim = SimCard::new(Profile::Cps4, "dr-martin").unwrap();
+    let sim = SimCard::new(Profile::Cps4Model, "dr-martin").unwrap();
     let f = |fid: u16| sim.file(&[0x3F00, 0x0001, fid]).unwrap();
     assert_eq!(Odf::parse(f(0x5031)).unwrap().entries.len(), 4);
     assert_eq!(

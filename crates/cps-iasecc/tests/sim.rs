@@ -18,7 +18,7 @@ use cps_transport::InProcessChannel;
 
 type Card = CpsCard<InProcessChannel<SimCard>>;
 
-const PROFILES: [Profile; 2] = [Profile::Cps3, Profile::Cps4];
+const PROFILES: [Profile; 2] = [Profile::Cps3, Profile::Cps4Model];
 
 fn sim(profile: Profile, persona: &str) -> SimCard {
     SimCard::new(profile, persona).unwrap()
@@ -51,7 +51,7 @@ fn delta(card: &mut Card) -> u64 {
 fn generation_and_open_cost_one_apdu() {
     for (profile, generation) in [
         (Profile::Cps3, Generation::Cps3),
-        (Profile::Cps4, Generation::Cps4),
+        (Profile::Cps4Model, Generation::Cps4),
     ] {
         let card = open(profile, "dr-martin");
         assert_eq!(card.generation(), generation);
@@ -110,7 +110,7 @@ fn identity_of_every_persona_on_both_profiles() {
 
 #[test]
 fn families_staff_and_student() {
-    let mut cpf = open(Profile::Cps4, "etudiant-petit");
+    let mut cpf = open(Profile::Cps4Model, "etudiant-petit");
     assert_eq!(cpf.card_family().unwrap(), CardFamily::Cpf);
     assert!(cpf.identity().unwrap().student);
     let mut cde = open(Profile::Cps3, "directeur-leroy");
@@ -124,7 +124,7 @@ fn families_staff_and_student() {
 
 #[test]
 fn serial_and_token_info() {
-    for (profile, generation) in [(Profile::Cps3, 3u8), (Profile::Cps4, 4)] {
+    for (profile, generation) in [(Profile::Cps3, 3u8), (Profile::Cps4Model, 4)] {
         let mut card = open(profile, "pharmacien-durand");
         let persona = cps_sim::persona("pharmacien-durand").unwrap();
         card.reset_round_trips();
@@ -150,7 +150,7 @@ fn serial_and_token_info() {
             .supported_algorithms
             .iter()
             .any(|a| a.mechanism == 0x1044);
-        assert_eq!(has_ecdsa, profile == Profile::Cps4);
+        assert_eq!(has_ecdsa, profile == Profile::Cps4Model);
     }
 }
 
@@ -407,7 +407,7 @@ fn a_blocked_puk_is_reported() {
 
 #[test]
 fn malformed_pins_never_reach_the_card() {
-    let card = open(Profile::Cps4, "dr-martin");
+    let card = open(Profile::Cps4Model, "dr-martin");
     let before = card.round_trips();
     for bad in ["", "123", "123456789", "12a4", "12 34"] {
         assert!(matches!(Pin::new(bad), Err(Error::InvalidPinFormat { .. })));
@@ -469,7 +469,7 @@ fn sign_and_verify_with_the_certificate() {
 
 #[test]
 fn default_key_choice_per_generation_and_override() {
-    let mut cps4 = open(Profile::Cps4, "dr-martin");
+    let mut cps4 = open(Profile::Cps4Model, "dr-martin");
     cps4.verify_pin(&pin("1234")).unwrap();
     let d = Digest::sha256_of(b"x");
     assert_eq!(
@@ -566,7 +566,7 @@ fn decipher_round_trip() {
 #[test]
 fn unknown_key_reference_falls_back_to_the_prkdf() {
     // A CPS4 whose P-256 signature key is 0x85 instead of the profile table's 0x83.
-    let json = Profile::Cps4
+    let json = Profile::Cps4Model
         .json()
         .replace("\"reference\": \"83\"", "\"reference\": \"85\"")
         .replace("\"key\": \"83\"", "\"key\": \"85\"");
@@ -600,7 +600,7 @@ fn unknown_key_reference_falls_back_to_the_prkdf() {
 
 #[test]
 fn signature_digest_rules() {
-    let mut card = open(Profile::Cps4, "dr-martin");
+    let mut card = open(Profile::Cps4Model, "dr-martin");
     card.verify_pin(&pin("1234")).unwrap();
     let before = card.round_trips();
     let e = card
@@ -622,7 +622,7 @@ fn secrets_stay_out_of_debug_output() {
 
 #[test]
 fn applications_and_ef_atr() {
-    for (profile, version) in [(Profile::Cps3, 0xC1u8), (Profile::Cps4, 0xC4)] {
+    for (profile, version) in [(Profile::Cps3, 0xC1u8), (Profile::Cps4Model, 0xC4)] {
         let mut card = open(profile, "dr-martin");
         let apps = card.applications().unwrap();
         assert_eq!(apps.len(), 1);
@@ -660,7 +660,7 @@ fn generation_from_ef_atr_when_the_atr_is_unknown() {
     }
     for (profile, generation) in [
         (Profile::Cps3, Generation::Cps3),
-        (Profile::Cps4, Generation::Cps4),
+        (Profile::Cps4Model, Generation::Cps4),
     ] {
         let ch = PlainAtr(InProcessChannel::new(sim(profile, "dr-martin")));
         let mut card = CpsCard::open(ch).unwrap();

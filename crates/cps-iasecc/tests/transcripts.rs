@@ -129,7 +129,7 @@ fn cps3_session_transcript() {
 
 #[test]
 fn cps4_session_transcript() {
-    check(Profile::Cps4, "cps4-dr-martin.apdu");
+    check(Profile::Cps4Model, "cps4-dr-martin.apdu");
 }
 
 #[test]

@@ -48,6 +48,7 @@ pub struct SimCardBuilder {
     applets: Vec<Box<dyn Applet>>,
     desfire: Option<crate::desfire::DesfireApplet>,
     key_generation: bool,
+    atr_variant: usize,
     pki: Pki,
     fido2: Fido2Options,
     fido2_set: bool,
@@ -80,6 +81,7 @@ impl Default for SimCardBuilder {
             applets: Vec::new(),
             desfire: None,
             key_generation: true,
+            atr_variant: 0,
             pki: Pki::default(),
             fido2: Fido2Options::default(),
             fido2_set: false,
@@ -175,8 +177,15 @@ impl SimCardBuilder {
         self
     }
 
+    /// Which answer to reset the card gives: 0 = the profile's (CPS4: production), `n` = the
+    /// profile's `alternative_atrs[n - 1]` (CPS4: 1 = release candidate, 2 = T=0 only).
+    pub fn atr_variant(mut self, index: usize) -> Self {
+        self.atr_variant = index;
+        self
+    }
+
     /// Whether GENERATE ASYMMETRIC KEY PAIR really generates keys (default) or answers
-    /// `6A81` (fuzzing: RSA-2048 generation takes seconds).
+    /// `6A81` (fuzzing: RSA generation takes seconds).
     pub fn key_generation(mut self, on: bool) -> Self {
         self.key_generation = on;
         self
@@ -213,7 +222,16 @@ impl SimCardBuilder {
                 iface.native_application,
             ),
         };
-        let atr = iface.atr.0.clone();
+        let atr = match self.atr_variant {
+            0 => iface.atr.0.clone(),
+            n => iface
+                .alternative_atrs
+                .get(n - 1)
+                .map(|a| a.0.clone())
+                .ok_or_else(|| {
+                    SimError::invalid(&name, format!("the profile has no ATR variant {n}"))
+                })?,
+        };
         let mut builtin: Vec<Box<dyn Applet>> = Vec::new();
         for name in &iface.applets {
             match name.as_str() {
@@ -304,10 +322,15 @@ impl SimCardBuilder {
                 se: SecurityEnv::default(),
                 se_numbers: spec.security_environments.iter().map(|s| s.se).collect(),
                 key_generation: self.key_generation,
+                dialect: spec.contact.dialect,
             },
         };
         let serial = persona.serial(spec.generation).to_vec();
-        Ok(SimCard::assemble(
+        let channels = iface.logical_channels;
+        let native_aid = iface.native_aid.as_ref().map(|a| a.0.clone());
+        let select_only: Vec<Vec<u8>> =
+            iface.select_only_aids.iter().map(|a| a.0.clone()).collect();
+        let mut card = SimCard::assemble(
             name,
             persona,
             self.interface,
@@ -319,7 +342,9 @@ impl SimCardBuilder {
             applets,
             std::sync::Arc::new(spec.clone()),
             serial,
-        ))
+        );
+        card.set_channels(channels, native_aid, select_only);
+        Ok(card)
     }
 }
 
@@ -390,7 +415,9 @@ fn build_pins(
 fn load_keys(spec: &ProfileSpec, persona: &Persona, pki: &Pki) -> Result<Vec<Key>, SimError> {
     let mut out: Vec<Key> = Vec::new();
     for k in &spec.keys {
-        if k.reference.0 & 0x80 == 0 {
+        // IAS-ECC key SDOs are referenced 81..FF; ChipDoc's authentication key is 20
+        // (`internal.h` `CPS4_AUTH_PRIV_KEY_ID`).
+        if k.reference.0 & 0x80 == 0 && spec.contact.dialect == crate::profile::Dialect::Iasecc {
             return Err(SimError::invalid(
                 &spec.name,
                 format!("key {}: references are 81..FF", k.label),
@@ -461,6 +488,12 @@ impl ContentCtx<'_> {
                 "ef.sn" => Ok(self.persona.ef_sn(spec.generation)),
                 "ef.ident" => Ok(self.persona.ef_ident()),
                 "ef.dam" => Ok(self.persona.ef_dam()),
+                "do.id_card" => Ok(self.persona.do_id_card(spec.generation)),
+                "do.info_ps" => Ok(self.persona.do_info_ps()),
+                "do.lang_ps" => Ok(self.persona.do_lang_ps()),
+                "do.sit_fact" => Ok(self.persona.do_sit_fact()),
+                "ef.actua" => Ok(self.persona.ef_actua()),
+                "pkcs15.dodf" => pkcs15::dodf(spec, self.persona.situations.len()).map_err(invalid),
                 "pkcs15.odf" => pkcs15::odf(spec).map_err(invalid),
                 // TokenInfo serialNumber: the last 8 bytes of EF.SN, the part OpenSC takes as
                 // the card serial (card-iasecc.c `iasecc_get_serialnr`, research §1 step 4).
@@ -499,7 +532,56 @@ fn build_fs(spec: &ProfileSpec, ctx: &ContentCtx<'_>) -> Result<FileSystem, SimE
     for child in mf.children.iter().flatten() {
         add_file(&mut fs, FileSystem::MF, child, ctx)?;
     }
+    add_situation_files(&mut fs, spec, ctx.persona)?;
     Ok(fs)
+}
+
+/// One file per practice situation of the persona (`CPS_ACTIVITY_nn_PS`), read behind the
+/// holder PIN, written only by the remote update; `card-cps3.c` `cps3_sit_paths` gives
+/// `3F00/0001/D120`..`D12F` on the CPS3.
+fn add_situation_files(
+    fs: &mut FileSystem,
+    spec: &ProfileSpec,
+    persona: &Persona,
+) -> Result<(), SimError> {
+    let Some(s) = &spec.pkcs15.situations else {
+        return Ok(());
+    };
+    let folder: Vec<u16> = s
+        .folder
+        .0
+        .chunks(2)
+        .map(|c| {
+            u16::from_be_bytes([
+                c.first().copied().unwrap_or(0),
+                c.get(1).copied().unwrap_or(0),
+            ])
+        })
+        .collect();
+    let parent = fs
+        .at_path(&folder)
+        .ok_or_else(|| SimError::invalid(&spec.name, "situations: folder not found"))?;
+    // Read: PIN (SC 11); update: never (remote update only).
+    let acl = AccessRule::parse(&[0x03, 0xFF, 0x11])
+        .ok_or_else(|| SimError::invalid(&spec.name, "situations: access rule"))?;
+    for (i, _) in persona.situations.iter().enumerate().take(16) {
+        let fid = s.first_fid.0.wrapping_add(i as u16);
+        let node = Node {
+            fid,
+            name: format!("{}{:02}_PS", s.label_prefix, i + 1),
+            aid: None,
+            sfi: None,
+            lcs: 0x05,
+            acl: acl.clone(),
+            parent: None,
+            kind: NodeKind::Ef {
+                data: persona.do_activity(i),
+            },
+        };
+        fs.add(parent, node)
+            .map_err(|e| SimError::invalid(&spec.name, e))?;
+    }
+    Ok(())
 }
 
 fn add_file(

@@ -86,6 +86,15 @@ enum Active {
     Update,
     /// Nothing selectable answered yet (contactless without applets).
     None,
+    /// An application that only answers SELECT (profile `select_only_aids`).
+    SelectOnly(usize),
+}
+
+/// The first logical channel number a CLA names (ISO 7816-4 §5.4.1: first interindustry
+/// classes `0x`/`8x`/`9x`/`Ax` carry channels 0-3 in b2-b1); further interindustry classes
+/// (`4x`-`7x`) are not offered.
+fn channel_of(cla: u8) -> u8 {
+    if cla & 0x40 == 0 { cla & 0x03 } else { 0 }
 }
 
 /// A simulated CPS card (see the crate documentation).
@@ -107,6 +116,13 @@ pub struct SimCard {
     /// The card serial number (EF.SN value).
     pub(crate) serial: Vec<u8>,
     active: Active,
+    /// Logical channels (ISO 7816-4 §5.4.2): the application selected on each open channel;
+    /// `None` = closed. The basic channel is always open. Empty for single-channel cards.
+    channels: Vec<Option<Active>>,
+    /// The AID that reaches the native application (CPS4: the ChipDoc applet).
+    pub(crate) native_aid: Option<Vec<u8>>,
+    /// Applications that only answer SELECT.
+    pub(crate) select_only: Vec<Vec<u8>>,
     pending: Zeroizing<Vec<u8>>,
     chain: Reassembler,
     powered: bool,
@@ -156,6 +172,9 @@ impl SimCard {
             spec,
             serial,
             active: Active::None,
+            channels: Vec::new(),
+            native_aid: None,
+            select_only: Vec::new(),
             pending: Zeroizing::new(Vec::new()),
             chain: Reassembler::new(MAX_CHAIN),
             powered: false,
@@ -266,6 +285,13 @@ impl SimCard {
     }
 
     fn power_on_state(&mut self) {
+        self.default_selection();
+        self.stats.resets += 1;
+    }
+
+    /// The state after reset: buffers cleared, every application reset, channels other than
+    /// the basic one closed, the default application selected.
+    fn default_selection(&mut self) {
         self.powered = true;
         self.pending = Zeroizing::new(Vec::new());
         self.chain.clear();
@@ -275,15 +301,50 @@ impl SimCard {
         }
         self.update.reset();
         let interface = self.interface;
-        self.active = if self.native_available {
+        for c in self.channels.iter_mut().skip(1) {
+            *c = None;
+        }
+        self.active = if self.native_available && self.native_aid.is_none() {
             Active::Native
+        } else if self.native_available {
+            Active::None
         } else {
             self.applets
                 .iter()
                 .position(|a| a.available_on(interface) && a.selected_at_power_on())
                 .map_or(Active::None, Active::Applet)
         };
-        self.stats.resets += 1;
+        if let Some(c) = self.channels.first_mut() {
+            *c = Some(self.active);
+        }
+    }
+
+    /// Configures logical channels, the native application's AID and select-only
+    /// applications (builder).
+    pub(crate) fn set_channels(
+        &mut self,
+        count: u8,
+        native_aid: Option<Vec<u8>>,
+        select_only: Vec<Vec<u8>>,
+    ) {
+        self.native_aid = native_aid;
+        self.select_only = select_only;
+        self.channels = if count > 1 {
+            vec![None; usize::from(count.min(4))]
+        } else {
+            Vec::new()
+        };
+        self.default_selection();
+    }
+
+    /// The native application's class check: CLA `00`, or `01`-`03` on a card with logical
+    /// channels.
+    fn native_cla_error(&self, cla: u8) -> Option<StatusWord> {
+        if self.channels.len() > 1 && usize::from(cla & 0x03) < self.channels.len() {
+            native_cla_error(cla & !0x03)
+        } else {
+            native_cla_error(cla)
+        }
     }
 
     fn ctx(&self) -> AppletContext {
@@ -311,6 +372,9 @@ impl SimCard {
             return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
         };
         *self.stats.by_ins.entry(cmd.ins).or_insert(0) += 1;
+        if let Some(Some(a)) = self.channels.get(usize::from(channel_of(cmd.cla))) {
+            self.active = *a;
+        }
         if Self::is_extended(raw) && !self.extended {
             self.pending.clear();
             return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
@@ -349,16 +413,83 @@ impl SimCard {
             Err(sw) => return sw.to_bytes().to_vec(),
         };
         let ne = cmd.ne;
-        let response = self.dispatch(&cmd);
+        let case2 = cmd.data.is_empty();
+        let ins = cmd.ins;
+        let response = if self.channels.is_empty() {
+            self.dispatch(&cmd)
+        } else {
+            match self.on_channel(&cmd) {
+                Ok(r) => r,
+                Err(sw) => Response::status(sw),
+            }
+        };
+        self.deliver_t0(response, ne, case2, ins)
+    }
+
+    /// Runs a command on the logical channel its CLA names: a SELECT by AID opens a closed
+    /// channel (ISO 7816-4 §5.4.2 "opening by SELECT"; Cryptolib's first CPS4 command is
+    /// `01 A4 04 0C <ChipDoc AID>` with no MANAGE CHANNEL, `card-cps4.c`
+    /// `_cps4_select_app`); any other command on a closed channel gets `6881`, which makes
+    /// Cryptolib re-select (`cps4_get_pin_counter`: `SC_ERROR_BAD_CHANNEL`).
+    fn on_channel(&mut self, cmd: &Command) -> Result<Response, StatusWord> {
+        let ch = usize::from(channel_of(cmd.cla));
+        let slot = self
+            .channels
+            .get(ch)
+            .ok_or(StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED)?;
+        let current = match slot {
+            Some(a) => *a,
+            None if cmd.ins == 0xA4 && cmd.p1 == 0x04 => Active::None,
+            None => return Err(StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED),
+        };
+        let opening = slot.is_none();
+        // The native application exists once: selected on two channels, it is the same
+        // state (the minimum; the real ChipDoc's multi-selection rules are not published).
+        self.active = current;
+        let r = self.dispatch(cmd);
+        if !opening || r.sw.is_ok_or_warning() {
+            if let Some(c) = self.channels.get_mut(ch) {
+                *c = Some(self.active);
+            }
+        }
+        Ok(r)
+    }
+
+    /// [`Self::deliver`], with the T=0 rule for a case-2 read whose Le does not match: `6Cxx`
+    /// (ISO 7816-3 §10.3.3; a T=0 card through a CCID reader does this), for READ BINARY,
+    /// READ RECORD and GET DATA only, so that no command with an effect is ever asked twice.
+    fn deliver_t0(
+        &mut self,
+        response: Response,
+        ne: Option<usize>,
+        case2: bool,
+        ins: u8,
+    ) -> Vec<u8> {
+        let t0 = self.protocol == Protocol::T0 && self.interface == Interface::Contact;
+        if t0
+            && case2
+            && matches!(ins, 0xB0 | 0xB2 | 0xCA | 0xCB)
+            && response.sw.is_success()
+            && !response.data.is_empty()
+        {
+            if let Some(ne) = ne {
+                let len = response.data.len();
+                if ne > len && len < 256 {
+                    return vec![0x6C, len as u8];
+                }
+            }
+        }
         self.deliver(response, ne)
     }
 
     fn chain_refusal(&self, cmd: &Command) -> Option<StatusWord> {
         match self.active {
             Active::Applet(_) => None,
-            Active::None | Active::Update => Some(StatusWord::INS_NOT_SUPPORTED),
+            Active::None | Active::Update | Active::SelectOnly(_) => {
+                Some(StatusWord::INS_NOT_SUPPORTED)
+            }
             Active::Native => {
-                if let Some(sw) = native_cla_error(cmd.cla & !cps_apdu::chain::CHAINING_BIT) {
+                if let Some(sw) = self.native_cla_error(cmd.cla & !cps_apdu::chain::CHAINING_BIT) {
                     Some(sw)
                 } else if !Native::handles(cmd.ins) {
                     Some(StatusWord::INS_NOT_SUPPORTED)
@@ -449,6 +580,26 @@ impl SimCard {
         let ctx = self.ctx();
         // SELECT by DF name goes to the card, whatever is active: it may switch application.
         if cmd.ins == 0xA4 && cmd.p1 == 0x04 && cmd.cla & 0xFC == 0x00 {
+            if let Some(i) = self.select_only.iter().position(|a| a == &cmd.data) {
+                self.switch_to(Active::SelectOnly(i));
+                return Response::status(StatusWord::SUCCESS);
+            }
+            if self.native_available && self.native_aid.as_deref() == Some(cmd.data.as_slice()) {
+                // The applet holding the file system: its SELECT leaves the MF current.
+                let mf = Command::new(cmd.cla & 0x03, 0xA4, 0x00, cmd.p2)
+                    .with_data(&[0x3F, 0x00])
+                    .with_ne(cmd.ne.unwrap_or(0));
+                let mf = if cmd.ne.is_none() {
+                    Command::new(cmd.cla & 0x03, 0xA4, 0x00, cmd.p2).with_data(&[0x3F, 0x00])
+                } else {
+                    mf
+                };
+                let r = self.native.select(&mf);
+                if r.sw.is_ok_or_warning() {
+                    self.switch_to(Active::Native);
+                }
+                return r;
+            }
             if self.interface == Interface::Contact
                 && self.native_available
                 && cmd.data.as_slice() == cps_update::script::UPDATE_AID
@@ -471,10 +622,12 @@ impl SimCard {
                 }
                 return r;
             }
-            if !self.native_available {
+            if !self.native_available
+                || (self.native_aid.is_some() && self.active != Active::Native)
+            {
                 return Response::status(StatusWord::FILE_NOT_FOUND);
             }
-            if let Some(sw) = native_cla_error(cmd.cla) {
+            if let Some(sw) = self.native_cla_error(cmd.cla) {
                 return Response::status(sw);
             }
             let r = self.native.select(cmd);
@@ -488,6 +641,7 @@ impl SimCard {
         if cmd.ins == 0xA4
             && cmd.cla & 0xFC == 0x00
             && self.native_available
+            && self.native_aid.is_none()
             && matches!(self.active, Active::Applet(_) | Active::Update)
         {
             let r = self.native.select(cmd);
@@ -502,11 +656,12 @@ impl SimCard {
                 None => Response::status(StatusWord::INS_NOT_SUPPORTED),
             },
             Active::Native => {
-                if let Some(sw) = native_cla_error(cmd.cla) {
+                if let Some(sw) = self.native_cla_error(cmd.cla) {
                     return Response::status(sw);
                 }
                 self.native.process(cmd)
             }
+            Active::SelectOnly(_) => Response::status(StatusWord::INS_NOT_SUPPORTED),
             Active::Update => {
                 let raw = cmd.to_bytes();
                 self.update.process(&raw, cmd, &mut self.native, &self.spec)

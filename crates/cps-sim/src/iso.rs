@@ -155,7 +155,18 @@ impl Native {
         } else {
             StatusWord::SUCCESS
         };
-        let fcp = answer.then(|| node.fcp());
+        // P2 b4-b3 = 00 asks the FCI: the same data objects in the FCI template `6F`
+        // (ISO 7816-4 §7.4.1); Cryptolib's SELECT with P2 00 accepts `6F` only
+        // (`iso7816.c` `iso7816_select_file`).
+        let fcp = answer.then(|| {
+            let mut f = node.fcp();
+            if p2 & 0x0C == 0x00 {
+                if let Some(tag) = f.first_mut() {
+                    *tag = 0x6F;
+                }
+            }
+            f
+        });
         if node.is_df() {
             self.cur_df = id;
             self.cur_ef = None;

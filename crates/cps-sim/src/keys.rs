@@ -144,6 +144,45 @@ impl KeyPair {
         }
     }
 
+    /// RSA: the raw private-key operation `c^d mod n` on a modulus-sized input, left-padded
+    /// to the modulus size (the ChipDoc PSO DECIPHER: the host removes or adds the padding,
+    /// `card-cps4.c` `decipher` strips the type-2 block itself, and authentication sends a
+    /// host-padded type-1 block).
+    pub fn rsa_raw_private(&self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let KeyPair::Rsa(k) = self else {
+            return Err(CryptoError);
+        };
+        let size = k.size();
+        if input.len() != size {
+            return Err(CryptoError);
+        }
+        let c = rsa::BigUint::from_bytes_be(input);
+        if &c >= k.n() {
+            return Err(CryptoError);
+        }
+        let m = rsa::hazmat::rsa_decrypt_and_check(k.as_ref(), Some(&mut OsRng), &c)
+            .map_err(|_| CryptoError)?;
+        let bytes = Zeroizing::new(m.to_bytes_be());
+        let mut out = Zeroizing::new(vec![0u8; size.saturating_sub(bytes.len())]);
+        out.extend_from_slice(&bytes);
+        Ok(out)
+    }
+
+    /// RSA-PSS (RFC 8017 §8.1, EMSA-PSS with MGF1 of the same hash and a salt as long as the
+    /// hash) over a hash computed by the host: SHA-1 (20 bytes) or SHA-256 (32 bytes).
+    pub fn rsa_sign_pss(&self, hash: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let KeyPair::Rsa(k) = self else {
+            return Err(CryptoError);
+        };
+        let scheme = match hash.len() {
+            20 => rsa::Pss::new::<sha1::Sha1>(),
+            32 => rsa::Pss::new::<sha2::Sha256>(),
+            _ => return Err(CryptoError),
+        };
+        k.sign_with_rng(&mut OsRng, scheme, hash)
+            .map_err(|_| CryptoError)
+    }
+
     /// RSA: PKCS#1 v1.5 decryption.
     pub fn rsa_decrypt(&self, cryptogram: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         match self {

@@ -168,6 +168,84 @@ impl Persona {
             .finish()
     }
 
+    /// `CPS_ACTIVITY_nn_PS` value of situation `index` (0-based) [model: the official format
+    /// document "Données métier CPS3" is not public; tags 84/85/86 follow the public editor
+    /// projects summarised in shared/notes/cps-cards.md, the others are ours]:
+    /// `EE { 80 number, 81 mode, 84 structure name, 85 structure id, 86 sector, 87 id type,
+    /// 88 city }`. Codes only: labels come from the code dictionary.
+    pub fn do_activity(&self, index: usize) -> Vec<u8> {
+        let t = Tag;
+        let Some(s) = self.situations.get(index) else {
+            return Vec::new();
+        };
+        let number = [u8::try_from(index + 1).unwrap_or(u8::MAX)];
+        Builder::new()
+            .constructed(t(0xEE), |b| {
+                b.primitive(t(0x80), &number)
+                    .primitive(t(0x81), s.mode.as_bytes())
+                    .primitive(t(0x84), s.structure_name.as_bytes())
+                    .primitive(t(0x85), s.structure_id.as_bytes())
+                    .primitive(t(0x86), s.sector.as_bytes())
+                    .primitive(t(0x87), s.structure_id_type.as_bytes())
+                    .primitive(t(0x88), s.city.as_bytes())
+            })
+            .finish()
+    }
+
+    /// `CPS_ID_CARD` value [model]: `E0 { 80 card family, 81 serial (BCD), 82 generation }`.
+    pub fn do_id_card(&self, generation: u8) -> Vec<u8> {
+        let t = Tag;
+        let serial = self.serial(generation);
+        Builder::new()
+            .constructed(t(0xE0), |b| {
+                b.primitive(t(0x80), self.family.as_bytes())
+                    .primitive(t(0x81), &serial)
+                    .primitive(t(0x82), &[generation])
+            })
+            .finish()
+    }
+
+    /// `CPS_INFO_PS` value [model; the speciality code comes last, as public editor projects
+    /// read it]: `E3 { 80 national id type, 81 national id, [82 profession], [83 speciality] }`.
+    pub fn do_info_ps(&self) -> Vec<u8> {
+        let t = Tag;
+        Builder::new()
+            .constructed(t(0xE3), |b| {
+                b.primitive(t(0x80), self.national_id_type().as_bytes())
+                    .primitive(t(0x81), self.national_id.as_bytes())
+                    .optional(t(0x82), self.profession.as_ref().map(|p| p.code.as_bytes()))
+                    .optional(t(0x83), self.speciality.as_ref().map(|s| s.code.as_bytes()))
+            })
+            .finish()
+    }
+
+    /// `CPS_LANG_PS` value [model]: `E4 { 80 "fr" }`.
+    pub fn do_lang_ps(&self) -> Vec<u8> {
+        Builder::new()
+            .constructed(Tag(0xE4), |b| b.primitive(Tag(0x80), b"fr"))
+            .finish()
+    }
+
+    /// `CPS_SIT_FACT` value [model]: `E5 { 80 number of the billing situation }` (the first).
+    pub fn do_sit_fact(&self) -> Vec<u8> {
+        let n = u8::from(!self.situations.is_empty());
+        Builder::new()
+            .constructed(Tag(0xE5), |b| b.primitive(Tag(0x80), &[n]))
+            .finish()
+    }
+
+    /// `EF_ACTUA` (`3F00/D010`): `EC { 81 start, 82 end }`, BCD `YYYYMMDDhhmmss` (the tags and
+    /// the date layout of `card-cps3.c` `sc_pkcs15_parse_ef_actua`; the dates are ours).
+    pub fn ef_actua(&self) -> Vec<u8> {
+        let t = Tag;
+        Builder::new()
+            .constructed(t(0xEC), |b| {
+                b.primitive(t(0x81), &[0x20, 0x25, 0x01, 0x01, 0x00, 0x00, 0x00])
+                    .primitive(t(0x82), &[0x20, 0x31, 0x01, 0x01, 0x00, 0x00, 0x00])
+            })
+            .finish()
+    }
+
     /// The 10-byte card serial number of EF.SN for this persona and card generation (3 or 4):
     /// BCD `8025000001 G PP 123456 F` [model, shaped after the real CPx serial
     /// `80 25 00 00 01 99 21 38 45 0F`, research §1 step 4: issuer prefix, digits, F pad].

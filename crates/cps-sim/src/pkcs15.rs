@@ -15,6 +15,32 @@ pub(crate) struct KeyView<'a> {
     pub pair: &'a KeyPair,
 }
 
+impl KeyView<'_> {
+    /// The PKCS#15 iD: the profile's, or the SHA-1 of the public key.
+    pub fn id(&self) -> Vec<u8> {
+        key_id(self.spec, self.pair)
+    }
+}
+
+/// The PKCS#15 iD of a key: the profile's (real cards: AID ‖ 01/02), or the SHA-1 of the
+/// public key (OpenSC's convention) when the profile gives none.
+pub(crate) fn key_id(spec: &crate::profile::KeySpec, pair: &KeyPair) -> Vec<u8> {
+    match &spec.id {
+        Some(id) => id.0.clone(),
+        None => pair.key_id().to_vec(),
+    }
+}
+
+/// A key's Path: a file path, or the application's DF name as `[APPLICATION 15]` with an
+/// empty path (ISO 7816-15 Path.aid; the real CPS3 PrKDF).
+fn key_path(spec: &crate::profile::KeySpec) -> Vec<u8> {
+    if spec.path_is_aid {
+        der::seq(&[der::octets(&[]), der::tlv(0x4F, &spec.path.0)])
+    } else {
+        path(&spec.path.0)
+    }
+}
+
 /// Bit number of a named flag, from a PKCS#15 BIT STRING definition.
 fn bit_of(kind: &str, name: &str) -> Result<u32, String> {
     let table: &[&str] = match kind {
@@ -45,6 +71,8 @@ fn bit_of(kind: &str, name: &str) -> Result<u32, String> {
             "generate-key",
         ],
         // PKCS #15 v1.1 §6.8.2 PinFlags.
+        // PKCS #15 v1.1 §6.1 CommonObjectFlags.
+        "object flag" => &["private", "modifiable"],
         "PIN flag" => &[
             "case-sensitive",
             "local",
@@ -195,12 +223,11 @@ pub(crate) fn prkdf(keys: &[KeyView<'_>]) -> Result<Vec<u8>, String> {
         let s = k.spec;
         let common = der::seq(&[
             der::utf8(&s.label),
-            // CommonObjectFlags: private (bit 0).
-            der::named_bits(&[0]),
+            flags("object flag", &s.object_flags)?,
             der::octets(&s.auth_id.0),
         ]);
         let mut key_attrs = vec![
-            der::octets(&k.pair.key_id()),
+            der::octets(&k.id()),
             flags("key usage", &s.usage)?,
             // KeyAccessFlags: sensitive, alwaysSensitive, neverExtractable.
             der::named_bits(&[0, 2, 3]),
@@ -216,7 +243,7 @@ pub(crate) fn prkdf(keys: &[KeyView<'_>]) -> Result<Vec<u8>, String> {
         }
         let type_attrs = der::cons(
             ctx_cons(1),
-            &[der::seq(&[path(&s.path.0), der::uint(key_bits(k.pair))])],
+            &[der::seq(&[key_path(s), der::uint(key_bits(k.pair))])],
         );
         let parts = [common, der::seq(&key_attrs), type_attrs];
         out.extend(match k.pair {
@@ -238,16 +265,13 @@ pub(crate) fn pukdf(keys: &[KeyView<'_>]) -> Result<Vec<u8>, String> {
         let parts = [
             der::seq(&[der::utf8(label)]),
             der::seq(&[
-                der::octets(&k.pair.key_id()),
+                der::octets(&k.id()),
                 flags("key usage", usage)?,
                 der::uint(u64::from(k.spec.reference.0)),
             ]),
             der::cons(
                 ctx_cons(1),
-                &[der::seq(&[
-                    path(&k.spec.path.0),
-                    der::uint(key_bits(k.pair)),
-                ])],
+                &[der::seq(&[key_path(k.spec), der::uint(key_bits(k.pair))])],
             ),
         ];
         out.extend(match k.pair {
@@ -268,9 +292,51 @@ pub(crate) fn cdf(spec: &ProfileSpec, keys: &[KeyView<'_>]) -> Result<Vec<u8>, S
             .ok_or_else(|| format!("certificate {}: no key {:02X}", c.label, c.key.0))?;
         out.extend(der::seq(&[
             der::seq(&[der::utf8(&c.label)]),
-            der::seq(&[der::octets(&key.pair.key_id())]),
+            der::seq(&[der::octets(&key.id())]),
             der::cons(ctx_cons(1), &[der::seq(&[path(&c.path.0)])]),
         ]));
+    }
+    Ok(out)
+}
+
+/// One entry of the DODF: an opaque data object whose value is the file at `path`
+/// (PKCS #15 v1.1 §6.6 DataType `opaqueDO`; Cryptolib `pkcs15-data.c` reads CommonObject,
+/// `{ appName }` and `[1] Path`).
+fn dodf_entry(label: &str, path_bytes: &[u8], private: bool, modifiable: bool) -> Vec<u8> {
+    let mut bits = Vec::new();
+    if private {
+        bits.push(0);
+    }
+    if modifiable {
+        bits.push(1);
+    }
+    let mut common = vec![der::utf8(label), der::named_bits(&bits)];
+    if private {
+        // The holder PIN's authId.
+        common.push(der::octets(&[0x01]));
+    }
+    der::seq(&[
+        der::seq(&common),
+        der::seq(&[der::utf8("CPS")]),
+        der::cons(ctx_cons(1), &[path(path_bytes)]),
+    ])
+}
+
+/// EF.DODF: the profile's data objects, then one `CPS_ACTIVITY_nn_PS` per practice situation
+/// of the persona (`situations` files, numbered from 01, behind the PIN).
+pub(crate) fn dodf(spec: &ProfileSpec, situations: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    for d in &spec.pkcs15.data_objects {
+        out.extend(dodf_entry(&d.label, &d.path.0, d.private, d.modifiable));
+    }
+    if let Some(s) = &spec.pkcs15.situations {
+        for i in 0..situations.min(16) {
+            let fid = s.first_fid.0.wrapping_add(i as u16);
+            let mut p = s.folder.0.clone();
+            p.extend_from_slice(&fid.to_be_bytes());
+            let label = format!("{}{:02}_PS", s.label_prefix, i + 1);
+            out.extend(dodf_entry(&label, &p, true, false));
+        }
     }
     Ok(out)
 }

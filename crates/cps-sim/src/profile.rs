@@ -31,22 +31,29 @@ use crate::SimError;
 pub enum Profile {
     /// CPS3: the "CPx" IAS-ECC card, T=0, RSA-2048 signature and authentication keys.
     Cps3,
-    /// CPS4 [model]: T=1 with extended length, the CPS3 RSA keys plus P-256 keys.
+    /// CPS4: the NXP ChipDoc applet on logical channel 1, RSA-2048 (PKCS#1 v1.5 and PSS),
+    /// authentication by PSO DECIPHER, as the official middleware drives it.
     Cps4,
+    /// The CPS4 as modelled before the official middleware's source was known (T=1,
+    /// extended length, P-256 keys): **not the real card**. Kept only while `cps-iasecc`, the
+    /// facade and the CLI do not speak ChipDoc yet; do not build on it.
+    Cps4Model,
 }
 
 const CPS3_JSON: &str = include_str!("../profiles/cps3.json");
 const CPS4_JSON: &str = include_str!("../profiles/cps4.json");
+const CPS4_MODEL_JSON: &str = include_str!("../profiles/cps4-model.json");
 
 impl Profile {
-    /// Both built-in profiles.
-    pub const ALL: [Profile; 2] = [Profile::Cps3, Profile::Cps4];
+    /// The built-in profiles.
+    pub const ALL: [Profile; 3] = [Profile::Cps3, Profile::Cps4, Profile::Cps4Model];
 
-    /// The profile's name ("CPS3", "CPS4").
+    /// The profile's name ("CPS3", "CPS4", "CPS4-model").
     pub fn name(self) -> &'static str {
         match self {
             Profile::Cps3 => "CPS3",
             Profile::Cps4 => "CPS4",
+            Profile::Cps4Model => "CPS4-model",
         }
     }
 
@@ -55,6 +62,7 @@ impl Profile {
         match self {
             Profile::Cps3 => CPS3_JSON,
             Profile::Cps4 => CPS4_JSON,
+            Profile::Cps4Model => CPS4_MODEL_JSON,
         }
     }
 
@@ -174,6 +182,45 @@ pub struct InterfaceSpec {
     /// DESFire PICC of [`crate::desfire`]).
     #[serde(default)]
     pub applets: Vec<String>,
+    /// The native application lives in an applet selected by this AID (CPS4: the NXP
+    /// ChipDoc applet `80 25 00 00 01 FF 01 00`, `card-cps4.c` `CHIPDOC_APP_AID`); it is then
+    /// not reachable before that SELECT. `None`: the native application is active at reset.
+    #[serde(default)]
+    pub native_aid: Option<Hex>,
+    /// Logical channels the card offers (ISO 7816-4 §5.4.2), the basic channel included:
+    /// 1 = basic channel only. A SELECT by AID on a closed channel opens it.
+    #[serde(default = "default_channels")]
+    pub logical_channels: u8,
+    /// Applications that only answer SELECT (`9000`, nothing else is modelled: every other
+    /// command gets `6D00`), e.g. the CPS4's GlobalPlatform ISD and CPS2ter application.
+    #[serde(default)]
+    pub select_only_aids: Vec<Hex>,
+    /// Other answers to reset of the same card model (e.g. the CPS4 release-candidate and
+    /// T=0-only ATRs of `card-cps.c` `CPS_ATR_LIST`), selectable by index.
+    #[serde(default)]
+    pub alternative_atrs: Vec<Hex>,
+    /// The IAS command dialect of the native application.
+    #[serde(default)]
+    pub dialect: Dialect,
+}
+
+/// How the native application speaks: the CPS3's IAS-ECC or the CPS4's NXP ChipDoc forms
+/// (Cryptolib CPS 5.2 `card-cps3.c` / `card-cps4.c`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// IAS-ECC as the CPS3 answers it: MSE `41 B6/A4/B8/AA` with `80`/`84`, PSO HASH finished by
+    /// the card, INTERNAL AUTHENTICATE, PSO DECIPHER with the `81` padding indicator.
+    #[default]
+    Iasecc,
+    /// NXP ChipDoc (CPS4): MSE `81 B6 {91 02 alg key|80}` and `41 B8 {83 01 20}`, PSO CDS of a
+    /// host-computed hash (PKCS#1 v1.5 or PSS), raw RSA PSO DECIPHER (authentication by
+    /// deciphering a host-padded block), no INTERNAL AUTHENTICATE, empty VERIFY for the tries.
+    Chipdoc,
+}
+
+fn default_channels() -> u8 {
+    1
 }
 
 fn default_protocol() -> Protocol {
@@ -293,6 +340,18 @@ pub struct KeySpec {
     /// Path of the key in the PrKDF (empty: no path).
     #[serde(default)]
     pub path: Hex,
+    /// PKCS#15 iD; absent: the SHA-1 of the public key (OpenSC's convention). The real cards
+    /// use the PKCS#15 AID followed by `01` (signature) / `02` (authentication) (OpenSC issue
+    /// #2267, `pkcs15-tool -k` of a real CPS3).
+    #[serde(default)]
+    pub id: Option<Hex>,
+    /// The path is the application's DF name (`[APPLICATION 15]` aid of the Path, as the
+    /// real CPS3 PrKDF shows: `Path : e828bd080f8025000001ff0010::`), not a file path.
+    #[serde(default)]
+    pub path_is_aid: bool,
+    /// PKCS#15 CommonObjectFlags of the private key (`private`, `modifiable`).
+    #[serde(default = "default_private")]
+    pub object_flags: Vec<String>,
     /// Security conditions.
     pub acl: KeyAclSpec,
     /// The public key's PuKDF entry, when it has one.
@@ -383,6 +442,51 @@ pub struct Pkcs15Spec {
     pub auth_objects: Vec<AuthObjectSpec>,
     /// CDF entries.
     pub certificates: Vec<CertificateSpec>,
+    /// DODF entries: the CPS data objects ("données métier").
+    #[serde(default)]
+    pub data_objects: Vec<DataObjectSpec>,
+    /// Where the practice-situation data objects `CPS_ACTIVITY_nn_PS` live: the folder and the
+    /// FID of situation 1 (then one FID per situation, `D120`..`D12F` on the CPS3:
+    /// `card-cps3.c` `cps3_sit_paths`). Absent: no situation objects.
+    #[serde(default)]
+    pub situations: Option<SituationsSpec>,
+}
+
+/// One CPS data object (PKCS#15 DODF entry, opaque DO).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataObjectSpec {
+    /// Label, e.g. `CPS_NAME_PS` (ANS PKCS#11 external specification, table 3).
+    pub label: String,
+    /// Absolute path of the file holding the value.
+    pub path: Hex,
+    /// Behind the holder PIN (authId 01, private flag).
+    #[serde(default)]
+    pub private: bool,
+    /// Modifiable flag (CPS_DATA).
+    #[serde(default)]
+    pub modifiable: bool,
+}
+
+/// Where the situation objects live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SituationsSpec {
+    /// Folder (absolute path) of the situation files.
+    pub folder: Hex,
+    /// FID of the first situation's file.
+    pub first_fid: Fid,
+    /// Label prefix (`CPS_ACTIVITY_` then `01`.. and `_PS`).
+    #[serde(default = "default_activity_prefix")]
+    pub label_prefix: String,
+}
+
+fn default_activity_prefix() -> String {
+    "CPS_ACTIVITY_".into()
+}
+
+fn default_private() -> Vec<String> {
+    vec!["private".into()]
 }
 
 /// A file's contents.

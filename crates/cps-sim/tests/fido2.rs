@@ -26,7 +26,7 @@ fn h(s: &str) -> Vec<u8> {
 }
 
 fn cps4() -> SimCard {
-    SimCard::new(Profile::Cps4, "dr-martin").unwrap()
+    SimCard::new(Profile::Cps4Model, "dr-martin").unwrap()
 }
 
 fn reg(rp: &str, user: &str, rk: bool) -> Registration {
@@ -279,7 +279,7 @@ fn every_framing_real_clients_send_goes_through_the_card_core() {
 #[test]
 fn status_updates_are_polled_and_cancelled_through_the_card() {
     let card = SimCard::builder()
-        .profile(Profile::Cps4)
+        .profile(Profile::Cps4Model)
         .fido2_presence(Fido2Presence::AfterPolls(2))
         .build()
         .unwrap();
@@ -298,7 +298,7 @@ fn status_updates_are_polled_and_cancelled_through_the_card() {
 
     // And our client polls through the card the same way.
     let card = SimCard::builder()
-        .profile(Profile::Cps4)
+        .profile(Profile::Cps4Model)
         .fido2_presence(Fido2Presence::AfterPolls(3))
         .build()
         .unwrap();
@@ -312,7 +312,7 @@ fn status_updates_are_polled_and_cancelled_through_the_card() {
 
     // Presence denied: OPERATION_DENIED.
     let card = SimCard::builder()
-        .profile(Profile::Cps4)
+        .profile(Profile::Cps4Model)
         .fido2_presence(Fido2Presence::Deny)
         .build()
         .unwrap();
@@ -327,7 +327,7 @@ fn status_updates_are_polled_and_cancelled_through_the_card() {
 fn cps4_contactless_refuses_the_applet_and_cps3_has_none() {
     // CPS4 contactless: 6985, the applet exists but works through the contacts only.
     let card = SimCard::builder()
-        .profile(Profile::Cps4)
+        .profile(Profile::Cps4Model)
         .interface(Interface::Contactless)
         .build()
         .unwrap();
@@ -409,7 +409,7 @@ fn power_cycle_lifts_pin_auth_blocked_and_keeps_pin_and_credentials() {
 #[test]
 fn u2f_only_setting_and_fallback_through_the_card() {
     let card = SimCard::builder()
-        .profile(Profile::Cps4)
+        .profile(Profile::Cps4Model)
         .fido2_mode(Fido2Mode::U2fOnly)
         .build()
         .unwrap();

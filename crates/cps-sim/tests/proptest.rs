@@ -31,7 +31,7 @@ fn cards() -> &'static [SimCard; 2] {
                 .build()
                 .unwrap()
         };
-        [build(Profile::Cps3), build(Profile::Cps4)]
+        [build(Profile::Cps3), build(Profile::Cps4Model)]
     })
 }
 

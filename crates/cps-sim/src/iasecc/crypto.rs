@@ -33,6 +33,15 @@ pub(crate) const ALG_RSA_DECIPHER: u8 = 0x1A;
 pub(crate) const ALG_HASH_SHA1: u8 = 0x10;
 pub(crate) const ALG_HASH_SHA256: u8 = 0x40;
 
+/// ChipDoc (CPS4) algorithm identifiers of MSE SET DST tag 91 (`cards.h` `CPSV4_ALG_*`).
+pub(crate) const CHIPDOC_RSA_SHA1_PKCS1: u8 = 0x0A;
+/// RSA PKCS#1 v1.5 with SHA-256.
+pub(crate) const CHIPDOC_RSA_SHA256_PKCS1: u8 = 0x28;
+/// RSA-PSS with SHA-1.
+pub(crate) const CHIPDOC_RSA_SHA1_PSS: u8 = 0x15;
+/// RSA-PSS with SHA-256.
+pub(crate) const CHIPDOC_RSA_SHA256_PSS: u8 = 0x2C;
+
 /// Which template an MSE SET names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Template {
@@ -72,7 +81,9 @@ fn hash_message(alg: u8, message: &[u8]) -> Vec<u8> {
 /// §5.1.1 padding then the block function. `None` when the parts are inconsistent.
 fn finish_partial_hash(alg: u8, pre: &[u8], last: &[u8]) -> Option<Vec<u8>> {
     use sha2::digest::generic_array::GenericArray;
-    if last.len() >= 64 {
+    // Cryptolib sends 1..=64 bytes in the last block (`card-cps3.c` `cps3_compute_hash`:
+    // "remainingdatalen > 64 || == 0" refused), a whole 64-byte block included.
+    if last.len() > 64 {
         return None;
     }
     if pre.is_empty() {
@@ -133,6 +144,9 @@ fn digest_len(alg: u8) -> usize {
 impl IasEcc {
     /// MSE SET (`00 22 41 B6/A4/B8/AA`) and MSE RESTORE (`00 22 F3 <se>`).
     pub(super) fn manage_security_environment(&mut self, cmd: &Command) -> Response {
+        if self.dialect == crate::profile::Dialect::Chipdoc {
+            return self.chipdoc_mse(cmd);
+        }
         if cmd.p1 == 0xF3 {
             // ISO 7816-4 §11.5.11: restore a stored SE; ours hold no key, so restoring one
             // clears the current templates.
@@ -198,13 +212,133 @@ impl IasEcc {
         }
         match template {
             Template::Dst => {
+                // A hash computed for another algorithm cannot be signed with this one.
+                if self
+                    .se
+                    .hash
+                    .as_ref()
+                    .is_some_and(|h| h.len() != digest_len(alg))
+                {
+                    self.se.hash = None;
+                }
                 self.se.dst = Some((key_ref, alg));
-                self.se.hash = None;
             }
             Template::At => self.se.at = Some((key_ref, alg)),
             Template::Ct => self.se.ct = Some((key_ref, alg)),
         }
         status(StatusWord::SUCCESS)
+    }
+
+    /// The key a ChipDoc MSE names: exactly, or without b8 (`card-cps4.c`
+    /// `cps4_set_security_env` sends `key_ref | 0x80`).
+    fn chipdoc_key(&self, reference: u8) -> Option<&super::Key> {
+        self.key(reference).or_else(|| self.key(reference & 0x7F))
+    }
+
+    /// ChipDoc MSE SET: `81 B6 {91 02 <alg> <key|80>}` (signature) and `41 B8 {83 01 20}`
+    /// (decipher, also used to authenticate) — the only forms Cryptolib sends
+    /// (`card-cps4.c` `cps4_set_security_env`); anything else `6A80` / `6A86`.
+    fn chipdoc_mse(&mut self, cmd: &Command) -> Response {
+        match (cmd.p1, cmd.p2) {
+            (0x81, 0xB6) => {
+                let [0x91, 0x02, alg, key_ref] = cmd.data.as_slice() else {
+                    return status(StatusWord::WRONG_DATA);
+                };
+                if !matches!(
+                    *alg,
+                    CHIPDOC_RSA_SHA1_PKCS1
+                        | CHIPDOC_RSA_SHA256_PKCS1
+                        | CHIPDOC_RSA_SHA1_PSS
+                        | CHIPDOC_RSA_SHA256_PSS
+                ) {
+                    return status(StatusWord::WRONG_DATA);
+                }
+                let Some(key) = self.chipdoc_key(*key_ref) else {
+                    return status(StatusWord::REFERENCED_DATA_NOT_FOUND);
+                };
+                if key.acl.sign == crate::fs::SC_NEVER {
+                    return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+                }
+                let reference = key.reference;
+                self.se.dst = Some((reference, *alg));
+                self.se.hash = None;
+                status(StatusWord::SUCCESS)
+            }
+            (0x41, 0xB8) => {
+                let [0x83, 0x01, key_ref] = cmd.data.as_slice() else {
+                    return status(StatusWord::WRONG_DATA);
+                };
+                let Some(key) = self.chipdoc_key(*key_ref) else {
+                    return status(StatusWord::REFERENCED_DATA_NOT_FOUND);
+                };
+                if key.acl.decipher == crate::fs::SC_NEVER {
+                    return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+                }
+                let reference = key.reference;
+                self.se.ct = Some((reference, 0));
+                status(StatusWord::SUCCESS)
+            }
+            _ => status(StatusWord::INCORRECT_P1P2),
+        }
+    }
+
+    /// ChipDoc PSO COMPUTE DIGITAL SIGNATURE: the data is the hash computed by the host
+    /// (`card-cps4.c` `cps4_sign`); PKCS#1 v1.5 with the DigestInfo built by the card, or PSS.
+    fn chipdoc_cds(&mut self, cmd: &Command, sec: &SecurityStatus) -> Response {
+        let Some((key_ref, alg)) = self.se.dst else {
+            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        };
+        let Some(key) = self.key(key_ref) else {
+            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        };
+        if !sec.satisfies(key.acl.sign) {
+            return status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        let want = match alg {
+            CHIPDOC_RSA_SHA1_PKCS1 | CHIPDOC_RSA_SHA1_PSS => 20,
+            _ => 32,
+        };
+        if cmd.data.len() != want {
+            return status(StatusWord::WRONG_LENGTH);
+        }
+        let signature = match alg {
+            CHIPDOC_RSA_SHA1_PKCS1 | CHIPDOC_RSA_SHA256_PKCS1 => {
+                let prefix: &[u8] = if want == 20 {
+                    &DIGEST_INFO_SHA1
+                } else {
+                    &DIGEST_INFO_SHA256
+                };
+                let mut digest_info = Zeroizing::new(prefix.to_vec());
+                digest_info.extend_from_slice(&cmd.data);
+                key.pair.rsa_sign_raw(&digest_info)
+            }
+            _ => key.pair.rsa_sign_pss(&cmd.data),
+        };
+        match signature {
+            Ok(sig) => Response::success(sig),
+            Err(_) => status(StatusWord::WRONG_DATA),
+        }
+    }
+
+    /// ChipDoc PSO DECIPHER: the whole body is the cryptogram (no padding-indicator byte:
+    /// `card-cps4.c` `decipher`), answered by the raw RSA result, padding included.
+    fn chipdoc_decipher(&mut self, cmd: &Command, sec: &SecurityStatus) -> Response {
+        let Some((key_ref, _)) = self.se.ct else {
+            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        };
+        let Some(key) = self.key(key_ref) else {
+            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        };
+        if !sec.satisfies(key.acl.decipher) {
+            return status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        if cmd.data.len() != key.pair.size_bytes() {
+            return status(StatusWord::WRONG_LENGTH);
+        }
+        match key.pair.rsa_raw_private(&cmd.data) {
+            Ok(plain) => Response::success(plain.to_vec()),
+            Err(_) => status(StatusWord::WRONG_DATA),
+        }
     }
 
     fn mse_hash_template(&mut self, cmd: &Command) -> Response {
@@ -226,6 +360,13 @@ impl IasEcc {
         cmd: &Command,
         sec: &SecurityStatus,
     ) -> Response {
+        if self.dialect == crate::profile::Dialect::Chipdoc {
+            return match (cmd.p1, cmd.p2) {
+                (0x9E, 0x9A) => self.chipdoc_cds(cmd, sec),
+                (0x80, 0x86) => self.chipdoc_decipher(cmd, sec),
+                _ => status(StatusWord::INCORRECT_P1P2),
+            };
+        }
         match (cmd.p1, cmd.p2) {
             (0x90, 0xA0) => self.pso_hash(cmd),
             (0x9E, 0x9A) => self.pso_cds(cmd, sec),
@@ -240,8 +381,14 @@ impl IasEcc {
     /// card finishes — what OpenSC's OpenSSL-1.1 builds send (card-iasecc.c
     /// `iasecc_compute_signature_dst`, research §4.3).
     fn pso_hash(&mut self, cmd: &Command) -> Response {
-        let Some((_, alg)) = self.se.dst else {
-            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        // The hash algorithm: the HT's (Cryptolib sends MSE SET HT `80 01 10|40` then PSO
+        // HASH, and only then MSE SET DST: `pkcs15-sec.c` `sc_pkcs15_compute_hash`), else the
+        // DST's signature algorithm.
+        let alg = match (self.se.ht, self.se.dst) {
+            (Some(ALG_HASH_SHA1), _) => ALG_RSA_SHA1,
+            (Some(_), _) => ALG_RSA_SHA256,
+            (None, Some((_, alg))) => alg,
+            (None, None) => return status(StatusWord::CONDITIONS_NOT_SATISFIED),
         };
         let Ok(objects) = tlv::parse_all(&cmd.data) else {
             return status(StatusWord::WRONG_DATA);

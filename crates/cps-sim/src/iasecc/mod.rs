@@ -94,6 +94,8 @@ pub(crate) struct IasEcc {
     /// Whether GENERATE ASYMMETRIC KEY PAIR really generates (off in fuzzing: RSA-2048
     /// generation takes seconds).
     pub key_generation: bool,
+    /// IAS-ECC (CPS3) or ChipDoc (CPS4) command forms.
+    pub dialect: crate::profile::Dialect,
 }
 
 impl IasEcc {
@@ -129,6 +131,11 @@ impl IasEcc {
             0xCA => status(StatusWord::REFERENCED_DATA_NOT_FOUND),
             0x22 => self.manage_security_environment(cmd),
             0x2A => self.perform_security_operation(cmd, sec),
+            // ChipDoc has no INTERNAL AUTHENTICATE (ANS PKCS#11 external specification §2.2:
+            // "L'applet ChipDoc n'offre pas de commande d'apdu Internal Authenticate").
+            0x88 if self.dialect == crate::profile::Dialect::Chipdoc => {
+                status(StatusWord::INS_NOT_SUPPORTED)
+            }
             0x88 => self.internal_authenticate(cmd, sec),
             0x46 | 0x47 => self.generate_key_pair(cmd, sec),
             _ => return None,

@@ -156,8 +156,21 @@ impl Pin {
 }
 
 impl IasEcc {
+    /// The PIN a P2 names: its reference; on ChipDoc also the same with b8 set (ISO 7816-4
+    /// Table 65, "specific reference data": Cryptolib unblocks the CPS4 PIN with
+    /// `2C 03 <ref|80>`, `card-cps4.c` `cps4_build_pin_apdu`). On IAS-ECC b8 names a local
+    /// PIN, which the CPS3 does not have.
     fn pin_index(&self, reference: u8) -> Option<usize> {
-        self.pins.iter().position(|p| p.reference == reference)
+        let exact = self.pins.iter().position(|p| p.reference == reference);
+        if self.dialect == crate::profile::Dialect::Chipdoc {
+            exact.or_else(|| {
+                self.pins
+                    .iter()
+                    .position(|p| p.reference == reference & 0x7F)
+            })
+        } else {
+            exact
+        }
     }
 
     /// VERIFY (`00 20 P1 P2`, ISO 7816-4 §11.5.6).
@@ -230,7 +243,9 @@ impl IasEcc {
             return status(StatusWord::AUTH_METHOD_BLOCKED);
         }
         if cmd.p1 == 0x01 {
-            if !sec.is_verified(pin.reference) {
+            // New value only: after VERIFY of this PIN, or after the PUK that may reset it
+            // was verified (Cryptolib's CPS4 unblock: `2C 03` then `24 01 <ref> <new>`).
+            if !sec.is_verified(pin.reference) && !sec.satisfies(pin.acl.reset) {
                 return status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
             }
             let Ok(new) = pin.normalize(&cmd.data) else {

@@ -1,0 +1,422 @@
+//! The official middleware as the judge: the unmodified Cryptolib CPS 5.2.2 PKCS#11 module
+//! (`../shared/tools/cryptolib-cps/libcps3_pkcs11_lux.so`, ANS's Linux build) drives the
+//! simulated CPS3 and CPS4 through pcscd + vsmartcard-vpcd, with OpenSC's `pkcs11-tool`;
+//! every signature is verified with `openssl` against the card's certificate.
+//!
+//! Needs pcscd with vpcd, `pkcs11-tool` (OpenSC), `openssl` and the official module. Without
+//! them the test prints `SKIPPED` and passes, except under `CI=true`, where it fails.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a panic is a test failure"
+)]
+
+mod common;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use cps_sim::{Profile, SimCard};
+use cps_transport::pcsc::PcscContext;
+use cps_transport::vpcd::{self, VpcdConfig, VpcdHandle};
+
+const READER: &str = "Virtual PCD 00 00";
+/// PKCS#15 iDs of the real cards: the PKCS#15 AID then 01 (signature) / 02 (authentication)
+/// (OpenSC issue #2267).
+const SIG_ID: &str = "e828bd080f8025000001ff001001";
+const AUT_ID: &str = "e828bd080f8025000001ff001002";
+
+fn module() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/tools/cryptolib-cps/libcps3_pkcs11_lux.so")
+}
+
+fn skip_or_fail(reason: &str) {
+    cps_transport::pcsc::testing::skip_or_fail(&format!(
+        "the official-middleware test cannot run: {reason}"
+    ));
+}
+
+/// Runs a program with a time limit: (success, stdout + stderr); `None` when not installed.
+fn run(program: &str, args: &[&str]) -> Option<(bool, String)> {
+    let mut child = match Process::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("starting {program}: {e}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{program} {args:?} did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    Some((status.success(), out))
+}
+
+fn p11(m: &Path, args: &[&str]) -> (bool, String) {
+    let mut all = vec!["--module", m.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run("pkcs11-tool", &all).expect("pkcs11-tool is installed")
+}
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    run("openssl", args).expect("openssl is installed")
+}
+
+fn insert(ctx: &PcscContext, card: SimCard) -> VpcdHandle<SimCard> {
+    let handle = vpcd::spawn(card, VpcdConfig::with_port(vpcd::DEFAULT_PORT)).unwrap();
+    assert!(handle.wait_connected(Duration::from_secs(5)), "vpcd link");
+    ctx.wait_for_card(Some(READER), Duration::from_secs(5))
+        .unwrap();
+    handle
+}
+
+fn remove(ctx: &PcscContext, handle: VpcdHandle<SimCard>) {
+    handle.remove().unwrap();
+    ctx.wait_for_removal(READER, Duration::from_secs(5))
+        .unwrap();
+}
+
+/// The public key of the persona's certificate, as a PEM file for openssl.
+fn public_key(dir: &Path, slot: &str) -> PathBuf {
+    let cert = common::pki_dir().join(format!("cps3/dr-martin/{slot}.crt.der"));
+    let out = dir.join(format!("{slot}.pub.pem"));
+    let (ok, o) = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        cert.to_str().unwrap(),
+        "-pubkey",
+        "-noout",
+        "-out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{o}");
+    out
+}
+
+struct Run<'a> {
+    module: &'a Path,
+    handle: &'a VpcdHandle<SimCard>,
+    dir: &'a Path,
+    label: &'static str,
+    report: Vec<String>,
+}
+
+impl Run<'_> {
+    /// pkcs11-tool through the official module; records the APDUs the card received.
+    fn tool(&mut self, what: &str, args: &[&str]) -> (bool, String) {
+        self.handle.card().reset_stats();
+        let (ok, out) = p11(self.module, args);
+        let apdus = self.handle.card().stats().apdus;
+        eprintln!(
+            "--- [{}] {what}: ok={ok}, {apdus} APDUs\n{}",
+            self.label,
+            out.trim_end()
+        );
+        self.report.push(format!(
+            "{} {what}: {} ({apdus} APDUs)",
+            self.label,
+            if ok { "ok" } else { "refused" }
+        ));
+        (ok, out)
+    }
+
+    /// Signs `msg` with a mechanism and verifies the signature with openssl.
+    fn sign_and_verify(&mut self, mech: &str, id: &str, slot: &str) {
+        let msg = self.dir.join("msg.txt");
+        std::fs::write(
+            &msg,
+            b"feuille de soins electronique n. 42, signed by the card",
+        )
+        .unwrap();
+        let sig = self.dir.join(format!("{}-{mech}-{slot}.sig", self.label));
+        let (ok, out) = self.tool(
+            &format!("login + sign {mech} with {slot}"),
+            &[
+                "--login",
+                "--pin",
+                "1234",
+                "--sign",
+                "-m",
+                mech,
+                "--id",
+                id,
+                "-i",
+                msg.to_str().unwrap(),
+                "-o",
+                sig.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{mech} with {slot}: {out}");
+        let key = public_key(self.dir, slot);
+        let digest = if mech.starts_with("SHA1") {
+            "-sha1"
+        } else {
+            "-sha256"
+        };
+        let mut args = vec![
+            "dgst",
+            digest,
+            "-verify",
+            key.to_str().unwrap(),
+            "-signature",
+            sig.to_str().unwrap(),
+        ];
+        if mech.ends_with("PSS") {
+            args.extend_from_slice(&[
+                "-sigopt",
+                "rsa_padding_mode:pss",
+                "-sigopt",
+                "rsa_pss_saltlen:-1",
+            ]);
+        }
+        args.push(msg.to_str().unwrap());
+        let (ok, out) = openssl(&args);
+        assert!(
+            ok && out.contains("Verified OK"),
+            "openssl verify {mech} {slot}: {out}"
+        );
+    }
+
+    fn decrypt(&mut self) {
+        let key = public_key(self.dir, "auth");
+        let plain = self.dir.join("plain.txt");
+        std::fs::write(&plain, b"cle de session AES 0123456789abcdef").unwrap();
+        let enc = self.dir.join(format!("{}.enc", self.label));
+        let (ok, out) = openssl(&[
+            "pkeyutl",
+            "-encrypt",
+            "-pubin",
+            "-inkey",
+            key.to_str().unwrap(),
+            "-in",
+            plain.to_str().unwrap(),
+            "-out",
+            enc.to_str().unwrap(),
+        ]);
+        assert!(ok, "{out}");
+        let dec = self.dir.join(format!("{}.dec", self.label));
+        let (ok, out) = self.tool(
+            "login + decrypt RSA-PKCS",
+            &[
+                "--login",
+                "--pin",
+                "1234",
+                "--decrypt",
+                "-m",
+                "RSA-PKCS",
+                "--id",
+                AUT_ID,
+                "-i",
+                enc.to_str().unwrap(),
+                "-o",
+                dec.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{out}");
+        assert_eq!(std::fs::read(&dec).unwrap(), std::fs::read(&plain).unwrap());
+    }
+
+    /// Token and objects as the official module lists them.
+    fn listing(&mut self, generation: &str) {
+        let (ok, out) = self.tool("-L", &["-L"]);
+        assert!(
+            ok && out.contains(&format!("token label        : {generation} dr-martin")),
+            "{out}"
+        );
+        let (ok, out) = self.tool("-O --login (objects)", &["-O", "--login", "--pin", "1234"]);
+        assert!(ok, "{out}");
+        for needle in [
+            "label:      CPS_PRIV_SIG",
+            "label:      CPS_PRIV_AUT",
+            "label:      Certificat de Signature CPS",
+            "label:      Certificat d'Authentification CPS",
+            "label:      Cle publique - Certificat de Signature CPS",
+            "label:      Cle publique - Certificat d'Authentification CPS",
+            &format!("ID:         {SIG_ID}"),
+            &format!("ID:         {AUT_ID}"),
+            "'CPS_DATA'",
+            "'CPS_ID_CARD'",
+            "'CPS_NAME_PS'",
+            "'CPS_LANG_PS'",
+            "'CPS_INFO_PS'",
+            "'CPS_ACTIVITY_01_PS'",
+            "'CPS_ACTIVITY_02_PS'",
+            "'CPS_SIT_FACT'",
+        ] {
+            assert!(
+                out.contains(needle),
+                "{needle:?} not in the official module's -O:\n{out}"
+            );
+        }
+        // A free data object's value, read through the module: the holder's family name.
+        let val = self.dir.join(format!("{}-name.bin", self.label));
+        let (ok, out) = self.tool(
+            "read CPS_NAME_PS",
+            &[
+                "--read-object",
+                "--type",
+                "data",
+                "--label",
+                "CPS_NAME_PS",
+                "-o",
+                val.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{out}");
+        let v = std::fs::read(&val).unwrap();
+        assert!(v.windows(6).any(|w| w == b"MARTIN"), "{v:02X?}");
+    }
+
+    /// Wrong PIN counts down and is never spent by the module itself; the right PIN then
+    /// restores the counter.
+    fn wrong_pin(&mut self) {
+        let (ok, out) = self.tool(
+            "login with a wrong PIN",
+            &["--login", "--pin", "9999", "-O"],
+        );
+        assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
+        assert_eq!(
+            self.handle.card().tries_left(0x01),
+            Some(2),
+            "one try spent, not more"
+        );
+        let (ok, out) = self.tool("-L after a wrong PIN", &["-L"]);
+        assert!(ok && out.contains("user PIN count low"), "{out}");
+        let (ok, out) = self.tool(
+            "login with the right PIN",
+            &["--login", "--pin", "1234", "-O"],
+        );
+        assert!(ok, "{out}");
+        assert_eq!(self.handle.card().tries_left(0x01), Some(3));
+    }
+
+    fn change_pin(&mut self) {
+        let (ok, out) = self.tool(
+            "change PIN",
+            &["--change-pin", "--pin", "1234", "--new-pin", "4321"],
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = self.tool(
+            "login with the new PIN",
+            &["--login", "--pin", "4321", "-O"],
+        );
+        assert!(ok, "{out}");
+        let (ok, out) = self.tool(
+            "change the PIN back",
+            &["--change-pin", "--pin", "4321", "--new-pin", "1234"],
+        );
+        assert!(ok, "{out}");
+    }
+}
+
+#[test]
+fn official_middleware_on_the_simulated_cards() {
+    let m = module();
+    if !m.exists() {
+        return skip_or_fail(&format!("{} is missing", m.display()));
+    }
+    let ctx = match PcscContext::establish() {
+        Ok(c) => c,
+        Err(e) => return skip_or_fail(&format!("pcscd not running: {e}")),
+    };
+    if !ctx.reader_names().unwrap().iter().any(|n| n == READER) {
+        return skip_or_fail("pcscd has no vpcd reader");
+    }
+    if run("pkcs11-tool", &["--help"]).is_none() || run("openssl", &["version"]).is_none() {
+        return skip_or_fail("pkcs11-tool (opensc) or openssl is not installed");
+    }
+    ctx.wait_for_removal(READER, Duration::from_secs(2))
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("cps-cryptolib-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut report = Vec::new();
+
+    // ---------------------------------------------------------------- CPS3 (IAS-ECC, T=0)
+    let handle = insert(&ctx, SimCard::new(Profile::Cps3, "dr-martin").unwrap());
+    let mut r = Run {
+        module: &m,
+        handle: &handle,
+        dir: &dir,
+        label: "CPS3",
+        report: Vec::new(),
+    };
+    r.listing("CPS3");
+    // The card finishes the hash (PSO HASH with the intermediate state): short and long
+    // messages, SHA-1 and SHA-256.
+    r.sign_and_verify("SHA1-RSA-PKCS", SIG_ID, "sign");
+    r.sign_and_verify("SHA256-RSA-PKCS", SIG_ID, "sign");
+    r.decrypt();
+    r.wrong_pin();
+    r.change_pin();
+    report.append(&mut r.report);
+    remove(&ctx, handle);
+
+    // ---------------------------------------------------------------- CPS4 (ChipDoc, channel 1)
+    for variant in 0..3 {
+        let card = SimCard::builder()
+            .profile(Profile::Cps4)
+            .persona("dr-martin")
+            .atr_variant(variant)
+            .build()
+            .unwrap();
+        let handle = insert(&ctx, card);
+        let mut r = Run {
+            module: &m,
+            handle: &handle,
+            dir: &dir,
+            label: "CPS4",
+            report: Vec::new(),
+        };
+        let (ok, out) = r.tool(&format!("-L (ATR variant {variant})"), &["-L"]);
+        assert!(
+            ok && out.contains("token label        : CPS4 dr-martin"),
+            "{out}"
+        );
+        if variant == 0 {
+            r.listing("CPS4");
+            r.sign_and_verify("SHA1-RSA-PKCS", SIG_ID, "sign");
+            r.sign_and_verify("SHA256-RSA-PKCS", SIG_ID, "sign");
+            r.sign_and_verify("SHA256-RSA-PKCS-PSS", SIG_ID, "sign");
+            r.sign_and_verify("SHA256-RSA-PKCS-PSS", AUT_ID, "auth");
+            r.decrypt();
+            r.wrong_pin();
+            r.change_pin();
+        }
+        report.append(&mut r.report);
+        remove(&ctx, handle);
+    }
+    eprintln!(
+        "\n=== official module on the simulated cards\n{}",
+        report.join("\n")
+    );
+}
