@@ -80,6 +80,23 @@ fn run(program: &str, args: &[&str]) -> Option<(bool, String)> {
     Some((status.success(), out))
 }
 
+/// The official module caches PKCS#15 files per card serial in this folder (it creates it);
+/// APDU counts depend on it.
+const MODULE_CACHE: &str = "/etc/opt/santesocial/CPS/cache";
+
+/// Forgets what the module cached for the simulated cards' serials (`<serial>_<path>` files).
+fn clear_module_cache(serials: &[&str]) {
+    let Ok(entries) = std::fs::read_dir(MODULE_CACHE) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if serials.iter().any(|s| name.starts_with(&format!("{s}_"))) {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+}
+
 fn p11(m: &Path, args: &[&str]) -> (bool, String) {
     let mut all = vec!["--module", m.to_str().unwrap()];
     all.extend_from_slice(args);
@@ -246,6 +263,36 @@ impl Run<'_> {
         assert_eq!(std::fs::read(&dec).unwrap(), std::fs::read(&plain).unwrap());
     }
 
+    /// "Find objects + login + sign" in one process, the figure docs/card-layout.md compares
+    /// with `cps sign`: with the module's disk cache empty, then warm.
+    fn sign_round_trips(&mut self, serial: &str) -> (u64, u64) {
+        let msg = self.dir.join("rt.txt");
+        std::fs::write(&msg, b"round trips").unwrap();
+        let sig = self.dir.join("rt.sig");
+        let args = [
+            "--login",
+            "--pin",
+            "1234",
+            "--sign",
+            "-m",
+            "SHA256-RSA-PKCS",
+            "--id",
+            SIG_ID,
+            "-i",
+            msg.to_str().unwrap(),
+            "-o",
+            sig.to_str().unwrap(),
+        ];
+        clear_module_cache(&[serial]);
+        let (ok, out) = self.tool("find + login + sign, cold cache", &args);
+        assert!(ok, "{out}");
+        let cold = self.handle.card().stats().apdus;
+        let (ok, out) = self.tool("find + login + sign, warm cache", &args);
+        assert!(ok, "{out}");
+        let warm = self.handle.card().stats().apdus;
+        (cold, warm)
+    }
+
     /// Token and objects as the official module lists them.
     fn listing(&mut self, generation: &str) {
         let (ok, out) = self.tool("-L", &["-L"]);
@@ -370,6 +417,11 @@ fn official_middleware_on_the_simulated_cards() {
         label: "CPS3",
         report: Vec::new(),
     };
+    clear_module_cache(&["30112345", "40112345"]);
+    let (cold, warm) = r.sign_round_trips("30112345");
+    eprintln!(
+        "CPS3 official module, find + login + sign SHA256-RSA-PKCS: {cold} APDUs (cold cache), {warm} (warm)"
+    );
     r.listing("CPS3");
     // The card finishes the hash (PSO HASH with the intermediate state): short and long
     // messages, SHA-1 and SHA-256.
@@ -403,6 +455,10 @@ fn official_middleware_on_the_simulated_cards() {
             "{out}"
         );
         if variant == 0 {
+            let (cold, warm) = r.sign_round_trips("40112345");
+            eprintln!(
+                "CPS4 official module, find + login + sign SHA256-RSA-PKCS: {cold} APDUs (cold cache), {warm} (warm)"
+            );
             r.listing("CPS4");
             r.sign_and_verify("SHA1-RSA-PKCS", SIG_ID, "sign");
             r.sign_and_verify("SHA256-RSA-PKCS", SIG_ID, "sign");
