@@ -209,18 +209,22 @@ impl SimCardBuilder {
             Interface::Contact => Some(&spec.contact),
             Interface::Contactless => spec.contactless.as_ref(),
         }
-        .ok_or_else(|| SimError::invalid(&name, "the profile has no contactless interface"))?;
+        .ok_or_else(|| SimError::invalid(&name, "the profile has no contactless interface"))?
+        .clone();
+        // An interface may carry its own IAS application, described by another built-in
+        // profile (the CPS3's contactless side: the technical key, no PIN).
+        let spec = match (&self.interface, iface.application.as_deref()) {
+            (Interface::Contactless, Some(app)) => crate::profile::application_profile(app)?,
+            _ => spec,
+        };
+        let native_on_iface = iface.native_application || iface.application.is_some();
         let (protocol, extended, native_available) = match self.interface {
             Interface::Contact => (
                 iface.protocol,
                 iface.extended_length,
                 iface.native_application,
             ),
-            Interface::Contactless => (
-                Protocol::T1,
-                iface.extended_length,
-                iface.native_application,
-            ),
+            Interface::Contactless => (Protocol::T1, iface.extended_length, native_on_iface),
         };
         let atr = match self.atr_variant {
             0 => iface.atr.0.clone(),

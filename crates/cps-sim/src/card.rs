@@ -224,12 +224,19 @@ impl SimCard {
         self.native.security.is_verified(pin_reference)
     }
 
-    /// The PKCS#15 iD of a key (SHA-1 of its public key), `None` if no such key.
-    pub fn key_id(&self, key_reference: u8) -> Option<[u8; 20]> {
-        self.native
-            .iasecc
-            .key(key_reference)
-            .map(|k| k.pair.key_id())
+    /// The PKCS#15 iD of a key as the PrKDF gives it (the real cards: the PKCS#15 AID then
+    /// `01` / `02`; a profile without iDs: the SHA-1 of the public key), `None` if no such key.
+    pub fn key_id(&self, key_reference: u8) -> Option<Vec<u8>> {
+        let key = self.native.iasecc.key(key_reference)?;
+        let spec = self
+            .spec
+            .keys
+            .iter()
+            .find(|k| k.reference.0 == key_reference);
+        Some(match spec {
+            Some(s) => crate::pkcs15::key_id(s, &key.pair),
+            None => key.pair.key_id().to_vec(),
+        })
     }
 
     /// The subjectPublicKey bits of a key (DER RSAPublicKey, or the uncompressed P-256 point).

@@ -221,11 +221,12 @@ pub(crate) fn prkdf(keys: &[KeyView<'_>]) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for k in keys {
         let s = k.spec;
-        let common = der::seq(&[
-            der::utf8(&s.label),
-            flags("object flag", &s.object_flags)?,
-            der::octets(&s.auth_id.0),
-        ]);
+        let mut common = vec![der::utf8(&s.label), flags("object flag", &s.object_flags)?];
+        // No authId: a key usable without a PIN (the CPS3's contactless technical key).
+        if !s.auth_id.0.is_empty() {
+            common.push(der::octets(&s.auth_id.0));
+        }
+        let common = der::seq(&common);
         let mut key_attrs = vec![
             der::octets(&k.id()),
             flags("key usage", &s.usage)?,

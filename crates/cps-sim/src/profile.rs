@@ -202,6 +202,25 @@ pub struct InterfaceSpec {
     /// The IAS command dialect of the native application.
     #[serde(default)]
     pub dialect: Dialect,
+    /// The IAS application this interface carries, when it differs from the contact one: the
+    /// name of a built-in application profile ([`application_profile`]), e.g.
+    /// `"cps3-contactless"` (the CPS3's technical-key application, `card-cps3.c`
+    /// `cps3_aid_cps3_cl`).
+    #[serde(default)]
+    pub application: Option<String>,
+}
+
+const CPS3_CONTACTLESS_JSON: &str = include_str!("../profiles/cps3-contactless.json");
+
+/// A built-in application profile that an interface names (`application`).
+pub fn application_profile(name: &str) -> Result<ProfileSpec, SimError> {
+    match name {
+        "cps3-contactless" => ProfileSpec::from_json(name, CPS3_CONTACTLESS_JSON),
+        other => Err(SimError::invalid(
+            other,
+            "unknown interface application (known: cps3-contactless)",
+        )),
+    }
 }
 
 /// How the native application speaks: the CPS3's IAS-ECC or the CPS4's NXP ChipDoc forms

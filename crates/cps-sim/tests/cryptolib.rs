@@ -433,6 +433,91 @@ fn official_middleware_on_the_simulated_cards() {
     report.append(&mut r.report);
     remove(&ctx, handle);
 
+    // ------------------------------------------- CPS3 contactless: the technical key, no PIN
+    // The module keys its disk cache by the card serial, which both interfaces share.
+    clear_module_cache(&["30112345"]);
+    let card = SimCard::builder()
+        .profile(Profile::Cps3)
+        .persona("dr-martin")
+        .interface(cps_sim::Interface::Contactless)
+        .build()
+        .unwrap();
+    let handle = insert(&ctx, card);
+    let mut r = Run {
+        module: &m,
+        handle: &handle,
+        dir: &dir,
+        label: "CPS3-CL",
+        report: Vec::new(),
+    };
+    let (ok, out) = r.tool("-L", &["-L"]);
+    assert!(
+        ok && out.contains("CPS3 dr-martin") && !out.contains("login required"),
+        "{out}"
+    );
+    let (ok, out) = r.tool("-O (no login)", &["-O"]);
+    assert!(ok, "{out}");
+    for needle in [
+        "CPS_PRIV_TECH_AUT",
+        "Certificat Technique CPS",
+        "e828bd080f8025000001ff002001",
+    ] {
+        assert!(out.contains(needle), "{needle:?} not in:\n{out}");
+    }
+    let digest = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(b"badge").to_vec()
+    };
+    let di = dir.join("cl.di");
+    std::fs::write(
+        &di,
+        [
+            hex::decode("3031300d060960864801650304020105000420").unwrap(),
+            digest.clone(),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let sig = dir.join("cl.sig");
+    let (ok, out) = r.tool(
+        "sign RSA-PKCS with the technical key, no PIN",
+        &[
+            "--sign",
+            "-m",
+            "RSA-PKCS",
+            "--id",
+            "e828bd080f8025000001ff002001",
+            "-i",
+            di.to_str().unwrap(),
+            "-o",
+            sig.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{out}");
+    let hash = dir.join("cl.sha256");
+    std::fs::write(&hash, &digest).unwrap();
+    let key = public_key(&dir, "auth");
+    let (ok, out) = openssl(&[
+        "pkeyutl",
+        "-verify",
+        "-pubin",
+        "-inkey",
+        key.to_str().unwrap(),
+        "-in",
+        hash.to_str().unwrap(),
+        "-sigfile",
+        sig.to_str().unwrap(),
+        "-pkeyopt",
+        "digest:sha256",
+    ]);
+    assert!(
+        ok && out.contains("Signature Verified Successfully"),
+        "{out}"
+    );
+    report.append(&mut r.report);
+    remove(&ctx, handle);
+    clear_module_cache(&["30112345"]);
+
     // ---------------------------------------------------------------- CPS4 (ChipDoc, channel 1)
     for variant in 0..3 {
         let card = SimCard::builder()
