@@ -1,8 +1,8 @@
 //! The simulated CPS card (cps-sim) fed arbitrary APDU sequences: never panics, always answers
 //! at least a status word, and the PIN/PUK counters stay within their range.
 //!
-//! Input: first byte = profile (bit 0: CPS3/CPS4); then records `len ‖ APDU` (`len` = 0 is a
-//! card reset).
+//! Input: first byte = card (modulo 4: CPS3, CPS4 ChipDoc, CPS3 contactless, CPS4-model); then
+//! records `len ‖ APDU` (`len` = 0 is a card reset).
 #![no_main]
 use std::sync::OnceLock;
 
@@ -10,18 +10,24 @@ use cps_sim::{Profile, SimCard};
 use cps_transport::VirtualCard;
 use libfuzzer_sys::fuzz_target;
 
-fn cards() -> &'static [SimCard; 2] {
-    static CARDS: OnceLock<[SimCard; 2]> = OnceLock::new();
+fn cards() -> &'static [SimCard; 4] {
+    static CARDS: OnceLock<[SimCard; 4]> = OnceLock::new();
     CARDS.get_or_init(|| {
         // RSA-2048 generation takes seconds: GENERATE answers 6A81 here.
         let build = |p| SimCard::builder().profile(p).key_generation(false).build().expect("card");
-        [build(Profile::Cps3), build(Profile::Cps4Model)]
+        let contactless = SimCard::builder()
+            .profile(Profile::Cps3)
+            .interface(cps_sim::Interface::Contactless)
+            .key_generation(false)
+            .build()
+            .expect("card");
+        [build(Profile::Cps3), build(Profile::Cps4), contactless, build(Profile::Cps4Model)]
     })
 }
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, mut rest)) = data.split_first() else { return };
-    let mut card = cards()[usize::from(selector & 1)].clone();
+    let mut card = cards()[usize::from(selector & 3)].clone();
     card.power_on();
     while let Some((&len, tail)) = rest.split_first() {
         if len == 0 {
@@ -34,7 +40,8 @@ fuzz_target!(|data: &[u8]| {
         rest = next;
         let r = card.process(apdu);
         assert!(r.len() >= 2);
-        assert!(card.tries_left(1).is_some_and(|t| t <= 3));
-        assert!(card.tries_left(2).is_some_and(|t| t <= 3));
+        // The contactless application has no PIN.
+        assert!(card.tries_left(1).is_none_or(|t| t <= 3));
+        assert!(card.tries_left(2).is_none_or(|t| t <= 3));
     }
 });

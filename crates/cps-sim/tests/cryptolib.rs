@@ -367,6 +367,53 @@ impl Run<'_> {
         assert_eq!(self.handle.card().tries_left(0x01), Some(3));
     }
 
+    /// Three wrong PINs block it (one try each); the PUK unblocks it through the module:
+    /// SO login (VERIFY of the PUK) then C_InitPIN (CPS3 `2C 02 01 <new>`; CPS4 `2C 03 81` then
+    /// `24 01 01 <new>`, `card-cps4.c` `cps4_pin_cmd`).
+    fn block_and_unblock(&mut self) {
+        for left in [2u8, 1, 0] {
+            let (ok, out) = self.tool(
+                "login with a wrong PIN",
+                &["--login", "--pin", "9999", "-O"],
+            );
+            assert!(
+                !ok && out.contains("CKR_PIN_INCORRECT") || left == 0,
+                "{out}"
+            );
+            assert_eq!(self.handle.card().tries_left(0x01), Some(left));
+        }
+        let (ok, out) = self.tool("-L with the PIN blocked", &["-L"]);
+        assert!(ok && out.contains("user PIN locked"), "{out}");
+        let (ok, out) = self.tool(
+            "login with the PIN blocked",
+            &["--login", "--pin", "1234", "-O"],
+        );
+        assert!(!ok && out.contains("CKR_PIN_LOCKED"), "{out}");
+        let (ok, out) = self.tool(
+            "unblock: SO login with the PUK + C_InitPIN",
+            &[
+                "--init-pin",
+                "--login",
+                "--login-type",
+                "so",
+                "--so-pin",
+                "12345678",
+                "--new-pin",
+                "1234",
+            ],
+        );
+        assert!(
+            ok && out.contains("User PIN successfully initialized"),
+            "{out}"
+        );
+        assert_eq!(self.handle.card().tries_left(0x01), Some(3));
+        let (ok, out) = self.tool(
+            "login after the unblock",
+            &["--login", "--pin", "1234", "-O"],
+        );
+        assert!(ok, "{out}");
+    }
+
     fn change_pin(&mut self) {
         let (ok, out) = self.tool(
             "change PIN",
@@ -430,6 +477,7 @@ fn official_middleware_on_the_simulated_cards() {
     r.decrypt();
     r.wrong_pin();
     r.change_pin();
+    r.block_and_unblock();
     report.append(&mut r.report);
     remove(&ctx, handle);
 
@@ -552,6 +600,7 @@ fn official_middleware_on_the_simulated_cards() {
             r.decrypt();
             r.wrong_pin();
             r.change_pin();
+            r.block_and_unblock();
         }
         report.append(&mut r.report);
         remove(&ctx, handle);
