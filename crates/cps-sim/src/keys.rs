@@ -183,6 +183,19 @@ impl KeyPair {
             .map_err(|_| CryptoError)
     }
 
+    /// RSA: PKCS#1 v1.5 signature of a hash (RFC 8017 §9.2): the card builds the DigestInfo
+    /// of SHA-1 (20 bytes) or SHA-256 (32 bytes).
+    pub fn rsa_sign_digest(&self, hash: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        let prefix: &[u8] = match hash.len() {
+            20 => &DIGEST_INFO_SHA1,
+            32 => &DIGEST_INFO_SHA256,
+            _ => return Err(CryptoError),
+        };
+        let mut digest_info = Zeroizing::new(prefix.to_vec());
+        digest_info.extend_from_slice(hash);
+        self.rsa_sign_raw(&digest_info)
+    }
+
     /// RSA: PKCS#1 v1.5 decryption.
     pub fn rsa_decrypt(&self, cryptogram: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         match self {

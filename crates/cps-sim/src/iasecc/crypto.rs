@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use super::sdo::{CLASS_PRIVATE_KEY, sdo_class_ref, wrap};
 use super::{IasEcc, status};
-use crate::keys::{DIGEST_INFO_SHA1, DIGEST_INFO_SHA256, KeyPair};
+use crate::keys::KeyPair;
 use crate::security::SecurityStatus;
 
 /// Algorithm reference: RSA PKCS#1 v1.5 signature with SHA-1 (CDS) [real CPx TokenInfo algRef
@@ -285,15 +285,10 @@ impl IasEcc {
     /// ChipDoc PSO COMPUTE DIGITAL SIGNATURE: the data is the hash computed by the host
     /// (`card-cps4.c` `cps4_sign`); PKCS#1 v1.5 with the DigestInfo built by the card, or PSS.
     fn chipdoc_cds(&mut self, cmd: &Command, sec: &SecurityStatus) -> Response {
-        let Some((key_ref, alg)) = self.se.dst else {
-            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        let (key, alg) = match self.dst_key(sec) {
+            Ok(k) => k,
+            Err(sw) => return status(sw),
         };
-        let Some(key) = self.key(key_ref) else {
-            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
-        };
-        if !sec.satisfies(key.acl.sign) {
-            return status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
-        }
         let want = match alg {
             CHIPDOC_RSA_SHA1_PKCS1 | CHIPDOC_RSA_SHA1_PSS => 20,
             _ => 32,
@@ -302,16 +297,7 @@ impl IasEcc {
             return status(StatusWord::WRONG_LENGTH);
         }
         let signature = match alg {
-            CHIPDOC_RSA_SHA1_PKCS1 | CHIPDOC_RSA_SHA256_PKCS1 => {
-                let prefix: &[u8] = if want == 20 {
-                    &DIGEST_INFO_SHA1
-                } else {
-                    &DIGEST_INFO_SHA256
-                };
-                let mut digest_info = Zeroizing::new(prefix.to_vec());
-                digest_info.extend_from_slice(&cmd.data);
-                key.pair.rsa_sign_raw(&digest_info)
-            }
+            CHIPDOC_RSA_SHA1_PKCS1 | CHIPDOC_RSA_SHA256_PKCS1 => key.pair.rsa_sign_digest(&cmd.data),
             _ => key.pair.rsa_sign_pss(&cmd.data),
         };
         match signature {
@@ -410,17 +396,24 @@ impl IasEcc {
         }
     }
 
+    /// The key and algorithm of the current DST, once the key's signing condition holds.
+    fn dst_key(&self, sec: &SecurityStatus) -> Result<(&super::Key, u8), StatusWord> {
+        let (key_ref, alg) = self.se.dst.ok_or(StatusWord::CONDITIONS_NOT_SATISFIED)?;
+        let key = self
+            .key(key_ref)
+            .ok_or(StatusWord::CONDITIONS_NOT_SATISFIED)?;
+        if !sec.satisfies(key.acl.sign) {
+            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        Ok((key, alg))
+    }
+
     /// PSO COMPUTE DIGITAL SIGNATURE over the hash of PSO HASH.
     fn pso_cds(&mut self, cmd: &Command, sec: &SecurityStatus) -> Response {
-        let Some((key_ref, alg)) = self.se.dst else {
-            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        let (key, alg) = match self.dst_key(sec) {
+            Ok(k) => k,
+            Err(sw) => return status(sw),
         };
-        let Some(key) = self.key(key_ref) else {
-            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
-        };
-        if !sec.satisfies(key.acl.sign) {
-            return status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
-        }
         if !cmd.data.is_empty() {
             return status(StatusWord::WRONG_DATA);
         }
@@ -428,16 +421,7 @@ impl IasEcc {
             return status(StatusWord::CONDITIONS_NOT_SATISFIED);
         };
         let signature = match alg {
-            ALG_RSA_SHA1 | ALG_RSA_SHA256 => {
-                let prefix: &[u8] = if alg == ALG_RSA_SHA1 {
-                    &DIGEST_INFO_SHA1
-                } else {
-                    &DIGEST_INFO_SHA256
-                };
-                let mut digest_info = Zeroizing::new(prefix.to_vec());
-                digest_info.extend_from_slice(hash);
-                key.pair.rsa_sign_raw(&digest_info)
-            }
+            ALG_RSA_SHA1 | ALG_RSA_SHA256 => key.pair.rsa_sign_digest(hash),
             _ => key.pair.ecdsa_sign_prehash(hash),
         };
         // One signature per hash.
