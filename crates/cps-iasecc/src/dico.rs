@@ -32,11 +32,13 @@
 //!
 //! ## What is embedded
 //!
-//! Every table whose codes label a field of the CPS data objects (identity `CPS_ID_CARD`,
-//! holder `CPS_NAME_PS`, `CPS_LANG_PS`, `CPS_INFO_PS`, the practice situations
-//! `CPS_ACTIVITY_nn_PS` and billing `CPS_SIT_FACT`, as the Cryptolib CPS PKCS#11 external
-//! specification v2.0.0 lists them), each one **entire** — 27 tables, one [`Table`] variant
-//! each (its documentation gives the id, the file's title and the entry count):
+//! The dictionary's code tables each code one field of the holder data (`NOM_CHAMP` names
+//! it), the data the CPS carries in the objects the Cryptolib CPS PKCS#11 external
+//! specification v2.0.0 lists (`CPS_ID_CARD`, `CPS_NAME_PS`, `CPS_LANG_PS`, `CPS_INFO_PS`, the
+//! practice situations `CPS_ACTIVITY_nn_PS`, billing `CPS_SIT_FACT`). Which table goes with
+//! which object is read from the table and field names, not from a published layout. Kept,
+//! each one **entire**: 27 tables, one [`Table`] variant each (its documentation gives the
+//! id, the file's title and the entry count):
 //!
 //! - card and holder: `G01` card category, `G02` CPS card type, `G03` civility, `G06`
 //!   abbreviated civility, `G08` person identifier type, `G00` languages (`CPS_LANG_PS`);
@@ -49,10 +51,11 @@
 //! - billing situation (Assurance Maladie): `G100` speciality, `G101` convention code, `G102`
 //!   tariff zone, `G103` mileage allowance zone, `G104` approvals, `G105` geographic zone.
 //!
-//! Left out: `G09` (French departments, INSEE codes: a geographic list, not a CPS code; no
-//! CPS data object listed by the specification carries a department), `G999` (file metadata,
-//! kept as [`SOURCE_VERSION`]), and the rows of `NOM_TABLE`/`NOM_CHAMP` (kept as
-//! [`Table::title`] and [`Table::field`]).
+//! Left out: `G09` "Codes départements" (112 INSEE department codes, e.g. `49` "Maine-et-Loire
+//! (49)": a geographic list that labels no CPS-specific code, which an editor takes from the
+//! official geographic code; it would add 2 728 bytes), `G999` (file metadata, kept as
+//! [`SOURCE_VERSION`]), and the rows of `NOM_TABLE`/`NOM_CHAMP` (kept as [`Table::title`]
+//! and [`Table::field`]).
 //!
 //! The embedded form is `dico/dico-fr.tsv` (UTF-8, 33 689 bytes: a three-line header and
 //! 942 entries), one line `table⇥code⇥qualifier⇥label` per entry, sorted by (table, code,
