@@ -86,6 +86,7 @@
 
 mod card;
 mod crypto;
+pub mod dico;
 mod error;
 mod generation;
 mod holder;
