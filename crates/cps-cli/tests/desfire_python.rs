@@ -90,8 +90,7 @@ fn text(o: &Output) -> (String, String) {
 }
 
 fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {:?}", text(o)))
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {:?}", text(o)))
 }
 
 /// A private directory with the door profile and the key file.
@@ -162,7 +161,10 @@ fn establishment_badge_through_pcscd_with_python_desfire() {
         "{stdout}"
     );
     assert!(stdout.contains("DESFire 00 OPERATION_OK"), "{stdout}");
-    assert!(stdout.contains("< 7E   DESFire 7E LENGTH_ERROR"), "{stdout}");
+    assert!(
+        stdout.contains("< 7E   DESFire 7E LENGTH_ERROR"),
+        "{stdout}"
+    );
     // The reader's pseudo-APDUs and ISO-wrapped statuses with their names.
     let o = cps(
         &[
@@ -193,7 +195,11 @@ fn establishment_badge_through_pcscd_with_python_desfire() {
     // Before provisioning: no application, the door refuses (exit 8).
     let o = door(&[], &door_env);
     assert_eq!(o.status.code(), Some(8), "{:?}", text(&o));
-    assert!(text(&o).1.contains("application F51001 not found"), "{:?}", text(&o));
+    assert!(
+        text(&o).1.contains("application F51001 not found"),
+        "{:?}",
+        text(&o)
+    );
 
     // Dry run: the plan, nothing written.
     let o = provision(&["--dry-run"]);
@@ -237,7 +243,10 @@ fn establishment_badge_through_pcscd_with_python_desfire() {
     assert!(text(&o).1.contains("not on 2027-02-01"), "{:?}", text(&o));
     let o = door(
         &[],
-        &[("CPS_DESFIRE_DOOR_MASTER_KEY", "00112233445566778899AABBCCDDEEFF")],
+        &[(
+            "CPS_DESFIRE_DOOR_MASTER_KEY",
+            "00112233445566778899AABBCCDDEEFF",
+        )],
     );
     assert_eq!(o.status.code(), Some(8));
     let (_, stderr) = text(&o);
@@ -309,7 +318,9 @@ fn establishment_badge_through_pcscd_with_python_desfire() {
     );
     assert_eq!(o.status.code(), Some(5), "{:?}", text(&o));
     assert!(
-        text(&o).1.contains("neither the default key nor the establishment's"),
+        text(&o)
+            .1
+            .contains("neither the default key nor the establishment's"),
         "{:?}",
         text(&o)
     );
