@@ -42,6 +42,27 @@ impl KeyKind {
     }
 }
 
+/// A file's communication mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CommArg {
+    /// Plain.
+    Plain,
+    /// MACed.
+    Mac,
+    /// Enciphered.
+    Full,
+}
+
+impl CommArg {
+    fn mode(self) -> cps::desfire::CommMode {
+        match self {
+            CommArg::Plain => cps::desfire::CommMode::Plain,
+            CommArg::Mac => cps::desfire::CommMode::Mac,
+            CommArg::Full => cps::desfire::CommMode::Full,
+        }
+    }
+}
+
 /// The application and key to authenticate with.
 #[derive(Args, Debug, Clone)]
 pub struct KeyArgs {
@@ -111,6 +132,10 @@ pub enum DesfireCmd {
         /// AN10922 system identifier (hex) after UID ‖ AID.
         #[arg(long, default_value = "")]
         system_id: String,
+        /// The credential file's communication mode, when known: saves the GetFileSettings
+        /// exchange (without --profile).
+        #[arg(long, value_enum)]
+        comm: Option<CommArg>,
         /// Print the credential bytes (hidden by default).
         #[arg(long)]
         show_data: bool,
@@ -398,6 +423,7 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
             file,
             diversify,
             system_id,
+            comm,
             show_data,
             ..
         } => {
@@ -412,9 +438,18 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
                 key_type: KeyKind::Aes,
             };
             let key = key.ok_or_else(|| Failure::new(1, "no key"))?;
+            let system_identifier =
+                hex::decode(&system_id).map_err(|e| Failure::usage(format!("--system-id: {e}")))?;
+            // The UID as the reader got it in anticollision (no card exchange), else
+            // GetVersion (3 exchanges).
+            let uid = if diversify { reader_uid(&mut d) } else { None };
             let config = DoorConfig {
-                system_identifier: hex::decode(&system_id)
-                    .map_err(|e| Failure::usage(format!("--system-id: {e}")))?,
+                uid: match uid {
+                    Some(u) => cps::desfire::client::UidSource::Known(u),
+                    None => cps::desfire::client::UidSource::GetVersion,
+                },
+                file_comm: comm.map(CommArg::mode),
+                system_identifier,
                 legacy: if cps3 {
                     LegacyHint::ReliesOnMifareClassic
                 } else {
