@@ -501,6 +501,10 @@ fn native_frames_and_their_length_rules() {
     let r = card.process(&h("AF"));
     assert_eq!(r[0], 0x00);
     assert_eq!(&r[1..8], &u);
+    // Fetching an answer frame is `AF` alone: `AF 00` is a length error (and ends the chain).
+    assert_eq!(card.process(&h("60"))[0], 0xAF);
+    assert_eq!(card.process(&h("AF 00")), [0x7E]);
+    assert_eq!(card.process(&h("AF")), [0x1C]);
     // SelectApplication native: status alone.
     assert_eq!(card.process(&h("5A 43 50 53")), [0x00]);
     assert_eq!(card.process(&h("5A 00 00 00")), [0x00]);

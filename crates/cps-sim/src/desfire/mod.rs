@@ -473,8 +473,15 @@ impl DesfireApplet {
                 }
                 return self.execute(inc.code, &inc.payload);
             }
-            if let Some(frame) = self.vol.outgoing.pop_front() {
-                return frame;
+            if !self.vol.outgoing.is_empty() {
+                // Fetching the next answer frame: `AF` alone (notes §1); anything after it is
+                // a command string of the wrong length.
+                if !payload.is_empty() {
+                    return self.fail(S::LengthError);
+                }
+                if let Some(frame) = self.vol.outgoing.pop_front() {
+                    return frame;
+                }
             }
             return self.fail(S::IllegalCommand);
         }
