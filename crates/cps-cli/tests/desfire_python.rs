@@ -39,13 +39,18 @@ fn skip_or_fail(reason: &str) {
     ));
 }
 
-/// A running `cps sim serve --contactless`, stopped (killed) even when an assertion fails.
+/// A running `cps sim serve --contactless`, stopped (killed) even when an assertion fails,
+/// and gone from the reader before the next test binary serves its own card there (pcscd
+/// notices a removal about 0.4 s later).
 struct Served(Child);
 
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+        if let Ok(ctx) = PcscContext::establish() {
+            let _ = ctx.wait_for_removal(READER, Duration::from_secs(10));
+        }
     }
 }
 
@@ -123,6 +128,9 @@ fn establishment_badge_through_pcscd_with_python_desfire() {
     }
     let ctx = PcscContext::establish().unwrap();
     let (dir, profile, keys) = files();
+    // A card a previous test left in the reader is gone first.
+    ctx.wait_for_removal(READER, Duration::from_secs(10))
+        .unwrap();
     let _served = serve();
     ctx.wait_for_card(Some(READER), Duration::from_secs(10))
         .expect("served contactless CPS4 seen by pcscd");
