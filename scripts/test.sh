@@ -24,6 +24,16 @@ if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import smartcard" 2>/dev/null
   fi
   export FIDO2_PYTHON="$PWD/$VENV/bin/python"
 fi
+# python-desfire 0.1.5 (PyPI; pycryptodome pinned) on Debian's python3 with its pyscard, for
+# the DESFire interop test (native frames through pcscd; crates/cps-cli/tests/desfire_python.rs).
+VENV=target/py-desfire
+if [ -x /usr/bin/python3 ] && /usr/bin/python3 -c "import smartcard" 2>/dev/null; then
+  if ! "$VENV/bin/python" -c "import desfire, smartcard" 2>/dev/null; then
+    /usr/bin/python3 -m venv --system-site-packages "$VENV"
+    "$VENV/bin/pip" install -q "python-desfire==0.1.5" "pycryptodome==3.24.1"
+  fi
+  export DESFIRE_PYTHON="$PWD/$VENV/bin/python"
+fi
 if command -v pcscd >/dev/null 2>&1; then
   exec scripts/with-pcscd.sh cargo test --workspace "$@"
 else

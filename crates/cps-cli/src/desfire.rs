@@ -2,10 +2,15 @@
 //! `cps_desfire::Desfire`. Keys are secrets: they come from the terminal, stdin or
 //! `CPS_DESFIRE_KEY`, never from the command line.
 
+use std::path::{Path, PathBuf};
+
 use clap::{Args, Subcommand, ValueEnum};
+use cps::desfire::badge::{BadgeRecord, Date, DoorProfile, EstablishmentKeys};
 use cps::desfire::client::{DoorConfig, LegacyHint};
+use cps::desfire::provision::{self, DoorRefusal, Outcome, ProvisionOptions};
 use cps::desfire::{Aid, AuthMode, DesfireError, DesfireStatus, Key, KeyType};
 use serde_json::json;
+use zeroize::Zeroizing;
 
 use crate::info::line;
 use crate::secret::Secret;
@@ -33,6 +38,27 @@ impl KeyKind {
             KeyKind::Des => KeyType::Des,
             KeyKind::TwoKey => KeyType::TwoKey3Des,
             KeyKind::ThreeKey => KeyType::ThreeKey3Des,
+        }
+    }
+}
+
+/// A file's communication mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CommArg {
+    /// Plain.
+    Plain,
+    /// MACed.
+    Mac,
+    /// Enciphered.
+    Full,
+}
+
+impl CommArg {
+    fn mode(self) -> cps::desfire::CommMode {
+        match self {
+            CommArg::Plain => cps::desfire::CommMode::Plain,
+            CommArg::Mac => cps::desfire::CommMode::Mac,
+            CommArg::Full => cps::desfire::CommMode::Full,
         }
     }
 }
@@ -76,23 +102,146 @@ pub enum DesfireCmd {
         no_auth: bool,
     },
     /// The access-control check: authenticate (AN10922-diversified key with --diversify)
-    /// and read the credential file. Exit code 8 when the card is refused.
+    /// and read the credential file. With --profile, the establishment's badge as its doors
+    /// read it: UID from the reader, select, authenticate, read — 4 card exchanges. Exit code
+    /// 8 when the card is refused.
     DoorCheck {
-        #[command(flatten)]
-        key: KeyArgs,
-        /// Credential file number.
-        #[arg(long)]
-        file: u8,
+        /// Door profile file (AID, badge file, key number, communication mode,
+        /// diversification): what the door knows in advance. The door master key comes from
+        /// --keys or CPS_DESFIRE_DOOR_MASTER_KEY.
+        #[arg(long, conflicts_with_all = ["aid", "file", "diversify", "system_id"])]
+        profile: Option<PathBuf>,
+        /// Key file holding `door-master-key = ...` (with --profile).
+        #[arg(long, requires = "profile")]
+        keys: Option<PathBuf>,
+        /// Application ID (6 hex digits; without --profile).
+        #[arg(long, value_parser = parse_aid, required_unless_present = "profile")]
+        aid: Option<Aid>,
+        /// Key number in the application (without --profile).
+        #[arg(long, default_value_t = 0)]
+        key_no: u8,
+        /// Key type (the key itself is read as a secret: CPS_DESFIRE_KEY with --pin-from env).
+        #[arg(long, value_enum, default_value_t = KeyKind::Aes)]
+        key_type: KeyKind,
+        /// Credential file number (without --profile).
+        #[arg(long, required_unless_present = "profile")]
+        file: Option<u8>,
         /// Diversify the master key with the card UID (AN10922).
         #[arg(long)]
         diversify: bool,
         /// AN10922 system identifier (hex) after UID ‖ AID.
         #[arg(long, default_value = "")]
         system_id: String,
+        /// The credential file's communication mode, when known: saves the GetFileSettings
+        /// exchange (without --profile).
+        #[arg(long, value_enum)]
+        comm: Option<CommArg>,
         /// Print the credential bytes (hidden by default).
         #[arg(long)]
         show_data: bool,
     },
+    /// Badge provisioning as an establishment does it: authenticate to the card with the
+    /// PICC master key (the delivered all-zero key, or the establishment's), create the
+    /// establishment's application with AES keys diversified per card (AN10922), create and
+    /// write the badge file (holder, validity), check it as a door does, optionally replace
+    /// the PICC master key. Safe to interrupt: run it again to complete.
+    Provision {
+        /// Door profile file (AID, badge file, door key number, communication mode,
+        /// diversification).
+        #[arg(long)]
+        profile: PathBuf,
+        /// Establishment key file (`app-master-key`, `door-master-key`, optional
+        /// `picc-master-key`, `key-version`); without it: CPS_DESFIRE_APP_MASTER_KEY,
+        /// CPS_DESFIRE_DOOR_MASTER_KEY, CPS_DESFIRE_PICC_MASTER_KEY, CPS_DESFIRE_KEY_VERSION.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Holder identifier written in the badge (e.g. the RPPS number).
+        #[arg(long)]
+        holder: String,
+        /// First day the badge opens doors (YYYY-MM-DD).
+        #[arg(long)]
+        valid_from: String,
+        /// Last day the badge opens doors (YYYY-MM-DD).
+        #[arg(long)]
+        valid_until: String,
+        /// Replace the PICC master key by the establishment's (diversified per card).
+        #[arg(long)]
+        change_picc_key: bool,
+        /// Change nothing: read the card and print what a run would do.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// The establishment keys: from `path` (a key file), else from the environment.
+fn establishment_keys(path: Option<&Path>) -> Result<EstablishmentKeys, Failure> {
+    let text = match path {
+        Some(p) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(m) = std::fs::metadata(p) {
+                    if m.permissions().mode() & 0o077 != 0 {
+                        eprintln!(
+                            "warning: {} is readable by other users; keep the establishment keys private (chmod 600)",
+                            p.display()
+                        );
+                    }
+                }
+            }
+            Zeroizing::new(std::fs::read_to_string(p).map_err(|e| {
+                Failure::usage(format!("reading the key file {}: {e}", p.display()))
+            })?)
+        }
+        None => {
+            let mut t = Zeroizing::new(String::new());
+            for (var, name) in [
+                ("CPS_DESFIRE_APP_MASTER_KEY", "app-master-key"),
+                ("CPS_DESFIRE_DOOR_MASTER_KEY", "door-master-key"),
+                ("CPS_DESFIRE_PICC_MASTER_KEY", "picc-master-key"),
+                ("CPS_DESFIRE_KEY_VERSION", "key-version"),
+            ] {
+                if let Ok(v) = std::env::var(var) {
+                    let v = Zeroizing::new(v);
+                    t.push_str(name);
+                    t.push_str(" = ");
+                    t.push_str(v.trim());
+                    t.push('\n');
+                }
+            }
+            t
+        }
+    };
+    let source = match path {
+        Some(p) => p.display().to_string(),
+        None => "the CPS_DESFIRE_*_KEY variables".to_string(),
+    };
+    EstablishmentKeys::parse(&text).map_err(|e| Failure::usage(format!("{source}: {e}")))
+}
+
+fn door_profile(path: &Path) -> Result<DoorProfile, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::usage(format!("reading the door profile {}: {e}", path.display())))?;
+    DoorProfile::parse(&text)
+        .map_err(|e| Failure::usage(format!("door profile {}: {e}", path.display())))
+}
+
+fn date_arg(flag: &str, text: &str) -> Result<Date, Failure> {
+    Date::parse(text).map_err(|e| Failure::usage(format!("{flag}: {e}")))
+}
+
+/// The UID as the PC/SC reader reports it (`FF CA 00 00 00`, PC/SC Part 3 §3.2.2.1.3):
+/// answered by the reader from anticollision, without a card exchange. `None` when the
+/// reader does not answer it.
+fn reader_uid<C: cps::transport::CardChannel>(d: &mut cps::desfire::Desfire<C>) -> Option<Vec<u8>> {
+    let r = d
+        .channel_mut()
+        .transmit(&[0xFF, 0xCA, 0x00, 0x00, 0x00])
+        .ok()?;
+    match r.split_last_chunk::<2>() {
+        Some((uid, [0x90, 0x00])) if matches!(uid.len(), 4 | 7 | 10) => Some(uid.to_vec()),
+        _ => None,
+    }
 }
 
 fn parse_aid(s: &str) -> Result<Aid, String> {
@@ -140,10 +289,53 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
     let key = match &cmd {
         DesfireCmd::Info => None,
         DesfireCmd::Read { no_auth: true, .. } => None,
-        DesfireCmd::Auth(k)
-        | DesfireCmd::Read { key: k, .. }
-        | DesfireCmd::DoorCheck { key: k, .. } => Some(read_key(ctx, k.key_type)?),
+        DesfireCmd::Provision { .. }
+        | DesfireCmd::DoorCheck {
+            profile: Some(_), ..
+        } => None,
+        DesfireCmd::DoorCheck { key_type, .. } => Some(read_key(ctx, *key_type)?),
+        DesfireCmd::Auth(k) | DesfireCmd::Read { key: k, .. } => Some(read_key(ctx, k.key_type)?),
     };
+    let today = date_arg("--at", &ctx.card.at()?.date())?;
+    // Files and keys are read before the card is touched: a usage error sends nothing.
+    if let DesfireCmd::Provision {
+        profile,
+        keys,
+        holder,
+        valid_from,
+        valid_until,
+        change_picc_key,
+        dry_run,
+    } = &cmd
+    {
+        let profile = door_profile(profile)?;
+        let keys = establishment_keys(keys.as_deref())?;
+        let record = BadgeRecord::new(
+            holder,
+            date_arg("--valid-from", valid_from)?,
+            date_arg("--valid-until", valid_until)?,
+        )
+        .map_err(|e| Failure::usage(format!("badge: {e}")))?;
+        let options = ProvisionOptions {
+            change_picc_key: *change_picc_key,
+            dry_run: *dry_run,
+        };
+        return provision_cmd(ctx, &profile, &keys, &record, options);
+    }
+    if let DesfireCmd::DoorCheck {
+        profile: Some(path),
+        keys,
+        show_data,
+        ..
+    } = &cmd
+    {
+        let profile = door_profile(path)?;
+        let keys = establishment_keys(keys.as_deref())?;
+        let door_master = keys.door_master.ok_or_else(|| {
+            Failure::usage("no door master key: `door-master-key = ...` in --keys FILE, or CPS_DESFIRE_DOOR_MASTER_KEY")
+        })?;
+        return door_check_profile(ctx, &profile, &door_master, today, *show_data);
+    }
     let mut card = ctx.card.open()?;
     let json = ctx.json;
     let mut d = card.desfire();
@@ -219,17 +411,45 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
                 out!("{}", cps_transport::spaced_hex(&data));
             }
         }
+        DesfireCmd::Provision { .. }
+        | DesfireCmd::DoorCheck {
+            profile: Some(_), ..
+        } => {
+            return Err(Failure::new(1, "handled above"));
+        }
         DesfireCmd::DoorCheck {
-            key: k,
+            aid,
+            key_no,
             file,
             diversify,
             system_id,
+            comm,
             show_data,
+            ..
         } => {
+            let (Some(aid), Some(file)) = (aid, file) else {
+                return Err(Failure::usage(
+                    "--aid and --file are needed without --profile",
+                ));
+            };
+            let k = KeyArgs {
+                aid,
+                key_no,
+                key_type: KeyKind::Aes,
+            };
             let key = key.ok_or_else(|| Failure::new(1, "no key"))?;
+            let system_identifier =
+                hex::decode(&system_id).map_err(|e| Failure::usage(format!("--system-id: {e}")))?;
+            // The UID as the reader got it in anticollision (no card exchange), else
+            // GetVersion (3 exchanges).
+            let uid = if diversify { reader_uid(&mut d) } else { None };
             let config = DoorConfig {
-                system_identifier: hex::decode(&system_id)
-                    .map_err(|e| Failure::usage(format!("--system-id: {e}")))?,
+                uid: match uid {
+                    Some(u) => cps::desfire::client::UidSource::Known(u),
+                    None => cps::desfire::client::UidSource::GetVersion,
+                },
+                file_comm: comm.map(CommArg::mode),
+                system_identifier,
                 legacy: if cps3 {
                     LegacyHint::ReliesOnMifareClassic
                 } else {
@@ -280,4 +500,195 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
         }
     }
     Ok(0)
+}
+
+/// `cps desfire provision`.
+fn provision_cmd(
+    ctx: &mut Ctx,
+    profile: &DoorProfile,
+    keys: &EstablishmentKeys,
+    record: &BadgeRecord,
+    options: ProvisionOptions,
+) -> Result<u8, Failure> {
+    let json = ctx.json;
+    let mut card = ctx.card.open()?;
+    let mut d = card.desfire();
+    if options.dry_run && !json {
+        out!("dry run: nothing is written to the card");
+    }
+    let mut n = 0;
+    let result = provision::provision(
+        &mut d,
+        profile,
+        keys,
+        record,
+        options,
+        &mut |step, outcome| {
+            n += 1;
+            if !json {
+                let (mark, detail) = match outcome {
+                    Outcome::Done(d) => ("done", d),
+                    Outcome::AlreadyDone(d) => ("ok", d),
+                    Outcome::WouldDo(d) => ("would do", d),
+                };
+                // Progress goes to stderr as it happens; the summary to stdout.
+                eprintln!("[{n:>2}] {step}: {mark} ({detail})");
+            }
+        },
+    );
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let code = match &e {
+                provision::ProvisionError::Card { source, .. } => match source {
+                    DesfireError::Transport(_) => 3,
+                    DesfireError::Auth(_) => 8,
+                    _ => 5,
+                },
+                provision::ProvisionError::MissingKey(_) => 2,
+                provision::ProvisionError::Verify(_)
+                | provision::ProvisionError::VerifyMismatch => 8,
+                _ => 5,
+            };
+            return Err(Failure::new(
+                code,
+                format!(
+                    "provisioning stopped: {e} (run it again to complete once the cause is fixed; nothing already written is lost)"
+                ),
+            ));
+        }
+    };
+    if json {
+        let steps: Vec<_> = report
+            .steps
+            .iter()
+            .map(|(s, o)| {
+                json!({
+                    "step": s.to_string(),
+                    "outcome": match o { Outcome::Done(_) => "done", Outcome::AlreadyDone(_) => "already", Outcome::WouldDo(_) => "would_do" },
+                    "detail": o.detail(),
+                })
+            })
+            .collect();
+        out!(
+            "{}",
+            json!({
+                "uid": hex::encode_upper(&report.uid),
+                "aid": profile.aid.to_string(),
+                "file": profile.file_no,
+                "dry_run": options.dry_run,
+                "changed": report.changed,
+                "picc_key": format!("{:?}", report.picc_key),
+                "exchanges": report.exchanges,
+                "steps": steps,
+            })
+        );
+    } else {
+        line("card UID", hex::encode_upper(&report.uid));
+        line(
+            "badge",
+            format!(
+                "{} in application {} file {}",
+                if options.dry_run {
+                    "would be provisioned"
+                } else if report.changed {
+                    "provisioned"
+                } else {
+                    "already provisioned, nothing changed"
+                },
+                profile.aid,
+                profile.file_no
+            ),
+        );
+        line(
+            "PICC key",
+            match report.picc_key {
+                provision::PiccKey::Delivered => {
+                    "the delivered all-zero key (anyone can list and create applications)"
+                }
+                provision::PiccKey::Establishment => "the establishment's (diversified per card)",
+            },
+        );
+        line("exchanges", report.exchanges);
+    }
+    Ok(0)
+}
+
+/// `cps desfire door-check --profile`.
+fn door_check_profile(
+    ctx: &mut Ctx,
+    profile: &DoorProfile,
+    door_master: &Key,
+    today: Date,
+    show_data: bool,
+) -> Result<u8, Failure> {
+    let json = ctx.json;
+    let mut card = ctx.card.open()?;
+    let mut d = card.desfire();
+    let uid = if profile.diversify {
+        reader_uid(&mut d)
+    } else {
+        None
+    };
+    let reader_commands = u64::from(profile.diversify);
+    match provision::door_check(&mut d, profile, door_master, uid.as_deref(), Some(today)) {
+        Ok(read) => {
+            if json {
+                out!(
+                    "{}",
+                    json!({
+                        "granted": true,
+                        "aid": profile.aid.to_string(),
+                        "file": profile.file_no,
+                        "uid": read.credential.uid.as_ref().map(hex::encode_upper),
+                        "uid_from_reader": uid.is_some(),
+                        "holder": read.record.holder,
+                        "valid_from": read.record.valid_from.to_string(),
+                        "valid_until": read.record.valid_until.to_string(),
+                        "session": format!("{:?}", read.credential.session),
+                        "credential": show_data.then(|| hex::encode_upper(&*read.credential.data)),
+                        "exchanges": read.credential.exchanges,
+                        "reader_commands": reader_commands,
+                    })
+                );
+            } else {
+                line("door check", "GRANTED");
+                line("holder", &read.record.holder);
+                line(
+                    "valid",
+                    format!("{} to {}", read.record.valid_from, read.record.valid_until),
+                );
+                if show_data {
+                    line("badge", cps_transport::spaced_hex(&read.credential.data));
+                }
+                line("session", format!("{:?}", read.credential.session));
+                line(
+                    "exchanges",
+                    format!(
+                        "{} with the card{}",
+                        read.credential.exchanges,
+                        match (&uid, profile.diversify) {
+                            (Some(_), _) => " (+ the UID from the reader, FF CA 00 00 00)",
+                            (None, true) => " (the reader gave no UID: read with GetVersion)",
+                            (None, false) => "",
+                        }
+                    ),
+                );
+            }
+            Ok(0)
+        }
+        Err(refusal) => {
+            if json {
+                out!(
+                    "{}",
+                    json!({"granted": false, "reason": refusal.to_string()})
+                );
+            }
+            let code = match &refusal {
+                DoorRefusal::Card(cps::desfire::Refusal::Other(DesfireError::Transport(_))) => 3,
+                _ => 8,
+            };
+            Err(Failure::new(code, format!("door check refused: {refusal}")))
+        }
+    }
 }

@@ -617,6 +617,108 @@ fn desfire_door_check_refuses_a_cps3_badge() {
 }
 
 #[test]
+fn desfire_provision_dry_run_keys_and_profile_errors() {
+    let dir = std::env::temp_dir().join(format!("cps-desfire-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profile = dir.join("door.conf");
+    std::fs::write(
+        &profile,
+        "aid = F51001\nfile = 1\nkey = 1\ncomm = full\nsystem-id = 4350\n",
+    )
+    .unwrap();
+    let profile = profile.display().to_string();
+    let keys = [
+        (
+            "CPS_DESFIRE_APP_MASTER_KEY",
+            "000102030405060708090A0B0C0D0E0F",
+        ),
+        (
+            "CPS_DESFIRE_DOOR_MASTER_KEY",
+            "101112131415161718191A1B1C1D1E1F",
+        ),
+    ];
+    let base = [
+        "--sim",
+        "cps4",
+        "--contactless",
+        "desfire",
+        "provision",
+        "--profile",
+        &profile,
+        "--holder",
+        "810001234567",
+        "--valid-from",
+        "2026-01-01",
+        "--valid-until",
+        "2026-12-31",
+    ];
+    // Dry run on the built-in card (keys from the environment): the plan, with progress.
+    let o = cps_with(&[&base[..], &["--dry-run"]].concat(), &keys, None);
+    let out = ok(&o);
+    assert!(
+        out.contains("would be provisioned in application F51001"),
+        "{out}"
+    );
+    assert!(
+        stderr(&o).contains("creating the application: would do"),
+        "{}",
+        stderr(&o)
+    );
+    // A real run on the built-in card (which the process then drops).
+    let out = ok(&cps_with(&base, &keys, None));
+    assert!(out.contains("provisioned in application F51001"), "{out}");
+    // Usage errors, nothing sent: no keys; a key on a key file line that is not hex; a
+    // validity backwards; a profile with an unknown setting.
+    let o = cps_with(&base, &[], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("app-master-key"), "{}", stderr(&o));
+    let bad = [keys[0], ("CPS_DESFIRE_DOOR_MASTER_KEY", "not-hex-at-all")];
+    let o = cps_with(&base, &bad, None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!stderr(&o).contains("not-hex"), "the value is never echoed");
+    let mut backwards = base.to_vec();
+    backwards[12] = "2025-12-31";
+    assert_eq!(cps_with(&backwards, &keys, None).status.code(), Some(2));
+    let odd = dir.join("odd.conf");
+    std::fs::write(
+        &odd,
+        "aid = F51001\nfile = 1\nkey = 1\ncomm = full\ncolour = red\n",
+    )
+    .unwrap();
+    let odd = odd.display().to_string();
+    let mut with_odd = base.to_vec();
+    with_odd[6] = &odd;
+    let o = cps_with(&with_odd, &keys, None);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("line 5: unknown setting"),
+        "{}",
+        stderr(&o)
+    );
+    // The door on a card without the establishment's application: refused (exit 8).
+    let o = cps_with(
+        &[
+            "--sim",
+            "cps4",
+            "--contactless",
+            "desfire",
+            "door-check",
+            "--profile",
+            &profile,
+        ],
+        &keys,
+        None,
+    );
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("application F51001 not found"),
+        "{}",
+        stderr(&o)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn usage_errors() {
     for args in [
         &["--sim", "cps9", "info"][..],

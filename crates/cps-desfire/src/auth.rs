@@ -87,14 +87,14 @@ pub enum AuthError {
         ty: KeyType,
     },
     /// The card refused to start (e.g. `40` no such key, `1C` command not supported, `9D`).
-    #[error("the card refused the authentication: {0}")]
+    #[error("the card refused to start it: {0}")]
     Refused(DesfireStatus),
     /// The card rejected our proof (`AE`): the key we used is not the card's key.
-    #[error("authentication failed: wrong key (the card answered {0})")]
+    #[error("wrong key, the card answered {0}")]
     WrongKey(DesfireStatus),
     /// The card's proof does not decrypt to RndA rotated: the card does not hold our key
     /// (or the answer was forged).
-    #[error("authentication failed: the card's answer does not prove it holds the key")]
+    #[error("the card's answer does not prove it holds the key")]
     CardProofMismatch,
     /// A message of the wrong length.
     #[error("authentication message of {got} bytes, {expected} expected")]

@@ -43,6 +43,7 @@ use crate::commands::{
     NativeCommand, ParseError, ValueFileSpec, VersionInfo, code,
 };
 use crate::crypto::{Key, KeyType};
+pub use crate::frame::Framing;
 use crate::frame::{
     self, ADDITIONAL_FRAME, Assembled, DesfireStatus, FrameError, ResponseAssembler,
 };
@@ -68,7 +69,7 @@ pub enum DesfireError {
         status: DesfireStatus,
     },
     /// Authentication failed.
-    #[error("authentication: {0}")]
+    #[error("authentication failed: {0}")]
     Auth(#[from] AuthError),
     /// Secure messaging failed (the session was dropped).
     #[error("secure messaging: {0}")]
@@ -148,6 +149,11 @@ pub struct ClientConfig {
     pub max_response_len: usize,
     /// Upper bound on the number of `AF` frames of one response.
     pub max_frames: usize,
+    /// ISO-wrapped APDUs (`90 CMD 00 00 [Lc data] 00`, the default, which every reader
+    /// passes) or native frames (`CMD data`, as most DESFire tools send them over an
+    /// ISO 14443-4 reader; needs a PC/SC stack that passes commands shorter than 4 bytes,
+    /// pcsc-lite ≥ 1.6.0).
+    pub framing: Framing,
 }
 
 impl Default for ClientConfig {
@@ -156,6 +162,7 @@ impl Default for ClientConfig {
             max_frame_payload: 59,
             max_response_len: 1 << 20,
             max_frames: 1 << 16,
+            framing: Framing::IsoWrapped,
         }
     }
 }
@@ -467,10 +474,21 @@ impl<C: CardChannel> Desfire<C> {
         code: u8,
         payload: &[u8],
     ) -> Result<(DesfireStatus, Vec<u8>), DesfireError> {
-        let apdu = frame::wrap_iso(code, payload)?;
-        let resp = self.exchange.transmit_raw(&apdu)?;
-        let (status, data) = frame::parse_iso_response(&resp)?;
-        Ok((status, data.to_vec()))
+        match self.config.framing {
+            Framing::IsoWrapped => {
+                let apdu = frame::wrap_iso(code, payload)?;
+                let resp = self.exchange.transmit_raw(&apdu)?;
+                let (status, data) = frame::parse_iso_response(&resp)?;
+                Ok((status, data.to_vec()))
+            }
+            Framing::Native => {
+                let resp = self
+                    .exchange
+                    .transmit_raw(&frame::native_command(code, payload))?;
+                let (status, data) = frame::parse_native_response(&resp)?;
+                Ok((status, data.to_vec()))
+            }
+        }
     }
 
     /// Sends `code || payload` (chained in `AF` frames when longer than

@@ -93,7 +93,7 @@ statuses! {
     /// `A1` Unrecoverable error within the application; the application will be disabled.
     ApplicationIntegrityError = 0xA1, "APPL_INTEGRITY_ERROR", "unrecoverable error within the application";
     /// `AE` Current authentication status does not allow the command (or authentication failed).
-    AuthenticationError = 0xAE, "AUTHENTICATION_ERROR", "authentication failed or required";
+    AuthenticationError = 0xAE, "AUTHENTICATION_ERROR", "the current authentication state does not allow the command";
     /// `AF` Additional frame expected to be sent (or more data to fetch).
     AdditionalFrame = 0xAF, "ADDITIONAL_FRAME", "additional frame expected";
     /// `BE` Attempt to read/write beyond the file's or record's limits, or value limits exceeded.

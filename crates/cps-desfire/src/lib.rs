@@ -41,10 +41,14 @@
 //! - [`session`]: D40, EV1 and EV2 secure messaging (seal/open for both directions);
 //! - [`frame`]: native and ISO-wrapped frames, the `91xx` statuses ([`frame::DesfireStatus`]),
 //!   additional-frame chaining both ways;
-//! - [`commands`]: typed command builders and response parsers.
+//! - [`commands`]: typed command builders and response parsers;
+//! - [`badge`]: an establishment's badge record, door profile and key file (AN10922 keys
+//!   per card and per key).
 //!
 //! With `std`, [`client::Desfire`] runs them over any [`cps_transport::CardChannel`] with
-//! ISO-wrapped APDUs, and [`client::Desfire::door_check`] is the access-control check.
+//! ISO-wrapped APDUs or native frames, [`client::Desfire::door_check`] is the access-control
+//! check, and [`provision`] creates an establishment's badge on a card (tear-safe) and checks
+//! it as a door does in 4 exchanges.
 //!
 //! ## Security notes (CPS4)
 //!
@@ -60,6 +64,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod auth;
+pub mod badge;
 pub mod commands;
 pub mod crypto;
 pub mod frame;
@@ -68,6 +73,8 @@ pub mod session;
 
 #[cfg(feature = "std")]
 pub mod client;
+#[cfg(feature = "std")]
+pub mod provision;
 
 pub use auth::{AuthError, AuthMode, HostAuth};
 pub use commands::{Aid, NativeCommand};

@@ -265,3 +265,54 @@ proptest! {
         }
     }
 }
+
+mod badge_formats {
+    use cps_desfire::badge::{BadgeRecord, Date, DoorProfile, EstablishmentKeys, RECORD_LEN};
+    use cps_desfire::session::CommMode;
+    use proptest::prelude::*;
+
+    fn date() -> impl Strategy<Value = Date> {
+        (2000u16..=9999, 1u8..=12, 1u8..=28).prop_map(|(y, m, d)| Date::new(y, m, d).unwrap())
+    }
+
+    proptest! {
+        #[test]
+        fn records_round_trip(holder in "[!-~]{1,18}", a in date(), b in date()) {
+            let (from, until) = if a <= b { (a, b) } else { (b, a) };
+            let r = BadgeRecord::new(&holder, from, until).unwrap();
+            let bytes = r.encode();
+            prop_assert_eq!(bytes.len(), RECORD_LEN);
+            prop_assert_eq!(BadgeRecord::parse(&bytes), Ok(r));
+        }
+
+        #[test]
+        fn any_bytes_are_a_record_or_an_error(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            if let Ok(r) = BadgeRecord::parse(&bytes) {
+                prop_assert_eq!(r.encode().to_vec(), bytes);
+            }
+        }
+
+        #[test]
+        fn profiles_round_trip(aid in 1u32..0xFF_FFFF, file in 0u8..=31, key in 1u8..=13,
+                               comm in 0u8..3, diversify in any::<bool>(),
+                               sys in proptest::collection::vec(any::<u8>(), 0..=20)) {
+            let comm = [CommMode::Plain, CommMode::Mac, CommMode::Full][usize::from(comm)];
+            let p = DoorProfile {
+                aid: cps_desfire::Aid::new(aid).unwrap(),
+                file_no: file,
+                key_no: key,
+                comm,
+                diversify,
+                system_identifier: sys,
+            };
+            prop_assert_eq!(DoorProfile::parse(&p.to_text()), Ok(p));
+        }
+
+        #[test]
+        fn any_text_is_a_profile_a_key_file_or_an_error(text in "(\\PC{0,40}\n){0,6}") {
+            let _ = DoorProfile::parse(&text);
+            let _ = EstablishmentKeys::parse(&text);
+            let _ = Date::parse(&text);
+        }
+    }
+}

@@ -83,6 +83,20 @@ pub trait Applet: Send + Sync {
         false
     }
 
+    /// A frame that is not an ISO 7816-4 command of this applet (first byte other than `00`
+    /// and the classes it owns), taken as it came: a native DESFire frame `CMD [data]`,
+    /// answered `STATUS [data]` (notes §1, §8). `None`: the applet has no such framing, and
+    /// the card core parses the frame as an APDU.
+    fn process_native(&mut self, _frame: &[u8], _ctx: &AppletContext) -> Option<Vec<u8>> {
+        None
+    }
+
+    /// The ISO 14443-3 UID a contactless reader reports for this applet's PICC (PC/SC part 3
+    /// `FF CA 00 00`), when the applet is the PICC.
+    fn picc_uid(&self) -> Option<Vec<u8>> {
+        None
+    }
+
     /// The applet as [`std::any::Any`], for tests and tools that inspect a simulated
     /// application's state ([`crate::SimCard::applet`]).
     fn as_any(&self) -> Option<&dyn std::any::Any> {

@@ -25,6 +25,9 @@ pub enum Interface {
     Contactless,
 }
 
+/// The class of the PC/SC reader's own pseudo-APDUs (PC/SC Part 3 §3.2.2.1).
+const READER_CLA: u8 = 0xFF;
+
 /// Longest command chain the card reassembles (IAS-ECC PSO DECIPHER of a 2048-bit cryptogram
 /// needs 257 bytes; PUT DATA of a key more).
 const MAX_CHAIN: usize = 8192;
@@ -372,7 +375,28 @@ impl SimCard {
             // vpcd and PC/SC power the card before the first APDU; be lenient in-process.
             self.power_on_state();
         }
-        self.stats.apdus += 1;
+        if self.interface == Interface::Contactless {
+            // The PC/SC reader answers its own class itself: the card never sees it.
+            if raw.first() == Some(&READER_CLA) {
+                return self.reader_command(raw);
+            }
+            self.stats.apdus += 1;
+            if let Active::Applet(i) = self.active {
+                let ctx = self.ctx();
+                if let Some(answer) = self
+                    .applets
+                    .get_mut(i)
+                    .and_then(|a| a.process_native(raw, &ctx))
+                {
+                    // A native frame (DESFire) ends any ISO exchange under way.
+                    self.pending.clear();
+                    self.chain.clear();
+                    return answer;
+                }
+            }
+        } else {
+            self.stats.apdus += 1;
+        }
         let Ok(cmd) = Command::parse(raw) else {
             self.pending.clear();
             self.chain.clear();
@@ -487,6 +511,66 @@ impl SimCard {
             }
         }
         self.deliver(response, ne)
+    }
+
+    /// The PICC's UID as the reader reports it: the PICC applet's (DESFire), else a 4-byte
+    /// UID derived from the card serial. The latter is **modelled**: how a CPS3 contactless
+    /// chip identifies itself in anticollision is not published; the first byte avoids `08`
+    /// (random UIDs, ISO/IEC 14443-3).
+    pub fn contactless_uid(&self) -> Vec<u8> {
+        if let Some(uid) = self
+            .applets
+            .iter()
+            .filter(|a| a.available_on(Interface::Contactless))
+            .find_map(|a| a.picc_uid())
+        {
+            return uid;
+        }
+        use sha2::{Digest, Sha256};
+        let h = Sha256::digest([b"cps-rs contactless uid ".as_slice(), &self.serial].concat());
+        let mut uid: Vec<u8> = h.get(..4).unwrap_or_default().to_vec();
+        if let Some(first) = uid.first_mut() {
+            if matches!(*first, 0x08 | 0x88) {
+                *first ^= 0x10;
+            }
+        }
+        uid
+    }
+
+    /// A PC/SC part 3 pseudo-APDU (class `FF`), answered as a contactless reader does
+    /// (PC/SC Part 3 §3.2.2.1.3 GET DATA): `FF CA 00 00 Le` the UID, `FF CA 01 00 Le` the
+    /// historical bytes of the ATS (those of the ATR the reader built), `Le` = 00 for all of
+    /// it, a shorter `Le` → `6C xx`, a longer one → data ‖ `6282`, other P1/P2 → `6A81`.
+    /// Other instructions (storage-card commands such as LOAD KEYS, READ BINARY) → `6D00`
+    /// (modelled: the card is ISO 14443-4, not a storage card).
+    fn reader_command(&self, raw: &[u8]) -> Vec<u8> {
+        let Ok(cmd) = Command::parse(raw) else {
+            return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
+        };
+        if cmd.ins != 0xCA {
+            return StatusWord::INS_NOT_SUPPORTED.to_bytes().to_vec();
+        }
+        if !cmd.data.is_empty() {
+            return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
+        }
+        let data = match (cmd.p1, cmd.p2) {
+            (0x00, 0x00) => self.contactless_uid(),
+            (0x01, 0x00) => cps_transport::Atr::new(&self.atr)
+                .historical_bytes()
+                .to_vec(),
+            _ => return StatusWord::new(0x6A, 0x81).to_bytes().to_vec(),
+        };
+        let mut out = data;
+        match cmd.ne {
+            Some(ne) if ne < out.len() => {
+                return [0x6C, u8::try_from(out.len()).unwrap_or(0)].to_vec();
+            }
+            Some(ne) if ne > out.len() && ne != 256 => {
+                out.extend_from_slice(&[0x62, 0x82]);
+            }
+            _ => out.extend_from_slice(&StatusWord::SUCCESS.to_bytes()),
+        }
+        out
     }
 
     fn chain_refusal(&self, cmd: &Command) -> Option<StatusWord> {

@@ -240,6 +240,26 @@ fn every_command_every_mode_every_key_type() {
 }
 
 #[test]
+fn every_command_every_mode_every_key_type_with_native_frames() {
+    // The same matrix, the client sending native frames (`CMD data`, answered `STATUS data`)
+    // as most DESFire tools do over an ISO 14443-4 reader.
+    let native = cps_desfire::client::ClientConfig {
+        framing: cps_desfire::client::Framing::Native,
+        ..Default::default()
+    };
+    let mut door = cps4().with_config(native);
+    let uid = picc(&door).uid();
+    let mut app = 0x11_00_00;
+    for (ty, mode) in COMBOS {
+        for comm in [CommMode::Plain, CommMode::Mac, CommMode::Full] {
+            app += 1;
+            exercise(&mut door, uid, ty, mode, app, comm);
+        }
+    }
+    assert_eq!(picc(&door).application_ids(), vec![ac::AID]);
+}
+
+#[test]
 fn ev2_non_first_keeps_the_transaction_identifier() {
     let mut door = cps4();
     door.select_application(aid()).unwrap();

@@ -12,6 +12,7 @@ use cps_desfire::crypto::Key;
 use cps_desfire::{Aid, AuthMode, Desfire, Refusal};
 use cps_sim::desfire::{DesfireApplet, access_control as ac};
 use cps_sim::{Interface, Profile, SimCard, persona};
+use cps_transport::CardChannel;
 use cps_transport::pcsc::ShareMode;
 use cps_transport::vpcd::{self, VpcdConfig};
 
@@ -96,6 +97,30 @@ fn desfire_through_pcscd() {
         door.round_trips() - before,
         start.elapsed()
     );
+    // The same matrix with native frames (1-byte `60`, `6A`, `AF`... through pcscd + vpcd).
+    let mut door =
+        Desfire::new(door.into_channel()).with_config(cps_desfire::client::ClientConfig {
+            framing: cps_desfire::client::Framing::Native,
+            ..Default::default()
+        });
+    let start = Instant::now();
+    let before = door.round_trips();
+    let mut commands = 0;
+    for (ty, mode) in matrix::COMBOS {
+        for comm in [
+            cps_desfire::CommMode::Plain,
+            cps_desfire::CommMode::Mac,
+            cps_desfire::CommMode::Full,
+        ] {
+            app += 1;
+            commands += matrix::exercise(&mut door, uid, ty, mode, app, comm);
+        }
+    }
+    println!(
+        "command matrix through pcscd, native frames: {commands} commands, {} exchanges in {:?}",
+        door.round_trips() - before,
+        start.elapsed()
+    );
     // A journal entry written, committed and read back over PC/SC.
     door.select_application(aid).unwrap();
     door.authenticate(AuthMode::Ev2First, 2, Key::aes(ac::WRITE_KEY))
@@ -127,7 +152,21 @@ fn desfire_through_pcscd() {
     let reader = ctx
         .wait_for_card(Some(READER), Duration::from_secs(10))
         .unwrap();
-    let channel = ctx.connect(&reader, ShareMode::Shared).unwrap();
+    let mut channel = ctx.connect(&reader, ShareMode::Shared).unwrap();
+    // The reader's pseudo-APDUs (PC/SC Part 3 §3.2.2.1.3) on the CPS3 contactless side: its
+    // UID (modelled, 4 bytes) and the historical bytes of the ATR pcscd reports.
+    let atr = channel.atr().to_vec();
+    let uid3 = channel.transmit(&[0xFF, 0xCA, 0x00, 0x00, 0x00]).unwrap();
+    assert_eq!((uid3.len(), &uid3[4..]), (6, &[0x90, 0x00][..]));
+    let hist = channel.transmit(&[0xFF, 0xCA, 0x01, 0x00, 0x00]).unwrap();
+    assert_eq!(
+        &hist[..hist.len() - 2],
+        cps_transport::Atr::new(&atr).historical_bytes()
+    );
+    assert_eq!(
+        channel.transmit(&[0xFF, 0xCA, 0x05, 0x00, 0x00]).unwrap(),
+        [0x6A, 0x81]
+    );
     let mut door = Desfire::new(channel);
     let err = door
         .door_check_with(

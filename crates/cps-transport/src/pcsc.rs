@@ -429,10 +429,11 @@ impl Link {
             .transmit(command, &mut self.recv)
             .map(<[u8]>::to_vec);
         match result {
-            Ok(response) if response.len() >= 2 => Ok(response),
-            Ok(response) => Err(TransportError::Protocol {
+            // A native DESFire answer may be its status byte alone (notes §8).
+            Ok(response) if !response.is_empty() => Ok(response),
+            Ok(_) => Err(TransportError::Protocol {
                 attempted: "reading the card's response",
-                detail: format!("{} bytes, a status word needs 2", response.len()),
+                detail: "no byte at all".to_string(),
             }),
             Err(pcsc::Error::ResetCard | pcsc::Error::UnpoweredCard) => {
                 // Another application reset (or powered down) the card: reconnect without

@@ -7,9 +7,13 @@
 //! **client**: connecting inserts the card, closing the socket removes it.
 //!
 //! Wire protocol (both directions): a 2-byte big-endian length, then that many bytes. From
-//! vpcd, a 1-byte body is a control message — `00` power off, `01` power on, `02` reset (no
-//! reply to these three), `04` get ATR (reply: the framed ATR). A longer body is a command APDU;
-//! the reply is the framed response APDU. pcscd polls with get-ATR about every 400 ms to see
+//! vpcd, the 1-byte bodies `00` power off, `01` power on, `02` reset (no reply to these three)
+//! and `04` get ATR (reply: the framed ATR) are control messages. Any other body is a command
+//! as the application passed it to `SCardTransmit` — a 1-byte one included, such as a native
+//! DESFire `60` (GetVersion), which pcsc-lite ≥ 1.6.0 and vpcd pass on unchanged — and
+//! **always** gets a framed reply: the card's answer, or `6F00` when the card has none. vpcd
+//! cannot tell a 1-byte command `00`, `01`, `02` or `04` from its control messages (no native
+//! DESFire command has those codes). pcscd polls with get-ATR about every 400 ms to see
 //! whether the card is still there, so the card must always answer.
 //!
 //! This module only ever connects to `127.0.0.1`: vpcd accepts any client that reaches its port,
@@ -149,10 +153,10 @@ pub struct ServeStats {
     pub atr_requests: u64,
     /// APDUs that arrived while the card was powered off; the card was powered on first.
     pub implicit_power_ons: u64,
-    /// Frames ignored because they were malformed (empty, unknown control byte) or because
-    /// the card's answer could not be framed (then `6F00` was sent instead).
+    /// Commands whose answer was replaced by `6F00`: the card gave none, or one longer than a
+    /// vpcd frame holds. No frame is ever left unanswered.
     pub ignored_frames: u64,
-    /// Why the last frame was ignored, if any was.
+    /// Why the last answer was replaced, if one was.
     pub last_ignored: Option<&'static str>,
     /// Whether the link ever connected.
     pub connected: bool,
@@ -219,20 +223,17 @@ enum Request<'a> {
     Reset,
     GetAtr,
     Apdu(&'a [u8]),
-    /// A frame that means nothing; the reason is reported in [`ServeStats::last_ignored`].
-    Invalid(&'static str),
 }
 
 fn classify(body: &[u8]) -> Request<'_> {
     match body {
-        [] => Request::Invalid("empty frame from vpcd"),
         [CTRL_POWER_OFF] => Request::PowerOff,
         [CTRL_POWER_ON] => Request::PowerOn,
         [CTRL_RESET] => Request::Reset,
         [CTRL_GET_ATR] => Request::GetAtr,
-        [_] => Request::Invalid("unknown control byte from vpcd"),
-        // ISO 7816-4: a command APDU has at least the 4 header bytes. Shorter bodies still get
-        // an answer (the host waits for one), from the card itself, which must cope with them.
+        // Every other body is a command the host waits an answer for: a 1-byte native DESFire
+        // frame (`60` GetVersion, `6A`, `AF`...) as much as a 4-byte-or-longer ISO 7816-4
+        // APDU, and even an empty one. The card copes with whatever length arrives.
         apdu => Request::Apdu(apdu),
     }
 }
@@ -355,16 +356,13 @@ impl<C: VirtualCard + ?Sized> Session<'_, C> {
                     self.card.power_on();
                 }
                 let mut response = self.card.process(apdu);
-                if response.len() < 2 {
-                    self.stats
-                        .ignore("card answered fewer than 2 bytes: sent 6F00 instead");
+                // A 1-byte answer is legal (a native DESFire status alone); an empty one
+                // would make vpcd drop the card, so the host gets `6F00` instead.
+                if response.is_empty() {
+                    self.stats.ignore("card gave no answer: sent 6F00 instead");
                     response = SW_NO_PRECISE_DIAGNOSIS.to_vec();
                 }
                 self.reply(&response)
-            }
-            Request::Invalid(reason) => {
-                self.stats.ignore(reason);
-                Ok(Flow::Continue)
             }
         }
     }
@@ -661,6 +659,10 @@ mod tests {
                     r
                 }
                 Some(0x00) => vec![],
+                // A native DESFire frame of one byte: a status byte and data.
+                None if apdu.first() == Some(&0x60) => vec![0xAF, 0x04, 0x01],
+                // Its additional frame: the status byte alone.
+                None if apdu.first() == Some(&0xAF) => vec![0x00],
                 _ => vec![0x6D, 0x00],
             }
         }
@@ -733,8 +735,10 @@ mod tests {
         assert_eq!(classify(&[0x01]), Request::PowerOn);
         assert_eq!(classify(&[0x02]), Request::Reset);
         assert_eq!(classify(&[0x04]), Request::GetAtr);
-        assert!(matches!(classify(&[0x03]), Request::Invalid(_)));
-        assert!(matches!(classify(&[]), Request::Invalid(_)));
+        // Native DESFire frames of one byte are commands, as is an empty body.
+        assert_eq!(classify(&[0x60]), Request::Apdu(&[0x60]));
+        assert_eq!(classify(&[0x03]), Request::Apdu(&[0x03]));
+        assert_eq!(classify(&[]), Request::Apdu(&[]));
         assert_eq!(classify(&[0x00, 0x84]), Request::Apdu(&[0x00, 0x84]));
         assert_eq!(frame(&vec![0; 65_536]), None);
     }
@@ -771,10 +775,17 @@ mod tests {
         assert_eq!(&r[..4000], &apdu[7..4007]);
         assert_eq!(&r[4000..], [0x90, 0x00]);
 
-        // Malformed frames are ignored without a reply; the link goes on.
-        send(&mut s, &[]);
+        // Every frame that is not a control message gets an answer: 1-byte native frames
+        // (answers of 3 bytes and of 1 byte pass unchanged), an unknown byte, an empty body.
+        send(&mut s, &[0x60]);
+        assert_eq!(recv(&mut s), [0xAF, 0x04, 0x01]);
+        send(&mut s, &[0xAF]);
+        assert_eq!(recv(&mut s), [0x00]);
         send(&mut s, &[0x03]);
-        // A card answer without status word is replaced by 6F00.
+        assert_eq!(recv(&mut s), [0x6D, 0x00]);
+        send(&mut s, &[]);
+        assert_eq!(recv(&mut s), [0x6D, 0x00]);
+        // A card that gives no answer at all: 6F00 instead.
         send(&mut s, &[0x00, 0x00, 0x00, 0x00]);
         assert_eq!(recv(&mut s), [0x6F, 0x00]);
 
@@ -786,7 +797,7 @@ mod tests {
         {
             let card = handle.card();
             assert_eq!((card.power_ons, card.resets, card.power_offs), (2, 1, 1));
-            assert_eq!(card.seen.len(), 4);
+            assert_eq!(card.seen.len(), 8);
         }
 
         // Removal: the fake vpcd sees the socket close.
@@ -794,13 +805,13 @@ mod tests {
         let mut buf = [0u8; 1];
         assert_eq!(s.read(&mut buf).unwrap(), 0, "socket closed on removal");
         assert_eq!(stats.end, ServeEnd::Stopped);
-        assert_eq!(stats.apdus, 4);
+        assert_eq!(stats.apdus, 8);
         assert_eq!(stats.power_ons, 1);
         assert_eq!(stats.implicit_power_ons, 1);
         assert_eq!(stats.power_offs, 1);
         assert_eq!(stats.resets, 1);
         assert_eq!(stats.atr_requests, 1);
-        assert_eq!(stats.ignored_frames, 3);
+        assert_eq!(stats.ignored_frames, 1);
         assert!(stats.connected);
     }
 

@@ -183,11 +183,13 @@ struct Volatile {
     staged: Staged,
 }
 
-/// How a command travels: plain header length, protection, data length when fixed.
+/// How a command travels: plain header length, protection, data length when fixed, and how
+/// many data bytes may follow the header once secure messaging is removed.
 struct Spec {
     header_len: usize,
     protection: Protection,
     expected: Option<usize>,
+    data_len: core::ops::RangeInclusive<usize>,
 }
 
 impl Spec {
@@ -196,11 +198,26 @@ impl Spec {
             header_len,
             protection,
             expected: None,
+            data_len: 0..=usize::MAX,
         }
     }
 
     fn expecting(mut self, len: usize) -> Self {
         self.expected = Some(len);
+        self
+    }
+
+    /// Nothing may follow the header: a longer command is `7E` LENGTH_ERROR ("length of
+    /// command string invalid", PM3 `include/protocols.h`, libfreefare
+    /// `mifare_desfire_error.c`), not a command with its extra bytes ignored.
+    fn header_only(mut self) -> Self {
+        self.data_len = 0..=0;
+        self
+    }
+
+    /// At most `max` data bytes after the header.
+    fn data_at_most(mut self, max: usize) -> Self {
+        self.data_len = 0..=max;
         self
     }
 }
@@ -210,6 +227,8 @@ impl Spec {
 pub struct DesfireApplet {
     picc: Picc,
     vol: Volatile,
+    /// The random ID (`08 xx xx xx`) of this activation when random UIDs are on.
+    random_id: [u8; 4],
 }
 
 impl std::fmt::Debug for DesfireApplet {
@@ -236,6 +255,7 @@ impl DesfireApplet {
                 default_key: None,
             },
             vol: Volatile::default(),
+            random_id: [0x08, 0, 0, 0],
         }
     }
 
@@ -453,8 +473,15 @@ impl DesfireApplet {
                 }
                 return self.execute(inc.code, &inc.payload);
             }
-            if let Some(frame) = self.vol.outgoing.pop_front() {
-                return frame;
+            if !self.vol.outgoing.is_empty() {
+                // Fetching the next answer frame: `AF` alone (notes §1); anything after it is
+                // a command string of the wrong length.
+                if !payload.is_empty() {
+                    return self.fail(S::LengthError);
+                }
+                if let Some(frame) = self.vol.outgoing.pop_front() {
+                    return frame;
+                }
             }
             return self.fail(S::IllegalCommand);
         }
@@ -533,6 +560,9 @@ impl DesfireApplet {
             }
             _ => Zeroizing::new(payload.get(spec.header_len..).unwrap_or_default().to_vec()),
         };
+        if !spec.data_len.contains(&data.len()) {
+            return self.fail(S::LengthError);
+        }
         match self.run(code, &header, &data) {
             Ok(answer) => self.reply(code, &answer, spec.protection),
             Err(s) => self.fail(s),
@@ -669,13 +699,17 @@ impl DesfireApplet {
             self.file(payload.first().copied().ok_or(S::LengthError)?)
                 .map(|f| f.comm)
         };
+        // Length rules per command (notes §2 "request after the code"): commands without
+        // parameters take none; a fixed header takes nothing after it.
         Ok(match code {
-            0x60 | 0x6A | 0x6E | 0xFC | 0x45 | 0x6F | 0xC7 | 0xA7 => Spec::new(0, m),
+            0x60 | 0x6A | 0x6E | 0xFC | 0x45 | 0x6F | 0xA7 => Spec::new(0, m).header_only(),
+            // CommitTransaction: EV2 adds an optional option byte (TMC/TMV return).
+            0xC7 => Spec::new(0, m).data_at_most(1),
             0xCA | 0xCD | 0xCB | 0xCC | 0xC1 | 0xC0 => Spec::new(0, m),
-            0x64 | 0xF5 | 0xDF | 0xEB => Spec::new(1, m),
-            0xDA => Spec::new(3, m),
-            0x5A => Spec::new(3, Protection::None),
-            0x51 => Spec::new(0, Protection::EncipheredResponse),
+            0x64 | 0xF5 | 0xDF | 0xEB => Spec::new(1, m).header_only(),
+            0xDA => Spec::new(3, m).header_only(),
+            0x5A => Spec::new(3, Protection::None).header_only(),
+            0x51 => Spec::new(0, Protection::EncipheredResponse).header_only(),
             0x54 => Spec::new(0, Protection::EncipheredCommand).expecting(1),
             0x5C => {
                 let spec = Spec::new(1, Protection::EncipheredCommand);
@@ -694,12 +728,12 @@ impl DesfireApplet {
                 };
                 Spec::new(1, p).expecting(3)
             }
-            0xBD | 0xBB => Spec::new(7, Protection::FileRead(file_comm()?)),
+            0xBD | 0xBB => Spec::new(7, Protection::FileRead(file_comm()?)).header_only(),
             0x3D | 0x3B => {
                 let len = read_u24(payload.get(4..7).unwrap_or_default());
                 Spec::new(7, Protection::FileWrite(file_comm()?)).expecting(len)
             }
-            0x6C => Spec::new(1, Protection::FileRead(file_comm()?)),
+            0x6C => Spec::new(1, Protection::FileRead(file_comm()?)).header_only(),
             0x0C | 0xDC | 0x1C => Spec::new(1, Protection::FileWrite(file_comm()?)).expecting(4),
             _ => return Err(S::IllegalCommand),
         })
@@ -1627,6 +1661,25 @@ impl Applet for DesfireApplet {
         Response::status(StatusWord::SUCCESS)
     }
 
+    fn process_native(&mut self, frame: &[u8], _ctx: &AppletContext) -> Option<Vec<u8>> {
+        // First byte `00`: ISO 7816-4; `90`: ISO-wrapped; anything else is a native frame
+        // (notes §1, §8; no native command code is `00` or `90`).
+        let (&code, payload) = frame.split_first()?;
+        if code == 0x00 || code == cps_desfire::frame::WRAPPED_CLA {
+            return None;
+        }
+        let (status, data) = self.native(code, payload);
+        Some(cps_desfire::frame::native_response(status, &data))
+    }
+
+    fn picc_uid(&self) -> Option<Vec<u8>> {
+        Some(if self.picc.random_uid {
+            self.random_id.to_vec()
+        } else {
+            self.picc.uid.to_vec()
+        })
+    }
+
     fn process(&mut self, command: &Command, _ctx: &AppletContext) -> Response {
         if command.cla != cps_desfire::frame::WRAPPED_CLA {
             // ISO 7816-4 file access is not emulated: no application here has ISO file
@@ -1646,6 +1699,9 @@ impl Applet for DesfireApplet {
 
     fn reset(&mut self) {
         self.vol = Volatile::default();
+        // A random-UID PICC shows a new random ID at each activation (ISO/IEC 14443-3:
+        // a 4-byte UID starting with 08).
+        OsRng.fill_bytes(self.random_id.get_mut(1..).unwrap_or_default());
     }
 
     fn boxed_clone(&self) -> Box<dyn Applet> {
