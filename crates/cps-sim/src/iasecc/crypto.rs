@@ -297,7 +297,9 @@ impl IasEcc {
             return status(StatusWord::WRONG_LENGTH);
         }
         let signature = match alg {
-            CHIPDOC_RSA_SHA1_PKCS1 | CHIPDOC_RSA_SHA256_PKCS1 => key.pair.rsa_sign_digest(&cmd.data),
+            CHIPDOC_RSA_SHA1_PKCS1 | CHIPDOC_RSA_SHA256_PKCS1 => {
+                key.pair.rsa_sign_digest(&cmd.data)
+            }
             _ => key.pair.rsa_sign_pss(&cmd.data),
         };
         match signature {
