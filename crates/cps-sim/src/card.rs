@@ -396,6 +396,11 @@ impl SimCard {
             }
         } else {
             self.stats.apdus += 1;
+            // CLA `FF` is not a valid class on the contact interface (ISO 7816-3 reserves
+            // it for PPS; ISO 7816-4 §5.4.1): refused before any application sees it.
+            if raw.first() == Some(&READER_CLA) {
+                return StatusWord::CLA_NOT_SUPPORTED.to_bytes().to_vec();
+            }
         }
         let Ok(cmd) = Command::parse(raw) else {
             self.pending.clear();
