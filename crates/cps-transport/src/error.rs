@@ -45,6 +45,24 @@ pub enum TransportError {
     /// The card did not answer or the reader gave up.
     #[error("the card does not respond (mute card or bad contact): reinsert it")]
     CardUnresponsive,
+    /// The card (or the reader, or pcscd) did not answer a command in time. The command may
+    /// or may not have been executed; it is not sent again.
+    #[error(
+        "the card did not answer {command} within {seconds:.1} s (card frozen, removed or reader hung): reinsert it"
+    )]
+    NoAnswer {
+        /// The command awaited (its name from `cps_apdu::table`).
+        command: &'static str,
+        /// The timeout that expired.
+        seconds: f64,
+    },
+    /// The operation was cancelled (Ctrl-C) between two commands; the card was left as the
+    /// last complete command left it.
+    #[error("cancelled before {command} was sent")]
+    Cancelled {
+        /// The command that was not sent.
+        command: &'static str,
+    },
     /// Waiting for a card or a reader event timed out.
     #[error("timed out after {seconds:.1} s waiting for {what}")]
     Timeout {
