@@ -77,10 +77,13 @@ impl CardChannel for Relay {
         match self.fault {
             Fault::WrongLe => Ok(vec![0x6C, 0x00]),
             Fault::MoreData => {
-                self.held_sw = real[real.len() - 2..].to_vec();
+                self.held_sw = real
+                    .get(real.len().saturating_sub(2)..)
+                    .unwrap_or_default()
+                    .to_vec();
                 Ok(vec![0x61, 0x04])
             }
-            Fault::Torn => Ok(vec![real[0]]),
+            Fault::Torn => Ok(real.get(..1).unwrap_or_default().to_vec()),
             Fault::Dropped => Err(TransportError::CardUnresponsive),
             Fault::NoAnswer => Err(TransportError::NoAnswer {
                 command: "command",
@@ -166,7 +169,11 @@ fn run(command: &Command, fault: Fault) -> (Result<Response, TransportError>, us
         .get(&(command.cla & !0x03, command.ins))
         .copied()
         .unwrap_or(0);
-    let sent = relay.sent.iter().filter(|c| c[1] == command.ins).count();
+    let sent = relay
+        .sent
+        .iter()
+        .filter(|c| c.get(1) == Some(&command.ins))
+        .count();
     (result, executed, sent)
 }
 
