@@ -14,6 +14,12 @@ pub enum TransportError {
         /// What the PC/SC layer said.
         detail: String,
     },
+    /// The PC/SC service (pcscd) stopped while we were using it.
+    #[error("PC/SC service stopped during {operation}: start pcscd again and retry")]
+    ServiceStopped {
+        /// The PC/SC call that failed.
+        operation: &'static str,
+    },
     /// No reader is connected.
     #[error("no smart-card reader found: plug one in, or use the simulator")]
     NoReader,

@@ -5,8 +5,12 @@
 //! - [`CardChannel`]: the one trait every card connection implements (a PC/SC reader, a
 //!   simulated card in the same process, a replayed transcript). It moves raw APDU bytes.
 //! - [`Exchange`]: the exchange layer every protocol crate uses on top of a channel: GET RESPONSE
-//!   on `61xx`, resend on `6Cxx`, command chaining for long commands, extended length when the
-//!   card supports it, and a round-trip counter.
+//!   on `61xx`, resend of a *read* on `6Cxx`, command chaining for long commands, extended
+//!   length when the card supports it, and a round-trip counter. **A command carrying a secret
+//!   or changing card state is never re-sent automatically** (no `6Cxx` re-issue, no retry
+//!   after a transport error): which commands these are comes from [`cps_apdu::table`].
+//! - Every wait is bounded: the PC/SC channel gives up on a card that does not answer
+//!   ([`pcsc::Timeouts`], [`TransportError::NoAnswer`]).
 //! - The card side: [`VirtualCard`] is what a simulated card implements; [`InProcessChannel`]
 //!   turns one into a host channel without pcscd, and [`vpcd`] connects one to pcscd's `vpcd`
 //!   driver so that every PC/SC application sees it in a reader.
