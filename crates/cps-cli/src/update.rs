@@ -11,6 +11,8 @@ use crate::{Ctx, Failure};
 
 /// `cps update --server URL`.
 pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
+    let service =
+        HttpService::parse(server).map_err(|e| Failure::usage(format!("--server {e}")))?;
     let mut card = ctx.card.open()?;
     let terminal = std::io::stderr().is_terminal();
     let mut last = String::new();
@@ -34,12 +36,7 @@ pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
         last = line;
     };
     let cancel = AtomicBool::new(false);
-    let result = update(
-        card.channel_mut(),
-        HttpService::new(server),
-        &mut show,
-        &cancel,
-    );
+    let result = update(card.channel_mut(), service, &mut show, &cancel);
     if terminal {
         eprintln!();
     }
