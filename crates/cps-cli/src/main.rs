@@ -210,6 +210,17 @@ enum SimCmd {
         /// vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01".
         #[arg(long, default_value_t = 35963)]
         port: u16,
+        /// When pcscd stops, wait up to SECONDS for it to come back (then insert the same
+        /// card again); 0 exits at once. Exit code 3 when it does not come back.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        reconnect_for: u64,
+        /// Fault injection (tests): the card executes APDU N, then leaves the reader before
+        /// answering; it is reinserted 1 s later (same card state).
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "freeze_at")]
+        pull_at: Option<u64>,
+        /// Fault injection (tests): the card stops answering at APDU N.
+        #[arg(long, value_name = "N", hide = true)]
+        freeze_at: Option<u64>,
     },
 }
 
@@ -340,6 +351,19 @@ pub struct Ctx {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C: the current card command finishes, nothing more is sent (the card is left as
+    // a complete command left it); a second Ctrl-C quits at once. The update server keeps
+    // the default (it holds no card).
+    if !matches!(cli.command, Cmd::UpdateServer { .. }) {
+        let _ = ctrlc::set_handler(|| {
+            if cps_transport::cancel_flag().swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\ncps: Ctrl-C: stopping after the current card command (Ctrl-C again to quit at once)"
+            );
+        });
+    }
     if let Some(seconds) = cli.card.timeout {
         cps_transport::pcsc::set_default_timeouts(cps_transport::pcsc::Timeouts::uniform(
             std::time::Duration::from_secs_f64(seconds),
@@ -375,11 +399,21 @@ fn main() -> ExitCode {
             apdus,
         } => run_apdu(&ctx, exclusive, raw, check, &apdus),
         Cmd::Sim(SimCmd::List) => sim::list(ctx.json),
-        Cmd::Sim(SimCmd::Serve { profile, port }) => sim::serve(
+        Cmd::Sim(SimCmd::Serve {
+            profile,
+            port,
+            reconnect_for,
+            pull_at,
+            freeze_at,
+        }) => sim::serve(
             &profile,
             ctx.card.persona.as_deref().unwrap_or(opts::DEFAULT_PERSONA),
             port,
             ctx.card.contactless,
+            std::time::Duration::from_secs(reconnect_for),
+            pull_at
+                .map(cps_transport::vpcd::Fault::PullAt)
+                .or(freeze_at.map(cps_transport::vpcd::Fault::FreezeAt)),
         ),
     };
     let result = match (result, stdout_failure()) {

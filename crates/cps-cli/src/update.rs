@@ -35,8 +35,9 @@ pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
         }
         last = line;
     };
-    let cancel = AtomicBool::new(false);
-    let result = update(card.channel_mut(), service, &mut show, &cancel);
+    // Ctrl-C stops before the next APDU (safe: nothing shows on the card before commit).
+    let cancel: &AtomicBool = cps_transport::cancel_flag();
+    let result = update(card.channel_mut(), service, &mut show, cancel);
     if terminal {
         eprintln!();
     }

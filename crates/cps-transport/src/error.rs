@@ -62,12 +62,14 @@ pub enum TransportError {
         /// The timeout that expired.
         seconds: f64,
     },
-    /// The operation was cancelled (Ctrl-C) between two commands; the card was left as the
-    /// last complete command left it.
-    #[error("cancelled before {command} was sent")]
+    /// The operation was cancelled ([`crate::request_cancel`], Ctrl-C in the CLI) between two
+    /// commands: no command was cut in half, the card is as the last complete one left it.
+    #[error(
+        "cancelled (Ctrl-C) before {next}: no command was cut in half, the card is as the last complete command left it"
+    )]
     Cancelled {
-        /// The command that was not sent.
-        command: &'static str,
+        /// What did not happen (the command not sent, or "a card was found").
+        next: &'static str,
     },
     /// Waiting for a card or a reader event timed out.
     #[error("timed out after {seconds:.1} s waiting for {what}")]

@@ -179,6 +179,13 @@ impl<C: CardChannel> Exchange<C> {
     /// application-level ones (`6982`, `63Cx`, ...) are for the caller to interpret.
     pub fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
         command.validate()?;
+        // Cancellation takes effect between commands only (never inside a chain or a GET
+        // RESPONSE sequence): the card is always left as a complete command left it.
+        if crate::cancel_requested() {
+            return Err(TransportError::Cancelled {
+                next: command.info().name,
+            });
+        }
         let mut cmd = command.clone();
         // A short-only card gets Le = 00 (256) and delivers the rest through 61xx.
         if !self.config.extended_length && cmd.ne.is_some_and(|ne| ne > SHORT_MAX_NE) {

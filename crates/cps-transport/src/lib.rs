@@ -57,6 +57,27 @@ pub use error::TransportError;
 pub use exchange::{Exchange, ExchangeConfig};
 pub use inprocess::{InProcessChannel, VirtualCard};
 
+static CANCEL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks every exchange of the process to stop before its next command (a Ctrl-C handler
+/// calls this). A command already sent is never cut: the card finishes it, its answer is
+/// read, then [`Exchange::transmit`] and the PC/SC waits fail with
+/// [`TransportError::Cancelled`].
+pub fn request_cancel() {
+    CANCEL.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`request_cancel`] was called.
+pub fn cancel_requested() -> bool {
+    CANCEL.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The process-wide cancellation flag itself, for APIs that take one (the update relay,
+/// `vpcd::serve`).
+pub fn cancel_flag() -> &'static std::sync::atomic::AtomicBool {
+    &CANCEL
+}
+
 /// A connection to one card: moves raw command APDUs to it and raw response APDUs back.
 ///
 /// Implementations do **no** APDU-level processing (no GET RESPONSE, no chaining): that is the

@@ -347,6 +347,11 @@ impl PcscContext {
     ) -> Result<String, TransportError> {
         let deadline = Instant::now() + timeout;
         loop {
+            if crate::cancel_requested() {
+                return Err(TransportError::Cancelled {
+                    next: "a card was found",
+                });
+            }
             let mut states = self.snapshot(reader)?;
             if let Some(found) = states
                 .iter()
@@ -378,6 +383,11 @@ impl PcscContext {
     pub fn wait_for_removal(&self, reader: &str, timeout: Duration) -> Result<(), TransportError> {
         let deadline = Instant::now() + timeout;
         loop {
+            if crate::cancel_requested() {
+                return Err(TransportError::Cancelled {
+                    next: "the card was removed",
+                });
+            }
             let mut states = match self.snapshot(Some(reader)) {
                 Ok(states) => states,
                 Err(TransportError::UnknownReader { .. }) => return Ok(()),
@@ -954,8 +964,15 @@ mod tests {
         ));
         assert!(matches!(
             map_error("x", r, E::ServiceStopped),
-            TransportError::ServiceUnavailable { .. }
+            TransportError::ServiceStopped { operation: "x" }
         ));
+        assert!(
+            TransportError::ServiceStopped {
+                operation: "SCardTransmit"
+            }
+            .to_string()
+            .contains("PC/SC service stopped")
+        );
         assert!(matches!(
             map_error("x", r, E::RemovedCard),
             TransportError::CardRemoved
