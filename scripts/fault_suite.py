@@ -180,7 +180,7 @@ def pulled_every_apdu(name, steps, check, limit=120):
         sim = Sim("--pull-at", str(k))
         codes = []
         try:
-            for args, env in steps:
+            for args, env in (steps() if callable(steps) else steps):
                 code, out, err, _ = run_cps(args, env)
                 codes.append(code)
                 if code == "hang":
@@ -197,7 +197,12 @@ def pulled_every_apdu(name, steps, check, limit=120):
                 for c in codes:
                     if c not in (0, 3):
                         problems.append(f"{name} pulled at APDU {k}: exit {c} (expected 3), {err.strip()[:200]}")
-            lost, torn = check(fired, codes)
+            # Without a fault the command ran to its end; the checks would themselves hit the
+            # pull point (APDU k), so they only run after a pull.
+            lost, torn = check(fired, codes) if fired else (0, 0)
+            if lost or torn:
+                log(f"{name} pulled at APDU {k}: exit codes {codes}, tries lost {lost}, torn {torn}; "
+                    f"last stderr: {err.strip()[:300]}")
         finally:
             sim.stop()
         runs += 1
@@ -247,6 +252,8 @@ def scenario_pin_change():
     def check(fired, codes):
         t = tries()
         lost = 0 if t == 3 else 1
+        if lost:
+            log(f"(pin change: tries after = {t})")
         # The PIN must be the old or the new one, nothing else.
         new_ok = run_cps(["pin", "verify"], {"CPS_PIN": NEW_PIN})[0]
         if new_ok == 0:
@@ -269,42 +276,52 @@ def scenario_fido2():
 
 
 def scenario_update():
-    db = os.path.join(WORK, "upd.sqlite")
-    if os.path.exists(db):
-        os.remove(db)
-    srv = subprocess.Popen([CPS, "update-server", "--listen", "127.0.0.1:0", "--db", db,
-                            "--seed-test-cards"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = None
-    deadline = time.time() + 20
-    while time.time() < deadline and url is None:
-        line = srv.stdout.readline()
-        for word in line.split():
-            if word.startswith("http://"):
-                url = word.rstrip(".,")
-    if url is None:
-        srv.kill()
-        problems.append("update: the update server did not start")
-        return
-    sim = Sim()
-    code, out, _, _ = run_cps(["--json", "info"])
-    sim.stop()
-    serial = json.loads(out)["iasecc"]["serial"]
+    """A renewal (new keys generated on the card, new certificates) pulled at every APDU. Each
+    run gets a fresh update server (the simulated card starts at update 0 every run)."""
+    state = {}
 
-    def make_pending():
-        req = urllib.request.Request(f"{url}/v1/cards/{serial}/renewal", data=b"{}", method="POST",
-                                     headers={"Content-Type": "application/json"})
-        try:
-            urllib.request.urlopen(req, timeout=10).read()
-        except Exception as e:  # noqa: BLE001 - reported below
-            log(f"(renewal request: {e})")
+    def fresh_server():
+        if "srv" in state:
+            state["srv"].kill()
+            state["srv"].wait()
+        db = os.path.join(WORK, "upd.sqlite")
+        if os.path.exists(db):
+            os.remove(db)
+        srv = subprocess.Popen([CPS, "update-server", "--listen", "127.0.0.1:0", "--db", db,
+                                "--seed-test-cards"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        state["srv"] = srv
+        url = None
+        deadline = time.time() + 20
+        while time.time() < deadline and url is None:
+            for word in srv.stdout.readline().split():
+                if word.startswith("http://"):
+                    url = word.rstrip(".,")
+        if url is None:
+            raise RuntimeError("the update server did not start")
+        state["url"] = url
+        serials = json.loads(urllib.request.urlopen(f"{url}/v1/cards", timeout=10).read())
+        ok = 0
+        for serial in serials:
+            req = urllib.request.Request(f"{url}/v1/cards/{serial}/renewal", data=b"{}",
+                                         method="POST", headers={"Content-Type": "application/json"})
+            try:
+                urllib.request.urlopen(req, timeout=10).read()
+                ok += 1
+            except Exception:  # noqa: BLE001 - counted below
+                pass
+        if ok == 0:
+            raise RuntimeError("no renewal could be scheduled")
+        return [(["update", "--server", url], {})]
 
     def check(fired, codes):
+        url = state["url"]
         torn = 0
-        if codes and codes[-1] != 0:
-            # Resume: running it again must finish the update.
-            if run_cps(["update", "--server", url], timeout=120)[0] != 0:
-                torn = 1
-        if run_cps(["update", "--server", url], timeout=120)[0] != 0:
+        # Resume: running it again must finish the update, and a third run finds nothing.
+        again = run_cps(["update", "--server", url], timeout=120)
+        third = run_cps(["update", "--server", url], timeout=120)
+        if again[0] != 0 or third[0] != 0 or "up to date" not in third[1]:
+            log(f"(update resume: {again[0]} {again[2].strip()[:200]} / {third[0]} {third[1].strip()[:100]})")
             torn = 1
         code, out, _, _ = run_cps(["--json", "info"])
         try:
@@ -312,18 +329,15 @@ def scenario_update():
                 torn = 1
         except (ValueError, KeyError):
             torn = 1
-        make_pending()
         t = tries()
         return (0 if t == 3 else 1), torn
 
-    class Steps(list):
-        pass
-    make_pending()
     try:
-        pulled_every_apdu("update (renewal)", [(["update", "--server", url], {})], check)
+        pulled_every_apdu("update (renewal)", fresh_server, check)
     finally:
-        srv.kill()
-        srv.wait()
+        if "srv" in state:
+            state["srv"].kill()
+            state["srv"].wait()
 
 
 def scenario_pcscd():
