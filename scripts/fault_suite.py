@@ -445,13 +445,44 @@ def scenario_frozen():
            "(tries not measurable: the frozen card is discarded)")
 
 
+def scenario_ctrl_c():
+    """Ctrl-C (SIGINT) while waiting for a card: exit 1, "cancelled (Ctrl-C)"; Ctrl-C to
+    `sim serve`: the card is removed cleanly, exit 0."""
+    codes = []
+    p = subprocess.Popen([CPS, "--reader", READER, "--wait", "20", "info"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGINT)
+    try:
+        _, err = p.communicate(timeout=10)
+        codes.append(p.returncode)
+        if p.returncode != 1 or "cancelled (Ctrl-C)" not in err:
+            problems.append(f"Ctrl-C during --wait: exit {p.returncode}: {err.strip()[:200]}")
+    except subprocess.TimeoutExpired:
+        p.kill()
+        codes.append("hang")
+        problems.append("Ctrl-C during --wait: hang")
+    sim = Sim()
+    sim.p.send_signal(signal.SIGINT)
+    try:
+        code = sim.p.wait(10)
+    except subprocess.TimeoutExpired:
+        code = "hang"
+    codes.append(code)
+    if code != 0 or not wait_card(False, 5):
+        problems.append(f"Ctrl-C to sim serve: exit {code}")
+    sim.stop()
+    record("Ctrl-C during --wait, then to sim serve", 2, codes, 0, 0)
+
+
 def main():
     if not os.access(CPS, os.X_OK):
         sys.exit(f"fault-suite: {CPS} not built (cargo build -p cps-cli)")
     pcscd_start()
     try:
         for s in (scenario_info, scenario_pin_change, scenario_sign, scenario_fido2,
-                  scenario_update, scenario_concurrent, scenario_frozen, scenario_pcscd):
+                  scenario_update, scenario_concurrent, scenario_frozen, scenario_ctrl_c,
+                  scenario_pcscd):
             try:
                 s()
             except Exception as e:  # noqa: BLE001 - a scenario crashing is a failure

@@ -12,7 +12,7 @@
 //! | 1 | other failure |
 //! | 2 | usage error (bad argument, unknown persona, malformed PIN: nothing was sent to the card) |
 //! | 3 | no PC/SC service, no reader, or no card (also when `--wait` timed out) |
-//! | 4 | reader busy (another application holds the card) |
+//! | 4 | reader busy (another application holds the card, or reset it during the command) |
 //! | 5 | the card refused a command (application missing, security status, `apdu --check`) |
 //! | 6 | wrong PIN or PUK (the message says how many tries are left) |
 //! | 7 | PIN or PUK blocked |
@@ -96,7 +96,8 @@ the environment (--pin-from env: CPS_PIN, CPS_NEW_PIN, CPS_PUK, CPS_FIDO2_PIN,
 CPS_FIDO2_NEW_PIN, CPS_DESFIRE_KEY).
 
 Exit codes: 0 success; 1 other failure; 2 usage error (nothing sent to the card); 3 no PC/SC
-service, no reader or no card; 4 reader busy; 5 the card refused a command; 6 wrong PIN/PUK;
+service, no reader or no card (also pulled, pcscd stopped, no answer); 4 reader busy (or the
+card reset by another application); 5 the card refused a command; 6 wrong PIN/PUK;
 7 PIN/PUK blocked; 8 verification failed (signature, chain, auth-test, DESFire); 9 `cps
 doctor` found a failure.";
 
@@ -260,7 +261,9 @@ fn transport_code(e: &TransportError) -> u8 {
         | TransportError::NoCard { .. }
         | TransportError::CardRemoved
         | TransportError::Timeout { .. } => 3,
-        TransportError::ReaderBusy { .. } => 4,
+        // Another application holds the card, or reset it under us (its verified PIN and
+        // selected application are gone): run the command again.
+        TransportError::ReaderBusy { .. } | TransportError::CardReset => 4,
         _ => 1,
     }
 }
