@@ -59,14 +59,33 @@ def pcscd_start():
     global pcscd
     if subprocess.run(["pgrep", "-x", "pcscd"], capture_output=True).returncode == 0 and pcscd is None:
         sys.exit("fault-suite: a pcscd is already running (not ours): stop it first")
+    # vpcd cannot listen on its port while a closed connection to it is in TIME-WAIT (up to
+    # 60 s after pcscd stopped): wait for the port first.
+    port_free(70)
     out = open(os.path.join(WORK, "pcscd.log"), "a")
     pcscd = subprocess.Popen(["pcscd", "-f"], stdout=out, stderr=subprocess.STDOUT)
     deadline = time.time() + 10
     while time.time() < deadline:
-        if run_cps(["readers"], timeout=5)[0] == 0:
+        code, text, _, _ = run_cps(["readers"], timeout=5, card=False)
+        if code == 0 and READER in text:
             return
         time.sleep(0.2)
-    sys.exit("fault-suite: pcscd did not come up")
+    sys.exit("fault-suite: pcscd did not come up with its vpcd reader")
+
+
+def port_free(seconds):
+    """Waits until no socket uses vpcd's ports 35963/35964 (TIME-WAIT included)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with open("/proc/net/tcp") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            return
+        # Column 2 is the local address, hex "0100007F:8C7B" (port 35963 = 0x8C7B).
+        if not any(l.split()[1].endswith((":8C7B", ":8C7C")) for l in lines if len(l.split()) > 1):
+            return
+        time.sleep(1)
 
 
 def pcscd_stop():
@@ -490,6 +509,8 @@ def main():
                 log(f"{s.__name__} crashed: {e}")
     finally:
         pcscd_stop()
+        # Leave the ports usable for the next pcscd (other test runs on this machine).
+        port_free(70)
     print("\n| scenario | runs | exit codes seen | tries lost | data torn |")
     print("|---|---|---|---|---|")
     for name, runs, codes, lost, torn, note in table:
