@@ -178,7 +178,8 @@ impl CardInfo {
     }
 }
 
-/// Whether an error means the card is gone or unusable (then `info` fails as a whole).
+/// Whether an error means the card is gone or unusable, or was reset by another application
+/// (then `info` stops there: what was read is kept, the error is returned).
 fn fatal(e: &Error) -> bool {
     use cps_transport::TransportError as T;
     matches!(
@@ -193,6 +194,7 @@ fn fatal(e: &Error) -> bool {
                 | T::CardUnresponsive
                 | T::NoAnswer { .. }
                 | T::Cancelled { .. }
+                | T::CardReset
         )
     )
 }
