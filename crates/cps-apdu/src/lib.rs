@@ -9,6 +9,8 @@
 //! - [`tlv`]: BER-TLV (ISO/IEC 8825-1 tags and lengths as used by ISO 7816-4 §6), parser
 //!   built on `nom`, encoder, and lookup by tag path;
 //! - [`chain`]: command chaining (CLA bit `0x10`, ISO 7816-4 §5.4.1);
+//! - [`table`]: what each command does to the card (read, changes state, carries a secret),
+//!   the one place the transport's no-resend rule and the redactor read;
 //! - [`sm`]: secure-messaging *framing* (ISO 7816-4 §10: data objects `87`, `97`, `99`, `8E`)
 //!   with the cipher and MAC supplied by the caller through [`sm::SmCrypto`].
 //!
@@ -40,6 +42,7 @@ mod error;
 mod response;
 pub mod sm;
 mod status;
+pub mod table;
 pub mod tlv;
 
 pub use command::{

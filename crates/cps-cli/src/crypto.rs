@@ -87,8 +87,25 @@ fn selector(key: KeyName, rsa: bool) -> KeySelector {
 
 /// SHA-256 of a file, streamed.
 fn file_digest(path: &Path) -> Result<Digest, Failure> {
+    // Every problem with the file itself (missing, a directory, unreadable) is a usage
+    // error, found before anything is sent to the card.
     let mut f = std::fs::File::open(path)
         .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    match f.metadata() {
+        Ok(m) if m.is_dir() => {
+            return Err(Failure::usage(format!(
+                "cannot read {}: it is a directory, not a file",
+                path.display()
+            )));
+        }
+        Ok(_) => {}
+        Err(e) => {
+            return Err(Failure::usage(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
+    }
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {

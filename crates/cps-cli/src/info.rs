@@ -138,10 +138,35 @@ fn presence_text<T>(p: &Presence<T>, present: impl Fn(&T) -> String) -> String {
 pub fn info(ctx: &mut Ctx) -> Result<u8, Failure> {
     let at = ctx.card.at()?;
     let mut card = ctx.card.open()?;
-    let i = card.info(at)?;
+    // What was read is printed even when the card or pcscd went away part-way; the failure
+    // (exit 3 for a card pulled / pcscd stopped / card not answering) comes after it.
+    let (i, stopped) = card.info_partial(at);
+    print_info(ctx, &i);
+    if let Some(e) = stopped {
+        return Err(Failure::from(e));
+    }
+    let failed: Vec<String> = [
+        ("IAS-ECC", i.ias.state(), i.ias.reason()),
+        ("FIDO2", i.fido2.state(), i.fido2.reason()),
+        ("DESFire", i.desfire.state(), i.desfire.reason()),
+    ]
+    .into_iter()
+    .filter(|(_, state, _)| *state == "failed")
+    .map(|(what, _, why)| format!("{what}: {}", why.unwrap_or("")))
+    .collect();
+    if !failed.is_empty() {
+        return Err(Failure::new(
+            1,
+            format!("part of the card could not be read ({})", failed.join("; ")),
+        ));
+    }
+    Ok(0)
+}
+
+fn print_info(ctx: &Ctx, i: &CardInfo) {
     if ctx.json {
-        out!("{}", info_json(&i));
-        return Ok(0);
+        out!("{}", info_json(i));
+        return;
     }
     line("card", &i.origin);
     line("ATR", spaced_hex(&i.atr));
@@ -210,7 +235,6 @@ pub fn info(ctx: &mut Ctx) -> Result<u8, Failure> {
             );
         }
     }
-    Ok(0)
 }
 
 fn coded(c: &Option<Coded>) -> Option<String> {

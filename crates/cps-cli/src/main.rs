@@ -12,7 +12,7 @@
 //! | 1 | other failure |
 //! | 2 | usage error (bad argument, unknown persona, malformed PIN: nothing was sent to the card) |
 //! | 3 | no PC/SC service, no reader, or no card (also when `--wait` timed out) |
-//! | 4 | reader busy (another application holds the card) |
+//! | 4 | reader busy (another application holds the card, or reset it during the command) |
 //! | 5 | the card refused a command (application missing, security status, `apdu --check`) |
 //! | 6 | wrong PIN or PUK (the message says how many tries are left) |
 //! | 7 | PIN or PUK blocked |
@@ -27,16 +27,48 @@ use clap::{Parser, Subcommand};
 use cps_apdu::{Command, Response};
 use cps_transport::{CardChannel, Exchange, TransportError, spaced_hex};
 
-/// `println!` that ignores a closed stdout (e.g. `cps certs | head`) instead of panicking.
+/// `println!` that does not panic on a failed stdout (closed pipe, full disk): the first
+/// failure is remembered and makes the command exit non-zero (see [`stdout_failure`]).
 macro_rules! out {
     () => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout());
+        $crate::stdout_result(writeln!(std::io::stdout()));
     }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        $crate::stdout_result(writeln!(std::io::stdout(), $($arg)*));
     }};
+}
+
+/// The first failed write to stdout, if any.
+static STDOUT_ERROR: std::sync::OnceLock<std::io::Error> = std::sync::OnceLock::new();
+
+/// Remembers a failed write to stdout.
+pub fn stdout_result(r: std::io::Result<()>) {
+    if let Err(e) = r {
+        let _ = STDOUT_ERROR.set(e);
+    }
+}
+
+/// Flushes stdout; the failure to report if any write failed (a closed pipe, as in
+/// `cps certs | head`, exits 1 quietly like other tools; anything else is said).
+fn stdout_failure() -> Option<Failure> {
+    stdout_result(std::io::stdout().flush());
+    let e = STDOUT_ERROR.get()?;
+    Some(Failure::new(
+        1,
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            String::new()
+        } else {
+            format!("writing the output failed: {e}")
+        },
+    ))
+}
+
+/// At most `max` characters of something a user or a peer supplied, control characters
+/// replaced, for an error message.
+pub fn shorten(text: &str, max: usize) -> String {
+    cps_update::relay::printable(text, max)
 }
 
 mod certs;
@@ -64,7 +96,8 @@ the environment (--pin-from env: CPS_PIN, CPS_NEW_PIN, CPS_PUK, CPS_FIDO2_PIN,
 CPS_FIDO2_NEW_PIN, CPS_DESFIRE_KEY).
 
 Exit codes: 0 success; 1 other failure; 2 usage error (nothing sent to the card); 3 no PC/SC
-service, no reader or no card; 4 reader busy; 5 the card refused a command; 6 wrong PIN/PUK;
+service, no reader or no card (also pulled, pcscd stopped, no answer); 4 reader busy (or the
+card reset by another application); 5 the card refused a command; 6 wrong PIN/PUK;
 7 PIN/PUK blocked; 8 verification failed (signature, chain, auth-test, DESFire); 9 `cps
 doctor` found a failure.";
 
@@ -183,6 +216,17 @@ enum SimCmd {
         /// vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01".
         #[arg(long, default_value_t = 35963)]
         port: u16,
+        /// When pcscd stops, wait up to SECONDS for it to come back (then insert the same
+        /// card again); 0 exits at once. Exit code 3 when it does not come back.
+        #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+        reconnect_for: u64,
+        /// Fault injection (tests): the card executes APDU N, then leaves the reader before
+        /// answering; it is reinserted 1 s later (same card state).
+        #[arg(long, value_name = "N", hide = true, conflicts_with = "freeze_at")]
+        pull_at: Option<u64>,
+        /// Fault injection (tests): the card stops answering at APDU N.
+        #[arg(long, value_name = "N", hide = true)]
+        freeze_at: Option<u64>,
     },
 }
 
@@ -214,12 +258,17 @@ impl Failure {
 fn transport_code(e: &TransportError) -> u8 {
     match e {
         TransportError::ServiceUnavailable { .. }
+        | TransportError::ServiceStopped { .. }
+        | TransportError::CardUnresponsive
+        | TransportError::NoAnswer { .. }
         | TransportError::NoReader
         | TransportError::UnknownReader { .. }
         | TransportError::NoCard { .. }
         | TransportError::CardRemoved
         | TransportError::Timeout { .. } => 3,
-        TransportError::ReaderBusy { .. } => 4,
+        // Another application holds the card, or reset it under us (its verified PIN and
+        // selected application are gone): run the command again.
+        TransportError::ReaderBusy { .. } | TransportError::CardReset => 4,
         _ => 1,
     }
 }
@@ -310,6 +359,24 @@ pub struct Ctx {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C: the current card command finishes, nothing more is sent (the card is left as
+    // a complete command left it); a second Ctrl-C quits at once. The update server keeps
+    // the default (it holds no card).
+    if !matches!(cli.command, Cmd::UpdateServer { .. }) {
+        let _ = ctrlc::set_handler(|| {
+            if cps_transport::cancel_flag().swap(true, std::sync::atomic::Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\ncps: Ctrl-C: stopping after the current card command (Ctrl-C again to quit at once)"
+            );
+        });
+    }
+    if let Some(seconds) = cli.card.timeout {
+        cps_transport::pcsc::set_default_timeouts(cps_transport::pcsc::Timeouts::uniform(
+            std::time::Duration::from_secs_f64(seconds),
+        ));
+    }
     let mut ctx = Ctx {
         json: cli.json,
         secrets: secret::Secrets::new(cli.secrets.pin_from),
@@ -341,17 +408,33 @@ fn main() -> ExitCode {
             apdus,
         } => run_apdu(&ctx, exclusive, raw, check, native, &apdus),
         Cmd::Sim(SimCmd::List) => sim::list(ctx.json),
-        Cmd::Sim(SimCmd::Serve { profile, port }) => sim::serve(
+        Cmd::Sim(SimCmd::Serve {
+            profile,
+            port,
+            reconnect_for,
+            pull_at,
+            freeze_at,
+        }) => sim::serve(
             &profile,
             ctx.card.persona.as_deref().unwrap_or(opts::DEFAULT_PERSONA),
             port,
             ctx.card.contactless,
+            std::time::Duration::from_secs(reconnect_for),
+            pull_at
+                .map(cps_transport::vpcd::Fault::PullAt)
+                .or(freeze_at.map(cps_transport::vpcd::Fault::FreezeAt)),
         ),
+    };
+    let result = match (result, stdout_failure()) {
+        (Ok(_), Some(f)) => Err(f),
+        (r, _) => r,
     };
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("cps: {}", f.message);
+            if !f.message.is_empty() {
+                eprintln!("cps: {}", f.message);
+            }
             ExitCode::from(f.code)
         }
     }
@@ -362,23 +445,27 @@ fn parse_hex_apdu(arg: &str, native: bool) -> Result<Vec<u8>, Failure> {
         .chars()
         .filter(|c| !c.is_whitespace() && *c != ':')
         .collect();
-    let bytes =
-        hex::decode(&cleaned).map_err(|e| Failure::usage(format!("{arg:?} is not hex: {e}")))?;
+    // The argument may be huge or hostile: quote a short prefix only.
+    let shown = || format!("{:?}", shorten(arg, 32));
+    let bytes = hex::decode(&cleaned)
+        .map_err(|e| Failure::usage(format!("{} is not hex: {e}", shown())))?;
     if native {
         if bytes.is_empty() {
             return Err(Failure::usage(format!(
-                "{arg:?}: a native frame has at least its command byte"
+                "{}: a native frame has at least its command byte",
+                shown()
             )));
         }
         return Ok(bytes);
     }
     Command::parse(&bytes)
-        .map_err(|e| Failure::usage(format!("{arg:?} is not a valid APDU: {e}")))?;
+        .map_err(|e| Failure::usage(format!("{} is not a valid APDU: {e}", shown())))?;
     Ok(bytes)
 }
 
-/// Shows a command, hiding the payload of PIN commands (VERIFY, CHANGE REFERENCE DATA,
-/// RESET RETRY COUNTER) as the transcript recorder does.
+/// Shows a command, hiding the payload of secret commands (VERIFY, CHANGE REFERENCE DATA,
+/// RESET RETRY COUNTER for every class byte, DESFire ChangeKey, CTAP ClientPIN) as the
+/// transcript recorder does: both read `cps_apdu::table`.
 fn show_command(bytes: &[u8]) -> String {
     let mut policy = cps_transport::record::RedactionPolicy::default();
     let (cmd, _) = policy.redact(bytes, &[0x90, 0x00]);
@@ -444,23 +531,23 @@ fn run_apdu(
     let reader = ctx.card.reader.as_deref().filter(|r| *r != "auto");
     let channel = readers::connect(reader, exclusive)?;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(
+    stdout_result(writeln!(
         out,
         "# reader {:?}, ATR {}",
         channel.reader_name().unwrap_or("?"),
         spaced_hex(channel.atr())
-    );
+    ));
     let mut exchange = Exchange::new(channel);
     let mut all_ok = true;
     for bytes in &commands {
         if native {
-            let _ = writeln!(out, "> {}", spaced_hex(bytes));
+            stdout_result(writeln!(out, "> {}", spaced_hex(bytes)));
             let answer = exchange.transmit_raw(bytes)?;
             all_ok &= answer.first() == Some(&0x00);
-            let _ = writeln!(out, "< {}", show_native_response(&answer));
+            stdout_result(writeln!(out, "< {}", show_native_response(&answer)));
             continue;
         }
-        let _ = writeln!(out, "> {}", show_command(bytes));
+        stdout_result(writeln!(out, "> {}", show_command(bytes)));
         let response = if raw {
             Response::parse(&exchange.transmit_raw(bytes)?).map_err(TransportError::from)?
         } else {
@@ -469,7 +556,46 @@ fn run_apdu(
             exchange.transmit(&cmd)?
         };
         all_ok &= response.sw.is_success() || response.sw.to_bytes() == [0x91, 0x00];
-        let _ = writeln!(out, "< {}", show_response(&response));
+        stdout_result(writeln!(out, "< {}", show_response(&response)));
     }
     Ok(if check && !all_ok { 5 } else { 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_payloads_are_hidden_for_every_class_byte() {
+        for cla in [0x00u8, 0x01, 0x0C, 0x80, 0x81, 0x84, 0xA0] {
+            for ins in [0x20u8, 0x21, 0x24, 0x2C] {
+                let apdu = [cla, ins, 0x00, 0x01, 0x04, 0x31, 0x32, 0x33, 0x34];
+                let shown = show_command(&apdu);
+                assert!(!shown.contains("31 32"), "{cla:02X} {ins:02X}: {shown}");
+                assert!(shown.contains("<4 bytes hidden>"), "{shown}");
+            }
+        }
+        // DESFire ChangeKey and CTAP ClientPIN.
+        let shown = show_command(&[0x90, 0xC4, 0, 0, 2, 0xAA, 0xBB, 0]);
+        assert!(!shown.contains("AA BB"), "{shown}");
+        let shown = show_command(&[0x80, 0x10, 0x80, 0, 3, 0x06, 0xAA, 0xBB, 0]);
+        assert!(!shown.contains("AA BB"), "{shown}");
+        // A read is shown whole.
+        assert_eq!(show_command(&[0x00, 0xB0, 0, 0, 8]), "00 B0 00 00 08");
+    }
+
+    #[test]
+    fn a_bad_apdu_argument_is_quoted_short() {
+        let huge = "zz".repeat(65_000);
+        let e = parse_hex_apdu(&huge, false)
+            .err()
+            .map(|f| (f.code, f.message));
+        let (code, msg) = e.unwrap_or_default();
+        assert_eq!(code, 2);
+        assert!(msg.len() < 200, "{} bytes", msg.len());
+        let e = parse_hex_apdu("00A4\u{1b}[2J", false)
+            .err()
+            .map(|f| f.message);
+        assert!(!e.unwrap_or_default().contains('\u{1b}'));
+    }
 }

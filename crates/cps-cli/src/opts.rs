@@ -41,9 +41,20 @@ pub struct CardArgs {
         value_name = "SECONDS"
     )]
     pub wait: Option<u64>,
+    /// Give up on a card that does not answer one command within SECONDS (PC/SC readers;
+    /// default 20 for contact, 5 for contactless, 120 for on-card key generation).
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub timeout: Option<f64>,
     /// Evaluate certificate validity at this date (YYYY-MM-DD, UTC) instead of now.
     #[arg(long, global = true, value_name = "DATE")]
     pub at: Option<String>,
+}
+
+fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(t) if t.is_finite() && (0.1..=3600.0).contains(&t) => Ok(t),
+        _ => Err("a number of seconds from 0.1 to 3600".into()),
+    }
 }
 
 /// Where secrets come from.

@@ -84,12 +84,16 @@ pub fn list(json: bool) -> Result<u8, Failure> {
     Ok(0)
 }
 
-/// Inserts a simulated card into pcscd's vpcd reader until the process is stopped.
+/// Inserts a simulated card into pcscd's vpcd reader until the process is stopped. When
+/// pcscd stops, waits up to `reconnect_for` for it to come back and inserts the same card
+/// again; exits 3 when it does not come back.
 pub fn serve(
     profile_name: &str,
     persona: &str,
     port: u16,
     contactless: bool,
+    reconnect_for: std::time::Duration,
+    fault: Option<vpcd::Fault>,
 ) -> Result<u8, Failure> {
     let profile = profile(profile_name)?;
     let interface = if contactless {
@@ -108,14 +112,57 @@ pub fn serve(
     eprintln!(
         "{profile_name} card of {persona} ({interface:?}) connecting to vpcd on 127.0.0.1:{port} ({reader}); Ctrl-C removes it"
     );
-    let stop = AtomicBool::new(false);
-    let cfg = VpcdConfig::with_port(port);
-    let stats = vpcd::serve(&mut card, &cfg, &stop).map_err(|e| Failure {
-        code: 3,
-        message: format!(
-            "{e} (is pcscd running with vsmartcard-vpcd? `apt-get install pcscd vsmartcard-vpcd`)"
-        ),
-    })?;
-    eprintln!("card removed: {} APDUs answered", stats.apdus);
+    // Ctrl-C sets the process-wide cancellation flag: the card is removed cleanly.
+    let stop: &AtomicBool = cps_transport::cancel_flag();
+    let mut cfg = VpcdConfig::with_port(port);
+    cfg.fault = fault;
+    let mut apdus = 0u64;
+    let mut first = true;
+    loop {
+        let stats = vpcd::serve(&mut card, &cfg, stop).map_err(|e| Failure {
+            code: 3,
+            message: if first {
+                format!(
+                    "{e} (is pcscd running with vsmartcard-vpcd? `apt-get install pcscd vsmartcard-vpcd`)"
+                )
+            } else {
+                format!(
+                    "PC/SC service stopped and did not come back within {} s ({e}); {apdus} APDUs answered",
+                    reconnect_for.as_secs()
+                )
+            },
+        })?;
+        apdus += stats.apdus;
+        match stats.end {
+            // pcscd stopped or restarted: the same card (same PIN tries, same data) goes back
+            // in as soon as the virtual reader is there again.
+            // Fault injection: the card was pulled mid-command; the same card goes back in a
+            // moment later (after pcscd has seen it leave), as a user reinserting it.
+            vpcd::ServeEnd::Pulled => {
+                eprintln!(
+                    "fault injection: card pulled at APDU {}; reinserting it in 1 s",
+                    stats.apdus
+                );
+                std::thread::sleep(std::time::Duration::from_secs(1));
+                cfg.fault = None;
+            }
+            vpcd::ServeEnd::HostClosed if reconnect_for.is_zero() => {
+                return Err(Failure::new(
+                    3,
+                    format!("PC/SC service stopped; {apdus} APDUs answered"),
+                ));
+            }
+            vpcd::ServeEnd::HostClosed => {
+                eprintln!(
+                    "PC/SC service stopped (vpcd closed the reader): waiting up to {} s for it to come back",
+                    reconnect_for.as_secs()
+                );
+                cfg.retry_for = reconnect_for;
+                first = false;
+            }
+            _ => break,
+        }
+    }
+    eprintln!("card removed: {apdus} APDUs answered");
     Ok(0)
 }

@@ -11,6 +11,8 @@ use crate::{Ctx, Failure};
 
 /// `cps update --server URL`.
 pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
+    let service =
+        HttpService::parse(server).map_err(|e| Failure::usage(format!("--server {e}")))?;
     let mut card = ctx.card.open()?;
     let terminal = std::io::stderr().is_terminal();
     let mut last = String::new();
@@ -33,13 +35,9 @@ pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
         }
         last = line;
     };
-    let cancel = AtomicBool::new(false);
-    let result = update(
-        card.channel_mut(),
-        HttpService::new(server),
-        &mut show,
-        &cancel,
-    );
+    // Ctrl-C stops before the next APDU (safe: nothing shows on the card before commit).
+    let cancel: &AtomicBool = cps_transport::cancel_flag();
+    let result = update(card.channel_mut(), service, &mut show, cancel);
     if terminal {
         eprintln!();
     }

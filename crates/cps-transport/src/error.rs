@@ -14,6 +14,12 @@ pub enum TransportError {
         /// What the PC/SC layer said.
         detail: String,
     },
+    /// The PC/SC service (pcscd) stopped while we were using it.
+    #[error("PC/SC service stopped during {operation}: start pcscd again and retry")]
+    ServiceStopped {
+        /// The PC/SC call that failed.
+        operation: &'static str,
+    },
     /// No reader is connected.
     #[error("no smart-card reader found: plug one in, or use the simulator")]
     NoReader,
@@ -45,6 +51,26 @@ pub enum TransportError {
     /// The card did not answer or the reader gave up.
     #[error("the card does not respond (mute card or bad contact): reinsert it")]
     CardUnresponsive,
+    /// The card (or the reader, or pcscd) did not answer a command in time. The command may
+    /// or may not have been executed; it is not sent again.
+    #[error(
+        "the card did not answer {command} within {seconds:.1} s (card frozen, removed or reader hung): reinsert it"
+    )]
+    NoAnswer {
+        /// The command awaited (its name from `cps_apdu::table`).
+        command: &'static str,
+        /// The timeout that expired.
+        seconds: f64,
+    },
+    /// The operation was cancelled ([`crate::request_cancel`], Ctrl-C in the CLI) between two
+    /// commands: no command was cut in half, the card is as the last complete one left it.
+    #[error(
+        "cancelled (Ctrl-C) before {next}: no command was cut in half, the card is as the last complete command left it"
+    )]
+    Cancelled {
+        /// What did not happen (the command not sent, or "a card was found").
+        next: &'static str,
+    },
     /// Waiting for a card or a reader event timed out.
     #[error("timed out after {seconds:.1} s waiting for {what}")]
     Timeout {

@@ -5,12 +5,34 @@
 //!
 //! - `61xx` (ISO 7816-4 §5.3.4, T=0 style): more data is fetched with GET RESPONSE
 //!   (`CLA C0 00 00 xx`; the CLA is configurable because CTAP-over-NFC clients use `80`);
-//! - `6Cxx` (wrong Le): the same command is sent again once with Le = `xx`;
+//! - `6Cxx` (wrong Le): a *read* is sent again once with Le = `xx`; any other command gets
+//!   the `6Cxx` back (see the rule below);
 //! - commands longer than 255 data bytes go out extended-length when the card supports it,
 //!   otherwise as a command chain (CLA bit `0x10`, ISO 7816-4 §5.4.1);
 //! - responses larger than 256 bytes on a short-only card are collected through `61xx`.
 //!
 //! Loops are bounded: a card that keeps answering `61xx` cannot hold the host forever.
+//!
+//! ## The no-resend rule
+//!
+//! **A command carrying a secret or changing card state is never sent again automatically.**
+//! Which commands these are comes from one place, [`cps_apdu::table::classify`] (VERIFY,
+//! CHANGE REFERENCE DATA, RESET RETRY COUNTER, PSO, key generation, writes, DESFire
+//! ChangeKey, CTAP authenticatorClientPIN, ... for every class byte and logical channel).
+//! For those commands:
+//!
+//! - a `6Cxx` answer is returned to the caller as it is, not re-issued with the new Le (a
+//!   relay or a reader may answer `6Cxx` *after* the card has spent a PIN try);
+//! - a transport error (torn or dropped answer, card removed, timeout) is returned, never
+//!   retried: nobody can tell whether the card executed the command;
+//! - `61xx` is followed by GET RESPONSE, which fetches the answer without repeating the
+//!   command.
+//!
+//! Only [`Effect::Read`](cps_apdu::table::Effect::Read) commands are re-sent (on `6Cxx`). No
+//! layer of cps-rs retries after a transport error; the caller (ultimately the user) decides.
+//!
+//! A channel that gives up waiting for the card reports [`TransportError::NoAnswer`]; the
+//! exchange names the command in it from the same table.
 
 use cps_apdu::{Command, Encoding, Response, SHORT_MAX_LC, SHORT_MAX_NE, SwClass};
 
@@ -141,7 +163,13 @@ impl<C: CardChannel> Exchange<C> {
     }
 
     fn send(&mut self, apdu: &[u8]) -> Result<Response, TransportError> {
-        let raw = self.transmit_raw(apdu)?;
+        let raw = self.transmit_raw(apdu).map_err(|e| match e {
+            TransportError::NoAnswer { seconds, .. } => TransportError::NoAnswer {
+                command: cps_apdu::table::classify(apdu).name,
+                seconds,
+            },
+            e => e,
+        })?;
         Ok(Response::parse(&raw)?)
     }
 
@@ -151,6 +179,13 @@ impl<C: CardChannel> Exchange<C> {
     /// application-level ones (`6982`, `63Cx`, ...) are for the caller to interpret.
     pub fn transmit(&mut self, command: &Command) -> Result<Response, TransportError> {
         command.validate()?;
+        // Cancellation takes effect between commands only (never inside a chain or a GET
+        // RESPONSE sequence): the card is always left as a complete command left it.
+        if crate::cancel_requested() {
+            return Err(TransportError::Cancelled {
+                next: command.info().name,
+            });
+        }
         let mut cmd = command.clone();
         // A short-only card gets Le = 00 (256) and delivers the rest through 61xx.
         if !self.config.extended_length && cmd.ne.is_some_and(|ne| ne > SHORT_MAX_NE) {
@@ -165,8 +200,9 @@ impl<C: CardChannel> Exchange<C> {
             return Err(TransportError::CommandTooLong { lc: cmd.data.len() });
         };
         let response = match first.sw.class() {
-            SwClass::WrongLe(ne) => {
-                // ISO 7816-4 §5.3.4: resend the same command with the exact Le, once.
+            // ISO 7816-4 §5.3.4: resend the same command with the exact Le, once, but only a
+            // read: a secret or state-changing command is never sent twice (module docs).
+            SwClass::WrongLe(ne) if cmd.info().may_resend() => {
                 let mut again = cmd.clone();
                 again.ne = Some(usize::from(ne));
                 let bytes = again

@@ -5,8 +5,12 @@
 //! - [`CardChannel`]: the one trait every card connection implements (a PC/SC reader, a
 //!   simulated card in the same process, a replayed transcript). It moves raw APDU bytes.
 //! - [`Exchange`]: the exchange layer every protocol crate uses on top of a channel: GET RESPONSE
-//!   on `61xx`, resend on `6Cxx`, command chaining for long commands, extended length when the
-//!   card supports it, and a round-trip counter.
+//!   on `61xx`, resend of a *read* on `6Cxx`, command chaining for long commands, extended
+//!   length when the card supports it, and a round-trip counter. **A command carrying a secret
+//!   or changing card state is never re-sent automatically** (no `6Cxx` re-issue, no retry
+//!   after a transport error): which commands these are comes from [`cps_apdu::table`].
+//! - Every wait is bounded: the PC/SC channel gives up on a card that does not answer
+//!   ([`pcsc::Timeouts`], [`TransportError::NoAnswer`]).
 //! - The card side: [`VirtualCard`] is what a simulated card implements; [`InProcessChannel`]
 //!   turns one into a host channel without pcscd, and [`vpcd`] connects one to pcscd's `vpcd`
 //!   driver so that every PC/SC application sees it in a reader.
@@ -52,6 +56,27 @@ pub use atr::{Atr, Interface, spaced_hex};
 pub use error::TransportError;
 pub use exchange::{Exchange, ExchangeConfig};
 pub use inprocess::{InProcessChannel, VirtualCard};
+
+static CANCEL: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Asks every exchange of the process to stop before its next command (a Ctrl-C handler
+/// calls this). A command already sent is never cut: the card finishes it, its answer is
+/// read, then [`Exchange::transmit`] and the PC/SC waits fail with
+/// [`TransportError::Cancelled`].
+pub fn request_cancel() {
+    CANCEL.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Whether [`request_cancel`] was called.
+pub fn cancel_requested() -> bool {
+    CANCEL.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// The process-wide cancellation flag itself, for APIs that take one (the update relay,
+/// `vpcd::serve`).
+pub fn cancel_flag() -> &'static std::sync::atomic::AtomicBool {
+    &CANCEL
+}
 
 /// A connection to one card: moves raw command APDUs to it and raw response APDUs back.
 ///

@@ -106,9 +106,10 @@ fn map_error(operation: &'static str, reader: Option<&str>, e: pcsc::Error) -> T
         detail: format!("{e} ({:#010X}){hint}", e as u32),
     };
     match e {
-        E::NoService | E::ServiceStopped => TransportError::ServiceUnavailable {
+        E::NoService => TransportError::ServiceUnavailable {
             detail: format!("{operation}: {e}"),
         },
+        E::ServiceStopped => TransportError::ServiceStopped { operation },
         E::NoReadersAvailable => TransportError::NoReader,
         E::UnknownReader => TransportError::UnknownReader { reader: reader() },
         E::NoSmartcard => TransportError::NoCard { reader: reader() },
@@ -133,6 +134,108 @@ fn map_error(operation: &'static str, reader: Option<&str>, e: pcsc::Error) -> T
         }
         _ => pcsc_error(""),
     }
+}
+
+/// Whether pcscd still answers: a fresh `SCardEstablishContext` fails with "no service" once
+/// it has stopped (an existing context cannot tell).
+fn service_alive() -> bool {
+    !matches!(
+        Context::establish(Scope::User),
+        Err(pcsc::Error::NoService | pcsc::Error::ServiceStopped)
+    )
+}
+
+/// [`map_error`], but a communication failure caused by pcscd stopping is reported as
+/// [`TransportError::ServiceStopped`] rather than as a reader or card problem.
+fn map_error_probing(
+    operation: &'static str,
+    reader: Option<&str>,
+    e: pcsc::Error,
+) -> TransportError {
+    use pcsc::Error as E;
+    match e {
+        E::CommError | E::NotTransacted | E::InvalidHandle | E::NoService | E::Timeout
+            if !service_alive() =>
+        {
+            TransportError::ServiceStopped { operation }
+        }
+        e => map_error(operation, reader, e),
+    }
+}
+
+/// How long a channel waits for the card's answer to one command before giving up with
+/// [`TransportError::NoAnswer`]. A T=0 card asking for more time (procedure byte `60`) or a
+/// T=1 card sending waiting-time extensions keeps the reader busy, not this timer's clock:
+/// pcscd does not return until the card has answered, so these are wall-clock limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// A command to a contact card (the slowest ordinary command, an RSA-2048 signature on a
+    /// CPS3, takes well under 2 s).
+    pub contact: Duration,
+    /// A command to a contactless card (a card held still answers in milliseconds).
+    pub contactless: Duration,
+    /// GENERATE ASYMMETRIC KEY PAIR (ISO 7816-4 INS `46`/`47`): on-card RSA key generation
+    /// takes tens of seconds.
+    pub key_generation: Duration,
+    /// Beginning a transaction while another application holds one.
+    pub transaction: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            contact: Duration::from_secs(20),
+            contactless: Duration::from_secs(5),
+            key_generation: Duration::from_secs(120),
+            transaction: Duration::from_secs(30),
+        }
+    }
+}
+
+impl Timeouts {
+    /// The same limit for every command and for beginning a transaction (key generation
+    /// keeps at least its default).
+    pub fn uniform(limit: Duration) -> Self {
+        Timeouts {
+            contact: limit,
+            contactless: limit,
+            key_generation: limit.max(Timeouts::default().key_generation),
+            transaction: limit,
+        }
+    }
+
+    /// The limit for one command on a card reached through `interface`.
+    pub fn for_command(&self, interface: Interface, apdu: &[u8]) -> Duration {
+        let info = cps_apdu::table::classify(apdu);
+        if info.protocol == cps_apdu::table::Protocol::Iso7816
+            && matches!(apdu.get(1), Some(0x46 | 0x47))
+        {
+            return self.key_generation;
+        }
+        match interface {
+            Interface::Contactless => self.contactless,
+            _ => self.contact,
+        }
+    }
+}
+
+/// The timeouts new channels get (see [`set_default_timeouts`]).
+static DEFAULT_TIMEOUTS: std::sync::Mutex<Option<Timeouts>> = std::sync::Mutex::new(None);
+
+/// Sets the timeouts of the channels connected from now on in this process (a command-line
+/// `--timeout` option); [`PcscChannel::set_timeouts`] changes one channel.
+pub fn set_default_timeouts(timeouts: Timeouts) {
+    if let Ok(mut t) = DEFAULT_TIMEOUTS.lock() {
+        *t = Some(timeouts);
+    }
+}
+
+fn default_timeouts() -> Timeouts {
+    DEFAULT_TIMEOUTS
+        .lock()
+        .ok()
+        .and_then(|t| *t)
+        .unwrap_or_default()
 }
 
 /// A connection to the PC/SC service (`SCardEstablishContext`, user scope).
@@ -161,7 +264,7 @@ impl PcscContext {
         match self.ctx.list_readers_owned() {
             Ok(names) => Ok(names),
             Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
-            Err(e) => Err(map_error("SCardListReaders", None, e)),
+            Err(e) => Err(map_error_probing("SCardListReaders", None, e)),
         }
     }
 
@@ -200,7 +303,7 @@ impl PcscContext {
             match self.ctx.get_status_change(Duration::ZERO, &mut states) {
                 Ok(()) => return Ok(states),
                 Err(pcsc::Error::UnknownReader) if attempts < 3 => continue,
-                Err(e) => return Err(map_error("SCardGetStatusChange", only, e)),
+                Err(e) => return Err(map_error_probing("SCardGetStatusChange", only, e)),
             }
         }
     }
@@ -228,7 +331,7 @@ impl PcscContext {
         match self.ctx.get_status_change(wait, states) {
             // A timeout or a vanished reader: the caller looks again.
             Ok(()) | Err(pcsc::Error::Timeout) | Err(pcsc::Error::UnknownReader) => Ok(()),
-            Err(e) => Err(map_error("SCardGetStatusChange", None, e)),
+            Err(e) => Err(map_error_probing("SCardGetStatusChange", None, e)),
         }
     }
 
@@ -244,6 +347,11 @@ impl PcscContext {
     ) -> Result<String, TransportError> {
         let deadline = Instant::now() + timeout;
         loop {
+            if crate::cancel_requested() {
+                return Err(TransportError::Cancelled {
+                    next: "a card was found",
+                });
+            }
             let mut states = self.snapshot(reader)?;
             if let Some(found) = states
                 .iter()
@@ -275,6 +383,11 @@ impl PcscContext {
     pub fn wait_for_removal(&self, reader: &str, timeout: Duration) -> Result<(), TransportError> {
         let deadline = Instant::now() + timeout;
         loop {
+            if crate::cancel_requested() {
+                return Err(TransportError::Cancelled {
+                    next: "the card was removed",
+                });
+            }
             let mut states = match self.snapshot(Some(reader)) {
                 Ok(states) => states,
                 Err(TransportError::UnknownReader { .. }) => return Ok(()),
@@ -306,7 +419,7 @@ impl PcscContext {
         let card = self
             .ctx
             .connect(&name, share.to_pcsc(), PROTOCOLS)
-            .map_err(|e| map_error("SCardConnect", Some(reader), e))?;
+            .map_err(|e| map_error_probing("SCardConnect", Some(reader), e))?;
         let mut link = Link {
             ctx: self.ctx.clone(),
             reader_c: name,
@@ -317,7 +430,7 @@ impl PcscContext {
             recv: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
         };
         link.refresh_status(&card)?;
-        Ok(PcscChannel { card, link })
+        Ok(PcscChannel::spawn(card, link))
     }
 }
 
@@ -431,6 +544,11 @@ impl Link {
         match result {
             // A native DESFire answer may be its status byte alone (notes §8).
             Ok(response) if !response.is_empty() => Ok(response),
+            // An empty answer is what pcscd gives when the card left during the command.
+            Ok(response) if self.card_left(REMOVAL_GRACE) => {
+                drop(response);
+                Err(TransportError::CardRemoved)
+            }
             Ok(_) => Err(TransportError::Protocol {
                 attempted: "reading the card's response",
                 detail: "no byte at all".to_string(),
@@ -446,43 +564,292 @@ impl Link {
                 detail: format!("the response exceeds {} bytes", self.recv.len()),
             }),
             Err(e @ (pcsc::Error::NotTransacted | pcsc::Error::CommError)) => {
-                // The reader failed mid-exchange. If that is because the card was just pulled
-                // out, say so rather than reporting a communication error.
-                if self.card_left(REMOVAL_GRACE) {
+                // The reader failed mid-exchange. If that is because pcscd stopped or the
+                // card was just pulled out, say so rather than reporting a communication error.
+                if !service_alive() {
+                    Err(TransportError::ServiceStopped {
+                        operation: "SCardTransmit",
+                    })
+                } else if self.card_left(REMOVAL_GRACE) {
                     Err(TransportError::CardRemoved)
                 } else {
                     Err(map_error("SCardTransmit", Some(&self.reader), e))
                 }
             }
-            Err(e) => Err(map_error("SCardTransmit", Some(&self.reader), e)),
+            Err(e) => Err(map_error_probing("SCardTransmit", Some(&self.reader), e)),
         }
     }
 }
 
+/// A request to the thread that owns a PC/SC card handle.
+enum Req {
+    Transmit(Vec<u8>),
+    Reconnect(Disposition),
+    Begin,
+    End,
+    Disconnect(Disposition),
+}
+
+/// The card's state after a request, copied back to the host side.
+struct Status {
+    atr: Vec<u8>,
+    protocol: Option<pcsc::Protocol>,
+}
+
+type Reply = (Result<Vec<u8>, TransportError>, Status);
+
+struct Job {
+    req: Req,
+    reply: std::sync::mpsc::Sender<Reply>,
+}
+
+impl Job {
+    fn answer(self, link: &Link, result: Result<Vec<u8>, TransportError>) {
+        answer(&self.reply, link, result);
+    }
+}
+
+fn answer(
+    reply: &std::sync::mpsc::Sender<Reply>,
+    link: &Link,
+    result: Result<Vec<u8>, TransportError>,
+) {
+    {
+        // The host may have given up waiting (timeout): nobody to tell.
+        let _ = reply.send((
+            result,
+            Status {
+                atr: link.atr.clone(),
+                protocol: link.protocol,
+            },
+        ));
+    }
+}
+
+impl Link {
+    fn handle(
+        &mut self,
+        handle: &mut impl CardHandle,
+        req: Req,
+    ) -> Result<Vec<u8>, TransportError> {
+        match req {
+            Req::Transmit(command) => {
+                // The command may carry a PIN: wiped once sent.
+                let command = zeroize::Zeroizing::new(command);
+                self.transmit(handle, &command)
+            }
+            Req::Reconnect(init) => self.reconnect(handle, init).map(|()| Vec::new()),
+            // Nested transaction: the outer one already keeps other applications out.
+            Req::Begin | Req::End => Ok(Vec::new()),
+            Req::Disconnect(_) => Ok(Vec::new()),
+        }
+    }
+}
+
+/// The thread owning the card handle: every PC/SC call on the card happens here, so that the
+/// host side can stop waiting for a card (or a pcscd) that never answers.
+fn serve(mut card: Card, mut link: Link, jobs: std::sync::mpsc::Receiver<Job>) {
+    while let Ok(Job { req, reply }) = jobs.recv() {
+        match req {
+            Req::Begin => {
+                let ended_by = match card.transaction2() {
+                    Ok(mut tx) => {
+                        answer(&reply, &link, Ok(Vec::new()));
+                        let ended_by = serve_transaction(&mut tx, &mut link, &jobs);
+                        // Dropping the guard ends the transaction (SCARD_LEAVE_CARD).
+                        drop(tx);
+                        ended_by
+                    }
+                    Err((card, pcsc::Error::ResetCard)) => {
+                        let r = link.reconnect(card, Disposition::LeaveCard);
+                        answer(&reply, &link, r.and(Err(TransportError::CardReset)));
+                        continue;
+                    }
+                    Err((_, e)) => {
+                        let e = map_error_probing("SCardBeginTransaction", Some(&link.reader), e);
+                        answer(&reply, &link, Err(e));
+                        continue;
+                    }
+                };
+                match ended_by {
+                    Some(Job {
+                        req: Req::Disconnect(d),
+                        reply,
+                    }) => {
+                        return disconnect(card, &link, d, reply);
+                    }
+                    Some(end) => end.answer(&link, Ok(Vec::new())),
+                    // The host side is gone: the card handle is dropped (reset) below.
+                    None => break,
+                }
+            }
+            Req::Disconnect(d) => return disconnect(card, &link, d, reply),
+            req => {
+                let r = link.handle(&mut card, req);
+                answer(&reply, &link, r);
+            }
+        }
+    }
+}
+
+/// Serves requests inside a transaction; returns the request that ends it (`End` or
+/// `Disconnect`), or `None` when the host side is gone.
+fn serve_transaction(
+    tx: &mut pcsc::Transaction<'_>,
+    link: &mut Link,
+    jobs: &std::sync::mpsc::Receiver<Job>,
+) -> Option<Job> {
+    while let Ok(Job { req, reply }) = jobs.recv() {
+        match req {
+            Req::End | Req::Disconnect(_) => return Some(Job { req, reply }),
+            req => {
+                let r = link.handle(tx, req);
+                answer(&reply, link, r);
+            }
+        }
+    }
+    None
+}
+
+fn disconnect(card: Card, link: &Link, d: Disposition, reply: std::sync::mpsc::Sender<Reply>) {
+    let r = card
+        .disconnect(d)
+        .map(|()| Vec::new())
+        .map_err(|(_card, e)| map_error("SCardDisconnect", Some(&link.reader), e));
+    answer(&reply, link, r);
+}
+
+/// How long dropping a channel waits for the card to be reset and released.
+const DROP_WAIT: Duration = Duration::from_secs(5);
+
 /// A connection to a card in a PC/SC reader.
+///
+/// Every exchange is bounded in time ([`Timeouts`]; [`TransportError::NoAnswer`] when the
+/// card, the reader or pcscd does not answer). The PC/SC calls run on a thread of their own,
+/// so that a frozen card cannot hold the caller: after a timeout the channel is unusable
+/// (every later call fails at once) and the handle is released when pcscd returns.
 ///
 /// Dropping it disconnects and resets the card (the `pcsc` crate's default, so that no
 /// verified PIN outlives the connection); use [`PcscChannel::disconnect`] to leave it as is.
 pub struct PcscChannel {
-    card: Card,
-    link: Link,
+    jobs: Option<std::sync::mpsc::Sender<Job>>,
+    reader: String,
+    atr: Vec<u8>,
+    protocol: Option<pcsc::Protocol>,
+    share: pcsc::ShareMode,
+    timeouts: Timeouts,
+    /// Set when a request timed out: the worker may still be blocked in pcscd.
+    stuck: bool,
 }
 
 impl fmt::Debug for PcscChannel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PcscChannel")
-            .field("reader", &self.link.reader)
-            .field("atr", &crate::spaced_hex(&self.link.atr))
-            .field("protocol", &self.link.protocol)
-            .field("share", &self.link.share)
+            .field("reader", &self.reader)
+            .field("atr", &crate::spaced_hex(&self.atr))
+            .field("protocol", &self.protocol)
+            .field("share", &self.share)
+            .field("timeouts", &self.timeouts)
             .finish()
     }
 }
 
 impl PcscChannel {
+    fn spawn(card: Card, link: Link) -> Self {
+        let (jobs, rx) = std::sync::mpsc::channel();
+        let channel = PcscChannel {
+            jobs: Some(jobs),
+            reader: link.reader.clone(),
+            atr: link.atr.clone(),
+            protocol: link.protocol,
+            share: link.share,
+            timeouts: default_timeouts(),
+            stuck: false,
+        };
+        let spawned = std::thread::Builder::new()
+            .name("cps-pcsc".into())
+            .spawn(move || serve(card, link, rx));
+        let mut channel = channel;
+        if spawned.is_err() {
+            // No thread: the card handle went down with the closure; every call fails.
+            channel.jobs = None;
+        }
+        channel
+    }
+
+    /// The timeouts in use.
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Changes the timeouts of this channel.
+    pub fn set_timeouts(&mut self, timeouts: Timeouts) {
+        self.timeouts = timeouts;
+    }
+
+    fn call(&mut self, req: Req, wait: Duration) -> Result<Vec<u8>, TransportError> {
+        let Some(jobs) = &self.jobs else {
+            return Err(if self.stuck {
+                TransportError::CardUnresponsive
+            } else {
+                TransportError::Protocol {
+                    attempted: "using the PC/SC connection",
+                    detail: "it is closed".into(),
+                }
+            });
+        };
+        let (reply, answer) = std::sync::mpsc::channel();
+        if jobs.send(Job { req, reply }).is_err() {
+            self.jobs = None;
+            return Err(TransportError::Protocol {
+                attempted: "using the PC/SC connection",
+                detail: "its thread has stopped".into(),
+            });
+        }
+        match answer.recv_timeout(wait) {
+            Ok((result, status)) => {
+                self.atr = status.atr;
+                self.protocol = status.protocol;
+                result
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                self.jobs = None;
+                self.stuck = true;
+                Err(TransportError::NoAnswer {
+                    command: "command",
+                    seconds: wait.as_secs_f64(),
+                })
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                self.jobs = None;
+                Err(TransportError::Protocol {
+                    attempted: "using the PC/SC connection",
+                    detail: "its thread has stopped".into(),
+                })
+            }
+        }
+    }
+
+    fn exchange(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let wait = self.timeouts.for_command(self.interface(), command);
+        self.call(Req::Transmit(command.to_vec()), wait)
+    }
+
+    fn begin(&mut self) -> Result<(), TransportError> {
+        let wait = self.timeouts.transaction;
+        match self.call(Req::Begin, wait) {
+            Ok(_) => Ok(()),
+            // Another application kept its transaction for the whole wait.
+            Err(TransportError::NoAnswer { .. }) => Err(TransportError::ReaderBusy {
+                reader: self.reader.clone(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The transmission protocol in use: `Some(0)` for T=0, `Some(1)` for T=1.
     pub fn protocol(&self) -> Option<u8> {
-        match self.link.protocol {
+        match self.protocol {
             Some(pcsc::Protocol::T0) => Some(0),
             Some(pcsc::Protocol::T1) => Some(1),
             _ => None,
@@ -491,7 +858,7 @@ impl PcscChannel {
 
     /// Whether the connection is shared or exclusive.
     pub fn share_mode(&self) -> ShareMode {
-        match self.link.share {
+        match self.share {
             pcsc::ShareMode::Exclusive => ShareMode::Exclusive,
             _ => ShareMode::Shared,
         }
@@ -499,68 +866,79 @@ impl PcscChannel {
 
     /// Disconnects, resetting the card (`reset`, which clears verified PINs and sessions) or
     /// leaving it as it is for the next application.
-    pub fn disconnect(self, reset: bool) -> Result<(), TransportError> {
+    pub fn disconnect(mut self, reset: bool) -> Result<(), TransportError> {
         let disposition = if reset {
             Disposition::ResetCard
         } else {
             Disposition::LeaveCard
         };
-        let PcscChannel { card, link } = self;
-        card.disconnect(disposition)
-            .map_err(|(_card, e)| map_error("SCardDisconnect", Some(&link.reader), e))
+        let r = self.call(Req::Disconnect(disposition), DROP_WAIT);
+        self.jobs = None;
+        r.map(|_| ())
+    }
+}
+
+impl Drop for PcscChannel {
+    /// Resets and releases the card, waiting (boundedly) for pcscd to do it, so that no
+    /// verified PIN outlives the connection even when the process exits right after.
+    fn drop(&mut self) {
+        if self.jobs.is_some() {
+            let _ = self.call(Req::Disconnect(Disposition::ResetCard), DROP_WAIT);
+        }
     }
 }
 
 impl CardChannel for PcscChannel {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        self.link.transmit(&mut self.card, command)
+        self.exchange(command)
     }
 
     fn atr(&self) -> &[u8] {
-        &self.link.atr
+        &self.atr
     }
 
     /// Warm reset: `SCardReconnect` with `SCARD_RESET_CARD`.
     fn reset(&mut self) -> Result<(), TransportError> {
-        self.link.reconnect(&mut self.card, Disposition::ResetCard)
+        let wait = self.timeouts.contact;
+        self.call(Req::Reconnect(Disposition::ResetCard), wait)
+            .map(|_| ())
     }
 
     /// `SCardBeginTransaction`; the guard ends it with `SCARD_LEAVE_CARD` when dropped.
     fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
-        let PcscChannel { card, link } = self;
-        match card.transaction2() {
-            Ok(tx) => Ok(Box::new(PcscTransaction { tx, link })),
-            Err((card, pcsc::Error::ResetCard)) => {
-                link.reconnect(card, Disposition::LeaveCard)?;
-                Err(TransportError::CardReset)
-            }
-            Err((_, e)) => Err(map_error("SCardBeginTransaction", Some(&link.reader), e)),
-        }
+        self.begin()?;
+        Ok(Box::new(PcscTransaction { channel: self }))
     }
 
     fn reader_name(&self) -> Option<&str> {
-        Some(&self.link.reader)
+        Some(&self.reader)
     }
 }
 
 /// A PC/SC transaction: a channel on which no other application can interleave commands.
 /// Dropping it ends the transaction (`SCardEndTransaction`, `SCARD_LEAVE_CARD`).
 struct PcscTransaction<'a> {
-    tx: pcsc::Transaction<'a>,
-    link: &'a mut Link,
+    channel: &'a mut PcscChannel,
+}
+
+impl Drop for PcscTransaction<'_> {
+    fn drop(&mut self) {
+        let wait = self.channel.timeouts.contact;
+        let _ = self.channel.call(Req::End, wait);
+    }
 }
 
 impl CardChannel for PcscTransaction<'_> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
-        self.link.transmit(&mut self.tx, command)
+        self.channel.exchange(command)
     }
 
     fn atr(&self) -> &[u8] {
-        &self.link.atr
+        &self.channel.atr
     }
 
     fn reset(&mut self) -> Result<(), TransportError> {
-        self.link.reconnect(&mut self.tx, Disposition::ResetCard)
+        self.channel.reset()
     }
 
     /// Already in a transaction: the nested guard only reborrows this one.
@@ -569,7 +947,7 @@ impl CardChannel for PcscTransaction<'_> {
     }
 
     fn reader_name(&self) -> Option<&str> {
-        Some(&self.link.reader)
+        Some(&self.channel.reader)
     }
 }
 
@@ -587,8 +965,15 @@ mod tests {
         ));
         assert!(matches!(
             map_error("x", r, E::ServiceStopped),
-            TransportError::ServiceUnavailable { .. }
+            TransportError::ServiceStopped { operation: "x" }
         ));
+        assert!(
+            TransportError::ServiceStopped {
+                operation: "SCardTransmit"
+            }
+            .to_string()
+            .contains("PC/SC service stopped")
+        );
         assert!(matches!(
             map_error("x", r, E::RemovedCard),
             TransportError::CardRemoved

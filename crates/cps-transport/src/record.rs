@@ -14,14 +14,18 @@
 //!
 //! Each line is `>` (command) or `<` (response) followed by tokens: hex bytes, or `*N` for N
 //! bytes that were redacted at recording time. Secrets never reach the transcript: the
-//! [`RedactionPolicy`] hides the payloads of VERIFY, CHANGE REFERENCE DATA and RESET RETRY
-//! COUNTER (ISO 7816-4 INS `20`, `24`, `2C`), of CTAP `authenticatorClientPIN` messages and
-//! their responses (FIDO CTAP 2.1 §6.5 over NFCCTAP_MSG, INS `10`), and of DESFire ChangeKey
-//! (native command `C4` wrapped with CLA `90`).
+//! [`RedactionPolicy`] hides what the command table ([`cps_apdu::table`]) marks secret: the
+//! payloads of VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER (ISO 7816-4 INS `20`,
+//! `21`, `24`, `2C`, for every class byte and logical channel), of CTAP
+//! `authenticatorClientPIN` messages and their responses (FIDO CTAP 2.1 §6.5 over
+//! NFCCTAP_MSG, INS `10`), and of DESFire ChangeKey and SetConfiguration (native commands
+//! `C4`, `C6`, `5C` wrapped with CLA `90`).
 //!
 //! Replaying matches hex tokens exactly and `*N` tokens by length only.
 
 use std::fmt::Write as _;
+
+use cps_apdu::table::{Hidden, Protocol, classify};
 
 use crate::{CardChannel, Reborrow, TransportError};
 
@@ -270,21 +274,21 @@ impl RedactionPolicy {
         let hide_response_data =
             || Recorded::with_hidden(response, 0..response.len().saturating_sub(2));
 
-        // ISO 7816-4 VERIFY / CHANGE REFERENCE DATA / RESET RETRY COUNTER, interindustry CLA.
-        if cla & 0x80 == 0 && matches!(ins, 0x20 | 0x21 | 0x24 | 0x2C) {
-            return (Recorded::with_hidden(command, data), plain_response());
-        }
-        // DESFire ChangeKey (native C4) and SetConfiguration (5C, may carry keys), CLA 90.
-        if cla == 0x90 && matches!(ins, 0xC4 | 0x5C) {
+        // What is secret comes from the command table (cps_apdu::table), by instruction for
+        // every class byte: VERIFY / CHANGE REFERENCE DATA / RESET RETRY COUNTER whatever the
+        // CLA (interindustry or proprietary, any logical channel), DESFire ChangeKey and
+        // SetConfiguration (CLA 90), CTAP authenticatorClientPIN.
+        let info = classify(command);
+        if info.hidden == Hidden::Data {
+            self.ctap_secret = false;
             return (Recorded::with_hidden(command, data), plain_response());
         }
         // CTAP over ISO 7816 (NFCCTAP_MSG, CLA 80 or chained 90, INS 10): authenticatorClientPIN
         // is CTAP command byte 0x06 (CTAP 2.1 §6.5). Keep the command byte, hide the rest,
         // and hide response data until the message is complete.
-        if cla & 0xEF == 0x80 && ins == 0x10 {
-            let first_byte = command.get(data.start).copied();
+        if info.protocol == Protocol::CtapNfc && ins == 0x10 {
             let continuation = self.ctap_secret;
-            if continuation || first_byte == Some(0x06) {
+            if continuation || info.hidden == Hidden::DataAfterFirstAndResponse {
                 let from = if continuation {
                     data.start
                 } else {

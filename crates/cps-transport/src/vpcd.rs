@@ -98,6 +98,20 @@ pub struct VpcdConfig {
     /// Re-arm `TCP_QUICKACK` before every read (Linux and Android; ignored elsewhere). Only
     /// worth turning off to measure what it saves.
     pub quickack: bool,
+    /// Fault injection for tests: what happens at one APDU of the session.
+    pub fault: Option<Fault>,
+}
+
+/// A fault injected by [`serve`] at APDU number `n` (1-based, counting every command APDU of
+/// the link), to test how hosts cope with a card that leaves or freezes mid-command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The card executes APDU `n` (a PIN try is spent, a write is done), then leaves the
+    /// reader before its answer is sent: the link is closed, [`ServeEnd::Pulled`].
+    PullAt(u64),
+    /// The card stops answering at APDU `n` (not executed) and stays mute in the reader
+    /// until the stop flag is set.
+    FreezeAt(u64),
 }
 
 impl Default for VpcdConfig {
@@ -110,6 +124,7 @@ impl Default for VpcdConfig {
             poll_interval: Duration::from_millis(100),
             write_timeout: Duration::from_secs(5),
             quickack: true,
+            fault: None,
         }
     }
 }
@@ -136,6 +151,8 @@ pub enum ServeEnd {
     Stopped,
     /// vpcd closed the connection (pcscd stopped or restarted).
     HostClosed,
+    /// [`Fault::PullAt`] fired: the card left the reader mid-command.
+    Pulled,
 }
 
 /// What happened on a vpcd link.
@@ -298,12 +315,17 @@ struct Session<'a, C: VirtualCard + ?Sized> {
     stream: TcpStream,
     powered: bool,
     stats: ServeStats,
+    fault: Option<Fault>,
+    stop: &'a AtomicBool,
+    poll: Duration,
 }
 
 /// What to do after a frame.
 enum Flow {
     Continue,
     HostClosed,
+    Pulled,
+    Stopped,
 }
 
 impl<C: VirtualCard + ?Sized> Session<'_, C> {
@@ -354,6 +376,20 @@ impl<C: VirtualCard + ?Sized> Session<'_, C> {
                     self.stats.implicit_power_ons += 1;
                     self.powered = true;
                     self.card.power_on();
+                }
+                match self.fault {
+                    Some(Fault::FreezeAt(n)) if n == self.stats.apdus => {
+                        while !self.stop.load(Ordering::Acquire) {
+                            std::thread::sleep(self.poll);
+                        }
+                        return Ok(Flow::Stopped);
+                    }
+                    Some(Fault::PullAt(n)) if n == self.stats.apdus => {
+                        let _ = self.card.process(apdu);
+                        self.card.power_off();
+                        return Ok(Flow::Pulled);
+                    }
+                    _ => {}
                 }
                 let mut response = self.card.process(apdu);
                 // A 1-byte answer is legal (a native DESFire status alone); an empty one
@@ -417,22 +453,27 @@ fn serve_inner<C: VirtualCard + ?Sized>(
             connected: true,
             ..ServeStats::default()
         },
+        fault: cfg.fault,
+        stop,
+        poll,
     };
     let mut frames = FrameReader::default();
     let result = loop {
-        let mut closed = false;
+        let mut ended = None;
         while let Some(body) = frames.next_frame() {
             match session.handle(&body) {
                 Ok(Flow::Continue) => {}
-                Ok(Flow::HostClosed) => {
-                    closed = true;
-                    break;
-                }
+                Ok(Flow::HostClosed) => ended = Some(ServeEnd::HostClosed),
+                Ok(Flow::Pulled) => ended = Some(ServeEnd::Pulled),
+                Ok(Flow::Stopped) => ended = Some(ServeEnd::Stopped),
                 Err(e) => return finish(session, connected, Err(e)),
             }
+            if ended.is_some() {
+                break;
+            }
         }
-        if closed {
-            break Ok(ServeEnd::HostClosed);
+        if let Some(end) = ended {
+            break Ok(end);
         }
         if stop.load(Ordering::Acquire) {
             break Ok(ServeEnd::Stopped);
@@ -813,6 +854,51 @@ mod tests {
         assert_eq!(stats.atr_requests, 1);
         assert_eq!(stats.ignored_frames, 1);
         assert!(stats.connected);
+    }
+
+    #[test]
+    fn injected_faults_pull_after_executing_and_freeze_before() {
+        // Pull at APDU 2: the card executes it, the answer never comes, the link closes.
+        let vpcd = FakeVpcd::new();
+        let config = VpcdConfig {
+            fault: Some(Fault::PullAt(2)),
+            ..cfg(vpcd.port())
+        };
+        let handle = spawn(Probe::default(), config).unwrap();
+        let mut s = vpcd.accept();
+        send(&mut s, &[CTRL_POWER_ON]);
+        send(&mut s, &[0x00, 0x84, 0x00, 0x00, 0x08]);
+        assert_eq!(recv(&mut s), [0x6D, 0x00]);
+        send(&mut s, &[0x00, 0x20, 0x00, 0x01, 0x04, 1, 2, 3, 4]);
+        let mut buf = [0u8; 2];
+        assert_eq!(s.read(&mut buf).unwrap(), 0, "no answer, socket closed");
+        assert_eq!(
+            handle.card().seen.len(),
+            2,
+            "the pulled command was executed"
+        );
+        let stats = handle.remove().unwrap();
+        assert_eq!(stats.end, ServeEnd::Pulled);
+
+        // Freeze at APDU 1: no answer, the command is not executed, until stopped.
+        let vpcd = FakeVpcd::new();
+        let config = VpcdConfig {
+            fault: Some(Fault::FreezeAt(1)),
+            ..cfg(vpcd.port())
+        };
+        let handle = spawn(Probe::default(), config).unwrap();
+        let mut s = vpcd.accept();
+        send(&mut s, &[0x00, 0x20, 0x00, 0x01, 0x04, 1, 2, 3, 4]);
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        assert!(s.read(&mut buf).is_err(), "a frozen card answers nothing");
+        assert!(
+            handle.card().seen.is_empty(),
+            "the frozen command was not executed"
+        );
+        let stats = handle.remove().unwrap();
+        assert_eq!(stats.end, ServeEnd::Stopped);
+        assert_eq!(stats.apdus, 1);
     }
 
     #[test]

@@ -21,7 +21,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cps_apdu::{Command, Response, StatusWord};
-use cps_transport::pcsc::{PcscChannel, PcscContext, ShareMode};
+use cps_transport::pcsc::{PcscChannel, PcscContext, ShareMode, Timeouts};
 use cps_transport::vpcd::{self, VpcdConfig};
 use cps_transport::{CardChannel, Exchange, Interface, TransportError, VirtualCard};
 
@@ -124,6 +124,32 @@ impl VirtualCard for TestCard {
             }
             0xEE if !self.selected => sw(StatusWord(0x6985)),
             0xEE => Response::success(c.data).to_bytes(),
+            _ => sw(StatusWord(0x6D00)),
+        }
+    }
+}
+
+/// A card that freezes for [`FREEZE`] on VERIFY, then answers a wrong PIN.
+#[derive(Default)]
+struct FreezingCard {
+    verifies: u32,
+}
+
+const FREEZE: Duration = Duration::from_secs(4);
+
+impl VirtualCard for FreezingCard {
+    fn atr(&self) -> Vec<u8> {
+        test_atr()
+    }
+    fn power_on(&mut self) {}
+    fn process(&mut self, apdu: &[u8]) -> Vec<u8> {
+        match apdu.get(1) {
+            Some(0x20) => {
+                self.verifies += 1;
+                std::thread::sleep(FREEZE);
+                vec![0x63, 0xC2]
+            }
+            Some(0x84) => Response::success(CHALLENGE.to_vec()).to_bytes(),
             _ => sw(StatusWord(0x6D00)),
         }
     }
@@ -491,5 +517,40 @@ fn pcsc_end_to_end() {
     drop(ch);
     handle.remove().unwrap();
     ctx.wait_for_removal(READER, Duration::from_secs(5))
+        .unwrap();
+
+    // A frozen card: the exchange gives up after the channel's timeout instead of hanging,
+    // names the command, and does not send it again.
+    let handle = vpcd::spawn(FreezingCard::default(), VpcdConfig::with_port(PORT)).unwrap();
+    ctx.wait_for_card(Some(READER), Duration::from_secs(5))
+        .unwrap();
+    let mut ch = ctx.connect(READER, ShareMode::Shared).unwrap();
+    ch.set_timeouts(Timeouts::uniform(Duration::from_millis(1500)));
+    assert_eq!(ch.transmit(&GET_CHALLENGE).unwrap().len(), 10);
+    let started = Instant::now();
+    let verify = Command::new(0x00, 0x20, 0x00, 0x01).with_data(b"1234");
+    match Exchange::new(&mut ch).transmit(&verify) {
+        Err(TransportError::NoAnswer {
+            command: "VERIFY",
+            seconds,
+        }) => assert!((seconds - 1.5).abs() < 0.01, "{seconds}"),
+        other => panic!("expected NoAnswer for VERIFY, got {other:?}"),
+    }
+    let waited = started.elapsed();
+    eprintln!("frozen card: gave up after {waited:?}");
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    // The channel is unusable afterwards, and says so at once.
+    let again = Instant::now();
+    assert!(matches!(
+        ch.transmit(&GET_CHALLENGE),
+        Err(TransportError::CardUnresponsive)
+    ));
+    assert!(again.elapsed() < Duration::from_millis(100));
+    drop(ch);
+    // Once the card thaws, pcscd goes on; the VERIFY reached the card exactly once.
+    std::thread::sleep(FREEZE);
+    assert_eq!(handle.card().verifies, 1, "VERIFY sent again");
+    handle.remove().unwrap();
+    ctx.wait_for_removal(READER, Duration::from_secs(10))
         .unwrap();
 }

@@ -136,20 +136,78 @@ impl TryFrom<ReplyJson> for Reply {
     }
 }
 
+/// The largest answer accepted from a service: the longest reply carries one extended APDU
+/// (65 535 data bytes, 131 KB in hex) plus a little JSON.
+pub const MAX_ANSWER: usize = 256 * 1024;
+
+/// The longest error text kept from a service (characters).
+const MAX_ERROR_TEXT: usize = 200;
+
 /// A remote update service reached over HTTP.
 #[derive(Debug, Clone)]
 pub struct HttpService {
     base: String,
     timeout_secs: u64,
+    max_answer: usize,
 }
 
+/// Why a service address cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UrlError(String);
+
 impl HttpService {
-    /// A service at `base` (e.g. `http://127.0.0.1:8700`), 30-second timeout per request.
+    /// A service at `base` (e.g. `http://127.0.0.1:8700`), 30-second timeout per request,
+    /// answers of at most [`MAX_ANSWER`] bytes. The address is not checked: see
+    /// [`HttpService::parse`].
     pub fn new(base: &str) -> Self {
         HttpService {
             base: base.trim_end_matches('/').to_owned(),
             timeout_secs: 30,
+            max_answer: MAX_ANSWER,
         }
+    }
+
+    /// Like [`HttpService::new`], but checks the address first: `http://HOST[:PORT][/PATH]`
+    /// (this client speaks plain HTTP; the update is protected end to end).
+    pub fn parse(base: &str) -> Result<Self, UrlError> {
+        let shown = crate::relay::printable(base, 60);
+        let Some(rest) = base.strip_prefix("http://") else {
+            return Err(UrlError(if base.contains("://") {
+                format!(
+                    "{shown:?}: only http:// addresses are supported, e.g. http://127.0.0.1:8700"
+                )
+            } else {
+                format!(
+                    "{shown:?} is not an address: write it as http://HOST:PORT, e.g. http://127.0.0.1:8700"
+                )
+            }));
+        };
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if host.is_empty() || host.starts_with(':') {
+            return Err(UrlError(format!(
+                "{shown:?} has no host name: write it as http://HOST:PORT, e.g. http://127.0.0.1:8700"
+            )));
+        }
+        if base.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(UrlError(format!(
+                "{shown:?} contains spaces or control characters"
+            )));
+        }
+        if let Some((_, port)) = host.rsplit_once(':').filter(|_| !host.ends_with(']')) {
+            if port.parse::<u16>().is_err() {
+                return Err(UrlError(format!(
+                    "{shown:?}: the port must be a number from 0 to 65535"
+                )));
+            }
+        }
+        Ok(HttpService::new(base))
+    }
+
+    /// Changes the largest answer accepted.
+    pub fn with_max_answer(mut self, bytes: usize) -> Self {
+        self.max_answer = bytes;
+        self
     }
 
     /// Changes the per-request timeout.
@@ -160,24 +218,51 @@ impl HttpService {
 
     fn post<T: Serialize>(&self, path: &str, body: &T) -> Result<Reply, ServiceError> {
         let url = format!("{}{path}", self.base);
+        let shown = crate::relay::printable(&url, 80);
+        let started = std::time::Instant::now();
+        let deadline = std::time::Duration::from_secs(self.timeout_secs);
         let response = minreq::post(&url)
             .with_timeout(self.timeout_secs)
+            .with_max_headers_size(16 * 1024)
+            .with_max_status_line_length(1024)
+            .with_max_redirects(0)
             .with_json(body)
-            .map_err(|e| ServiceError(format!("request to {url}: {e}")))?
-            .send()
-            .map_err(|e| ServiceError(format!("update service unreachable at {url}: {e}")))?;
-        if response.status_code != 200 {
-            let msg = response
-                .json::<ErrorJson>()
-                .map(|e| e.error)
-                .unwrap_or_else(|_| response.reason_phrase.clone());
+            .map_err(|e| ServiceError(format!("request to {shown}: {e}")))?
+            .send_lazy()
+            .map_err(|e| ServiceError(format!("update service unreachable at {shown}: {e}")))?;
+        let status = response.status_code;
+        let reason = crate::relay::printable(&response.reason_phrase, MAX_ERROR_TEXT);
+        // Read at most max_answer bytes, within the request's time limit.
+        let mut bytes = Vec::new();
+        for item in response {
+            let (byte, _) = item.map_err(|e| {
+                ServiceError(format!(
+                    "reading the update service's answer from {shown}: {e}"
+                ))
+            })?;
+            if bytes.len() >= self.max_answer {
+                return Err(ServiceError(format!(
+                    "the update service's answer exceeds {} bytes: refused",
+                    self.max_answer
+                )));
+            }
+            if started.elapsed() > deadline {
+                return Err(ServiceError(format!(
+                    "the update service's answer took more than {} s: refused",
+                    self.timeout_secs
+                )));
+            }
+            bytes.push(byte);
+        }
+        if status != 200 {
+            let msg = serde_json::from_slice::<ErrorJson>(&bytes)
+                .map(|e| crate::relay::printable(&e.error, MAX_ERROR_TEXT))
+                .unwrap_or(reason);
             return Err(ServiceError(format!(
-                "update service answered {}: {msg}",
-                response.status_code
+                "update service answered {status}: {msg}"
             )));
         }
-        let reply: ReplyJson = response
-            .json()
+        let reply: ReplyJson = serde_json::from_slice(&bytes)
             .map_err(|e| ServiceError(format!("update service answer is not valid JSON: {e}")))?;
         Reply::try_from(reply)
     }

@@ -3,6 +3,7 @@
 //! framing: the card and the issuer authenticate each other through it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use cps_apdu::{Command, Response};
 use cps_transport::{CardChannel, Exchange, TransportError};
@@ -53,7 +54,8 @@ pub enum Reply {
     Finished(Outcome),
 }
 
-/// The service refused or failed.
+/// The service refused or failed. Text a service sent is passed through [`printable`] before
+/// it is put in one of these.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ServiceError(pub String);
@@ -99,16 +101,71 @@ pub enum UpdateError {
     Cancelled,
 }
 
+/// Bounds on one update session, so that a service that never finishes cannot keep the relay
+/// (and the card) busy for ever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// At most this many APDUs relayed (the reference issuer needs a few dozen).
+    pub max_steps: u32,
+    /// At most this long for the whole session, card and service included.
+    pub max_session: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_steps: 1000,
+            max_session: Duration::from_secs(600),
+        }
+    }
+}
+
+/// The longest progress text kept from a service (characters).
+pub const MAX_PROGRESS_TEXT: usize = 120;
+
+/// Makes text from a service safe to print: control characters (escape sequences, bells,
+/// carriage returns, bidirectional overrides) become `?`, and it is cut to `max` characters.
+pub fn printable(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .take(max)
+        .map(|c| {
+            if c.is_control() || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if text.chars().nth(max).is_some() {
+        out.push('…');
+    }
+    out
+}
+
 /// Runs one update session: selects the update application, then ferries APDUs between the
-/// card and `service` until it finishes. `progress` is called before each APDU; setting
-/// `cancel` stops before the next APDU (safe: the card shows nothing before commit, and a
-/// later session resumes).
+/// card and `service` until it finishes. `progress` is called before each APDU (its text made
+/// printable, see [`printable`]); setting `cancel` stops before the next APDU (safe: the card
+/// shows nothing before commit, and a later session resumes). Bounded by [`Limits::default`].
 pub fn update<C: CardChannel, S: UpdateService>(
+    card: C,
+    service: S,
+    progress: &mut dyn FnMut(&Progress),
+    cancel: &AtomicBool,
+) -> Result<Outcome, UpdateError> {
+    update_with_limits(card, service, progress, cancel, Limits::default())
+}
+
+/// [`update`] with explicit [`Limits`].
+pub fn update_with_limits<C: CardChannel, S: UpdateService>(
     card: C,
     mut service: S,
     progress: &mut dyn FnMut(&Progress),
     cancel: &AtomicBool,
+    limits: Limits,
 ) -> Result<Outcome, UpdateError> {
+    let started = Instant::now();
+    let mut steps = 0u32;
     let mut ex = Exchange::new(card);
     let select = Command::new(0x00, 0xA4, 0x04, 0x00)
         .with_data(&UPDATE_AID)
@@ -129,7 +186,25 @@ pub fn update<C: CardChannel, S: UpdateService>(
                 if cancel.load(Ordering::SeqCst) {
                     return Err(UpdateError::Cancelled);
                 }
-                progress(&p);
+                steps += 1;
+                if steps > limits.max_steps {
+                    return Err(UpdateError::Service(ServiceError(format!(
+                        "the update service did not finish in {} steps; stopped (nothing is \
+                         visible on the card before commit)",
+                        limits.max_steps
+                    ))));
+                }
+                if started.elapsed() > limits.max_session {
+                    return Err(UpdateError::Service(ServiceError(format!(
+                        "the update session did not finish in {} s; stopped (nothing is \
+                         visible on the card before commit)",
+                        limits.max_session.as_secs()
+                    ))));
+                }
+                progress(&Progress {
+                    what: printable(&p.what, MAX_PROGRESS_TEXT),
+                    ..p
+                });
                 let cmd = Command::parse(&apdu).map_err(|_| UpdateError::MalformedCommand)?;
                 let resp: Response = ex.transmit(&cmd)?;
                 reply = service.next(session, &resp.to_bytes())?;

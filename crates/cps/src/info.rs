@@ -178,7 +178,8 @@ impl CardInfo {
     }
 }
 
-/// Whether an error means the card is gone or unusable (then `info` fails as a whole).
+/// Whether an error means the card is gone or unusable, or was reset by another application
+/// (then `info` stops there: what was read is kept, the error is returned).
 fn fatal(e: &Error) -> bool {
     use cps_transport::TransportError as T;
     matches!(
@@ -188,8 +189,12 @@ fn fatal(e: &Error) -> bool {
                 | T::NoCard { .. }
                 | T::NoReader
                 | T::ServiceUnavailable { .. }
+                | T::ServiceStopped { .. }
                 | T::ReaderBusy { .. }
                 | T::CardUnresponsive
+                | T::NoAnswer { .. }
+                | T::Cancelled { .. }
+                | T::CardReset
         )
     )
 }
@@ -229,70 +234,121 @@ fn ias_info(card: &mut Card, at: UnixTime) -> Result<Presence<IasInfo>, Error> {
     }))
 }
 
-fn fido2_info(card: &mut Card) -> Presence<Fido2Info> {
+fn fido2_info(card: &mut Card) -> Result<Presence<Fido2Info>, Error> {
     let mut f = match card.fido2() {
         Ok(f) => f,
         Err(Error::Fido2(Fido2Error::NoApplet { sw })) => {
-            return Presence::Absent(format!("SELECT of the FIDO2 AID answered {sw}"));
+            return Ok(Presence::Absent(format!(
+                "SELECT of the FIDO2 AID answered {sw}"
+            )));
         }
-        Err(e) => return Presence::Failed(e.to_string()),
+        Err(e) if fatal(&e) => return Err(e),
+        Err(e) => return Ok(Presence::Failed(e.to_string())),
     };
     let enrolled = f.is_enrolled();
-    let pin_retries = if enrolled { f.retries().ok() } else { None };
+    let pin_retries = if enrolled {
+        match f.retries() {
+            Ok(n) => Some(n),
+            Err(e) => {
+                let e = Error::from(e);
+                if fatal(&e) {
+                    return Err(e);
+                }
+                None
+            }
+        }
+    } else {
+        None
+    };
     let i = f.info();
-    Presence::Present(Fido2Info {
+    Ok(Presence::Present(Fido2Info {
         versions: i.versions.clone(),
         extensions: i.extensions.clone(),
         aaguid: i.aaguid.iter().map(|b| format!("{b:02X}")).collect(),
         enrolled,
         pin_retries,
-    })
+    }))
 }
 
-fn desfire_info(card: &mut Card) -> Presence<DesfireInfo> {
+fn desfire_info(card: &mut Card) -> Result<Presence<DesfireInfo>, Error> {
     if card.interface() != Interface::Contactless {
-        return Presence::NotChecked(
+        return Ok(Presence::NotChecked(
             "DESFire answers through the contactless interface only: present the card to a \
              contactless reader (simulator: --contactless)",
-        );
+        ));
     }
     let mut d = card.desfire();
     let v = match d.get_version() {
         Ok(v) => v,
         Err(DesfireError::NotDesfire(sw)) => {
-            return Presence::Absent(format!("GetVersion answered {sw}: not a DESFire"));
+            return Ok(Presence::Absent(format!(
+                "GetVersion answered {sw}: not a DESFire"
+            )));
         }
-        Err(e) => return Presence::Failed(e.to_string()),
+        Err(e) => {
+            let e = Error::from(e);
+            if fatal(&e) {
+                return Err(e);
+            }
+            return Ok(Presence::Failed(e.to_string()));
+        }
     };
-    let applications = d
-        .get_application_ids()
-        .map(|ids| ids.iter().map(ToString::to_string).collect())
-        .map_err(|e| e.to_string());
-    Presence::Present(DesfireInfo {
+    let applications = match d.get_application_ids() {
+        Ok(ids) => Ok(ids.iter().map(ToString::to_string).collect()),
+        Err(e) => {
+            let e = Error::from(e);
+            if fatal(&e) {
+                return Err(e);
+            }
+            Err(e.to_string())
+        }
+    };
+    Ok(Presence::Present(DesfireInfo {
         generation: format!("{:?}", v.generation()),
         uid: v.uid.iter().map(|b| format!("{b:02X}")).collect(),
         storage: v.hardware.storage_bytes(),
         applications,
-    })
+    }))
 }
 
-pub(crate) fn gather(card: &mut Card, at: UnixTime) -> Result<CardInfo, Error> {
+/// Keeps the error that stopped `info` and reports the part it stopped as failed.
+fn stop<T>(e: Error, stopped: &mut Option<Error>) -> Presence<T> {
+    let text = e.to_string();
+    *stopped = Some(e);
+    Presence::Failed(text)
+}
+
+/// What was not checked because the card (or pcscd) went away before.
+const STOPPED: &str = "not checked: the card or the PC/SC service went away before";
+
+/// Gathers what `cps info` shows. When the card is pulled, pcscd stops or the card stops
+/// answering part-way, what was read so far is returned with the error that stopped it
+/// (the parts not reached are [`Presence::NotChecked`], the part that failed
+/// [`Presence::Failed`]).
+pub(crate) fn gather_partial(card: &mut Card, at: UnixTime) -> (CardInfo, Option<Error>) {
+    let mut stopped: Option<Error> = None;
     let ias = if card.interface() == Interface::Contactless {
         Presence::NotChecked("the IAS-ECC application answers through the contact interface only")
     } else {
         match ias_info(card, at) {
             Ok(p) => p,
-            Err(e) if fatal(&e) => return Err(e),
+            Err(e) if fatal(&e) => stop(e, &mut stopped),
             Err(e) => Presence::Failed(e.to_string()),
         }
     };
     let fido2 = if card.interface() == Interface::Contactless {
         Presence::NotChecked("the CPS4 FIDO2 applet answers through the contact interface only")
+    } else if stopped.is_some() {
+        Presence::NotChecked(STOPPED)
     } else {
-        fido2_info(card)
+        fido2_info(card).unwrap_or_else(|e| stop(e, &mut stopped))
     };
-    let desfire = desfire_info(card);
-    Ok(CardInfo {
+    let desfire = if stopped.is_some() {
+        Presence::NotChecked(STOPPED)
+    } else {
+        desfire_info(card).unwrap_or_else(|e| stop(e, &mut stopped))
+    };
+    let info = CardInfo {
         origin: card.origin().clone(),
         atr: card.atr().to_vec(),
         interface: card.interface(),
@@ -300,5 +356,13 @@ pub(crate) fn gather(card: &mut Card, at: UnixTime) -> Result<CardInfo, Error> {
         fido2,
         desfire,
         at,
-    })
+    };
+    (info, stopped)
+}
+
+pub(crate) fn gather(card: &mut Card, at: UnixTime) -> Result<CardInfo, Error> {
+    match gather_partial(card, at) {
+        (_, Some(e)) => Err(e),
+        (info, None) => Ok(info),
+    }
 }

@@ -1,0 +1,30 @@
+//! The command table and the redactor on arbitrary bytes (what `cps apdu` echoes, what a
+//! transcript keeps): never panic, and a command the table calls secret never shows its data
+//! field in the clear, whatever its class byte.
+#![no_main]
+use cps_apdu::Command;
+use cps_apdu::table::{Hidden, classify};
+use cps_transport::record::{RedactionPolicy, Segment};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let info = classify(data);
+    let (cmd, _) = RedactionPolicy::default().redact(data, &[0x90, 0x00]);
+    assert_eq!(cmd.len(), data.len());
+    if info.hidden == Hidden::Data {
+        if let Ok(c) = Command::parse(data) {
+            let shown: usize = cmd
+                .0
+                .iter()
+                .map(|s| match s {
+                    Segment::Bytes(b) => b.len(),
+                    Segment::Redacted(_) => 0,
+                })
+                .sum();
+            assert!(shown + c.data.len() <= data.len(), "secret data shown");
+            assert!(c.data.is_empty() || cmd.is_redacted(), "secret data shown");
+        }
+    }
+    // A read is never secret; only reads may be re-sent.
+    assert!(!(info.may_resend() && info.is_secret()));
+});
