@@ -10,9 +10,6 @@
 
 mod asn1;
 
-use der::Sequence;
-use der::asn1::{AnyRef, OctetStringRef};
-
 use crate::error::{Error, Result};
 use asn1::El;
 
@@ -84,18 +81,13 @@ impl std::fmt::Debug for Path {
     }
 }
 
-/// PKCS#15 `Path ::= SEQUENCE { path OCTET STRING, index INTEGER OPTIONAL,
-/// length [0] INTEGER OPTIONAL }` (PKCS#15 v1.1 §6.1.8), decoded with `der`'s derive.
-#[derive(Sequence)]
-struct PathDer<'a> {
-    path: OctetStringRef<'a>,
-    #[asn1(optional = "true")]
-    index: Option<u32>,
-    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
-    length: Option<u32>,
-}
-
-/// Decodes a `Path` SEQUENCE's value; an empty SEQUENCE (allowed by OpenSC) gives `None`.
+/// Decodes a PKCS#15 `Path ::= SEQUENCE { efidOrPath OCTET STRING, index INTEGER OPTIONAL,
+/// length [0] INTEGER OPTIONAL, aid [APPLICATION 15] OCTET STRING OPTIONAL }` (PKCS#15 v1.1
+/// §6.1.8, ISO/IEC 7816-15 §8.4.6). An empty SEQUENCE (allowed by OpenSC) gives `None`.
+///
+/// The CPS cards name the DF of their keys by AID with an empty `efidOrPath` (`04 00 4F 0D
+/// <AID>`, a real CPS3 PrKDF); that path resolves to the application DF itself, the only DF
+/// named by that AID.
 fn path_of(what: &'static str, seq: &El<'_>) -> Result<Option<Path>> {
     if seq.tag != 0x30 {
         return Ok(None);
@@ -103,13 +95,27 @@ fn path_of(what: &'static str, seq: &El<'_>) -> Result<Option<Path>> {
     if seq.value.is_empty() {
         return Ok(None);
     }
-    let any = AnyRef::new(der::Tag::Sequence, seq.value)
-        .map_err(|e| Error::malformed(what, format!("path: {e}")))?;
-    let p: PathDer<'_> = any
-        .decode_as()
-        .map_err(|e| Error::malformed(what, format!("path: {e}")))?;
-    let _ = (p.index, p.length);
-    Ok(Some(Path(p.path.as_bytes().to_vec())))
+    let parts = seq.children(what)?;
+    let mut it = parts.iter();
+    let path = it
+        .next()
+        .filter(|e| e.tag == 0x04)
+        .ok_or_else(|| Error::malformed(what, "path: efidOrPath OCTET STRING missing"))?;
+    for e in it {
+        match e.tag {
+            0x02 | 0x80 => {
+                e.uint(what)?;
+            }
+            0x4F => {}
+            t => {
+                return Err(Error::malformed(
+                    what,
+                    format!("path: unexpected element with tag {t:02X}"),
+                ));
+            }
+        }
+    }
+    Ok(Some(Path(path.value.to_vec())))
 }
 
 /// Bit flags with named accessors.
