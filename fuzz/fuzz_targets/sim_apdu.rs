@@ -15,7 +15,7 @@ fn cards() -> &'static [SimCard; 2] {
     CARDS.get_or_init(|| {
         // RSA-2048 generation takes seconds: GENERATE answers 6A81 here.
         let build = |p| SimCard::builder().profile(p).key_generation(false).build().expect("card");
-        [build(Profile::Cps3), build(Profile::Cps4Model)]
+        [build(Profile::Cps3), build(Profile::Cps4)]
     })
 }
 

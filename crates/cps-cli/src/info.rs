@@ -155,7 +155,8 @@ pub fn info(ctx: &mut Ctx) -> Result<u8, Failure> {
                 match a.detected_by {
                     cps::iasecc::DetectedBy::Atr => "the ATR",
                     cps::iasecc::DetectedBy::EfAtr => "EF.ATR",
-                    cps::iasecc::DetectedBy::ChipDoc => "the ChipDoc applet answering on logical channel 1",
+                    cps::iasecc::DetectedBy::ChipDoc =>
+                        "the ChipDoc applet answering on logical channel 1",
                 }
             ),
         );

@@ -63,7 +63,7 @@ fn info_doctor_pin_and_sign_through_pcscd() {
     ctx.wait_for_removal(READER0, Duration::from_secs(10))
         .unwrap();
     let handle = vpcd::spawn(
-        SimCard::new(Profile::Cps4Model, "dr-martin").unwrap(),
+        SimCard::new(Profile::Cps4, "dr-martin").unwrap(),
         VpcdConfig::with_port(35963),
     )
     .unwrap();

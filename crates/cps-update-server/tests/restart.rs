@@ -55,7 +55,7 @@ fn restart_in_the_middle_of_an_update_loses_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("issuer.sqlite");
 
-    let card = SimCard::new(Profile::Cps4Model, "infirmiere-bernard").unwrap();
+    let card = SimCard::new(Profile::Cps4, "infirmiere-bernard").unwrap();
     let serial = card.serial();
     let serial_hex = hex::encode_upper(&serial);
     let situations = PracticeSituation::parse_all(card.file(&DAM_PATH).unwrap()).unwrap();
