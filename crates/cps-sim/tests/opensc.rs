@@ -480,7 +480,7 @@ fn opensc_end_to_end() {
     remove(&ctx, handle);
 
     // ------------------------------------------------------------------ CPS4, T=1
-    let card = SimCard::new(Profile::Cps4Model, "dr-martin").unwrap();
+    let card = SimCard::new(Profile::Cps4, "dr-martin").unwrap();
     let aut_id = hexid(card.key_id(0x82).unwrap());
     let ec_id = hexid(card.key_id(0x84).unwrap());
     let atr: Vec<String> = cps_transport::VirtualCard::atr(&card)
