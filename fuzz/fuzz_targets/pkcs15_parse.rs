@@ -1,5 +1,5 @@
 //! cps-iasecc's PKCS#15 parsers (ODF, TokenInfo, AODF, PrKDF with ISO 7816-15 paths by AID,
-//! PuKDF, CDF), EF.DIR, EF.ATR and the PKCS#1 type-2 unpadding of a CPS4 decryption on
+//! PuKDF, CDF, DODF), the CPS data objects, EF.DIR, EF.ATR and the PKCS#1 type-2 unpadding of a CPS4 decryption on
 //! arbitrary bytes: no panic, and what parses is consistent.
 #![no_main]
 use cps_iasecc::pkcs15::{self, Odf, TokenInfo};
@@ -35,6 +35,9 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = pkcs15::parse_cdf(data);
+    let _ = pkcs15::parse_dodf(data);
+    let _ = cps_iasecc::PracticeSituation::parse_activity(data);
+    let _ = cps_iasecc::ProfessionalInfo::parse(data);
     let _ = pkcs15::parse_ef_dir(data);
     let _ = EfAtr::parse(data);
     if let Ok(m) = cps_iasecc::pkcs1_type2_unpad(data) {

@@ -16,11 +16,11 @@ use crate::crypto::{
 };
 use crate::error::{Error, Result};
 use crate::generation::{DetectedBy, EfAtr, Generation};
-use crate::holder::{CardFamily, HolderIdentity, PracticeSituation};
+use crate::holder::{CardFamily, HolderIdentity, PracticeSituation, ProfessionalInfo};
 use crate::pin::{Pin, PinStatus, Puk};
 use crate::pkcs15::{
-    self, Application, CertificateEntry, DirectoryKind, KeyEntry, KeyUsageFlags, Odf, Path,
-    PinObject, TokenInfo,
+    self, Application, CertificateEntry, DataObjectEntry, DirectoryKind, KeyEntry, KeyUsageFlags,
+    Odf, Path, PinObject, TokenInfo,
 };
 
 /// AID of the CPS IAS-ECC application [real CPx: OpenSC issue #2267, EF.DIR of a CPS3].
@@ -199,6 +199,7 @@ struct State {
     prkdf: Option<Vec<KeyEntry>>,
     pukdf: Option<Vec<KeyEntry>>,
     cdf: Option<Vec<CertificateEntry>>,
+    dodf: Option<Vec<DataObjectEntry>>,
     certificates: Option<Vec<Certificate>>,
     /// Data bytes per chained command, from EF.ATR's send buffer size when it was read.
     chain_chunk: Option<usize>,
@@ -273,6 +274,7 @@ impl<C: CardChannel> CpsCard<C> {
                 prkdf: None,
                 pukdf: None,
                 cdf: None,
+                dodf: None,
                 certificates: None,
                 read_certs: Vec::new(),
                 chain_chunk: None,
@@ -421,6 +423,58 @@ impl<C: CardChannel> CpsCard<C> {
         let parsed = PracticeSituation::parse_all(&data);
         data.zeroize();
         parsed
+    }
+
+    /// The data objects of the DODF (ODF + DODF: 4 APDUs the first time, then cached).
+    pub fn data_objects(&mut self) -> Result<Vec<DataObjectEntry>> {
+        self.run(|s| s.load_dodf())
+    }
+
+    /// The value of the data object with this label (SELECT + READ BINARY of its file;
+    /// never cached). A private object (`CPS_ACTIVITY_nn_PS`, `CPS_SIT_FACT`) needs the PIN:
+    /// [`Error::SecurityStatusNotSatisfied`] otherwise.
+    pub fn read_data_object(&mut self, label: &str) -> Result<Zeroizing<Vec<u8>>> {
+        self.run(|s| {
+            let entry = s
+                .load_dodf()?
+                .into_iter()
+                .find(|d| d.label.as_deref() == Some(label))
+                .ok_or_else(|| Error::FileNotFound {
+                    path: format!("data object {label}"),
+                })?;
+            s.read_data_entry(&entry)
+        })
+    }
+
+    /// The professional data of `CPS_INFO_PS` (national identifier, profession and speciality
+    /// codes), followed through the DODF: ODF + DODF (cached) then SELECT + READ.
+    pub fn professional_info(&mut self) -> Result<ProfessionalInfo> {
+        let data = self.read_data_object("CPS_INFO_PS")?;
+        ProfessionalInfo::parse(&data)
+    }
+
+    /// The practice situations from the `CPS_ACTIVITY_nn_PS` data objects of the DODF (the
+    /// way the official middleware shows them), in DODF order: ODF + DODF (cached) then
+    /// SELECT + READ per situation. Needs the PIN. Codes only (no labels on the card); see
+    /// [`CpsCard::practice_situations`] for EF.DAM, which carries labels, in one APDU.
+    pub fn practice_activities(&mut self) -> Result<Vec<PracticeSituation>> {
+        self.run(|s| {
+            let entries: Vec<DataObjectEntry> = s
+                .load_dodf()?
+                .into_iter()
+                .filter(|d| {
+                    d.label
+                        .as_deref()
+                        .is_some_and(|l| l.starts_with("CPS_ACTIVITY_") && l.ends_with("_PS"))
+                })
+                .collect();
+            let mut out = Vec::with_capacity(entries.len());
+            for e in &entries {
+                let data = s.read_data_entry(e)?;
+                out.push(PracticeSituation::parse_activity(&data)?);
+            }
+            Ok(out)
+        })
     }
 
     /// The applications of EF.DIR (cached).
@@ -1138,6 +1192,30 @@ impl Session<'_, '_> {
             self.st.cdf = Some(pkcs15::parse_cdf(&data)?);
         }
         Ok(self.st.cdf.clone().unwrap_or_default())
+    }
+
+    fn load_dodf(&mut self) -> Result<Vec<DataObjectEntry>> {
+        if self.st.dodf.is_none() {
+            let data = self.read_directory(DirectoryKind::DataObjects, "DODF")?;
+            self.st.dodf = Some(pkcs15::parse_dodf(&data)?);
+        }
+        Ok(self.st.dodf.clone().unwrap_or_default())
+    }
+
+    /// Reads the file of a data object (its value), wiped when dropped.
+    fn read_data_entry(&mut self, e: &DataObjectEntry) -> Result<Zeroizing<Vec<u8>>> {
+        let app = self.st.app_path.clone();
+        let path = e
+            .path
+            .as_ref()
+            .map(|p| p.resolve(&app))
+            .ok_or_else(|| Error::Unsupported {
+                what: "a data object without a path",
+                detail: "the CPS cards keep data objects in files".into(),
+            })?;
+        Ok(Zeroizing::new(
+            self.read_file(&path, "reading a data object")?,
+        ))
     }
 
     /// Reads the certificate of a CDF entry (or takes it from the cache).

@@ -78,11 +78,24 @@
 //! | [`CpsCard::sign_pss`] | — | 2 | MSE SET DST (PSS algorithm), PSO CDS |
 //! | [`CpsCard::authenticate`] | 2 | 3 | CPS3: MSE SET AT, INTERNAL AUTHENTICATE; CPS4: MSE SET CT, PSO DECIPHER of the 256-byte padded block = a chain of 2 (T=0, no extended length) |
 //! | [`CpsCard::decipher`] | 3 | 3 | MSE SET CT, PSO DECIPHER of 257 (CPS3) / 256 (CPS4) bytes: a chain of 2 |
+//! | [`CpsCard::data_objects`] | 3 + ⌈DODF / 256⌉ | same | SELECT + READ of the ODF, SELECT + READ of the DODF (cached) |
+//! | [`CpsCard::professional_info`], [`CpsCard::read_data_object`] | 2 | 2 | SELECT + READ of the object's file (path from the DODF) |
+//! | [`CpsCard::practice_activities`] | 2 per situation | same | SELECT + READ of each `CPS_ACTIVITY_nn_PS` (no SFI is published for them) |
 //! | [`CpsCard::certificates`] | 4 + Σ (1 + ⌈size / 256⌉) | same | SELECT + READ of the ODF and the CDF (paths come from them), then SELECT (FCP size) + READ BINARY per certificate |
 //!
 //! Key references come from the CPS profile table without reading the PrKDF (if the card
 //! answers "key not found", the client reads the PrKDF and retries once). Files, once read,
 //! are cached for the session; EF.DAM, being PIN-protected, is not.
+//!
+//! ## Holder data
+//!
+//! [`CpsCard::identity`] reads EF.IDENT by SFI (the file of the `CPS_NAME_PS` data object, one
+//! APDU); [`CpsCard::practice_situations`] reads EF.DAM (with labels). Following the DODF as
+//! the official middleware does, [`CpsCard::professional_info`] decodes `CPS_INFO_PS` and
+//! [`CpsCard::practice_activities`] the `CPS_ACTIVITY_nn_PS` objects: codes only (the card
+//! carries no labels there; the code dictionary `cps_iasecc::dico`, written on another
+//! branch, is not merged yet, so their `label`s are `None`). The encodings of these objects
+//! are the simulator's model (the official format is not public).
 //!
 //! ## Secrets
 //!
@@ -114,6 +127,6 @@ pub use crypto::{
 };
 pub use error::{Error, Result};
 pub use generation::{BufferSizes, DetectedBy, EfAtr, Generation};
-pub use holder::{CardFamily, Coded, HolderIdentity, PracticeSituation};
+pub use holder::{CardFamily, Coded, HolderIdentity, PracticeSituation, ProfessionalInfo};
 pub use pin::{PIN_MAX_LEN, PIN_MIN_LEN, PUK_LEN, Pin, PinStatus, Puk};
 pub use zeroize::Zeroizing;

@@ -169,6 +169,17 @@ proptest! {
     }
 
     #[test]
+    fn data_object_parsers_never_panic(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+        if let Ok(entries) = pkcs15::parse_dodf(&data) {
+            for e in entries {
+                let _ = e.path.map(|p| p.to_string());
+            }
+        }
+        let _ = PracticeSituation::parse_activity(&data);
+        let _ = cps_iasecc::ProfessionalInfo::parse(&data);
+    }
+
+    #[test]
     fn type2_unpadding_never_panics(block in proptest::collection::vec(any::<u8>(), 0..300)) {
         // Any block: a message or DecryptionFailed, and a message only from a well-formed block.
         if let Ok(m) = cps_iasecc::pkcs1_type2_unpad(&block) {
@@ -211,6 +222,16 @@ fn the_card_files_parse() {
     // Two RSA keys, no PuKDF any more (ODF: AODF, PrKDF, CDF, DODF).
     assert_eq!(pkcs15::parse_prkdf(f(0x4402)).unwrap().len(), 2);
     assert_eq!(pkcs15::parse_cdf(f(0x4404)).unwrap().len(), 2);
+    let dodf = pkcs15::parse_dodf(f(0x4405)).unwrap();
+    assert!(
+        dodf.iter()
+            .any(|d| d.label.as_deref() == Some("CPS_INFO_PS"))
+    );
+    assert!(cps_iasecc::ProfessionalInfo::parse(f(0xD113)).is_ok());
+    assert_eq!(
+        PracticeSituation::parse_activity(f(0xD120)).unwrap().index,
+        1
+    );
     assert_eq!(
         HolderIdentity::parse(f(0xD001)).unwrap().family_name,
         "MARTIN"

@@ -878,3 +878,100 @@ fn cps4_channel_closed_by_a_reset_is_reopened_without_resending_secrets() {
     cps3.channel_mut().power_cycle();
     assert_eq!(cps3.pin_status().unwrap(), PinStatus::RetriesLeft(3));
 }
+
+#[test]
+fn holder_data_objects_followed_through_the_dodf() {
+    for profile in PROFILES {
+        for persona_id in ["dr-martin", "pharmacien-durand", "directeur-leroy"] {
+            let persona = cps_sim::persona(persona_id).unwrap();
+            let mut card = open(profile, persona_id);
+            card.reset_round_trips();
+            let objects = card.data_objects().unwrap();
+            // ODF (SELECT + READ) and DODF (SELECT + ⌈size / 256⌉ READ BINARY).
+            let dodf = card
+                .channel()
+                .card()
+                .file(&[0x3F00, 0x0001, 0x4405])
+                .unwrap()
+                .len();
+            assert_eq!(card.round_trips(), 2 + 1 + reads_for(dodf), "{profile:?}");
+            let labels: Vec<&str> = objects.iter().filter_map(|d| d.label.as_deref()).collect();
+            for l in ["CPS_ID_CARD", "CPS_NAME_PS", "CPS_INFO_PS"] {
+                assert!(labels.contains(&l), "{profile:?} {labels:?}");
+            }
+            let activities: Vec<_> = objects
+                .iter()
+                .filter(|d| {
+                    d.label
+                        .as_deref()
+                        .is_some_and(|l| l.starts_with("CPS_ACTIVITY_"))
+                })
+                .collect();
+            assert_eq!(activities.len(), persona.situations.len());
+            assert!(activities.iter().all(|d| d.private && d.auth_id.is_some()));
+            assert!(
+                objects
+                    .iter()
+                    .all(|d| d.application.as_deref() == Some("CPS"))
+            );
+
+            // CPS_INFO_PS, free: SELECT + READ (the DODF is cached).
+            card.reset_round_trips();
+            let info = card.professional_info().unwrap();
+            assert_eq!(card.round_trips(), 2);
+            assert_eq!(info.national_id, persona.national_id);
+            assert_eq!(info.national_id_type, persona.national_id[..1]);
+            assert_eq!(
+                info.profession.as_ref().map(|c| c.code.as_str()),
+                persona.profession.as_ref().map(|c| c.code.as_str())
+            );
+            assert_eq!(
+                info.speciality.as_ref().map(|c| c.code.as_str()),
+                persona.speciality.as_ref().map(|c| c.code.as_str())
+            );
+            // CPS_NAME_PS is EF.IDENT: the same identity as the one-APDU read by SFI.
+            let name = card.read_data_object("CPS_NAME_PS").unwrap();
+            assert_eq!(
+                cps_iasecc::HolderIdentity::parse(&name).unwrap(),
+                card.identity().unwrap()
+            );
+
+            // The situations need the PIN; then they match EF.DAM's (codes, no labels).
+            let e = card.practice_activities().unwrap_err();
+            assert!(
+                matches!(e, Error::SecurityStatusNotSatisfied { .. }),
+                "{e:?}"
+            );
+            card.verify_pin(&pin("1234")).unwrap();
+            card.reset_round_trips();
+            let acts = card.practice_activities().unwrap();
+            assert_eq!(
+                card.round_trips(),
+                2 * persona.situations.len() as u64,
+                "SELECT + READ per situation"
+            );
+            let dam = card.practice_situations().unwrap();
+            assert_eq!(acts.len(), dam.len());
+            for (a, d) in acts.iter().zip(&dam) {
+                assert_eq!(a.index, d.index);
+                assert_eq!(
+                    a.practice_mode.as_ref().map(|c| &c.code),
+                    d.practice_mode.as_ref().map(|c| &c.code)
+                );
+                assert!(a.practice_mode.as_ref().unwrap().label.is_none());
+                assert_eq!(
+                    a.activity_sector.as_ref().map(|c| &c.code),
+                    d.activity_sector.as_ref().map(|c| &c.code)
+                );
+                assert_eq!(a.structure_id, d.structure_id);
+                assert_eq!(a.structure_id_type, d.structure_id_type);
+                assert_eq!(a.structure_name, d.structure_name);
+                assert_eq!(a.city, d.city);
+            }
+            assert!(matches!(
+                card.read_data_object("NO_SUCH_OBJECT"),
+                Err(Error::FileNotFound { .. })
+            ));
+        }
+    }
+}

@@ -675,6 +675,69 @@ fn parse_key_directory(what: &'static str, data: &[u8]) -> Result<Vec<KeyEntry>>
     Ok(out)
 }
 
+/// A data object of the DODF (PKCS#15 v1.1 §6.6; the CPS cards list `CPS_DATA`,
+/// `CPS_ID_CARD`, `CPS_NAME_PS`, `CPS_LANG_PS`, `CPS_INFO_PS`, `CPS_ACTIVITY_nn_PS`,
+/// `CPS_SIT_FACT` there, as the official middleware shows them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataObjectEntry {
+    /// Label, e.g. `"CPS_INFO_PS"`.
+    pub label: Option<String>,
+    /// applicationName of CommonDataObjectAttributes (`"CPS"` on the CPS cards).
+    pub application: Option<String>,
+    /// Private object (flag 0): reading it needs the PIN of `auth_id`.
+    pub private: bool,
+    /// Modifiable object (flag 1).
+    pub modifiable: bool,
+    /// The authId of the PIN protecting it.
+    pub auth_id: Option<Vec<u8>>,
+    /// Where its value is (opaque objects of the `path` form; `None` for directly embedded
+    /// values, which the CPS cards do not use).
+    pub path: Option<Path>,
+}
+
+/// Parses EF.DODF: `opaqueDO` objects (`30 { CommonObjectAttributes,
+/// CommonDataObjectAttributes, [1] { Path } }`); other data-object types are skipped.
+pub fn parse_dodf(data: &[u8]) -> Result<Vec<DataObjectEntry>> {
+    const W: &str = "DODF";
+    let mut out = Vec::new();
+    for obj in asn1::file_elements(W, data)? {
+        if obj.tag != 0x30 {
+            continue;
+        }
+        let parts = obj.children(W)?;
+        let common = common_object(
+            parts
+                .first()
+                .ok_or_else(|| Error::malformed(W, "empty object"))?,
+            W,
+        )?;
+        let application = match parts.get(1).filter(|p| p.tag == 0x30) {
+            Some(attrs) => attrs
+                .children(W)?
+                .iter()
+                .find(|e| e.tag == 0x0C)
+                .map(|e| e.string(W))
+                .transpose()?,
+            None => None,
+        };
+        let mut path = None;
+        if let Some(type_attrs) = parts.iter().skip(1).find(|p| p.tag == 0xA1) {
+            if let Some(seq) = type_attrs.child(W, 0x30)? {
+                path = path_of(W, &seq)?;
+            }
+        }
+        out.push(DataObjectEntry {
+            label: common.label,
+            application,
+            private: common.flags & 1 != 0,
+            modifiable: common.flags & 2 != 0,
+            auth_id: common.auth_id,
+            path,
+        });
+    }
+    Ok(out)
+}
+
 /// A certificate entry of the CDF (PKCS#15 v1.1 §6.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CertificateEntry {
