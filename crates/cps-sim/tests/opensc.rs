@@ -107,10 +107,6 @@ impl Session<'_> {
     }
 }
 
-fn hexid(id: [u8; 20]) -> String {
-    hex::encode(id)
-}
-
 fn temp_dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("cps-sim-opensc-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -190,8 +186,9 @@ fn opensc_end_to_end() {
 
     // ------------------------------------------------------------------ CPS3, T=0
     let card = SimCard::new(Profile::Cps3, "dr-martin").unwrap();
-    let sig_id = hexid(card.key_id(0x81).unwrap());
-    let aut_id = hexid(card.key_id(0x82).unwrap());
+    // PKCS#15 iDs: the application AID ‖ 01 / 02, as on a real CPS3.
+    let sig_id = "e828bd080f8025000001ff001001".to_owned();
+    let aut_id = "e828bd080f8025000001ff001002".to_owned();
     let handle = insert(&ctx, card);
     let mut s = Session {
         handle: &handle,
@@ -211,8 +208,8 @@ fn opensc_end_to_end() {
         "PIN [Code de déblocage]",
         "Private RSA Key [CPS_PRIV_SIG]",
         "Private RSA Key [CPS_PRIV_AUT]",
-        "X.509 Certificate [CPS_CERT_AUT]",
-        "X.509 Certificate [CPS_CERT_SIG]",
+        "X.509 Certificate [Certificat d'Authentification CPS]",
+        "X.509 Certificate [Certificat de Signature CPS]",
         "Key ref        : 129 (0x81)",
         "Key ref        : 130 (0x82)",
         "Usage          : [0x200], nonRepudiation",
@@ -229,8 +226,8 @@ fn opensc_end_to_end() {
     }
     assert_eq!(
         out.matches(&aut_id).count(),
-        3,
-        "key, public key and certificate share the iD"
+        2,
+        "key and certificate share the iD (no PuKDF any more)"
     );
 
     for (id, file) in [(&aut_id, "auth"), (&sig_id, "sign")] {
@@ -275,11 +272,12 @@ fn opensc_end_to_end() {
     let (ok, out) = s.tool("pkcs11 objects", "pkcs11-tool", &["--module", PKCS11, "-O"]);
     assert!(ok, "{out}");
     for needle in [
-        "CPS_CERT_AUT",
-        "CPS_CERT_SIG",
-        "CPS_PUB_AUT",
-        "CPS_PUB_SIG",
-        "RSA 2048 bits",
+        // Certificates and the public keys OpenSC derives from them (no PuKDF), under the
+        // certificates' labels; the data objects of the DODF.
+        "Certificat d'Authentification CPS",
+        "Certificat de Signature CPS",
+        "Public Key Object; RSA 2048 bits",
+        "'CPS_NAME_PS'",
     ] {
         assert!(out.contains(needle), "{needle:?} not in -O:\n{out}");
     }
