@@ -682,8 +682,9 @@ impl<C: CardChannel> CpsCard<C> {
 
     /// Signs a message given whole, PKCS#1 v1.5 with `hash` (SHA-1 or SHA-256). On CPS3 the
     /// card finishes the hash: the host sends the intermediate hash state and the last block
-    /// (MSE SET DST, PSO HASH, PSO CDS: 3 APDUs); on CPS4 the host hashes and the card signs
-    /// the hash (2 APDUs). The signature verifies against `Digest::of(hash, message)`.
+    /// (MSE SET HT, PSO HASH, MSE SET DST, PSO CDS: 4 APDUs, the official middleware's
+    /// sequence); on CPS4 the host hashes and the card signs the hash (2 APDUs). The
+    /// signature verifies against `Digest::of(hash, message)`.
     pub fn sign_message(
         &mut self,
         key: impl Into<KeySelector>,
@@ -1381,10 +1382,11 @@ impl Session<'_, '_> {
 
     fn mse(&mut self, template: u8, key: &KeyInfo, alg: u8, attempted: &'static str) -> Result<()> {
         // MSE SET (ISO 7816-4 §11.5.11): P1 41 = set for computation/decipherment, P2 = CRT
-        // tag (B6 DST, A4 AT, B8 CT); data = key reference 84, algorithm reference 80.
+        // tag (B6 DST, A4 AT, B8 CT); data = algorithm reference 80 then key reference 84, in
+        // the order the official middleware sends them (card-cps3.c `cps3_set_security_env`).
         let cmd =
             self.cmd(0x22, 0x41, template)
-                .with_data(&[0x84, 0x01, key.reference, 0x80, 0x01, alg]);
+                .with_data(&[0x80, 0x01, alg, 0x84, 0x01, key.reference]);
         self.expect_ok(&cmd, attempted)
     }
 
@@ -1482,11 +1484,11 @@ impl Session<'_, '_> {
         self.pso_cds(key, &[], algorithm)
     }
 
-    /// CPS3: the card finishes the hash of a message given whole. MSE SET DST, PSO HASH
+    /// CPS3: the card finishes the hash of a message given whole, as the official middleware
+    /// drives it (pkcs15-sec.c `sc_pkcs15_compute_hash` then the signature; card-cps3.c
+    /// `cps3_set_security_env`, `cps3_compute_hash`): MSE SET HT `80 01 10|40`, PSO HASH
     /// `90 <intermediate state ‖ bit count> 80 <last block>` (`90 00` when the message is one
-    /// block or less), PSO CDS: OpenSC's IAS-ECC form (card-iasecc.c
-    /// `iasecc_compute_signature_dst`) of what Cryptolib sends after MSE SET HT
-    /// (card-cps3.c `cps3_compute_hash`). Other generations: the host hashes.
+    /// block or less), MSE SET DST, PSO CDS. Other generations: the host hashes.
     fn sign_message_with(
         &mut self,
         key: &KeyInfo,
@@ -1505,14 +1507,23 @@ impl Session<'_, '_> {
             });
         }
         let data = crate::crypto::partial_hash_data(hash, message)?;
+        // MSE SET HT (hash template AA): the hash algorithm [real CPx TokenInfo: 10 SHA-1,
+        // 40 SHA-256].
+        let ht = if hash == HashAlgorithm::Sha1 {
+            0x10
+        } else {
+            0x40
+        };
+        let cmd = self.cmd(0x22, 0x41, 0xAA).with_data(&[0x80, 0x01, ht]);
+        self.expect_ok(&cmd, "setting the hash environment (MSE SET HT)")?;
+        let cmd = self.cmd(0x2A, 0x90, 0xA0).with_data(&data);
+        self.expect_ok(&cmd, "sending the partial hash (PSO HASH)")?;
         self.mse(
             0xB6,
             key,
             alg,
             "setting the signature environment (MSE SET DST)",
         )?;
-        let cmd = self.cmd(0x2A, 0x90, 0xA0).with_data(&data);
-        self.expect_ok(&cmd, "sending the partial hash (PSO HASH)")?;
         self.pso_cds(key, &[], SignatureAlgorithm::RsaPkcs1v15(hash))
     }
 

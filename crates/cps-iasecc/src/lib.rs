@@ -74,7 +74,7 @@
 //! | [`CpsCard::change_pin`] | 1 | 2 | CPS4: VERIFY then CHANGE REFERENCE DATA `01` (Cryptolib's form) |
 //! | [`CpsCard::unblock_pin`] | 1 | 3 | CPS4: VERIFY PUK, RESET RETRY COUNTER `03`, CHANGE `01` |
 //! | [`CpsCard::sign`] | 3 | 2 | CPS3: MSE SET DST, PSO HASH, PSO CDS (the card signs only a hash given by PSO HASH); CPS4: MSE SET DST, PSO CDS carrying the hash |
-//! | [`CpsCard::sign_message`] | 3 | 2 | CPS3: the same three, PSO HASH carrying the intermediate hash state and the last block |
+//! | [`CpsCard::sign_message`] | 4 | 2 | CPS3: MSE SET HT, PSO HASH carrying the intermediate hash state and the last block, MSE SET DST, PSO CDS — the official middleware's sequence (card-cps3.c, pkcs15-sec.c); OpenSC's generic IAS-ECC form without HT would be 3, but the CPS3 is not known to be driven that way |
 //! | [`CpsCard::sign_pss`] | — | 2 | MSE SET DST (PSS algorithm), PSO CDS |
 //! | [`CpsCard::authenticate`] | 2 | 3 | CPS3: MSE SET AT, INTERNAL AUTHENTICATE; CPS4: MSE SET CT, PSO DECIPHER of the 256-byte padded block = a chain of 2 (T=0, no extended length) |
 //! | [`CpsCard::decipher`] | 3 | 3 | MSE SET CT, PSO DECIPHER of 257 (CPS3) / 256 (CPS4) bytes: a chain of 2 |

@@ -513,9 +513,10 @@ fn sign_whole_messages_the_card_finishes_the_hash_on_cps3() {
             let sig = card
                 .sign_message(KeyUsage::Signature, HashAlgorithm::Sha256, &message)
                 .unwrap();
-            // CPS3: MSE SET DST + PSO HASH (state ‖ last block) + PSO CDS; CPS4: MSE + CDS.
+            // CPS3: MSE SET HT + PSO HASH (state ‖ last block) + MSE SET DST + PSO CDS, the
+            // official middleware's sequence; CPS4: MSE + CDS.
             let expected = match profile {
-                Profile::Cps3 => 3,
+                Profile::Cps3 => 4,
                 _ => 2,
             };
             assert_eq!(card.round_trips(), expected, "{profile:?} {len}");
