@@ -110,7 +110,7 @@ fn door_flow(c: &mut Criterion) {
     use cps_transport::InProcessChannel;
 
     let card = SimCard::builder()
-        .profile(Profile::Cps4Model)
+        .profile(Profile::Cps4)
         .interface(Interface::Contactless)
         .build()
         .unwrap();

@@ -12,7 +12,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn bench(c: &mut Criterion) {
     let at = UnixTime::from_ymd(2026, 3, 1).unwrap();
     let mut g = c.benchmark_group("facade");
-    for profile in [cps::sim::Profile::Cps3, cps::sim::Profile::Cps4Model] {
+    for profile in [cps::sim::Profile::Cps3, cps::sim::Profile::Cps4] {
         let source = CardSource::Simulator(SimSpec {
             profile,
             ..SimSpec::default()

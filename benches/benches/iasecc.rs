@@ -43,7 +43,7 @@ fn benches(c: &mut Criterion) {
         ("read certificates", read_certificates),
         ("verify PIN + sign", verify_and_sign),
     ];
-    for profile in [Profile::Cps3, Profile::Cps4Model] {
+    for profile in [Profile::Cps3, Profile::Cps4] {
         // Building a card reads the test PKI from disk: once, then a clone per iteration.
         let template = SimCard::new(profile, "dr-martin").unwrap();
         for (name, op) in ops {

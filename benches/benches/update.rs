@@ -20,7 +20,7 @@ use cps_update::scp::TEST_MASTER_KEY;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 fn setup(renew: bool) -> (SimCard, Issuer) {
-    let card = SimCard::new(Profile::Cps4Model, "dr-martin").unwrap();
+    let card = SimCard::new(Profile::Cps4, "dr-martin").unwrap();
     let serial = card.serial();
     let mut situations = PracticeSituation::parse_all(card.file(&DAM_PATH).unwrap()).unwrap();
     let mut issuer = Issuer::new(TEST_MASTER_KEY).unwrap();

@@ -19,7 +19,7 @@ fn cards() -> &'static [SimCard; 4] {
     static CARDS: OnceLock<[SimCard; 4]> = OnceLock::new();
     CARDS.get_or_init(|| {
         let fresh = SimCard::builder()
-            .profile(Profile::Cps4Model)
+            .profile(Profile::Cps4)
             .interface(Interface::Contactless)
             .key_generation(false)
             .build()

@@ -1,5 +1,6 @@
-//! cps-iasecc's PKCS#15 parsers (ODF, TokenInfo, AODF, PrKDF, PuKDF, CDF), EF.DIR and EF.ATR
-//! on arbitrary bytes: no panic, and what parses is consistent.
+//! cps-iasecc's PKCS#15 parsers (ODF, TokenInfo, AODF, PrKDF with ISO 7816-15 paths by AID,
+//! PuKDF, CDF, DODF), the CPS data objects, EF.DIR, EF.ATR and the PKCS#1 type-2 unpadding of a CPS4 decryption on
+//! arbitrary bytes: no panic, and what parses is consistent.
 #![no_main]
 use cps_iasecc::pkcs15::{self, Odf, TokenInfo};
 use cps_iasecc::{EfAtr, KeyInfo};
@@ -34,6 +35,14 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = pkcs15::parse_cdf(data);
+    let _ = pkcs15::parse_dodf(data);
+    let _ = cps_iasecc::PracticeSituation::parse_activity(data);
+    let _ = cps_iasecc::ProfessionalInfo::parse(data);
     let _ = pkcs15::parse_ef_dir(data);
     let _ = EfAtr::parse(data);
+    if let Ok(m) = cps_iasecc::pkcs1_type2_unpad(data) {
+        assert!(data.starts_with(&[0x00, 0x02]));
+        assert!(m.len() + 11 <= data.len());
+        assert_eq!(data.get(data.len() - m.len() - 1), Some(&0x00));
+    }
 });

@@ -10,8 +10,8 @@ use cps_sim::{Profile, SimCard};
 use cps_transport::VirtualCard;
 use libfuzzer_sys::fuzz_target;
 
-fn cards() -> &'static [SimCard; 4] {
-    static CARDS: OnceLock<[SimCard; 4]> = OnceLock::new();
+fn cards() -> &'static [SimCard; 3] {
+    static CARDS: OnceLock<[SimCard; 3]> = OnceLock::new();
     CARDS.get_or_init(|| {
         // RSA-2048 generation takes seconds: GENERATE answers 6A81 here.
         let build = |p| SimCard::builder().profile(p).key_generation(false).build().expect("card");
@@ -21,7 +21,7 @@ fn cards() -> &'static [SimCard; 4] {
             .key_generation(false)
             .build()
             .expect("card");
-        [build(Profile::Cps3), build(Profile::Cps4), contactless, build(Profile::Cps4Model)]
+        [build(Profile::Cps3), build(Profile::Cps4), contactless]
     })
 }
 

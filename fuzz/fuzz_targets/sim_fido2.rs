@@ -20,7 +20,7 @@ fn cards() -> &'static [SimCard; 4] {
     CARDS.get_or_init(|| {
         let build = |mode, presence| {
             SimCard::builder()
-                .profile(Profile::Cps4Model)
+                .profile(Profile::Cps4)
                 .key_generation(false)
                 .fido2_mode(mode)
                 .fido2_presence(presence)

@@ -20,7 +20,7 @@ fn cards() -> &'static [SimCard; 2] {
     static CARDS: OnceLock<[SimCard; 2]> = OnceLock::new();
     CARDS.get_or_init(|| {
         let fresh = SimCard::builder()
-            .profile(Profile::Cps4Model)
+            .profile(Profile::Cps4)
             .key_generation(false)
             .build()
             .expect("card");

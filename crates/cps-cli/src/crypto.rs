@@ -19,7 +19,8 @@ use crate::{Ctx, Failure, fail};
 pub enum KeyName {
     /// The signature key (PSO COMPUTE DIGITAL SIGNATURE).
     Sign,
-    /// The authentication key (INTERNAL AUTHENTICATE).
+    /// The authentication key (CPS3: INTERNAL AUTHENTICATE; CPS4: PSO DECIPHER of the
+    /// padded DigestInfo).
     Auth,
 }
 
@@ -32,16 +33,18 @@ pub struct SignArgs {
     /// The file to sign (its SHA-256 is signed).
     #[arg(long = "in", value_name = "FILE")]
     input: PathBuf,
-    /// Where to write the signature (default: FILE.sig). RSA: PKCS#1 v1.5; ECDSA: DER
-    /// Ecdsa-Sig-Value (what `openssl dgst -verify` reads).
+    /// Where to write the signature (default: FILE.sig): RSA PKCS#1 v1.5 (what
+    /// `openssl dgst -verify` reads), or RSA-PSS with --pss.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Also write the signer's certificate (PEM) here, for `cps verify --cert`.
     #[arg(long, value_name = "FILE")]
     cert_out: Option<PathBuf>,
-    /// On CPS4, use the RSA key instead of the P-256 one.
+    /// RSA-PSS (salt = hash length) instead of PKCS#1 v1.5: CPS4 only. `cps verify` checks
+    /// PKCS#1 v1.5 only; check PSS with `openssl dgst -sha256 -sigopt rsa_padding_mode:pss
+    /// -sigopt rsa_pss_saltlen:32 -verify`.
     #[arg(long)]
-    rsa: bool,
+    pss: bool,
 }
 
 /// `cps verify`.
@@ -60,29 +63,19 @@ pub struct VerifyArgs {
     /// Which card certificate, without --cert.
     #[arg(long, value_enum, default_value_t = KeyName::Sign)]
     key: KeyName,
-    /// On CPS4, the certificate of the RSA key instead of the P-256 one (without --cert).
-    #[arg(long)]
-    rsa: bool,
 }
 
 /// `cps auth-test`.
 #[derive(Args, Debug)]
-pub struct AuthTestArgs {
-    /// On CPS4, use the RSA authentication key instead of the P-256 one.
-    #[arg(long)]
-    rsa: bool,
-}
+pub struct AuthTestArgs {}
 
-fn selector(key: KeyName, rsa: bool) -> KeySelector {
+/// The card's RSA key for this use (CPS3 and CPS4 have RSA-2048 keys only).
+fn selector(key: KeyName) -> KeySelector {
     let usage = match key {
         KeyName::Sign => KeyUsage::Signature,
         KeyName::Auth => KeyUsage::Authentication,
     };
-    if rsa {
-        KeySelector::UsageIn(usage, KeyFamily::Rsa)
-    } else {
-        KeySelector::Usage(usage)
-    }
+    KeySelector::UsageIn(usage, KeyFamily::Rsa)
 }
 
 /// SHA-256 of a file, streamed.
@@ -140,12 +133,18 @@ pub fn sign(ctx: &mut Ctx, args: &SignArgs) -> Result<u8, Failure> {
     let digest = file_digest(&args.input)?;
     let mut card = ctx.card.open()?;
     let mut ias = card.iasecc()?;
-    let sel = selector(args.key, args.rsa);
+    let sel = selector(args.key);
+    if args.pss && ias.generation() != cps::iasecc::Generation::Cps4 {
+        return Err(Failure::usage(
+            "--pss needs a CPS4: the CPS3 signs PKCS#1 v1.5 only",
+        ));
+    }
     verify_pin(ctx, &mut ias)?;
     let key = ias.resolve_key(sel.clone()).map_err(fail)?;
-    let sig: Signature = match args.key {
-        KeyName::Sign => ias.sign(sel, &digest),
-        KeyName::Auth => ias.authenticate_with(sel, &digest),
+    let sig: Signature = match (args.key, args.pss) {
+        (_, true) => ias.sign_pss(sel, &digest),
+        (KeyName::Sign, false) => ias.sign(sel, &digest),
+        (KeyName::Auth, false) => ias.authenticate_with(sel, &digest),
     }
     .map_err(fail)?;
     let der = sig.to_der().map_err(fail)?;
@@ -207,9 +206,7 @@ pub fn verify(ctx: &mut Ctx, args: &VerifyArgs) -> Result<u8, Failure> {
         None => {
             let mut card = ctx.card.open()?;
             let mut ias = card.iasecc()?;
-            let key = ias
-                .resolve_key(selector(args.key, args.rsa))
-                .map_err(fail)?;
+            let key = ias.resolve_key(selector(args.key)).map_err(fail)?;
             ias.certificate_for(&key)
                 .map_err(fail)?
                 .and_then(|c| c.parsed)
@@ -250,14 +247,14 @@ pub fn verify(ctx: &mut Ctx, args: &VerifyArgs) -> Result<u8, Failure> {
 
 /// `cps auth-test`: a random challenge signed by the authentication key, verified with the
 /// card's authentication certificate. Exit code 8 when it does not verify.
-pub fn auth_test(ctx: &mut Ctx, args: &AuthTestArgs) -> Result<u8, Failure> {
+pub fn auth_test(ctx: &mut Ctx, _args: &AuthTestArgs) -> Result<u8, Failure> {
     let mut challenge = [0u8; 32];
     rand_core::OsRng.fill_bytes(&mut challenge);
     let digest = Digest::sha256_of(&challenge);
     let mut card = ctx.card.open()?;
     let mut ias = card.iasecc()?;
     verify_pin(ctx, &mut ias)?;
-    let sel = selector(KeyName::Auth, args.rsa);
+    let sel = selector(KeyName::Auth);
     let key = ias.resolve_key(sel.clone()).map_err(fail)?;
     let sig = ias.authenticate_with(sel, &digest).map_err(fail)?;
     let cert = ias

@@ -180,7 +180,8 @@ fn print_info(ctx: &Ctx, i: &CardInfo) {
                 match a.detected_by {
                     cps::iasecc::DetectedBy::Atr => "the ATR",
                     cps::iasecc::DetectedBy::EfAtr => "EF.ATR",
-                    cps::iasecc::DetectedBy::PrKdf => "the key algorithms of the PrKDF",
+                    cps::iasecc::DetectedBy::ChipDoc =>
+                        "the ChipDoc applet answering on logical channel 1",
                 }
             ),
         );

@@ -210,7 +210,7 @@ enum SimCmd {
     /// PC/SC application (OpenSC, your software) sees it; runs until interrupted. The holder
     /// is --persona; --contactless presents its contactless interface.
     Serve {
-        /// Card profile: cps3, cps4 (the real CPS4: ChipDoc) or cps4-model.
+        /// Card profile: cps3 or cps4 (the CPS4: ChipDoc on logical channel 1).
         #[arg(long, default_value = "cps4")]
         profile: String,
         /// vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01".

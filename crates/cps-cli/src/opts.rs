@@ -22,9 +22,9 @@ pub struct CardArgs {
     /// holding a card. Without --reader, the built-in simulated card is used.
     #[arg(long, short = 'r', global = true, value_name = "NAME|auto")]
     pub reader: Option<String>,
-    /// Built-in simulated card: cps3, cps4 or cps4-model (the default card when --reader is not given is
-    /// the simulated cps4-model until cps speaks the real CPS4 protocol).
-    #[arg(long, global = true, value_name = "cps3|cps4|cps4-model")]
+    /// Built-in simulated card: cps3 or cps4 (the default card when --reader is not given is
+    /// the simulated cps4).
+    #[arg(long, global = true, value_name = "cps3|cps4")]
     pub sim: Option<String>,
     /// Holder persona of the simulated card (see `cps sim list`) [default: dr-martin].
     #[arg(long, global = true, value_name = "ID")]
@@ -89,7 +89,7 @@ impl CardArgs {
             });
         }
         let profile = match self.sim.as_deref() {
-            None => cps::sim::Profile::Cps4Model,
+            None => cps::sim::Profile::Cps4,
             Some(name) => crate::sim::profile(name)?,
         };
         Ok(CardSource::Simulator(SimSpec {

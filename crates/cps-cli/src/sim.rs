@@ -19,9 +19,8 @@ pub fn profile(name: &str) -> Result<Profile, Failure> {
     match name.to_ascii_lowercase().as_str() {
         "cps3" => Ok(Profile::Cps3),
         "cps4" => Ok(Profile::Cps4),
-        "cps4-model" => Ok(Profile::Cps4Model),
         other => Err(sim_failure(format!(
-            "unknown profile {other:?}: use cps3, cps4 or cps4-model"
+            "unknown profile {other:?}: use cps3 or cps4"
         ))),
     }
 }
@@ -44,7 +43,7 @@ pub fn list(json: bool) -> Result<u8, Failure> {
             .collect();
         out!(
             "{}",
-            serde_json::json!({"profiles": ["cps3", "cps4", "cps4-model"], "personas": list})
+            serde_json::json!({"profiles": ["cps3", "cps4"], "personas": list})
         );
         return Ok(0);
     }
@@ -54,9 +53,6 @@ pub fn list(json: bool) -> Result<u8, Failure> {
     );
     out!(
         "  cps4         CPS4: ChipDoc applet on logical channel 1, T=0, RSA-2048 (PKCS#1 v1.5, PSS), FIDO2 applet (contact, blank), DESFire EV3 (contactless)"
-    );
-    out!(
-        "  cps4-model   the CPS4 as modelled before the official source was known (P-256 keys): not the real card, kept for cps' own client until it speaks ChipDoc"
     );
     out!("personas:");
     for p in &personas {

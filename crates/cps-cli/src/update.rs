@@ -102,7 +102,7 @@ fn seed_simulated_cards(server: &mut cps_update_server::UpdateServer) -> Result<
     for persona in cps_x509::test_pki::PERSONAS {
         for (profile, pki) in [
             (Profile::Cps3, cps_x509::test_pki::Profile::Cps3),
-            (Profile::Cps4Model, cps_x509::test_pki::Profile::Cps4),
+            (Profile::Cps4, cps_x509::test_pki::Profile::Cps4),
         ] {
             let card = SimCard::new(profile, persona)
                 .map_err(|e| Failure::new(1, format!("simulated card {persona}: {e}")))?;

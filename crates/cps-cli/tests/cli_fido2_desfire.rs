@@ -44,12 +44,12 @@ fn fido2_applet_of_the_simulated_cps4_is_blank() {
 
 #[test]
 fn fido2_enroll_register_authenticate_manage_through_pcscd() {
-    common::fido2_flow(SimCard::new(Profile::Cps4Model, "dr-martin").unwrap());
+    common::fido2_flow(SimCard::new(Profile::Cps4, "dr-martin").unwrap());
 }
 
 #[test]
 fn desfire_side_of_the_simulated_cps4() {
-    let cl = ["--sim", "cps4-model", "--contactless", "--json"];
+    let cl = ["--sim", "cps4", "--contactless", "--json"];
     let args = |more: &[&'static str]| -> Vec<&str> {
         cl.iter().copied().chain(more.iter().copied()).collect()
     };
@@ -74,7 +74,7 @@ fn desfire_side_of_the_simulated_cps4() {
         &[("CPS_DESFIRE_KEY", "0000000000000000")],
     );
     assert_eq!(j["authenticated"], "ISO (3DES)");
-    let o = cps_env(&["--sim", "cps4-model", "--contactless", "doctor"], &[]);
+    let o = cps_env(&["--sim", "cps4", "--contactless", "doctor"], &[]);
     let report = String::from_utf8_lossy(&o.stdout);
     assert!(report.contains("[ ok ] DESFire: Ev"), "{report}");
 }
@@ -90,7 +90,7 @@ fn desfire_read_and_door_check_on_the_simulated_cps4() {
         cps_env(
             &[
                 "--sim",
-                "cps4-model",
+                "cps4",
                 "--contactless",
                 "--json",
                 "desfire",
@@ -136,7 +136,7 @@ fn desfire_read_and_door_check_on_the_simulated_cps4() {
     let j = ok_json(
         &[
             "--sim",
-            "cps4-model",
+            "cps4",
             "--contactless",
             "--json",
             "desfire",
@@ -158,7 +158,7 @@ fn desfire_read_and_door_check_on_the_simulated_cps4() {
     let o = cps_env(
         &[
             "--sim",
-            "cps4-model",
+            "cps4",
             "--contactless",
             "desfire",
             "read",

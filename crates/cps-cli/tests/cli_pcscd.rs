@@ -63,7 +63,7 @@ fn info_doctor_pin_and_sign_through_pcscd() {
     ctx.wait_for_removal(READER0, Duration::from_secs(10))
         .unwrap();
     let handle = vpcd::spawn(
-        SimCard::new(Profile::Cps4Model, "dr-martin").unwrap(),
+        SimCard::new(Profile::Cps4, "dr-martin").unwrap(),
         VpcdConfig::with_port(35963),
     )
     .unwrap();
@@ -79,7 +79,7 @@ fn info_doctor_pin_and_sign_through_pcscd() {
         "generation    CPS4",
         "holder        Claire Anne MARTIN (810001234567)",
         "PIN           not verified, 3 tries left",
-        "CPS_CERT_AUT_EC (authentication, ECDSA P-256): valid until 2028-06-30",
+        "Certificat d'Authentification CPS (authentication, RSA-2048): valid until 2028-06-30",
     ] {
         assert!(info.contains(expected), "{expected:?} missing:\n{info}");
     }
@@ -88,7 +88,7 @@ fn info_doctor_pin_and_sign_through_pcscd() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["generation"], "CPS4");
     assert_eq!(j["card"], "reader \"Virtual PCD 00 00\"");
-    assert_eq!(j["iasecc"]["certificates"].as_array().unwrap().len(), 4);
+    assert_eq!(j["iasecc"]["certificates"].as_array().unwrap().len(), 2);
 
     // cps doctor through the reader: the PC/SC lines are checked for real.
     let o = cps(&["--reader", READER0, "doctor", "--at", AT]);
@@ -99,7 +99,7 @@ fn info_doctor_pin_and_sign_through_pcscd() {
         "[ ok ] card generation: CPS4",
         "[ ok ] IAS-ECC application: CPS card",
         "[ ok ] holder PIN: not verified, 3 tries left",
-        "[ ok ] certificate CPS_CERT_SIG (signature): valid until 2028-06-30",
+        "[ ok ] certificate Certificat de Signature CPS (signature): valid until 2028-06-30",
     ] {
         assert!(report.contains(expected), "{expected:?} missing:\n{report}");
     }

@@ -129,13 +129,13 @@ fn info_on_the_default_simulated_cps4() {
     let out = ok(&cps(&["info", "--at", AT]));
     for expected in [
         "built-in simulator (CPS4 of dr-martin, contact)",
-        "3B 9A 96 81 31 FE 45 80 73 C8 21 C0 54 43 50 53 34 FD",
+        "3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44",
         "generation    CPS4",
         "family        CPS",
         "holder        Claire Anne MARTIN (810001234567)",
         "PIN           not verified, 3 tries left",
         "IAS-ECC       present",
-        "CPS_CERT_SIG_EC (signature, ECDSA P-256): valid until 2028-06-30 (852 days left)",
+        "Certificat de Signature CPS (signature, RSA-2048): valid until 2028-06-30 (852 days left)",
         "TEST PKI",
     ] {
         assert!(out.contains(expected), "{expected:?} missing:\n{out}");
@@ -150,7 +150,7 @@ fn info_on_the_default_simulated_cps4() {
     assert_eq!(j["iasecc"]["family"], "CPS");
     assert_eq!(j["iasecc"]["pin"]["tries_left"], 3);
     let certs = j["iasecc"]["certificates"].as_array().unwrap();
-    assert_eq!(certs.len(), 4);
+    assert_eq!(certs.len(), 2);
     assert!(
         certs
             .iter()
@@ -169,13 +169,7 @@ fn info_on_cps3_contactless_and_certificate_dates() {
     // CPS3 cards carry no FIDO2 applet: the simulator answers 6A82.
     assert_eq!(j["fido2"]["state"], "absent");
 
-    let j = json(&cps(&[
-        "--sim",
-        "cps4-model",
-        "--contactless",
-        "info",
-        "--json",
-    ]));
+    let j = json(&cps(&["--sim", "cps4", "--contactless", "info", "--json"]));
     assert_eq!(j["interface"], "contactless");
     assert_eq!(j["iasecc"]["state"], "not checked");
     assert_eq!(j["fido2"]["state"], "not checked");
@@ -326,7 +320,7 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     let doc_s = doc.display().to_string();
     let cert = dir.join("signer.pem").display().to_string();
 
-    // CPS4: P-256 signature key by default.
+    // CPS4: its RSA-2048 signature key, PKCS#1 v1.5.
     let out = ok(&cps_with(
         &[
             "sign",
@@ -340,17 +334,20 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
         &[("CPS_PIN", "1234")],
         None,
     ));
-    assert!(out.contains("CPS_PRIV_SIG_EC (ECDSA P-256)"), "{out}");
+    assert!(out.contains("CPS_PRIV_SIG (RSA-2048)"), "{out}");
     let sig = std::fs::read(dir.join("feuille.txt.sig")).unwrap();
-    assert_eq!(sig[0], 0x30, "ECDSA signatures are written as DER");
+    assert_eq!(sig.len(), 256, "RSA-2048 signature");
 
     let out = ok(&cps(&["verify", "--in", &doc_s, "--cert", &cert]));
-    assert!(out.contains("signature OK (ECDSA P-256 SHA-256)"), "{out}");
+    assert!(
+        out.contains("signature OK (RSA PKCS#1 v1.5 SHA-256)"),
+        "{out}"
+    );
     let j = json(&cps(&["verify", "--in", &doc_s, "--json"]));
     assert_eq!(j["valid"], true);
 
     // The other persona's certificate does not verify it: exit code 8.
-    let other = pki("cps4/pharmacien-durand/sign.crt.pem");
+    let other = pki("cps3/pharmacien-durand/sign.crt.pem");
     let o = cps(&["verify", "--in", &doc_s, "--cert", &other]);
     assert_eq!(o.status.code(), Some(8), "{}", stdout(&o));
     assert!(stdout(&o).contains("signature INVALID"));
@@ -390,6 +387,43 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     assert_eq!(j["valid"], true);
     assert_eq!(j["algorithm"], "RSA PKCS#1 v1.5 SHA-256");
 
+    // RSA-PSS on the CPS4 (`cps verify` checks PKCS#1 v1.5 only, so it rejects it; the PSS
+    // signatures themselves are verified in cps-iasecc's tests); refused on a CPS3 as a
+    // usage error, before any PIN is asked.
+    let pss = dir.join("pss.sig");
+    let pss_s = pss.display().to_string();
+    ok(&cps_with(
+        &[
+            "sign",
+            "--pss",
+            "--in",
+            &doc_s,
+            "--out",
+            &pss_s,
+            "--pin-from",
+            "env",
+        ],
+        &[("CPS_PIN", "1234")],
+        None,
+    ));
+    let o = cps(&["verify", "--in", &doc_s, "--sig", &pss_s, "--cert", &cert]);
+    assert_eq!(o.status.code(), Some(8), "PSS is not PKCS#1 v1.5");
+    let o = cps_with(
+        &[
+            "--sim",
+            "cps3",
+            "sign",
+            "--pss",
+            "--in",
+            &doc_s,
+            "--pin-from",
+            "env",
+        ],
+        &[("CPS_PIN", "1234")],
+        None,
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
     // Without the PIN nothing is signed; a wrong PIN exits 6.
     let o = cps_with(
         &["sign", "--in", &doc_s, "--pin-from", "env"],
@@ -409,7 +443,7 @@ fn auth_test_on_both_generations() {
         &[("CPS_PIN", "1234")],
         None,
     ));
-    assert!(out.contains("CPS_PRIV_AUT_EC (ECDSA P-256)"), "{out}");
+    assert!(out.contains("CPS_PRIV_AUT (RSA-2048)"), "{out}");
     assert!(
         out.contains("OK: the response verifies with the certificate"),
         "{out}"
@@ -422,7 +456,7 @@ fn auth_test_on_both_generations() {
     assert_eq!(j["verified"], true);
     assert_eq!(j["response_bytes"], 256);
     let j = json(&cps_with(
-        &["auth-test", "--rsa", "--json", "--pin-from", "env"],
+        &["auth-test", "--json", "--pin-from", "env"],
         &[("CPS_PIN", "1234")],
         None,
     ));
@@ -438,7 +472,10 @@ fn auth_test_on_both_generations() {
 #[test]
 fn certs_list_export_and_chain_verification() {
     let out = ok(&cps(&["certs", "--at", AT]));
-    assert!(out.contains("label         CPS_CERT_AUT_EC"), "{out}");
+    assert!(
+        out.contains("label         Certificat d'Authentification CPS"),
+        "{out}"
+    );
     assert!(
         out.contains("validity      2025-07-01 → 2028-06-30"),
         "{out}"
@@ -452,16 +489,18 @@ fn certs_list_export_and_chain_verification() {
     let dir = scratch("certs");
     let d = dir.display().to_string();
     let out = ok(&cps(&["certs", "export", "--out", &d]));
-    assert_eq!(out.lines().count(), 4, "{out}");
-    let pem = std::fs::read_to_string(dir.join("CPS_CERT_SIG.pem")).unwrap();
+    assert_eq!(out.lines().count(), 2, "{out}");
+    let pem = std::fs::read_to_string(dir.join("Certificat_de_Signature_CPS.pem")).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     // The exported certificate is the test PKI's own.
-    let expected = std::fs::read(pki("cps4/dr-martin/sign.crt.der")).unwrap();
+    // (the simulated CPS4 carries the RSA certificates of the test PKI's cps3 branch: no
+    // simulated card carries its P-256 cps4 certificates any more).
+    let expected = std::fs::read(pki("cps3/dr-martin/sign.crt.der")).unwrap();
     let j = json(&cps(&[
         "certs", "export", "--out", &d, "--format", "der", "--json",
     ]));
-    assert_eq!(j["written"].as_array().unwrap().len(), 4);
-    let der = std::fs::read(dir.join("CPS_CERT_SIG_EC.der")).unwrap();
+    assert_eq!(j["written"].as_array().unwrap().len(), 2);
+    let der = std::fs::read(dir.join("Certificat_de_Signature_CPS.der")).unwrap();
     assert_eq!(der, expected);
 
     let root = pki("ca/root.crt.pem");
@@ -476,7 +515,7 @@ fn certs_list_export_and_chain_verification() {
         "--at",
         AT,
     ]));
-    assert_eq!(out.matches("chain OK").count(), 4, "{out}");
+    assert_eq!(out.matches("chain OK").count(), 2, "{out}");
     // Without the intermediate CA the chain cannot be built: exit code 8.
     let o = cps(&["certs", "verify", "--root", &root, "--at", AT, "--json"]);
     assert_eq!(o.status.code(), Some(8));
@@ -521,11 +560,13 @@ fn doctor_on_the_simulator_says_what_it_did_not_check() {
         "{out}"
     );
     assert!(
-        out.contains("[ ok ] certificates readable: 4 readable"),
+        out.contains("[ ok ] certificates readable: 2 readable"),
         "{out}"
     );
     assert!(
-        out.contains("[ ok ] certificate CPS_CERT_SIG_EC (signature): valid until 2028-06-30"),
+        out.contains(
+            "[ ok ] certificate Certificat de Signature CPS (signature): valid until 2028-06-30"
+        ),
         "{out}"
     );
     assert!(
@@ -542,7 +583,7 @@ fn doctor_on_the_simulator_says_what_it_did_not_check() {
         .iter()
         .filter(|c| c["check"].as_str().unwrap().starts_with("certificate "))
         .collect();
-    assert_eq!(expired.len(), 4);
+    assert_eq!(expired.len(), 2);
     assert!(
         expired
             .iter()

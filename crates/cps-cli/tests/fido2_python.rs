@@ -36,7 +36,7 @@ impl Served {
                     "sim",
                     "serve",
                     "--profile",
-                    "cps4-model",
+                    "cps4",
                     "--persona",
                     "dr-martin",
                     "--port",

@@ -49,11 +49,7 @@ fn update_server_and_update_on_the_simulated_cps4() {
     assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
 
     // The register moves dr-martin and schedules the 3-year renewal.
-    let serial = hex::encode_upper(
-        SimCard::new(Profile::Cps4Model, "dr-martin")
-            .unwrap()
-            .serial(),
-    );
+    let serial = hex::encode_upper(SimCard::new(Profile::Cps4, "dr-martin").unwrap().serial());
     let card: serde_json::Value = minreq::get(format!("{url}/v1/cards/{serial}"))
         .send()
         .unwrap()
@@ -80,7 +76,7 @@ fn update_server_and_update_on_the_simulated_cps4() {
     assert_eq!(j["outcome"], "updated");
     assert_eq!(j["sequence"], 1);
     assert_eq!(j["steps"], 5);
-    assert!(stderr.contains("generating key 84 on the card"), "{stderr}");
+    assert!(stderr.contains("generating key 20 on the card"), "{stderr}");
     assert!(stderr.contains("5/6 committing"), "{stderr}");
     let card: serde_json::Value = minreq::get(format!("{url}/v1/cards/{serial}"))
         .send()
@@ -103,7 +99,7 @@ fn update_server_and_update_on_the_simulated_cps4() {
         "--persona",
         "etudiant-petit",
         "--sim",
-        "cps4-model",
+        "cps4",
         "update",
         "--server",
         "http://127.0.0.1:9",

@@ -16,17 +16,28 @@ use crate::crypto::{
 };
 use crate::error::{Error, Result};
 use crate::generation::{DetectedBy, EfAtr, Generation};
-use crate::holder::{CardFamily, HolderIdentity, PracticeSituation};
+use crate::holder::{CardFamily, HolderIdentity, PracticeSituation, ProfessionalInfo};
 use crate::pin::{Pin, PinStatus, Puk};
 use crate::pkcs15::{
-    self, Application, CertificateEntry, DirectoryKind, KeyEntry, KeyUsageFlags, Odf, Path,
-    PinObject, TokenInfo,
+    self, Application, CertificateEntry, DataObjectEntry, DirectoryKind, KeyEntry, KeyUsageFlags,
+    Odf, Path, PinObject, TokenInfo,
 };
 
 /// AID of the CPS IAS-ECC application [real CPx: OpenSC issue #2267, EF.DIR of a CPS3].
 pub const CPS_IAS_AID: [u8; 13] = [
     0xE8, 0x28, 0xBD, 0x08, 0x0F, 0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x00, 0x10,
 ];
+
+/// AID of the NXP ChipDoc applet that holds the CPS4's IAS application, selected on logical
+/// channel 1 (Cryptolib CPS 5.2 `card-cps4.c` `_cps4_select_app`).
+pub const CHIPDOC_AID: [u8; 8] = [0x80, 0x25, 0x00, 0x00, 0x01, 0xFF, 0x01, 0x00];
+
+/// CLA of the CPS4: logical channel 1 (ISO 7816-4 §5.4.1, first interindustry class).
+const CLA_CHANNEL_1: u8 = 0x01;
+
+/// `6881`: logical channel not supported / closed (ISO 7816-4 §5.6.1). After a card reset
+/// (e.g. by another application) the CPS4's channel 1 is closed and answers this.
+const SW_CHANNEL_CLOSED: u16 = 0x6881;
 
 /// Path of DF.CPS-IAS [real CPx FID 0001 under the MF].
 const APP_FIDS: [u16; 2] = [0x3F00, 0x0001];
@@ -54,6 +65,17 @@ const ALG_RSA_PKCS1: u8 = 0x02;
 const ALG_RSA_DECIPHER: u8 = 0x1A;
 const ALG_ECDSA: u8 = 0x04;
 const ALG_ECDSA_SHA256: u8 = 0x44;
+
+/// ChipDoc (CPS4) signature algorithm identifiers of MSE SET DST tag `91` (Cryptolib
+/// `cards.h` `CPSV4_ALG_*`).
+const CHIPDOC_RSA_SHA1_PKCS1: u8 = 0x0A;
+const CHIPDOC_RSA_SHA256_PKCS1: u8 = 0x28;
+const CHIPDOC_RSA_SHA1_PSS: u8 = 0x15;
+const CHIPDOC_RSA_SHA256_PSS: u8 = 0x2C;
+/// Key references: signature 81 on both cards (CPS3 [real CPx]; CPS4 [model]),
+/// authentication 82 on CPS3 [real CPx] and 20 on CPS4 (`card-cps4.c`).
+const CPS4_SIGN_KEY: u8 = 0x81;
+const CPS4_AUTH_KEY: u8 = 0x20;
 
 /// PKCS#11 mechanisms (PKCS#11 v2.40 §2) named by TokenInfo supportedAlgorithms.
 const CKM_RSA_PKCS: u32 = 0x0001;
@@ -177,9 +199,12 @@ struct State {
     prkdf: Option<Vec<KeyEntry>>,
     pukdf: Option<Vec<KeyEntry>>,
     cdf: Option<Vec<CertificateEntry>>,
+    dodf: Option<Vec<DataObjectEntry>>,
     certificates: Option<Vec<Certificate>>,
     /// Data bytes per chained command, from EF.ATR's send buffer size when it was read.
     chain_chunk: Option<usize>,
+    /// CLA of every command: `00` (CPS3, basic channel) or `01` (CPS4, channel 1).
+    cla: u8,
     /// Every certificate read so far (by path).
     read_certs: Vec<Certificate>,
     preference: KeyFamily,
@@ -225,9 +250,11 @@ impl<C: CardChannel> CpsCard<C> {
     /// only when the ATR does not tell the generation; EF.DIR (2 APDUs) only when the CPS
     /// AID is not found.
     pub fn open(channel: C) -> Result<Self> {
-        let ex = Exchange::new(channel);
+        let mut ex = Exchange::new(channel);
         let extended = ex.config().extended_length;
         let from_atr = Generation::from_atr(ex.atr());
+        // GET RESPONSE goes on the channel of the command it completes.
+        ex.config_mut().get_response_cla = None;
         let mut card = CpsCard {
             ex,
             st: State {
@@ -247,18 +274,16 @@ impl<C: CardChannel> CpsCard<C> {
                 prkdf: None,
                 pukdf: None,
                 cdf: None,
+                dodf: None,
                 certificates: None,
                 read_certs: Vec::new(),
                 chain_chunk: None,
+                cla: 0x00,
                 preference: KeyFamily::Rsa,
                 round_trips: 0,
             },
         };
         card.run(|s| s.init(from_atr))?;
-        card.st.preference = match card.st.generation {
-            Generation::Cps4 => KeyFamily::Ec,
-            Generation::Cps3 => KeyFamily::Rsa,
-        };
         Ok(card)
     }
 
@@ -339,7 +364,8 @@ impl<C: CardChannel> CpsCard<C> {
         self.st.preference
     }
 
-    /// Overrides the preferred key family (default: P-256 on CPS4, RSA on CPS3).
+    /// Overrides the preferred key family (default RSA: both CPS3 and CPS4 have RSA-2048 keys
+    /// only; another family matters only for a card whose PrKDF lists EC keys).
     pub fn set_key_preference(&mut self, family: KeyFamily) {
         self.st.preference = family;
     }
@@ -399,6 +425,58 @@ impl<C: CardChannel> CpsCard<C> {
         parsed
     }
 
+    /// The data objects of the DODF (ODF + DODF: 4 APDUs the first time, then cached).
+    pub fn data_objects(&mut self) -> Result<Vec<DataObjectEntry>> {
+        self.run(|s| s.load_dodf())
+    }
+
+    /// The value of the data object with this label (SELECT + READ BINARY of its file;
+    /// never cached). A private object (`CPS_ACTIVITY_nn_PS`, `CPS_SIT_FACT`) needs the PIN:
+    /// [`Error::SecurityStatusNotSatisfied`] otherwise.
+    pub fn read_data_object(&mut self, label: &str) -> Result<Zeroizing<Vec<u8>>> {
+        self.run(|s| {
+            let entry = s
+                .load_dodf()?
+                .into_iter()
+                .find(|d| d.label.as_deref() == Some(label))
+                .ok_or_else(|| Error::FileNotFound {
+                    path: format!("data object {label}"),
+                })?;
+            s.read_data_entry(&entry)
+        })
+    }
+
+    /// The professional data of `CPS_INFO_PS` (national identifier, profession and speciality
+    /// codes), followed through the DODF: ODF + DODF (cached) then SELECT + READ.
+    pub fn professional_info(&mut self) -> Result<ProfessionalInfo> {
+        let data = self.read_data_object("CPS_INFO_PS")?;
+        ProfessionalInfo::parse(&data)
+    }
+
+    /// The practice situations from the `CPS_ACTIVITY_nn_PS` data objects of the DODF (the
+    /// way the official middleware shows them), in DODF order: ODF + DODF (cached) then
+    /// SELECT + READ per situation. Needs the PIN. Codes only (no labels on the card); see
+    /// [`CpsCard::practice_situations`] for EF.DAM, which carries labels, in one APDU.
+    pub fn practice_activities(&mut self) -> Result<Vec<PracticeSituation>> {
+        self.run(|s| {
+            let entries: Vec<DataObjectEntry> = s
+                .load_dodf()?
+                .into_iter()
+                .filter(|d| {
+                    d.label
+                        .as_deref()
+                        .is_some_and(|l| l.starts_with("CPS_ACTIVITY_") && l.ends_with("_PS"))
+                })
+                .collect();
+            let mut out = Vec::with_capacity(entries.len());
+            for e in &entries {
+                let data = s.read_data_entry(e)?;
+                out.push(PracticeSituation::parse_activity(&data)?);
+            }
+            Ok(out)
+        })
+    }
+
     /// The applications of EF.DIR (cached).
     pub fn applications(&mut self) -> Result<Vec<Application>> {
         if let Some(a) = &self.st.applications {
@@ -439,12 +517,26 @@ impl<C: CardChannel> CpsCard<C> {
         })
     }
 
-    /// The public-key entries of the PuKDF (cached).
+    /// The public-key entries of the PuKDF (cached); empty when the ODF lists no PuKDF, as
+    /// on the CPS3 and CPS4 (their public keys are in the certificates:
+    /// [`CpsCard::certificate_for`]).
     pub fn public_keys(&mut self) -> Result<Vec<KeyEntry>> {
         self.run(|s| {
             if s.st.pukdf.is_none() {
-                let data = s.read_directory(DirectoryKind::PublicKeys, "PuKDF")?;
-                s.st.pukdf = Some(pkcs15::parse_pukdf(&data)?);
+                // The CPS cards have no PuKDF any more (the public keys are in the
+                // certificates): an ODF without one gives an empty list.
+                let app = s.st.app_path.clone();
+                let path = s
+                    .load_odf()?
+                    .first(DirectoryKind::PublicKeys)
+                    .map(|p| p.resolve(&app));
+                let entries = match path {
+                    Some(path) => pkcs15::parse_pukdf(
+                        &s.read_file(&path, "reading a PKCS#15 directory file")?,
+                    )?,
+                    None => Vec::new(),
+                };
+                s.st.pukdf = Some(entries);
             }
             Ok(s.st.pukdf.clone().unwrap_or_default())
         })
@@ -498,7 +590,19 @@ impl<C: CardChannel> CpsCard<C> {
     }
 
     /// Changes the holder PIN (CHANGE REFERENCE DATA with `old ‖ new`: 1 APDU).
+    ///
+    /// On CPS4, as Cryptolib does (`card-cps4.c` `cps4_build_pin_apdu`): VERIFY of the old
+    /// PIN, then CHANGE REFERENCE DATA `P1 = 01` with the new one (2 APDUs; a wrong old PIN
+    /// stops at the VERIFY, one try spent as with the one-APDU form).
     pub fn change_pin(&mut self, old: &Pin, new: &Pin) -> Result<()> {
+        if self.st.generation == Generation::Cps4 {
+            return self.run(|s| {
+                let r = s.send_secret(0x20, 0x00, PIN_REF, old.bytes())?;
+                pin_result(r.sw, "verifying the PIN", false)?;
+                let r = s.send_secret(0x24, 0x01, PIN_REF, new.bytes())?;
+                pin_result(r.sw, "changing the PIN", false)
+            });
+        }
         let mut data = Zeroizing::new(old.bytes().to_vec());
         data.extend_from_slice(new.bytes());
         self.run(|s| {
@@ -509,7 +613,17 @@ impl<C: CardChannel> CpsCard<C> {
 
     /// Unblocks the holder PIN with the PUK and sets a new PIN (RESET RETRY COUNTER with
     /// `PUK ‖ new`: 1 APDU). A wrong PUK gives [`Error::WrongPuk`].
+    ///
+    /// On CPS4, as Cryptolib does: VERIFY of the PUK, RESET RETRY COUNTER `03 81`, CHANGE
+    /// REFERENCE DATA `01 01 <new>` (3 APDUs).
     pub fn unblock_pin(&mut self, puk: &Puk, new: &Pin) -> Result<()> {
+        if self.st.generation == Generation::Cps4 {
+            return self.run(|s| {
+                s.chipdoc_reset_counter(puk)?;
+                let r = s.send_secret(0x24, 0x01, PIN_REF, new.bytes())?;
+                pin_result(r.sw, "setting the new PIN", false)
+            });
+        }
         let mut data = Zeroizing::new(puk.bytes().to_vec());
         data.extend_from_slice(new.bytes());
         self.run(|s| {
@@ -520,7 +634,12 @@ impl<C: CardChannel> CpsCard<C> {
 
     /// Resets the holder PIN's try counter with the PUK, keeping the PIN
     /// (RESET RETRY COUNTER P1 = 01: 1 APDU).
+    ///
+    /// On CPS4: VERIFY of the PUK, then RESET RETRY COUNTER `03 81` (2 APDUs).
     pub fn reset_pin_counter(&mut self, puk: &Puk) -> Result<()> {
+        if self.st.generation == Generation::Cps4 {
+            return self.run(|s| s.chipdoc_reset_counter(puk));
+        }
         self.run(|s| {
             let r = s.send_secret(0x2C, 0x01, PIN_REF, puk.bytes())?;
             pin_result(r.sw, "resetting the PIN try counter", true)
@@ -543,7 +662,37 @@ impl<C: CardChannel> CpsCard<C> {
     /// keys give the raw `r ‖ s` of ECDSA over the SHA-256 digest.
     pub fn sign(&mut self, key: impl Into<KeySelector>, digest: &Digest) -> Result<Signature> {
         let key = key.into();
-        self.run(|s| s.with_key(&key, |s, k| s.sign_with(k, digest)))
+        self.run(|s| s.with_key(&key, |s, k| s.sign_with(k, digest, false)))
+    }
+
+    /// Signs a digest with RSASSA-PSS (salt as long as the hash, MGF1 with the same hash):
+    /// CPS4 only (MSE SET DST with a PSS algorithm, PSO CDS: 2 APDUs); a CPS3 gives
+    /// [`Error::Unsupported`] without any APDU being sent.
+    pub fn sign_pss(&mut self, key: impl Into<KeySelector>, digest: &Digest) -> Result<Signature> {
+        if self.st.generation == Generation::Cps3 {
+            return Err(Error::Unsupported {
+                what: "RSA-PSS on a CPS3",
+                detail: "the CPS3 signs PKCS#1 v1.5 only (Cryptolib card-cps3.c); PSS needs a CPS4"
+                    .into(),
+            });
+        }
+        let key = key.into();
+        self.run(|s| s.with_key(&key, |s, k| s.sign_with(k, digest, true)))
+    }
+
+    /// Signs a message given whole, PKCS#1 v1.5 with `hash` (SHA-1 or SHA-256). On CPS3 the
+    /// card finishes the hash: the host sends the intermediate hash state and the last block
+    /// (MSE SET HT, PSO HASH, MSE SET DST, PSO CDS: 4 APDUs, the official middleware's
+    /// sequence); on CPS4 the host hashes and the card signs the hash (2 APDUs). The
+    /// signature verifies against `Digest::of(hash, message)`.
+    pub fn sign_message(
+        &mut self,
+        key: impl Into<KeySelector>,
+        hash: HashAlgorithm,
+        message: &[u8],
+    ) -> Result<Signature> {
+        let key = key.into();
+        self.run(|s| s.with_key(&key, |s, k| s.sign_message_with(k, hash, message)))
     }
 
     /// Client authentication with the preferred authentication key (MSE SET AT + INTERNAL
@@ -605,49 +754,135 @@ fn profile_keys(generation: Generation) -> Vec<KeyInfo> {
     // KeyUsageFlags bits: decrypt 1, sign 2, nonRepudiation 9 (PKCS#15 v1.1 §6.2.6).
     let (decrypt, sign, nr) = (1 << 1, 1 << 2, 1 << 9);
     let rsa = KeyAlgorithm::Rsa { bits: 2048 };
-    let mut keys = vec![
-        key("CPS_PRIV_SIG", 0x81, KeyUsage::Signature, nr, rsa),
+    let auth_ref = match generation {
+        Generation::Cps3 => 0x82,
+        Generation::Cps4 => CPS4_AUTH_KEY,
+    };
+    vec![
+        key("CPS_PRIV_SIG", CPS4_SIGN_KEY, KeyUsage::Signature, nr, rsa),
         key(
             "CPS_PRIV_AUT",
-            0x82,
+            auth_ref,
             KeyUsage::Authentication,
             sign | decrypt,
             rsa,
         ),
-    ];
-    if generation == Generation::Cps4 {
-        keys.push(key(
-            "CPS_PRIV_SIG_EC",
-            0x83,
-            KeyUsage::Signature,
-            nr,
-            KeyAlgorithm::EcP256,
-        ));
-        keys.push(key(
-            "CPS_PRIV_AUT_EC",
-            0x84,
-            KeyUsage::Authentication,
-            sign,
-            KeyAlgorithm::EcP256,
-        ));
+    ]
+}
+
+/// Whether a command may be sent again after the card reopened its channel: it changes
+/// nothing on the card and carries no secret (SELECT, READ BINARY / RECORD, GET DATA, and
+/// VERIFY without data, which only reads the try counter).
+fn is_side_effect_free(cmd: &Command) -> bool {
+    match cmd.ins {
+        0xA4 | 0xB0 | 0xB1 | 0xB2 | 0xCA | 0xCB => true,
+        0x20 => cmd.data.is_empty(),
+        _ => false,
     }
-    keys
+}
+
+/// What a command does, for [`Error::ChannelClosed`].
+fn ins_name(ins: u8) -> &'static str {
+    match ins {
+        0x20 => "verifying the PIN (VERIFY)",
+        0x22 => "setting a security environment (MSE)",
+        0x24 => "changing the PIN (CHANGE REFERENCE DATA)",
+        0x2A => "a security operation (PSO)",
+        0x2C => "unblocking the PIN (RESET RETRY COUNTER)",
+        0x88 => "authenticating (INTERNAL AUTHENTICATE)",
+        _ => "a command with an effect",
+    }
 }
 
 impl Session<'_, '_> {
+    /// A command on the card's channel (CLA `00` on CPS3, `01` on CPS4).
+    fn cmd(&self, ins: u8, p1: u8, p2: u8) -> Command {
+        Command::new(self.st.cla, ins, p1, p2)
+    }
+
+    /// Sends a command. On a CPS4 whose channel 1 was closed by a reset (`6881`, e.g. another
+    /// application reset the card), the ChipDoc applet is selected again, once, and the
+    /// command is sent again only when it has no effect and carries no secret
+    /// ([`is_side_effect_free`]); any other command gives [`Error::ChannelClosed`]: the
+    /// reset lost the PIN verification, and a PIN or a signature is never re-sent
+    /// automatically.
     fn send(&mut self, cmd: &Command) -> Result<Response> {
+        let r = match self.ex.transmit(cmd) {
+            Ok(r) => r,
+            Err(cps_transport::TransportError::ChainingRefused { sw, .. })
+                if sw.0 == SW_CHANNEL_CLOSED && self.st.cla == CLA_CHANNEL_1 =>
+            {
+                self.reopen_channel()?;
+                return Err(Error::ChannelClosed {
+                    attempted: ins_name(cmd.ins),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if r.sw.0 != SW_CHANNEL_CLOSED || self.st.cla != CLA_CHANNEL_1 {
+            return Ok(r);
+        }
+        self.reopen_channel()?;
+        if !is_side_effect_free(cmd) {
+            return Err(Error::ChannelClosed {
+                attempted: ins_name(cmd.ins),
+            });
+        }
+        // SELECT by AID or by absolute path works from the MF; reads need the application.
+        if cmd.ins != 0xA4 {
+            self.select_application()?;
+        }
         Ok(self.ex.transmit(cmd)?)
+    }
+
+    /// Selects the ChipDoc applet on logical channel 1 again (the channel was closed) and
+    /// forgets which DF was current.
+    fn reopen_channel(&mut self) -> Result<()> {
+        self.st.forget_volatile();
+        self.select_chipdoc()
+    }
+
+    /// `01 A4 04 0C 08 <ChipDoc AID>`: opens logical channel 1 by SELECT (ISO 7816-4 §5.4.2)
+    /// with the ChipDoc applet, the MF current — Cryptolib's first CPS4 command
+    /// (`card-cps4.c` `_cps4_select_app`). No response data (P2 `0C`).
+    fn select_chipdoc(&mut self) -> Result<()> {
+        let cmd = Command::new(CLA_CHANNEL_1, 0xA4, 0x04, 0x0C).with_data(&CHIPDOC_AID);
+        let r = self.ex.transmit(&cmd)?;
+        if !r.sw.is_success() {
+            return Err(Error::Card {
+                attempted: "selecting the ChipDoc applet on logical channel 1",
+                sw: r.sw,
+            });
+        }
+        self.st.current_df = Some(Path::from_fids(&[0x3F00]));
+        Ok(())
+    }
+
+    /// CPS4: VERIFY of the PUK (`01 20 00 02`), then RESET RETRY COUNTER `01 2C 03 81` (no
+    /// data: the PIN's counter back to its maximum; P2 b8 names the PIN as Cryptolib does,
+    /// `card-cps4.c` `cps4_build_pin_apdu`).
+    fn chipdoc_reset_counter(&mut self, puk: &Puk) -> Result<()> {
+        let r = self.send_secret(0x20, 0x00, PUK_REF, puk.bytes())?;
+        pin_result(r.sw, "verifying the PUK", true)?;
+        let cmd = self.cmd(0x2C, 0x03, PIN_REF | 0x80);
+        let r = self.send(&cmd)?;
+        pin_result(r.sw, "resetting the PIN try counter", true)
     }
 
     /// Sends a command whose data is a secret, and wipes the copy held by the command.
     fn send_secret(&mut self, ins: u8, p1: u8, p2: u8, secret: &[u8]) -> Result<Response> {
-        let mut cmd = Command::new(0x00, ins, p1, p2).with_data(secret);
+        let mut cmd = self.cmd(ins, p1, p2).with_data(secret);
         let r = self.send(&cmd);
         cmd.data.zeroize();
         r
     }
 
     fn init(&mut self, from_atr: Option<Generation>) -> Result<()> {
+        if from_atr == Some(Generation::Cps4) {
+            self.st.cla = CLA_CHANNEL_1;
+            self.select_chipdoc()?;
+            return self.select_application();
+        }
         // EF.ATR only when the ATR does not say which card this is (its SELECT leaves the MF
         // current, so it comes before the application's SELECT).
         if from_atr.is_none() {
@@ -662,25 +897,30 @@ impl Session<'_, '_> {
             }
         }
         match self.select_application() {
-            Ok(()) => {}
+            Ok(()) => Ok(()),
+            // Unknown ATR and no IAS application on the basic channel: a CPS4 answers with
+            // its ChipDoc applet on channel 1.
+            Err(Error::Card { .. }) if from_atr.is_none() && self.try_chipdoc()? => Ok(()),
             Err(Error::Card { sw, .. }) if matches!(sw.0, 0x6A82 | 0x6A86 | 0x6A81) => {
-                self.select_from_ef_dir()?
+                self.select_from_ef_dir()
             }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Tries the ChipDoc applet on channel 1; `true` (CPS4 detected) when it answers.
+    fn try_chipdoc(&mut self) -> Result<bool> {
+        match self.select_chipdoc() {
+            Ok(()) => {}
+            Err(Error::Card { .. }) => return Ok(false),
             Err(e) => return Err(e),
         }
-        if from_atr.is_none() && self.st.detected_by != DetectedBy::EfAtr {
-            let has_ec = self
-                .load_prkdf()?
-                .iter()
-                .any(|k| k.key_type == pkcs15::KeyType::Ec);
-            self.st.generation = if has_ec {
-                Generation::Cps4
-            } else {
-                Generation::Cps3
-            };
-            self.st.detected_by = DetectedBy::PrKdf;
-        }
-        Ok(())
+        self.st.cla = CLA_CHANNEL_1;
+        self.st.generation = Generation::Cps4;
+        self.st.detected_by = DetectedBy::ChipDoc;
+        self.st.aid = CPS_IAS_AID.to_vec();
+        self.select_application()?;
+        Ok(true)
     }
 
     /// The CPS AID was not found: look for the application in EF.DIR.
@@ -725,11 +965,25 @@ impl Session<'_, '_> {
         })
     }
 
+    /// SELECT of the IAS-ECC application (DF.CPS-IAS) by AID: `00 A4 04 04 <AID> 00` on
+    /// CPS3 (FCP answered); `01 A4 04 0C <AID>` on CPS4 as Cryptolib does (no FCI, so no
+    /// GET RESPONSE on T=0).
     fn select_application(&mut self) -> Result<()> {
-        let cmd = Command::new(0x00, 0xA4, 0x04, 0x04)
-            .with_data(&self.st.aid)
-            .with_ne(SHORT_NE);
-        let r = self.send(&cmd)?;
+        let cmd = if self.st.cla == CLA_CHANNEL_1 {
+            self.cmd(0xA4, 0x04, 0x0C).with_data(&self.st.aid)
+        } else {
+            self.cmd(0xA4, 0x04, 0x04)
+                .with_data(&self.st.aid)
+                .with_ne(SHORT_NE)
+        };
+        let mut r = self.send(&cmd)?;
+        if self.st.cla == CLA_CHANNEL_1 && r.sw.0 == 0x6A82 {
+            // A SELECT by AID on a closed channel opens it (ISO 7816-4 §5.4.2) with nothing
+            // selected, so the DF is not found: the card was reset. Open channel 1 with the
+            // ChipDoc applet again and select once more (SELECT has no effect).
+            self.reopen_channel()?;
+            r = self.send(&cmd)?;
+        }
         if !r.sw.is_success() {
             return Err(Error::Card {
                 attempted: "selecting the CPS IAS-ECC application",
@@ -749,7 +1003,8 @@ impl Session<'_, '_> {
 
     /// SELECT by absolute path (`00 A4 09 04`, path with `3F00`), FCP requested.
     fn select_file(&mut self, path: &Path) -> Result<Fcp> {
-        let cmd = Command::new(0x00, 0xA4, 0x09, 0x04)
+        let cmd = self
+            .cmd(0xA4, 0x09, 0x04)
             .with_data(path.as_bytes())
             .with_ne(SHORT_NE);
         let r = self.send(&cmd)?;
@@ -827,7 +1082,7 @@ impl Session<'_, '_> {
                 }
                 _ => ((offset >> 8) as u8, (offset & 0xFF) as u8),
             };
-            let r = self.send(&Command::new(0x00, 0xB0, p1, p2).with_ne(ne))?;
+            let r = self.send(&self.cmd(0xB0, p1, p2).with_ne(ne))?;
             match r.sw.0 {
                 0x9000 | 0x6282 => {
                     let n = r.data.len();
@@ -940,6 +1195,30 @@ impl Session<'_, '_> {
         Ok(self.st.cdf.clone().unwrap_or_default())
     }
 
+    fn load_dodf(&mut self) -> Result<Vec<DataObjectEntry>> {
+        if self.st.dodf.is_none() {
+            let data = self.read_directory(DirectoryKind::DataObjects, "DODF")?;
+            self.st.dodf = Some(pkcs15::parse_dodf(&data)?);
+        }
+        Ok(self.st.dodf.clone().unwrap_or_default())
+    }
+
+    /// Reads the file of a data object (its value), wiped when dropped.
+    fn read_data_entry(&mut self, e: &DataObjectEntry) -> Result<Zeroizing<Vec<u8>>> {
+        let app = self.st.app_path.clone();
+        let path = e
+            .path
+            .as_ref()
+            .map(|p| p.resolve(&app))
+            .ok_or_else(|| Error::Unsupported {
+                what: "a data object without a path",
+                detail: "the CPS cards keep data objects in files".into(),
+            })?;
+        Ok(Zeroizing::new(
+            self.read_file(&path, "reading a data object")?,
+        ))
+    }
+
     /// Reads the certificate of a CDF entry (or takes it from the cache).
     fn certificate_of(&mut self, e: &CertificateEntry) -> Result<Option<Certificate>> {
         let app = self.st.app_path.clone();
@@ -985,7 +1264,7 @@ impl Session<'_, '_> {
     }
 
     fn reference_status(&mut self, reference: u8, attempted: &'static str) -> Result<PinStatus> {
-        let r = self.send(&Command::new(0x00, 0x20, 0x00, reference))?;
+        let r = self.send(&self.cmd(0x20, 0x00, reference))?;
         match (r.sw.0, r.sw.retries_left()) {
             (0x9000, _) => Ok(PinStatus::Verified),
             (_, Some(0)) | (0x6983, _) => Ok(PinStatus::Blocked),
@@ -1103,16 +1382,17 @@ impl Session<'_, '_> {
 
     fn mse(&mut self, template: u8, key: &KeyInfo, alg: u8, attempted: &'static str) -> Result<()> {
         // MSE SET (ISO 7816-4 §11.5.11): P1 41 = set for computation/decipherment, P2 = CRT
-        // tag (B6 DST, A4 AT, B8 CT); data = key reference 84, algorithm reference 80.
-        let cmd = Command::new(0x00, 0x22, 0x41, template).with_data(&[
-            0x84,
-            0x01,
-            key.reference,
-            0x80,
-            0x01,
-            alg,
-        ]);
-        let r = self.send(&cmd)?;
+        // tag (B6 DST, A4 AT, B8 CT); data = algorithm reference 80 then key reference 84, in
+        // the order the official middleware sends them (card-cps3.c `cps3_set_security_env`).
+        let cmd =
+            self.cmd(0x22, 0x41, template)
+                .with_data(&[0x80, 0x01, alg, 0x84, 0x01, key.reference]);
+        self.expect_ok(&cmd, attempted)
+    }
+
+    /// Sends a command that must answer `9000`.
+    fn expect_ok(&mut self, cmd: &Command, attempted: &'static str) -> Result<()> {
+        let r = self.send(cmd)?;
         if r.sw.is_success() {
             Ok(())
         } else {
@@ -1129,46 +1409,19 @@ impl Session<'_, '_> {
         }
     }
 
-    fn sign_with(&mut self, key: &KeyInfo, digest: &Digest) -> Result<Signature> {
-        let (alg, algorithm) = match (key.algorithm.family(), digest.algorithm()) {
-            (KeyFamily::Rsa, HashAlgorithm::Sha256) => (
-                self.alg_ref(key, CKM_SHA256_RSA_PKCS, false, ALG_RSA_SHA256),
-                SignatureAlgorithm::RsaPkcs1v15(HashAlgorithm::Sha256),
-            ),
-            (KeyFamily::Rsa, HashAlgorithm::Sha1) => (
-                self.alg_ref(key, CKM_SHA1_RSA_PKCS, false, ALG_RSA_SHA1),
-                SignatureAlgorithm::RsaPkcs1v15(HashAlgorithm::Sha1),
-            ),
-            (KeyFamily::Ec, HashAlgorithm::Sha256) => (
-                self.alg_ref(key, CKM_ECDSA_SHA256, false, ALG_ECDSA_SHA256),
-                SignatureAlgorithm::Ecdsa(HashAlgorithm::Sha256),
-            ),
-            (family, hash) => {
-                return Err(Error::Unsupported {
-                    what: "this digest for PSO COMPUTE DIGITAL SIGNATURE",
-                    detail: format!(
-                        "the card signs SHA-256 (or SHA-1 with RSA) digests, not {hash:?} with \
-                         {family:?} keys; use Digest::sha256_of, or authenticate_with"
-                    ),
-                });
-            }
-        };
-        self.mse(
-            0xB6,
-            key,
-            alg,
-            "setting the signature environment (MSE SET DST)",
-        )?;
-        // PSO HASH (ISO 7816-8 §5.2): data = 90 <hash computed by the host>.
-        let mut data = vec![0x90, digest.as_bytes().len() as u8];
-        data.extend_from_slice(digest.as_bytes());
-        let r = self.send(&Command::new(0x00, 0x2A, 0x90, 0xA0).with_data(&data))?;
-        if !r.sw.is_success() {
-            return Err(Error::from_sw("sending the hash (PSO HASH)", r.sw));
+    /// PSO COMPUTE DIGITAL SIGNATURE (ISO 7816-8 §5.4): P1 9E = digital signature out, P2 9A
+    /// = data to sign; `data` empty on CPS3 (the hash of PSO HASH), the hash on CPS4.
+    fn pso_cds(
+        &mut self,
+        key: &KeyInfo,
+        data: &[u8],
+        algorithm: SignatureAlgorithm,
+    ) -> Result<Signature> {
+        let mut cmd = self.cmd(0x2A, 0x9E, 0x9A).with_ne(self.response_ne(key));
+        if !data.is_empty() {
+            cmd = cmd.with_data(data);
         }
-        // PSO COMPUTE DIGITAL SIGNATURE (ISO 7816-8 §5.4): P1 9E = digital signature out,
-        // P2 9A = data to sign (from PSO HASH).
-        let r = self.send(&Command::new(0x00, 0x2A, 0x9E, 0x9A).with_ne(self.response_ne(key)))?;
+        let r = self.send(&cmd)?;
         if !r.sw.is_success() {
             return Err(Error::from_sw(
                 "signing (PSO COMPUTE DIGITAL SIGNATURE)",
@@ -1179,7 +1432,190 @@ impl Session<'_, '_> {
         Ok(Signature::new(algorithm, key.reference, r.data))
     }
 
+    /// The CPS3 algorithm reference of PKCS#1 v1.5 signature with this hash.
+    fn cps3_sign_alg(&self, key: &KeyInfo, hash: HashAlgorithm) -> Result<u8> {
+        match (key.algorithm.family(), hash) {
+            (KeyFamily::Rsa, HashAlgorithm::Sha256) => {
+                Ok(self.alg_ref(key, CKM_SHA256_RSA_PKCS, false, ALG_RSA_SHA256))
+            }
+            (KeyFamily::Rsa, HashAlgorithm::Sha1) => {
+                Ok(self.alg_ref(key, CKM_SHA1_RSA_PKCS, false, ALG_RSA_SHA1))
+            }
+            (KeyFamily::Ec, HashAlgorithm::Sha256) => {
+                Ok(self.alg_ref(key, CKM_ECDSA_SHA256, false, ALG_ECDSA_SHA256))
+            }
+            (family, hash) => Err(Error::Unsupported {
+                what: "this digest for PSO COMPUTE DIGITAL SIGNATURE",
+                detail: format!(
+                    "the card signs SHA-256 or SHA-1 hashes, not {hash:?} with {family:?} keys; \
+                     use Digest::sha256_of, or authenticate_with"
+                ),
+            }),
+        }
+    }
+
+    fn sign_with(&mut self, key: &KeyInfo, digest: &Digest, pss: bool) -> Result<Signature> {
+        if self.st.generation == Generation::Cps4 {
+            return self.chipdoc_sign(key, digest, pss);
+        }
+        if pss {
+            return Err(Error::Unsupported {
+                what: "RSA-PSS on a CPS3",
+                detail: "the CPS3 signs PKCS#1 v1.5 only (Cryptolib card-cps3.c); PSS needs a CPS4"
+                    .into(),
+            });
+        }
+        let alg = self.cps3_sign_alg(key, digest.algorithm())?;
+        let algorithm = match key.algorithm.family() {
+            KeyFamily::Rsa => SignatureAlgorithm::RsaPkcs1v15(digest.algorithm()),
+            KeyFamily::Ec => SignatureAlgorithm::Ecdsa(digest.algorithm()),
+        };
+        self.mse(
+            0xB6,
+            key,
+            alg,
+            "setting the signature environment (MSE SET DST)",
+        )?;
+        // PSO HASH (ISO 7816-8 §5.2): data = 90 <hash computed by the host>.
+        let mut data = vec![0x90, digest.as_bytes().len() as u8];
+        data.extend_from_slice(digest.as_bytes());
+        let cmd = self.cmd(0x2A, 0x90, 0xA0).with_data(&data);
+        self.expect_ok(&cmd, "sending the hash (PSO HASH)")?;
+        self.pso_cds(key, &[], algorithm)
+    }
+
+    /// CPS3: the card finishes the hash of a message given whole, as the official middleware
+    /// drives it (pkcs15-sec.c `sc_pkcs15_compute_hash` then the signature; card-cps3.c
+    /// `cps3_set_security_env`, `cps3_compute_hash`): MSE SET HT `80 01 10|40`, PSO HASH
+    /// `90 <intermediate state ‖ bit count> 80 <last block>` (`90 00` when the message is one
+    /// block or less), MSE SET DST, PSO CDS. Other generations: the host hashes.
+    fn sign_message_with(
+        &mut self,
+        key: &KeyInfo,
+        hash: HashAlgorithm,
+        message: &[u8],
+    ) -> Result<Signature> {
+        if self.st.generation == Generation::Cps4 || message.is_empty() {
+            let digest = Digest::of(hash, message)?;
+            return self.sign_with(key, &digest, false);
+        }
+        let alg = self.cps3_sign_alg(key, hash)?;
+        if key.algorithm.family() != KeyFamily::Rsa {
+            return Err(Error::Unsupported {
+                what: "a message hashed by the card with an EC key",
+                detail: "give a digest instead (sign)".into(),
+            });
+        }
+        let data = crate::crypto::partial_hash_data(hash, message)?;
+        // MSE SET HT (hash template AA): the hash algorithm [real CPx TokenInfo: 10 SHA-1,
+        // 40 SHA-256].
+        let ht = if hash == HashAlgorithm::Sha1 {
+            0x10
+        } else {
+            0x40
+        };
+        let cmd = self.cmd(0x22, 0x41, 0xAA).with_data(&[0x80, 0x01, ht]);
+        self.expect_ok(&cmd, "setting the hash environment (MSE SET HT)")?;
+        let cmd = self.cmd(0x2A, 0x90, 0xA0).with_data(&data);
+        self.expect_ok(&cmd, "sending the partial hash (PSO HASH)")?;
+        self.mse(
+            0xB6,
+            key,
+            alg,
+            "setting the signature environment (MSE SET DST)",
+        )?;
+        self.pso_cds(key, &[], SignatureAlgorithm::RsaPkcs1v15(hash))
+    }
+
+    /// CPS4 signature: MSE `01 22 81 B6 04 91 02 <alg> <key | 80>` then PSO CDS of the hash
+    /// computed by the host (Cryptolib `card-cps4.c` `cps4_set_security_env`, `cps4_sign`):
+    /// the card builds the DigestInfo (PKCS#1 v1.5) or the PSS encoding (salt = hash length).
+    fn chipdoc_sign(&mut self, key: &KeyInfo, digest: &Digest, pss: bool) -> Result<Signature> {
+        let (alg, algorithm) = match (digest.algorithm(), pss) {
+            (HashAlgorithm::Sha1, false) => (
+                CHIPDOC_RSA_SHA1_PKCS1,
+                SignatureAlgorithm::RsaPkcs1v15(HashAlgorithm::Sha1),
+            ),
+            (HashAlgorithm::Sha256, false) => (
+                CHIPDOC_RSA_SHA256_PKCS1,
+                SignatureAlgorithm::RsaPkcs1v15(HashAlgorithm::Sha256),
+            ),
+            (HashAlgorithm::Sha1, true) => (
+                CHIPDOC_RSA_SHA1_PSS,
+                SignatureAlgorithm::RsaPss(HashAlgorithm::Sha1),
+            ),
+            (HashAlgorithm::Sha256, true) => (
+                CHIPDOC_RSA_SHA256_PSS,
+                SignatureAlgorithm::RsaPss(HashAlgorithm::Sha256),
+            ),
+            (hash, _) => {
+                return Err(Error::Unsupported {
+                    what: "this digest on a CPS4",
+                    detail: format!(
+                        "the CPS4 signs SHA-256 or SHA-1 hashes (Cryptolib CPSV4_ALG_*), not {hash:?}"
+                    ),
+                });
+            }
+        };
+        if key.algorithm.family() != KeyFamily::Rsa {
+            return Err(Error::Unsupported {
+                what: "an EC key on a CPS4",
+                detail: "the CPS4 has RSA-2048 keys only".into(),
+            });
+        }
+        let cmd = self
+            .cmd(0x22, 0x81, 0xB6)
+            .with_data(&[0x91, 0x02, alg, key.reference | 0x80]);
+        self.expect_ok(&cmd, "setting the signature environment (MSE SET DST)")?;
+        self.pso_cds(key, digest.as_bytes(), algorithm)
+    }
+
+    /// CPS4 `MSE SET CT` for the authentication key: `01 22 41 B8 03 83 01 <key>`
+    /// (card-cps4.c `cps4_set_security_env`), used to decipher and to authenticate.
+    fn chipdoc_mse_ct(&mut self, key: &KeyInfo) -> Result<()> {
+        let cmd = self
+            .cmd(0x22, 0x41, 0xB8)
+            .with_data(&[0x83, 0x01, key.reference]);
+        self.expect_ok(&cmd, "setting the decipher environment (MSE SET CT)")
+    }
+
+    /// PSO DECIPHER of a block as long as the modulus, answered by the raw RSA result (CPS4:
+    /// no padding-indicator byte; the 256 bytes go as a chain of 255 + 1).
+    fn chipdoc_raw_rsa(&mut self, block: &[u8], attempted: &'static str) -> Result<Vec<u8>> {
+        let cmd = self
+            .cmd(0x2A, 0x80, 0x86)
+            .with_data(block)
+            .with_ne(SHORT_NE);
+        let mut r = self.send(&cmd)?;
+        if !r.sw.is_success() {
+            r.data.zeroize();
+            return Err(Error::from_sw(attempted, r.sw));
+        }
+        Ok(std::mem::take(&mut r.data))
+    }
+
     fn authenticate_with(&mut self, key: &KeyInfo, digest: &Digest) -> Result<Signature> {
+        if self.st.generation == Generation::Cps4 {
+            // The CPS4 has no INTERNAL AUTHENTICATE (6D00): the host pads the DigestInfo
+            // (type 1, RFC 8017 §9.2) and the card applies its private key by PSO DECIPHER
+            // (card-cps4.c `decipher` through pkcs15-sec.c for CKM_RSA_PKCS).
+            if key.algorithm.family() != KeyFamily::Rsa {
+                return Err(Error::Unsupported {
+                    what: "an EC key on a CPS4",
+                    detail: "the CPS4 has RSA-2048 keys only".into(),
+                });
+            }
+            let k = key.algorithm.signature_len();
+            let block = crate::crypto::pkcs1_type1(&digest.digest_info(), k)?;
+            self.chipdoc_mse_ct(key)?;
+            let sig = self.chipdoc_raw_rsa(&block, "authenticating (PSO DECIPHER)")?;
+            check_signature_len(key, &sig)?;
+            return Ok(Signature::new(
+                SignatureAlgorithm::RsaPkcs1v15(digest.algorithm()),
+                key.reference,
+                sig,
+            ));
+        }
         let (alg, data, algorithm) = match key.algorithm.family() {
             KeyFamily::Rsa => (
                 self.alg_ref(key, CKM_RSA_PKCS, false, ALG_RSA_PKCS1),
@@ -1200,7 +1636,8 @@ impl Session<'_, '_> {
         )?;
         // INTERNAL AUTHENTICATE (ISO 7816-4 §11.5.2), P1 P2 00 00: the algorithm and key are
         // those of the AT just set.
-        let cmd = Command::new(0x00, 0x88, 0x00, 0x00)
+        let cmd = self
+            .cmd(0x88, 0x00, 0x00)
             .with_data(&data)
             .with_ne(self.response_ne(key));
         let r = self.send(&cmd)?;
@@ -1221,6 +1658,13 @@ impl Session<'_, '_> {
                 detail: "the card deciphers with its RSA authentication key only".into(),
             });
         }
+        if self.st.generation == Generation::Cps4 {
+            // The card answers the raw RSA result; the host removes the type-2 padding.
+            self.chipdoc_mse_ct(key)?;
+            let block =
+                Zeroizing::new(self.chipdoc_raw_rsa(ciphertext, "deciphering (PSO DECIPHER)")?);
+            return crate::crypto::pkcs1_type2_unpad(&block);
+        }
         let alg = self.alg_ref(key, CKM_RSA_PKCS, true, ALG_RSA_DECIPHER);
         self.mse(
             0xB8,
@@ -1233,7 +1677,8 @@ impl Session<'_, '_> {
         let mut data = Vec::with_capacity(ciphertext.len() + 1);
         data.push(0x81);
         data.extend_from_slice(ciphertext);
-        let cmd = Command::new(0x00, 0x2A, 0x80, 0x86)
+        let cmd = self
+            .cmd(0x2A, 0x80, 0x86)
             .with_data(&data)
             .with_ne(SHORT_NE);
         let mut r = self.send(&cmd)?;
@@ -1323,10 +1768,27 @@ mod tests {
 
     #[test]
     fn profile_tables() {
-        assert_eq!(profile_keys(Generation::Cps3).len(), 2);
+        let k3 = profile_keys(Generation::Cps3);
         let k4 = profile_keys(Generation::Cps4);
-        assert_eq!(k4.len(), 4);
-        assert!(k4.iter().all(|k| k.can(k.usage)));
-        assert!(k4[1].can(KeyUsage::Decipher) && !k4[3].can(KeyUsage::Decipher));
+        let refs = |k: &[KeyInfo]| k.iter().map(|k| k.reference).collect::<Vec<_>>();
+        assert_eq!(refs(&k3), [0x81, 0x82]);
+        assert_eq!(refs(&k4), [0x81, 0x20]);
+        for k in k3.iter().chain(&k4) {
+            assert!(k.can(k.usage));
+            assert_eq!(k.algorithm, KeyAlgorithm::Rsa { bits: 2048 });
+        }
+        assert!(k4[1].can(KeyUsage::Decipher) && !k4[0].can(KeyUsage::Decipher));
+    }
+
+    #[test]
+    fn only_side_effect_free_commands_are_sent_again() {
+        let c = |ins, data: &[u8]| Command::new(0x01, ins, 0, 0).with_data(data);
+        assert!(is_side_effect_free(&c(0xA4, &[0x3F, 0x00])));
+        assert!(is_side_effect_free(&c(0xB0, &[])));
+        assert!(is_side_effect_free(&c(0x20, &[])));
+        assert!(!is_side_effect_free(&c(0x20, b"1234")));
+        for ins in [0x22, 0x24, 0x2A, 0x2C, 0x88, 0x46] {
+            assert!(!is_side_effect_free(&c(ins, &[])), "{ins:02X}");
+        }
     }
 }

@@ -113,6 +113,25 @@ impl Digest {
         }
     }
 
+    /// Hashes `data` with SHA-1 (legacy; the CPS3 and CPS4 still sign it).
+    pub fn sha1_of(data: &[u8]) -> Self {
+        use sha1::Digest as _;
+        Digest {
+            algorithm: HashAlgorithm::Sha1,
+            bytes: sha1::Sha1::digest(data).to_vec(),
+        }
+    }
+
+    /// Hashes `data` with `algorithm`.
+    pub fn of(algorithm: HashAlgorithm, data: &[u8]) -> Result<Self> {
+        Ok(match algorithm {
+            HashAlgorithm::Sha1 => Digest::sha1_of(data),
+            HashAlgorithm::Sha256 => Digest::sha256_of(data),
+            HashAlgorithm::Sha384 => Digest::sha384_of(data),
+            HashAlgorithm::Sha512 => Digest::sha512_of(data),
+        })
+    }
+
     /// Hashes `data` with SHA-384.
     pub fn sha384_of(data: &[u8]) -> Self {
         Digest {
@@ -341,6 +360,9 @@ impl From<&KeyInfo> for KeySelector {
 pub enum SignatureAlgorithm {
     /// RSA PKCS#1 v1.5 over the DigestInfo of this hash.
     RsaPkcs1v15(HashAlgorithm),
+    /// RSASSA-PSS with this hash, MGF1 with the same hash and a salt as long as the hash
+    /// (RFC 8017 §8.1; the CPS4, Cryptolib `CPSV4_ALG_*_PSS`).
+    RsaPss(HashAlgorithm),
     /// ECDSA over this hash; the bytes are the raw `r ‖ s`.
     Ecdsa(HashAlgorithm),
 }
@@ -433,6 +455,13 @@ impl Signature {
             SignatureAlgorithm::Ecdsa(HashAlgorithm::Sha256) => {
                 cps_x509::SignatureAlgorithm::EcdsaP256Sha256
             }
+            SignatureAlgorithm::RsaPss(_) => {
+                return Err(cps_x509::SignatureError::PublicKey(
+                    "cps-x509 verifies PKCS#1 v1.5 and ECDSA only: check an RSA-PSS signature \
+                     with the certificate's RSA key (e.g. the rsa crate's pss module)"
+                        .into(),
+                ));
+            }
             _ => {
                 return Err(cps_x509::SignatureError::DigestLength(
                     digest.as_bytes().len(),
@@ -450,15 +479,205 @@ impl Signature {
     /// The form X.509 / CMS / TLS carry: RSA unchanged, ECDSA as a DER `ECDSA-Sig-Value`.
     pub fn to_der(&self) -> Result<Vec<u8>> {
         match self.algorithm {
-            SignatureAlgorithm::RsaPkcs1v15(_) => Ok(self.bytes.clone()),
+            SignatureAlgorithm::RsaPkcs1v15(_) | SignatureAlgorithm::RsaPss(_) => {
+                Ok(self.bytes.clone())
+            }
             SignatureAlgorithm::Ecdsa(_) => ecdsa_raw_to_der(&self.bytes),
         }
     }
 }
 
+/// SHA-1 initial hash value (FIPS 180-4 §5.3.1).
+const SHA1_IV: [u32; 5] = [
+    0x6745_2301,
+    0xEFCD_AB89,
+    0x98BA_DCFE,
+    0x1032_5476,
+    0xC3D2_E1F0,
+];
+/// SHA-256 initial hash value (FIPS 180-4 §5.3.3).
+const SHA256_IV: [u32; 8] = [
+    0x6A09_E667,
+    0xBB67_AE85,
+    0x3C6E_F372,
+    0xA54F_F53A,
+    0x510E_527F,
+    0x9B05_688C,
+    0x1F83_D9AB,
+    0x5BE0_CD19,
+];
+
+/// The data of the IAS-ECC partial-hash PSO HASH for a message given whole: the host runs
+/// the block function over every 64-byte block but the last (1 to 64 bytes) and sends
+/// `90 <state (big-endian words) ‖ bits hashed (8 bytes)> 80 <last block>`; a message of one
+/// block or less goes as `90 00 80 <message>` (card-cps3.c `cps3_compute_hash`, OpenSC
+/// card-iasecc.c `iasecc_compute_signature_dst`). The card pads and finishes (FIPS 180-4).
+pub(crate) fn partial_hash_data(hash: HashAlgorithm, message: &[u8]) -> Result<Vec<u8>> {
+    use sha2::digest::generic_array::GenericArray;
+    if message.is_empty() {
+        return Err(Error::malformed("message", "nothing to hash"));
+    }
+    let blocks = (message.len() - 1) / 64;
+    let (head, last) = message.split_at(blocks * 64);
+    let chunks: Vec<GenericArray<u8, _>> = head
+        .chunks_exact(64)
+        .map(GenericArray::clone_from_slice)
+        .collect();
+    let mut pre = Vec::new();
+    if blocks > 0 {
+        match hash {
+            HashAlgorithm::Sha1 => {
+                let mut state = SHA1_IV;
+                sha1::compress(&mut state, &chunks);
+                state.iter().for_each(|w| pre.extend(w.to_be_bytes()));
+            }
+            HashAlgorithm::Sha256 => {
+                let mut state = SHA256_IV;
+                sha2::compress256(&mut state, &chunks);
+                state.iter().for_each(|w| pre.extend(w.to_be_bytes()));
+            }
+            other => {
+                return Err(Error::Unsupported {
+                    what: "this hash finished by the card",
+                    detail: format!("the CPS3 hashes SHA-1 and SHA-256, not {other:?}"),
+                });
+            }
+        }
+        let bits = (blocks as u64).saturating_mul(512);
+        pre.extend(bits.to_be_bytes());
+    } else if !matches!(hash, HashAlgorithm::Sha1 | HashAlgorithm::Sha256) {
+        return Err(Error::Unsupported {
+            what: "this hash finished by the card",
+            detail: format!("the CPS3 hashes SHA-1 and SHA-256, not {hash:?}"),
+        });
+    }
+    let mut out = Vec::with_capacity(4 + pre.len() + last.len());
+    out.extend([0x90, pre.len() as u8]);
+    out.extend_from_slice(&pre);
+    out.extend([0x80, last.len() as u8]);
+    out.extend_from_slice(last);
+    Ok(out)
+}
+
+/// A PKCS#1 v1.5 type-1 block `00 01 FF…FF 00 data` of `k` bytes (RFC 8017 §9.2 step 5;
+/// at least 8 `FF` bytes).
+pub(crate) fn pkcs1_type1(data: &[u8], k: usize) -> Result<Vec<u8>> {
+    if data.len() + 11 > k {
+        return Err(Error::Unsupported {
+            what: "this digest with this key",
+            detail: format!(
+                "a {}-byte DigestInfo does not fit a {k}-byte RSA block",
+                data.len()
+            ),
+        });
+    }
+    let mut block = Vec::with_capacity(k);
+    block.extend([0x00, 0x01]);
+    block.resize(k - data.len() - 1, 0xFF);
+    block.push(0x00);
+    block.extend_from_slice(data);
+    Ok(block)
+}
+
+/// Removes the PKCS#1 v1.5 type-2 padding (RFC 8017 §7.2.2 step 3): `00 02 PS 00 M` with at
+/// least 8 non-zero PS bytes. Every byte is examined whatever the content, and one typed
+/// error covers every failure, so that the answer says nothing about where the block is bad
+/// (Bleichenbacher, RFC 8017 §7.2.2 note).
+pub fn pkcs1_type2_unpad(block: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    use subtle::{ConditionallySelectable, ConstantTimeEq, ConstantTimeLess};
+    let (Some(&b0), Some(&b1), true) = (block.first(), block.get(1), block.len() >= 11) else {
+        return Err(Error::DecryptionFailed);
+    };
+    let mut good = b0.ct_eq(&0x00) & b1.ct_eq(&0x02);
+    // Index of the first zero after the two header bytes (0 while none was seen).
+    let mut separator: u32 = 0;
+    let mut found = subtle::Choice::from(0);
+    for (i, b) in block.iter().enumerate().skip(2) {
+        let zero = b.ct_eq(&0x00);
+        let first = zero & !found;
+        separator.conditional_assign(&(i as u32), first);
+        found |= zero;
+    }
+    good &= found;
+    // At least 8 padding bytes: the separator is at index 10 or later.
+    good &= !separator.ct_lt(&10);
+    if !bool::from(good) {
+        return Err(Error::DecryptionFailed);
+    }
+    let start = separator as usize + 1;
+    Ok(zeroize::Zeroizing::new(
+        block.get(start..).unwrap_or_default().to_vec(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pkcs1_blocks() {
+        let d = Digest::sha256_of(b"x").digest_info();
+        let b = pkcs1_type1(&d, 256).unwrap();
+        assert_eq!(b.len(), 256);
+        assert_eq!(&b[..2], &[0x00, 0x01]);
+        assert_eq!(b[256 - d.len() - 1], 0x00);
+        assert!(b[2..256 - d.len() - 1].iter().all(|&x| x == 0xFF));
+        assert!(pkcs1_type1(&[0; 250], 256).is_err());
+        // Type 2: header, >= 8 non-zero padding bytes, separator.
+        let mut ok = vec![0x00, 0x02];
+        ok.extend([0x5A; 8]);
+        ok.push(0x00);
+        ok.extend(b"key");
+        assert_eq!(pkcs1_type2_unpad(&ok).unwrap().as_slice(), b"key");
+        let mut short_ps = vec![0x00, 0x02];
+        short_ps.extend([0x5A; 7]);
+        short_ps.extend([0x00, 1, 2, 3]);
+        assert!(matches!(
+            pkcs1_type2_unpad(&short_ps),
+            Err(Error::DecryptionFailed)
+        ));
+        let mut bad_header = ok.clone();
+        bad_header[1] = 0x01;
+        assert!(matches!(
+            pkcs1_type2_unpad(&bad_header),
+            Err(Error::DecryptionFailed)
+        ));
+        let no_sep = [0x00, 0x02, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+        assert!(matches!(
+            pkcs1_type2_unpad(&no_sep),
+            Err(Error::DecryptionFailed)
+        ));
+        assert!(pkcs1_type2_unpad(&[]).is_err());
+        // An empty message is allowed.
+        let mut empty = vec![0x00, 0x02];
+        empty.extend([0x11; 8]);
+        empty.push(0);
+        assert!(pkcs1_type2_unpad(&empty).unwrap().is_empty());
+    }
+
+    #[test]
+    fn partial_hash_forms() {
+        // Up to one block: 90 00 80 <message>.
+        assert_eq!(
+            partial_hash_data(HashAlgorithm::Sha256, b"abc").unwrap(),
+            [0x90, 0x00, 0x80, 0x03, b'a', b'b', b'c']
+        );
+        let m = [7u8; 64];
+        let d = partial_hash_data(HashAlgorithm::Sha1, &m).unwrap();
+        assert_eq!(&d[..4], &[0x90, 0x00, 0x80, 0x40]);
+        // 65 bytes: state of the first block (32 + 8 bytes), then one byte.
+        let m = [7u8; 65];
+        let d = partial_hash_data(HashAlgorithm::Sha256, &m).unwrap();
+        assert_eq!(&d[..2], &[0x90, 40]);
+        assert_eq!(&d[34..42], &512u64.to_be_bytes());
+        assert_eq!(&d[42..], &[0x80, 0x01, 0x07]);
+        let d = partial_hash_data(HashAlgorithm::Sha1, &[1u8; 200]).unwrap();
+        assert_eq!(&d[..2], &[0x90, 28]);
+        assert_eq!(&d[22..30], &(3u64 * 512).to_be_bytes());
+        assert_eq!(&d[30..32], &[0x80, 200 - 192]);
+        assert!(partial_hash_data(HashAlgorithm::Sha256, b"").is_err());
+        assert!(partial_hash_data(HashAlgorithm::Sha384, b"x").is_err());
+    }
 
     #[test]
     fn digests() {

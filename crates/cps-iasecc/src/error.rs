@@ -106,6 +106,24 @@ pub enum Error {
         detail: String,
     },
 
+    /// The CPS4's logical channel 1 was closed (`6881`: the card was reset, e.g. by another
+    /// application). The client selected the ChipDoc applet again, but did not send the
+    /// command again because it has an effect or carries a secret; the PIN verification was
+    /// lost with the reset.
+    #[error(
+        "{attempted}: the card was reset by another application (6881, logical channel 1 \
+         closed); the channel is open again, verify the PIN again and retry"
+    )]
+    ChannelClosed {
+        /// The command that was not sent again.
+        attempted: &'static str,
+    },
+
+    /// The decrypted block is not a PKCS#1 v1.5 encryption block (RFC 8017 §7.2.2): wrong
+    /// key, or a corrupted or forged cryptogram. Which check failed is not told.
+    #[error("decryption failed: the plaintext block is not PKCS#1 v1.5 (wrong key or cryptogram)")]
+    DecryptionFailed,
+
     /// The card refused a command with a status word that has no more specific variant.
     #[error("{attempted}: the card answered {sw}")]
     Card {
@@ -129,6 +147,7 @@ impl Error {
             }
             Error::FileNotFound { .. } => Some(StatusWord::FILE_NOT_FOUND),
             Error::Card { sw, .. } => Some(*sw),
+            Error::ChannelClosed { .. } => Some(StatusWord(0x6881)),
             _ => None,
         }
     }
@@ -136,7 +155,8 @@ impl Error {
     /// Whether the card lost its state (reset by another application): open the card again
     /// (or call [`CpsCard::reselect`](crate::CpsCard::reselect)) and verify the PIN again.
     pub fn is_card_reset(&self) -> bool {
-        matches!(self, Error::Transport(t) if t.is_card_reset())
+        matches!(self, Error::ChannelClosed { .. })
+            || matches!(self, Error::Transport(t) if t.is_card_reset())
     }
 
     pub(crate) fn malformed(what: &'static str, detail: impl Into<String>) -> Self {

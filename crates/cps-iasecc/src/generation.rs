@@ -1,17 +1,20 @@
 //! Card generation (CPS3 or CPS4) and EF.ATR (`3F00/2F01`).
 //!
-//! Detection follows docs/card-layout.md ("Generation detection"): the ATR first (no APDU),
-//! then EF.ATR's pre-issuing data (tag `46`, IAS version byte), then the key algorithms of the
-//! PrKDF.
+//! Detection follows the official middleware: the ATR list of Cryptolib CPS 5.2
+//! (`card-cps.c`, `CPS_ATR_LIST`: CPS3 contact and contactless, CPS4 production, RC and
+//! T=0-only), no APDU needed. An unknown ATR falls back to EF.ATR's pre-issuing data (tag
+//! `46`, IAS version byte), then to which application answers: the IAS-ECC application on the
+//! basic channel (CPS3) or the NXP ChipDoc applet on logical channel 1 (CPS4).
 
 use cps_apdu::tlv::{Iter, Tag};
 
 /// The CPS card generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Generation {
-    /// CPS3 (since 2011): RSA-2048 keys, T=0, short APDUs.
+    /// CPS3 (since 2011): IAS-ECC on the basic channel, RSA-2048 keys, T=0, short APDUs.
     Cps3,
-    /// CPS4 (from 2025): RSA-2048 and ECDSA P-256 keys, T=1, extended length.
+    /// CPS4 (from 2025): the NXP ChipDoc applet on logical channel 1, RSA-2048 keys
+    /// (PKCS#1 v1.5 and PSS), T=0, short APDUs and command chaining.
     Cps4,
 }
 
@@ -24,37 +27,32 @@ impl Generation {
         }
     }
 
-    /// The generation announced by an ATR, if it is one of the known CPS ATRs.
+    /// The generation announced by an ATR, if it is one of the CPS ATRs of Cryptolib CPS 5.2
+    /// (`card-cps.c` `CPS_ATR_LIST`), compared under their masks.
     ///
-    /// - CPS3: the "CPx" ATR of OpenSC's `iasecc` driver, compared under its mask
-    ///   (OpenSC 0.23 `card-iasecc.c`, `iasecc_known_atrs`).
-    /// - CPS4: the ATR of docs/card-layout.md [model] (TCK not compared), or any ATR whose
-    ///   historical bytes carry the issuer data `"CPS4"` / `"CPS3"` (compact-TLV tag `5`).
+    /// Cryptolib's `_is_cps_card` compares the ATRs byte for byte; under its mask the CPS3
+    /// contact ATR also covers the CPS4 T=0-only ATR (`3B DC 18 FF 00 00 12 25 …90 00`), so
+    /// the CPS4 ATRs (all-`FF` masks, i.e. exact) are compared first.
     pub fn from_atr(atr: &[u8]) -> Option<Self> {
-        if atr.len() == CPX_ATR.len()
-            && atr
-                .iter()
-                .zip(CPX_ATR.iter().zip(CPX_ATR_MASK.iter()))
-                .all(|(a, (r, m))| a & m == r & m)
-        {
-            return Some(Generation::Cps3);
-        }
-        if atr.len() == CPS4_ATR.len() + 1 && atr.starts_with(&CPS4_ATR) {
-            return Some(Generation::Cps4);
-        }
-        match issuer_data(atr) {
-            Some(b"CPS4") => Some(Generation::Cps4),
-            Some(b"CPS3") => Some(Generation::Cps3),
-            _ => None,
-        }
+        let mut entries: Vec<&AtrEntry> = CPS_ATR_LIST.iter().collect();
+        entries.sort_by_key(|(_, _, g)| *g == Generation::Cps3);
+        entries
+            .into_iter()
+            .find_map(|(reference, mask, generation)| {
+                (atr.len() == reference.len()
+                    && atr
+                        .iter()
+                        .zip(reference.iter().zip(mask.iter()))
+                        .all(|(a, (r, m))| a & m == r & m))
+                .then_some(*generation)
+            })
     }
 
     /// The generation given by the IAS version byte of EF.ATR's pre-issuing data (`46`):
-    /// `C1` → CPS3 (seen in a public CPS3 dump), `C4` → CPS4 [model].
+    /// `C1` → CPS3 (a public CPS3 dump, and the CPS3 contactless ATR of `card-cps.c`).
     pub fn from_ef_atr(ef_atr: &EfAtr) -> Option<Self> {
         match ef_atr.pre_issuing.get(3) {
             Some(0xC1) => Some(Generation::Cps3),
-            Some(0xC4) => Some(Generation::Cps4),
             _ => None,
         }
     }
@@ -73,43 +71,64 @@ pub enum DetectedBy {
     Atr,
     /// From EF.ATR's pre-issuing data (tag `46`).
     EfAtr,
-    /// From the key algorithms of the PrKDF (a P-256 key means CPS4).
-    PrKdf,
+    /// The IAS-ECC application was not on the basic channel, but the ChipDoc applet answered
+    /// on logical channel 1.
+    ChipDoc,
 }
 
-/// The CPx ATR of OpenSC's iasecc driver [real CPx].
-const CPX_ATR: [u8; 17] = [
-    0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10, 0x00, 0x90,
-    0x00,
-];
-/// Its mask, as in OpenSC (`iasecc_known_atrs`).
-const CPX_ATR_MASK: [u8; 17] = [
-    0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0xFF,
-    0xFF,
-];
-/// The CPS4 ATR of docs/card-layout.md without its TCK [model].
-const CPS4_ATR: [u8; 17] = [
-    0x3B, 0x9A, 0x96, 0x81, 0x31, 0xFE, 0x45, 0x80, 0x73, 0xC8, 0x21, 0xC0, 0x54, 0x43, 0x50, 0x53,
-    0x34,
-];
+/// One entry of `CPS_ATR_LIST`: ATR, mask, generation.
+type AtrEntry = (&'static [u8], &'static [u8], Generation);
 
-/// The issuer data (compact-TLV tag `5`, ISO 7816-4 §8.1.1.2.5) of the ATR's historical bytes.
-fn issuer_data(atr: &[u8]) -> Option<&[u8]> {
-    let hist = cps_transport::Atr::new(atr).historical_bytes();
-    let (&category, mut rest) = hist.split_first()?;
-    if category != 0x80 {
-        return None;
-    }
-    while let Some((&tl, tail)) = rest.split_first() {
-        let (tag, len) = (tl >> 4, usize::from(tl & 0x0F));
-        let value = tail.get(..len)?;
-        if tag == 0x5 {
-            return Some(value);
-        }
-        rest = tail.get(len..)?;
-    }
-    None
-}
+/// `card-cps.c` `CPS_ATR_LIST` (Cryptolib CPS 5.2.2): `CPS3_C`, `CPS3_CL`, `CPS4RC_C`,
+/// `CPS4_C`, `CPS4TO_C`, with their masks.
+const CPS_ATR_LIST: [AtrEntry; 5] = [
+    (
+        &[
+            0x3B, 0xAC, 0x00, 0x40, 0x2A, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x03, 0x10,
+            0x00, 0x90, 0x00,
+        ],
+        &[
+            0xFF, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0x00,
+            0xFF, 0xFF, 0xFF,
+        ],
+        Generation::Cps3,
+    ),
+    (
+        &[
+            0x3B, 0x8F, 0x80, 0x01, 0x00, 0x31, 0xB8, 0x64, 0x04, 0xB0, 0xEC, 0xC1, 0x73, 0x94,
+            0x01, 0x80, 0x82, 0x90, 0x00, 0x0E,
+        ],
+        &[
+            0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x00, 0x00, 0xFF, 0xC0, 0xFF, 0xFF,
+            0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+        ],
+        Generation::Cps3,
+    ),
+    (
+        &[
+            0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x04, 0x01,
+            0x00, 0x90, 0x44,
+        ],
+        &[0xFF; 17],
+        Generation::Cps4,
+    ),
+    (
+        &[
+            0x3B, 0x9B, 0x18, 0x80, 0x01, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x04, 0x01, 0x00,
+            0x00, 0x90, 0x44,
+        ],
+        &[0xFF; 17],
+        Generation::Cps4,
+    ),
+    (
+        &[
+            0x3B, 0xDC, 0x18, 0xFF, 0x00, 0x00, 0x12, 0x25, 0x00, 0x64, 0x80, 0x00, 0x04, 0x01,
+            0x00, 0x90, 0x00,
+        ],
+        &[0xFF; 17],
+        Generation::Cps4,
+    ),
+];
 
 /// Buffer sizes of EF.ATR's `E0` object (IAS-ECC; the layout OpenSC reads: bytes 2-3 send,
 /// 6-7 send under SM, 10-11 receive, 14-15 receive under SM).
@@ -193,18 +212,22 @@ mod tests {
         other[1] = 0xAD;
         other[12] = 0x07;
         assert_eq!(Generation::from_atr(&other), Some(Generation::Cps3));
-        let mut cps4 = h("3B 9A 96 81 31 FE 45 80 73 C8 21 C0 54 43 50 53 34");
-        let tck = cps4[1..].iter().fold(0u8, |a, b| a ^ b);
-        cps4.push(tck);
-        assert_eq!(Generation::from_atr(&cps4), Some(Generation::Cps4));
+        let cl = h("3B 8F 80 01 00 31 B8 64 04 B0 EC C1 73 94 01 80 82 90 00 0E");
+        assert_eq!(Generation::from_atr(&cl), Some(Generation::Cps3));
+        for cps4 in [
+            "3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44",
+            "3B 9B 18 80 01 00 12 25 00 64 80 00 04 01 00 90 44",
+            "3B DC 18 FF 00 00 12 25 00 64 80 00 04 01 00 90 00",
+        ] {
+            let atr = h(cps4);
+            assert_eq!(Generation::from_atr(&atr), Some(Generation::Cps4));
+            // The CPS4 masks are all FF: one byte off is another card.
+            let mut off = atr.clone();
+            off[16] ^= 0x01;
+            assert_eq!(Generation::from_atr(&off), None, "{cps4}");
+        }
         assert_eq!(Generation::from_atr(&[0x3B, 0x00]), None);
         assert_eq!(Generation::from_atr(&[]), None);
-        // Historical bytes with issuer data "CPS4" but another interface byte layout.
-        let hist = h("80 54 43 50 53 34");
-        let mut raw = vec![0x3B, 0x80 | hist.len() as u8, 0x80, 0x01];
-        raw.extend_from_slice(&hist);
-        raw.push(raw[1..].iter().fold(0, |a, b| a ^ b));
-        assert_eq!(Generation::from_atr(&raw), Some(Generation::Cps4));
     }
 
     #[test]
@@ -215,7 +238,7 @@ mod tests {
         );
         let e = EfAtr::parse(&data);
         assert_eq!(e.pre_issuing, [0x04, 0xB0, 0xEC, 0xC4]);
-        assert_eq!(Generation::from_ef_atr(&e), Some(Generation::Cps4));
+        assert_eq!(Generation::from_ef_atr(&e), None);
         let s = e.buffer_sizes.unwrap();
         assert_eq!((s.send, s.receive, s.receive_sm), (255, 256, 256));
         assert_eq!(e.aid.unwrap().len(), 13);

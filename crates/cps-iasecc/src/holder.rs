@@ -243,7 +243,100 @@ impl HolderIdentity {
     }
 }
 
+/// `CPS_ACTIVITY_nn_PS` (a data object of the DODF).
+const ACTIVITY: &str = "CPS_ACTIVITY_nn_PS";
+/// `CPS_INFO_PS` (a data object of the DODF).
+const INFO_PS: &str = "CPS_INFO_PS";
+
+/// The professional data object `CPS_INFO_PS`: `E3 { 80 national id type, 81 national id,
+/// [82 profession code], [83 speciality code] }` [model of the simulator, persona.rs
+/// `do_info_ps`: the official "Données métier" format is not public]. Codes only: the card
+/// gives no labels (they come from the code dictionary when it is available).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfessionalInfo {
+    /// National identifier type (`80`), e.g. `"8"` RPPS.
+    pub national_id_type: String,
+    /// National identifier (`81`).
+    pub national_id: String,
+    /// Profession (`82`, TRE_G15 code), label `None`.
+    pub profession: Option<Coded>,
+    /// Speciality (`83`), label `None`.
+    pub speciality: Option<Coded>,
+}
+
+impl ProfessionalInfo {
+    /// Parses the value of `CPS_INFO_PS`.
+    pub fn parse(data: &[u8]) -> Result<Self> {
+        let e3 = template(INFO_PS, data, Tag(0xE3))?;
+        let (mut id_type, mut id, mut profession, mut speciality) = (None, None, None, None);
+        for tlv in e3.children_iter() {
+            let tlv = tlv.map_err(|e| Error::malformed(INFO_PS, e.to_string()))?;
+            match tlv.tag.0 {
+                0x80 => first(INFO_PS, &mut id_type, &tlv)?,
+                0x81 => first(INFO_PS, &mut id, &tlv)?,
+                0x82 => first(INFO_PS, &mut profession, &tlv)?,
+                0x83 => first(INFO_PS, &mut speciality, &tlv)?,
+                _ => {}
+            }
+        }
+        let code = |c: Option<String>| c.map(|code| Coded { code, label: None });
+        Ok(ProfessionalInfo {
+            national_id_type: id_type
+                .ok_or_else(|| Error::malformed(INFO_PS, "no national id type (80)"))?,
+            national_id: id.ok_or_else(|| Error::malformed(INFO_PS, "no national id (81)"))?,
+            profession: code(profession),
+            speciality: code(speciality),
+        })
+    }
+}
+
 impl PracticeSituation {
+    /// Parses the value of a `CPS_ACTIVITY_nn_PS` data object: `EE { 80 number, 81 mode,
+    /// 84 structure name, 85 structure id, 86 sector, 87 structure id type, 88 city }`
+    /// [model of the simulator, persona.rs `do_activity`; tags 84/85/86 after the public
+    /// editor projects]. Codes only: `practice_mode` and `activity_sector` have no label.
+    pub fn parse_activity(data: &[u8]) -> Result<Self> {
+        let ee = template(ACTIVITY, data, Tag(0xEE))?;
+        let mut out = PracticeSituation {
+            index: 0,
+            practice_mode: None,
+            activity_sector: None,
+            structure_id_type: None,
+            structure_id: None,
+            structure_name: None,
+            city: None,
+        };
+        let (mut mode, mut sector) = (None, None);
+        let mut number = None;
+        for tlv in ee.children_iter() {
+            let tlv = tlv.map_err(|e| Error::malformed(ACTIVITY, e.to_string()))?;
+            match tlv.tag.0 {
+                0x80 if number.is_none() => {
+                    number = match tlv.value {
+                        [n] => Some(*n),
+                        _ => {
+                            return Err(Error::malformed(
+                                ACTIVITY,
+                                "the number (80) is not one byte",
+                            ));
+                        }
+                    };
+                }
+                0x81 => first(ACTIVITY, &mut mode, &tlv)?,
+                0x84 => first(ACTIVITY, &mut out.structure_name, &tlv)?,
+                0x85 => first(ACTIVITY, &mut out.structure_id, &tlv)?,
+                0x86 => first(ACTIVITY, &mut sector, &tlv)?,
+                0x87 => first(ACTIVITY, &mut out.structure_id_type, &tlv)?,
+                0x88 => first(ACTIVITY, &mut out.city, &tlv)?,
+                _ => {}
+            }
+        }
+        out.index = number.ok_or_else(|| Error::malformed(ACTIVITY, "no number (80)"))?;
+        out.practice_mode = mode.map(|code| Coded { code, label: None });
+        out.activity_sector = sector.map(|code| Coded { code, label: None });
+        Ok(out)
+    }
+
     /// Parses the content of EF.DAM: every `A0` situation of the `E2` template, in order.
     pub fn parse_all(data: &[u8]) -> Result<Vec<Self>> {
         let e2 = template(DAM, data, Tag(0xE2))?;

@@ -10,15 +10,15 @@
 )]
 
 use cps_iasecc::{
-    CardFamily, CpsCard, DetectedBy, Digest, Error, Generation, KeyAlgorithm, KeyFamily,
-    KeySelector, KeyUsage, Pin, PinStatus, Puk, SignatureAlgorithm,
+    CardFamily, CpsCard, DetectedBy, Digest, Error, Generation, HashAlgorithm, KeyAlgorithm,
+    KeyFamily, KeySelector, KeyUsage, Pin, PinStatus, Puk, SignatureAlgorithm,
 };
 use cps_sim::{Profile, SimCard};
 use cps_transport::InProcessChannel;
 
 type Card = CpsCard<InProcessChannel<SimCard>>;
 
-const PROFILES: [Profile; 2] = [Profile::Cps3, Profile::Cps4Model];
+const PROFILES: [Profile; 2] = [Profile::Cps3, Profile::Cps4];
 
 fn sim(profile: Profile, persona: &str) -> SimCard {
     SimCard::new(profile, persona).unwrap()
@@ -32,11 +32,25 @@ fn pin(p: &str) -> Pin {
     Pin::new(p).unwrap()
 }
 
-/// Short-APDU Ne of CPS3 (T=0); CPS4 reads a whole file in one extended READ BINARY.
-fn reads_for(profile: Profile, size: usize) -> u64 {
+/// Short-APDU Ne on both cards (T=0, no extended length).
+fn reads_for(size: usize) -> u64 {
+    size.div_ceil(256).max(1) as u64
+}
+
+/// APDUs of `open`: SELECT of the application (CPS3); SELECT of the ChipDoc applet on
+/// channel 1 then of the application DF (CPS4, as Cryptolib's `_cps4_select_app`).
+fn open_cost(profile: Profile) -> u64 {
     match profile {
-        Profile::Cps3 => size.div_ceil(256).max(1) as u64,
-        _ => 1,
+        Profile::Cps3 => 1,
+        _ => 2,
+    }
+}
+
+/// Reference of the authentication key: 82 on CPS3, 20 on CPS4 (card-cps4.c).
+fn auth_ref(profile: Profile) -> u8 {
+    match profile {
+        Profile::Cps3 => 0x82,
+        _ => 0x20,
     }
 }
 
@@ -48,22 +62,23 @@ fn delta(card: &mut Card) -> u64 {
 }
 
 #[test]
-fn generation_and_open_cost_one_apdu() {
+fn generation_and_open_cost() {
     for (profile, generation) in [
         (Profile::Cps3, Generation::Cps3),
-        (Profile::Cps4Model, Generation::Cps4),
+        (Profile::Cps4, Generation::Cps4),
     ] {
         let card = open(profile, "dr-martin");
         assert_eq!(card.generation(), generation);
         assert_eq!(card.detected_by(), DetectedBy::Atr);
-        // SELECT of the application by AID, nothing else.
-        assert_eq!(card.round_trips(), 1, "{profile:?}");
-        assert_eq!(card.channel().card().stats().count(0xA4), 1);
-        let expected = match generation {
-            Generation::Cps3 => KeyFamily::Rsa,
-            Generation::Cps4 => KeyFamily::Ec,
-        };
-        assert_eq!(card.key_preference(), expected);
+        // SELECT of the application by AID (CPS4: of ChipDoc on channel 1 first), nothing
+        // else.
+        assert_eq!(card.round_trips(), open_cost(profile), "{profile:?}");
+        assert_eq!(
+            card.channel().card().stats().count(0xA4),
+            open_cost(profile)
+        );
+        // Both generations have RSA keys only.
+        assert_eq!(card.key_preference(), KeyFamily::Rsa);
     }
 }
 
@@ -110,7 +125,7 @@ fn identity_of_every_persona_on_both_profiles() {
 
 #[test]
 fn families_staff_and_student() {
-    let mut cpf = open(Profile::Cps4Model, "etudiant-petit");
+    let mut cpf = open(Profile::Cps4, "etudiant-petit");
     assert_eq!(cpf.card_family().unwrap(), CardFamily::Cpf);
     assert!(cpf.identity().unwrap().student);
     let mut cde = open(Profile::Cps3, "directeur-leroy");
@@ -124,7 +139,7 @@ fn families_staff_and_student() {
 
 #[test]
 fn serial_and_token_info() {
-    for (profile, generation) in [(Profile::Cps3, 3u8), (Profile::Cps4Model, 4)] {
+    for (profile, generation) in [(Profile::Cps3, 3u8), (Profile::Cps4, 4)] {
         let mut card = open(profile, "pharmacien-durand");
         let persona = cps_sim::persona("pharmacien-durand").unwrap();
         card.reset_round_trips();
@@ -140,17 +155,19 @@ fn serial_and_token_info() {
             Some(format!("CPS{generation} pharmacien-durand").as_str())
         );
         assert!(ti.flags.login_required());
-        let cds = ti
-            .supported_algorithms
-            .iter()
-            .find(|a| a.mechanism == 0x40)
-            .unwrap();
-        assert_eq!(cds.card_reference, Some(0x42));
+        if profile == Profile::Cps3 {
+            let cds = ti
+                .supported_algorithms
+                .iter()
+                .find(|a| a.mechanism == 0x40)
+                .unwrap();
+            assert_eq!(cds.card_reference, Some(0x42));
+        }
         let has_ecdsa = ti
             .supported_algorithms
             .iter()
             .any(|a| a.mechanism == 0x1044);
-        assert_eq!(has_ecdsa, profile == Profile::Cps4Model);
+        assert!(!has_ecdsa, "{profile:?}: RSA only");
     }
 }
 
@@ -170,32 +187,31 @@ fn pkcs15_objects_match_the_card() {
         let keys = card.keys().unwrap();
         let refs: Vec<u8> = keys.iter().map(|k| k.reference).collect();
         let sim = card.channel().card();
-        match profile {
-            Profile::Cps3 => assert_eq!(refs, [0x81, 0x82]),
-            _ => assert_eq!(refs, [0x81, 0x82, 0x83, 0x84]),
-        }
+        assert_eq!(refs, [0x81, auth_ref(profile)]);
+        let _ = sim;
         for k in &keys {
-            // iD = SHA-1 of the public key, as the card computes it.
-            assert_eq!(k.id, sim.key_id(k.reference).unwrap());
-            let expected = match k.reference {
-                0x81 | 0x82 => KeyAlgorithm::Rsa { bits: 2048 },
-                _ => KeyAlgorithm::EcP256,
-            };
-            assert_eq!(k.algorithm, expected);
+            // iD = the PKCS#15 application AID ‖ 01 (signature) / 02 (authentication), as
+            // the real cards (Cryptolib lists them so).
+            let mut id = cps_iasecc::CPS_IAS_AID.to_vec();
+            id.push(if k.reference == 0x81 { 0x01 } else { 0x02 });
+            assert_eq!(k.id, id);
+            assert_eq!(k.algorithm, KeyAlgorithm::Rsa { bits: 2048 });
             let usage = match k.reference {
-                0x81 | 0x83 => KeyUsage::Signature,
+                0x81 => KeyUsage::Signature,
                 _ => KeyUsage::Authentication,
             };
             assert_eq!(k.usage, usage, "{}", k.label);
+            // The key lives in the DF named by the AID (empty path): the application.
+            assert_eq!(k.path.as_ref().map(|p| p.as_bytes().len()), Some(0));
         }
         assert!(
             keys.iter()
-                .find(|k| k.reference == 0x82)
+                .find(|k| k.reference == auth_ref(profile))
                 .unwrap()
                 .can(KeyUsage::Decipher)
         );
-        let pub_keys = card.public_keys().unwrap();
-        assert!(pub_keys.iter().all(|k| k.key_reference.is_some()));
+        // No PuKDF any more: the public keys come from the certificates.
+        assert!(card.public_keys().unwrap().is_empty());
 
         // Certificates pair with keys by iD, and hold the key's public key.
         let certs = card.certificates().unwrap();
@@ -235,7 +251,7 @@ fn apdu_counts_are_the_protocol_minimum() {
         // Read certificates: ODF (SELECT + READ), CDF (SELECT + READ), then per certificate
         // one SELECT (FCP size) and ⌈size / Ne⌉ READ BINARY.
         let mut card = open(profile, "dr-martin");
-        assert_eq!(delta(&mut card), 1, "open");
+        assert_eq!(delta(&mut card), open_cost(profile), "open");
         let certs = card.certificates().unwrap();
         let sim = card.channel().card();
         let odf = sim.file(&[0x3F00, 0x0001, 0x5031]).unwrap().len();
@@ -245,7 +261,7 @@ fn apdu_counts_are_the_protocol_minimum() {
             + 2
             + certs
                 .iter()
-                .map(|c| 1 + reads_for(profile, c.der.len()))
+                .map(|c| 1 + reads_for(c.der.len()))
                 .sum::<u64>();
         assert_eq!(delta(&mut card), expected, "{profile:?} read certificates");
         // Cached.
@@ -262,9 +278,21 @@ fn apdu_counts_are_the_protocol_minimum() {
         card.verify_pin(&pin("1234")).unwrap();
         card.sign(KeyUsage::Signature, &Digest::sha256_of(b"m"))
             .unwrap();
-        assert_eq!(delta(&mut card), 4, "{profile:?} verify PIN + sign");
+        // CPS3: VERIFY + MSE SET DST + PSO HASH + PSO CDS; CPS4: VERIFY + MSE SET DST +
+        // PSO CDS (the hash goes in the CDS itself).
+        let sign = match profile {
+            Profile::Cps3 => 4,
+            _ => 3,
+        };
+        assert_eq!(delta(&mut card), sign, "{profile:?} verify PIN + sign");
         card.authenticate(&Digest::sha256_of(b"challenge")).unwrap();
-        assert_eq!(delta(&mut card), 2, "{profile:?} authenticate");
+        // CPS3: MSE SET AT + INTERNAL AUTHENTICATE; CPS4: MSE SET CT + PSO DECIPHER of a
+        // 256-byte block, a chain of 2 short APDUs (T=0, no extended length).
+        let auth = match profile {
+            Profile::Cps3 => 2,
+            _ => 3,
+        };
+        assert_eq!(delta(&mut card), auth, "{profile:?} authenticate");
         card.practice_situations().unwrap();
         assert_eq!(delta(&mut card), 1, "{profile:?} situations");
 
@@ -276,16 +304,16 @@ fn apdu_counts_are_the_protocol_minimum() {
 }
 
 #[test]
-fn read_identity_from_scratch_is_two_apdus() {
+fn read_identity_from_scratch() {
     for profile in PROFILES {
         let mut card = open(profile, "infirmiere-bernard");
         card.identity().unwrap();
         assert_eq!(
             card.round_trips(),
-            2,
-            "{profile:?}: SELECT AID + READ BINARY SFI"
+            open_cost(profile) + 1,
+            "{profile:?}: SELECT AID (CPS4: ChipDoc first) + READ BINARY SFI"
         );
-        assert_eq!(card.channel().card().stats().apdus, 2);
+        assert_eq!(card.channel().card().stats().apdus, open_cost(profile) + 1);
     }
 }
 
@@ -407,7 +435,7 @@ fn a_blocked_puk_is_reported() {
 
 #[test]
 fn malformed_pins_never_reach_the_card() {
-    let card = open(Profile::Cps4Model, "dr-martin");
+    let card = open(Profile::Cps4, "dr-martin");
     let before = card.round_trips();
     for bad in ["", "123", "123456789", "12a4", "12 34"] {
         assert!(matches!(Pin::new(bad), Err(Error::InvalidPinFormat { .. })));
@@ -425,67 +453,173 @@ fn sign_and_verify_with_the_certificate() {
             let mut card = open(profile, persona);
             card.verify_pin(&pin("1234")).unwrap();
             let digest = Digest::sha256_of(format!("FSE of {persona}").as_bytes());
-            let families: &[KeyFamily] = match profile {
-                Profile::Cps3 => &[KeyFamily::Rsa],
-                _ => &[KeyFamily::Ec, KeyFamily::Rsa],
-            };
-            for &family in families {
-                let sel = KeySelector::UsageIn(KeyUsage::Signature, family);
-                let sig = card.sign(sel.clone(), &digest).unwrap();
-                let key = card.resolve_key(sel).unwrap();
-                assert_eq!(sig.key_reference(), key.reference);
-                match family {
-                    KeyFamily::Rsa => {
-                        assert_eq!(sig.as_bytes().len(), 256);
-                        assert!(matches!(
-                            sig.algorithm(),
-                            SignatureAlgorithm::RsaPkcs1v15(_)
-                        ));
-                        assert_eq!(sig.to_der().unwrap(), sig.as_bytes());
-                    }
-                    KeyFamily::Ec => {
-                        assert_eq!(sig.as_bytes().len(), 64);
-                        assert_eq!(sig.to_der().unwrap()[0], 0x30);
-                    }
-                }
-                let cert = card.certificate_for(&key).unwrap().unwrap();
-                let parsed = cert.parsed.as_ref().unwrap();
-                sig.verify(parsed, &digest).unwrap();
-                // The same signature does not verify another digest, nor under the other
-                // certificate.
-                assert!(sig.verify(parsed, &Digest::sha256_of(b"other")).is_err());
-                let auth = card
-                    .resolve_key(KeySelector::UsageIn(KeyUsage::Authentication, family))
-                    .unwrap();
-                let auth_cert = card.certificate_for(&auth).unwrap().unwrap();
-                assert!(
-                    sig.verify(auth_cert.parsed.as_ref().unwrap(), &digest)
-                        .is_err()
-                );
-            }
+            let sel = KeySelector::UsageIn(KeyUsage::Signature, KeyFamily::Rsa);
+            let sig = card.sign(sel.clone(), &digest).unwrap();
+            let key = card.resolve_key(sel).unwrap();
+            assert_eq!(sig.key_reference(), key.reference);
+            assert_eq!(sig.as_bytes().len(), 256);
+            assert!(matches!(
+                sig.algorithm(),
+                SignatureAlgorithm::RsaPkcs1v15(_)
+            ));
+            assert_eq!(sig.to_der().unwrap(), sig.as_bytes());
+            let cert = card.certificate_for(&key).unwrap().unwrap();
+            let parsed = cert.parsed.as_ref().unwrap();
+            sig.verify(parsed, &digest).unwrap();
+            // The same signature does not verify another digest, nor under the other
+            // certificate.
+            assert!(sig.verify(parsed, &Digest::sha256_of(b"other")).is_err());
+            let auth = card
+                .resolve_key(KeySelector::UsageIn(
+                    KeyUsage::Authentication,
+                    KeyFamily::Rsa,
+                ))
+                .unwrap();
+            let auth_cert = card.certificate_for(&auth).unwrap().unwrap();
+            assert!(
+                sig.verify(auth_cert.parsed.as_ref().unwrap(), &digest)
+                    .is_err()
+            );
+            // EC keys: none on either card.
+            assert!(matches!(
+                card.resolve_key(KeySelector::UsageIn(KeyUsage::Signature, KeyFamily::Ec)),
+                Err(Error::KeyNotFound { .. })
+            ));
         }
     }
 }
 
+/// The RSA public key of a certificate, for checks cps-x509 does not do (SHA-1, PSS).
+fn rsa_key_of(cert: &cps_iasecc::Certificate) -> rsa::RsaPublicKey {
+    use rsa::pkcs8::DecodePublicKey;
+    rsa::RsaPublicKey::from_public_key_der(cert.parsed.as_ref().unwrap().public_key().spki_der())
+        .unwrap()
+}
+
+#[test]
+fn sign_whole_messages_the_card_finishes_the_hash_on_cps3() {
+    use sha2::Digest as _;
+    for profile in PROFILES {
+        let mut card = open(profile, "dr-martin");
+        card.verify_pin(&pin("1234")).unwrap();
+        let key = card.resolve_key(KeyUsage::Signature).unwrap();
+        let cert = card.certificate_for(&key).unwrap().unwrap();
+        let public = rsa_key_of(&cert);
+        // Lengths around the block size: one byte, exactly one block, one block and one
+        // byte, several blocks and a whole last block.
+        for len in [1usize, 55, 63, 64, 65, 128, 1000] {
+            let message: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+            card.reset_round_trips();
+            let sig = card
+                .sign_message(KeyUsage::Signature, HashAlgorithm::Sha256, &message)
+                .unwrap();
+            // CPS3: MSE SET HT + PSO HASH (state ‖ last block) + MSE SET DST + PSO CDS, the
+            // official middleware's sequence; CPS4: MSE + CDS.
+            let expected = match profile {
+                Profile::Cps3 => 4,
+                _ => 2,
+            };
+            assert_eq!(card.round_trips(), expected, "{profile:?} {len}");
+            let digest = Digest::sha256_of(&message);
+            sig.verify(cert.parsed.as_ref().unwrap(), &digest)
+                .unwrap_or_else(|e| panic!("{profile:?} {len}: {e}"));
+            // SHA-1 too (both cards still sign it).
+            let sig = card
+                .sign_message(KeyUsage::Signature, HashAlgorithm::Sha1, &message)
+                .unwrap();
+            let sha1 = sha1_of(&message);
+            public
+                .verify(
+                    rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
+                    &sha1,
+                    sig.as_bytes(),
+                )
+                .unwrap_or_else(|e| panic!("{profile:?} SHA-1 {len}: {e}"));
+        }
+        // The digest-only form keeps working (PSO HASH 90 <hash> on CPS3).
+        let d = Digest::new(HashAlgorithm::Sha1, &sha1_of(b"abc")).unwrap();
+        let sig = card.sign(KeyUsage::Signature, &d).unwrap();
+        public
+            .verify(
+                rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
+                d.as_bytes(),
+                sig.as_bytes(),
+            )
+            .unwrap();
+        let _ = sha2::Sha256::digest(b"");
+    }
+}
+
+fn sha1_of(data: &[u8]) -> Vec<u8> {
+    use sha1::Digest as _;
+    sha1::Sha1::digest(data).to_vec()
+}
+
+#[test]
+fn pss_on_cps4_only() {
+    let mut card = open(Profile::Cps4, "dr-martin");
+    card.verify_pin(&pin("1234")).unwrap();
+    for usage in [KeyUsage::Signature, KeyUsage::Authentication] {
+        let key = card.resolve_key(usage).unwrap();
+        let cert = card.certificate_for(&key).unwrap().unwrap();
+        let public = rsa_key_of(&cert);
+        for digest in [
+            Digest::sha256_of(b"ordonnance"),
+            Digest::sha1_of(b"ordonnance"),
+        ] {
+            card.reset_round_trips();
+            let sig = card.sign_pss(usage, &digest).unwrap();
+            assert_eq!(card.round_trips(), 2, "MSE SET DST + PSO CDS");
+            assert_eq!(
+                sig.algorithm(),
+                SignatureAlgorithm::RsaPss(digest.algorithm())
+            );
+            let ok = match digest.algorithm() {
+                HashAlgorithm::Sha256 => public.verify(
+                    rsa::Pss::new_with_salt::<sha2::Sha256>(32),
+                    digest.as_bytes(),
+                    sig.as_bytes(),
+                ),
+                _ => public.verify(
+                    rsa::Pss::new_with_salt::<sha1::Sha1>(20),
+                    digest.as_bytes(),
+                    sig.as_bytes(),
+                ),
+            };
+            ok.unwrap_or_else(|e| panic!("{usage:?} {digest:?}: {e}"));
+            // Randomised salt: a second signature differs.
+            let again = card.sign_pss(usage, &digest).unwrap();
+            assert_ne!(again.as_bytes(), sig.as_bytes());
+        }
+    }
+    let mut cps3 = open(Profile::Cps3, "dr-martin");
+    cps3.verify_pin(&pin("1234")).unwrap();
+    let before = cps3.round_trips();
+    let e = cps3
+        .sign_pss(KeyUsage::Signature, &Digest::sha256_of(b"x"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+    assert_eq!(cps3.round_trips(), before, "refused before any APDU");
+}
+
 #[test]
 fn default_key_choice_per_generation_and_override() {
-    let mut cps4 = open(Profile::Cps4Model, "dr-martin");
+    let mut cps4 = open(Profile::Cps4, "dr-martin");
     cps4.verify_pin(&pin("1234")).unwrap();
     let d = Digest::sha256_of(b"x");
     assert_eq!(
         cps4.sign(KeyUsage::Signature, &d).unwrap().key_reference(),
-        0x83
+        0x81
     );
-    assert_eq!(cps4.authenticate(&d).unwrap().key_reference(), 0x84);
-    cps4.set_key_preference(KeyFamily::Rsa);
+    assert_eq!(cps4.authenticate(&d).unwrap().key_reference(), 0x20);
+    // No EC key: the preference falls back to RSA, an explicit family does not.
+    cps4.set_key_preference(KeyFamily::Ec);
     assert_eq!(
         cps4.sign(KeyUsage::Signature, &d).unwrap().key_reference(),
         0x81
     );
-    assert_eq!(cps4.authenticate(&d).unwrap().key_reference(), 0x82);
     let mut cps3 = open(Profile::Cps3, "dr-martin");
     cps3.verify_pin(&pin("1234")).unwrap();
-    // CPS3 has no EC key: the preference falls back to RSA, an explicit family does not.
     cps3.set_key_preference(KeyFamily::Ec);
     assert_eq!(
         cps3.sign(KeyUsage::Signature, &d).unwrap().key_reference(),
@@ -513,21 +647,30 @@ fn authenticate_and_verify() {
             Err(Error::SecurityStatusNotSatisfied { .. })
         ));
         card.verify_pin(&pin("1234")).unwrap();
-        let families: &[KeyFamily] = match profile {
-            Profile::Cps3 => &[KeyFamily::Rsa],
-            _ => &[KeyFamily::Ec, KeyFamily::Rsa],
+        let digest = Digest::sha256_of(b"TLS handshake transcript");
+        card.reset_round_trips();
+        let sig = card.authenticate(&digest).unwrap();
+        // CPS3: MSE SET AT + INTERNAL AUTHENTICATE. CPS4: MSE SET CT + PSO DECIPHER of the
+        // host-padded block (256 bytes: a chain of 2).
+        let expected = match profile {
+            Profile::Cps3 => 2,
+            _ => 3,
         };
-        for &family in families {
-            let digest = Digest::sha256_of(b"TLS handshake transcript");
-            let sel = KeySelector::UsageIn(KeyUsage::Authentication, family);
-            card.reset_round_trips();
-            let sig = card.authenticate_with(sel.clone(), &digest).unwrap();
-            assert_eq!(card.round_trips(), 2, "MSE SET AT + INTERNAL AUTHENTICATE");
-            let key = card.resolve_key(sel).unwrap();
-            let cert = card.certificate_for(&key).unwrap().unwrap();
-            sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
-        }
+        assert_eq!(card.round_trips(), expected, "{profile:?}");
+        assert_eq!(sig.key_reference(), auth_ref(profile));
+        let key = card.resolve_key(KeyUsage::Authentication).unwrap();
+        let cert = card.certificate_for(&key).unwrap().unwrap();
+        sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
+        assert!(
+            sig.verify(cert.parsed.as_ref().unwrap(), &Digest::sha256_of(b"x"))
+                .is_err()
+        );
     }
+    // The CPS4 has no INTERNAL AUTHENTICATE: the client never sends it.
+    let mut card = open(Profile::Cps4, "dr-martin");
+    card.verify_pin(&pin("1234")).unwrap();
+    card.authenticate(&Digest::sha256_of(b"x")).unwrap();
+    assert_eq!(card.channel().card().stats().count(0x88), 0);
 }
 
 #[test]
@@ -535,7 +678,7 @@ fn decipher_round_trip() {
     use rsa::pkcs1::DecodeRsaPublicKey;
     for profile in PROFILES {
         let mut card = open(profile, "infirmiere-bernard");
-        let public = card.channel().card().public_key(0x82).unwrap();
+        let public = card.channel().card().public_key(auth_ref(profile)).unwrap();
         let key = rsa::RsaPublicKey::from_pkcs1_der(&public).unwrap();
         let secret = b"session key 0123456789abcdef";
         let ct = key
@@ -549,27 +692,28 @@ fn decipher_round_trip() {
         card.reset_round_trips();
         let plain = card.decipher(&ct).unwrap();
         assert_eq!(plain.as_slice(), secret);
-        // MSE SET CT + PSO DECIPHER (257 data bytes: a chain of two short APDUs on CPS3,
-        // one extended APDU on CPS4).
-        let expected = match profile {
-            Profile::Cps3 => 3,
-            _ => 2,
-        };
-        assert_eq!(card.round_trips(), expected, "{profile:?}");
-        // A tampered cryptogram is refused by the card.
+        // MSE SET CT + PSO DECIPHER: 257 data bytes (81 ‖ cryptogram) on CPS3, 256 on CPS4
+        // (no padding indicator): a chain of two short APDUs on both.
+        assert_eq!(card.round_trips(), 3, "{profile:?}");
+        // A tampered cryptogram: the CPS3 refuses it; the CPS4 answers the raw RSA result
+        // and the host finds no type-2 block.
         let mut bad = ct.clone();
         bad[10] ^= 0xFF;
-        assert!(matches!(card.decipher(&bad), Err(Error::Card { .. })));
+        let e = card.decipher(&bad).unwrap_err();
+        match profile {
+            Profile::Cps3 => assert!(matches!(e, Error::Card { .. }), "{e:?}"),
+            _ => assert!(matches!(e, Error::DecryptionFailed), "{e:?}"),
+        }
     }
 }
 
 #[test]
 fn unknown_key_reference_falls_back_to_the_prkdf() {
-    // A CPS4 whose P-256 signature key is 0x85 instead of the profile table's 0x83.
-    let json = Profile::Cps4Model
+    // A CPS4 whose signature key is 0x85 instead of the profile table's 0x81.
+    let json = Profile::Cps4
         .json()
-        .replace("\"reference\": \"83\"", "\"reference\": \"85\"")
-        .replace("\"key\": \"83\"", "\"key\": \"85\"");
+        .replace("\"reference\": \"81\"", "\"reference\": \"85\"")
+        .replace("\"key\": \"81\"", "\"key\": \"85\"");
     let spec = cps_sim::ProfileSpec::from_json("CPS4", &json).unwrap();
     let sim = SimCard::builder().profile_spec(spec).build().unwrap();
     let mut card = CpsCard::open(InProcessChannel::new(sim)).unwrap();
@@ -578,8 +722,8 @@ fn unknown_key_reference_falls_back_to_the_prkdf() {
     let digest = Digest::sha256_of(b"x");
     let sig = card.sign(KeyUsage::Signature, &digest).unwrap();
     assert_eq!(sig.key_reference(), 0x85);
-    // MSE refused (6A88), ODF + PrKDF read, then MSE + PSO HASH + PSO CDS.
-    assert_eq!(card.round_trips(), 1 + 4 + 3);
+    // MSE refused (6A88), ODF + PrKDF read, then MSE + PSO CDS.
+    assert_eq!(card.round_trips(), 1 + 4 + 2);
     // From now on the PrKDF is known: no detour.
     card.reset_round_trips();
     let key = card.resolve_key(KeyUsage::Signature).unwrap();
@@ -588,7 +732,7 @@ fn unknown_key_reference_falls_back_to_the_prkdf() {
         (0x85, cps_iasecc::KeySource::PrKdf)
     );
     card.sign(KeySelector::Reference(0x85), &digest).unwrap();
-    assert_eq!(card.round_trips(), 3);
+    assert_eq!(card.round_trips(), 2);
     let cert = card.certificate_for(&key).unwrap().unwrap();
     sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
     // An explicit unknown reference is reported, not retried forever.
@@ -600,7 +744,7 @@ fn unknown_key_reference_falls_back_to_the_prkdf() {
 
 #[test]
 fn signature_digest_rules() {
-    let mut card = open(Profile::Cps4Model, "dr-martin");
+    let mut card = open(Profile::Cps4, "dr-martin");
     card.verify_pin(&pin("1234")).unwrap();
     let before = card.round_trips();
     let e = card
@@ -622,7 +766,7 @@ fn secrets_stay_out_of_debug_output() {
 
 #[test]
 fn applications_and_ef_atr() {
-    for (profile, version) in [(Profile::Cps3, 0xC1u8), (Profile::Cps4Model, 0xC4)] {
+    for (profile, version) in [(Profile::Cps3, 0xC1u8), (Profile::Cps4, 0xC1)] {
         let mut card = open(profile, "dr-martin");
         let apps = card.applications().unwrap();
         assert_eq!(apps.len(), 1);
@@ -660,14 +804,20 @@ fn generation_from_ef_atr_when_the_atr_is_unknown() {
     }
     for (profile, generation) in [
         (Profile::Cps3, Generation::Cps3),
-        (Profile::Cps4Model, Generation::Cps4),
+        (Profile::Cps4, Generation::Cps4),
     ] {
         let ch = PlainAtr(InProcessChannel::new(sim(profile, "dr-martin")));
         let mut card = CpsCard::open(ch).unwrap();
         assert_eq!(card.generation(), generation);
-        assert_eq!(card.detected_by(), DetectedBy::EfAtr);
-        // SELECT + READ of EF.ATR, then SELECT of the application.
-        assert_eq!(card.round_trips(), 3);
+        let (by, apdus) = match profile {
+            // SELECT + READ of EF.ATR, then SELECT of the application.
+            Profile::Cps3 => (DetectedBy::EfAtr, 3),
+            // SELECT of EF.ATR and of the application refused on the basic channel, then
+            // ChipDoc and the application on channel 1.
+            _ => (DetectedBy::ChipDoc, 4),
+        };
+        assert_eq!(card.detected_by(), by, "{profile:?}");
+        assert_eq!(card.round_trips(), apdus, "{profile:?}");
         assert_eq!(card.identity().unwrap().family_name, "MARTIN");
     }
 }
@@ -688,4 +838,141 @@ fn not_a_cps_card() {
     let e = CpsCard::open(InProcessChannel::new(Blank)).unwrap_err();
     assert!(matches!(e, Error::NotACpsCard { .. }), "{e:?}");
     assert!(e.to_string().contains("insert a CPS3 or CPS4 card"));
+}
+
+#[test]
+fn cps4_channel_closed_by_a_reset_is_reopened_without_resending_secrets() {
+    let mut card = open(Profile::Cps4, "dr-martin");
+    card.verify_pin(&pin("1234")).unwrap();
+    // Another application resets the card: channel 1 is closed (6881).
+    card.channel_mut().power_cycle();
+    card.reset_round_trips();
+    // A side-effect-free command is sent again after ChipDoc and the DF are selected again:
+    // PIN status (6881) + SELECT ChipDoc + SELECT DF + PIN status.
+    assert_eq!(card.pin_status().unwrap(), PinStatus::RetriesLeft(3));
+    assert_eq!(card.round_trips(), 4);
+    // A signature is never sent again: the MSE gets 6881, the channel is reopened, the error
+    // says so and no PSO is sent.
+    card.verify_pin(&pin("1234")).unwrap();
+    card.channel_mut().power_cycle();
+    let e = card
+        .sign(KeyUsage::Signature, &Digest::sha256_of(b"x"))
+        .unwrap_err();
+    assert!(matches!(e, Error::ChannelClosed { .. }), "{e:?}");
+    assert!(e.is_card_reset());
+    assert_eq!(card.channel().card().stats().count(0x2A), 0);
+    // Nor a VERIFY: one VERIFY reached the card (6881), none more, no try spent.
+    card.channel_mut().power_cycle();
+    let verifies = card.channel().card().stats().count(0x20);
+    card.reset_round_trips();
+    let e = card.verify_pin(&pin("1234")).unwrap_err();
+    assert!(matches!(e, Error::ChannelClosed { .. }), "{e:?}");
+    assert_eq!(card.channel().card().stats().count(0x20), verifies + 1);
+    assert_eq!(card.round_trips(), 2, "VERIFY (6881) + SELECT ChipDoc");
+    assert_eq!(card.channel().card().tries_left(1), Some(3));
+    // The caller verifies again and signs: the channel is open.
+    card.verify_pin(&pin("1234")).unwrap();
+    card.sign(KeyUsage::Signature, &Digest::sha256_of(b"x"))
+        .unwrap();
+    // A CPS3 has no logical channel: nothing of this applies.
+    let mut cps3 = open(Profile::Cps3, "dr-martin");
+    cps3.channel_mut().power_cycle();
+    assert_eq!(cps3.pin_status().unwrap(), PinStatus::RetriesLeft(3));
+}
+
+#[test]
+fn holder_data_objects_followed_through_the_dodf() {
+    for profile in PROFILES {
+        for persona_id in ["dr-martin", "pharmacien-durand", "directeur-leroy"] {
+            let persona = cps_sim::persona(persona_id).unwrap();
+            let mut card = open(profile, persona_id);
+            card.reset_round_trips();
+            let objects = card.data_objects().unwrap();
+            // ODF (SELECT + READ) and DODF (SELECT + ⌈size / 256⌉ READ BINARY).
+            let dodf = card
+                .channel()
+                .card()
+                .file(&[0x3F00, 0x0001, 0x4405])
+                .unwrap()
+                .len();
+            assert_eq!(card.round_trips(), 2 + 1 + reads_for(dodf), "{profile:?}");
+            let labels: Vec<&str> = objects.iter().filter_map(|d| d.label.as_deref()).collect();
+            for l in ["CPS_ID_CARD", "CPS_NAME_PS", "CPS_INFO_PS"] {
+                assert!(labels.contains(&l), "{profile:?} {labels:?}");
+            }
+            let activities: Vec<_> = objects
+                .iter()
+                .filter(|d| {
+                    d.label
+                        .as_deref()
+                        .is_some_and(|l| l.starts_with("CPS_ACTIVITY_"))
+                })
+                .collect();
+            assert_eq!(activities.len(), persona.situations.len());
+            assert!(activities.iter().all(|d| d.private && d.auth_id.is_some()));
+            assert!(
+                objects
+                    .iter()
+                    .all(|d| d.application.as_deref() == Some("CPS"))
+            );
+
+            // CPS_INFO_PS, free: SELECT + READ (the DODF is cached).
+            card.reset_round_trips();
+            let info = card.professional_info().unwrap();
+            assert_eq!(card.round_trips(), 2);
+            assert_eq!(info.national_id, persona.national_id);
+            assert_eq!(info.national_id_type, persona.national_id[..1]);
+            assert_eq!(
+                info.profession.as_ref().map(|c| c.code.as_str()),
+                persona.profession.as_ref().map(|c| c.code.as_str())
+            );
+            assert_eq!(
+                info.speciality.as_ref().map(|c| c.code.as_str()),
+                persona.speciality.as_ref().map(|c| c.code.as_str())
+            );
+            // CPS_NAME_PS is EF.IDENT: the same identity as the one-APDU read by SFI.
+            let name = card.read_data_object("CPS_NAME_PS").unwrap();
+            assert_eq!(
+                cps_iasecc::HolderIdentity::parse(&name).unwrap(),
+                card.identity().unwrap()
+            );
+
+            // The situations need the PIN; then they match EF.DAM's (codes, no labels).
+            let e = card.practice_activities().unwrap_err();
+            assert!(
+                matches!(e, Error::SecurityStatusNotSatisfied { .. }),
+                "{e:?}"
+            );
+            card.verify_pin(&pin("1234")).unwrap();
+            card.reset_round_trips();
+            let acts = card.practice_activities().unwrap();
+            assert_eq!(
+                card.round_trips(),
+                2 * persona.situations.len() as u64,
+                "SELECT + READ per situation"
+            );
+            let dam = card.practice_situations().unwrap();
+            assert_eq!(acts.len(), dam.len());
+            for (a, d) in acts.iter().zip(&dam) {
+                assert_eq!(a.index, d.index);
+                assert_eq!(
+                    a.practice_mode.as_ref().map(|c| &c.code),
+                    d.practice_mode.as_ref().map(|c| &c.code)
+                );
+                assert!(a.practice_mode.as_ref().unwrap().label.is_none());
+                assert_eq!(
+                    a.activity_sector.as_ref().map(|c| &c.code),
+                    d.activity_sector.as_ref().map(|c| &c.code)
+                );
+                assert_eq!(a.structure_id, d.structure_id);
+                assert_eq!(a.structure_id_type, d.structure_id_type);
+                assert_eq!(a.structure_name, d.structure_name);
+                assert_eq!(a.city, d.city);
+            }
+            assert!(matches!(
+                card.read_data_object("NO_SUCH_OBJECT"),
+                Err(Error::FileNotFound { .. })
+            ));
+        }
+    }
 }

@@ -14,7 +14,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let profile = match args.next().as_deref() {
         None | Some("cps3") => Profile::Cps3,
-        Some("cps4") => Profile::Cps4Model,
+        Some("cps4") => Profile::Cps4,
         Some(other) => return Err(format!("unknown profile {other:?} (cps3, cps4)").into()),
     };
     let persona = args.next().unwrap_or_else(|| "dr-martin".to_owned());

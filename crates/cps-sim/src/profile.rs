@@ -34,26 +34,20 @@ pub enum Profile {
     /// CPS4: the NXP ChipDoc applet on logical channel 1, RSA-2048 (PKCS#1 v1.5 and PSS),
     /// authentication by PSO DECIPHER, as the official middleware drives it.
     Cps4,
-    /// The CPS4 as modelled before the official middleware's source was known (T=1,
-    /// extended length, P-256 keys): **not the real card**. Kept only while `cps-iasecc`, the
-    /// facade and the CLI do not speak ChipDoc yet; do not build on it.
-    Cps4Model,
 }
 
 const CPS3_JSON: &str = include_str!("../profiles/cps3.json");
 const CPS4_JSON: &str = include_str!("../profiles/cps4.json");
-const CPS4_MODEL_JSON: &str = include_str!("../profiles/cps4-model.json");
 
 impl Profile {
     /// The built-in profiles.
-    pub const ALL: [Profile; 3] = [Profile::Cps3, Profile::Cps4, Profile::Cps4Model];
+    pub const ALL: [Profile; 2] = [Profile::Cps3, Profile::Cps4];
 
-    /// The profile's name ("CPS3", "CPS4", "CPS4-model").
+    /// The profile's name ("CPS3", "CPS4").
     pub fn name(self) -> &'static str {
         match self {
             Profile::Cps3 => "CPS3",
             Profile::Cps4 => "CPS4",
-            Profile::Cps4Model => "CPS4-model",
         }
     }
 
@@ -62,7 +56,6 @@ impl Profile {
         match self {
             Profile::Cps3 => CPS3_JSON,
             Profile::Cps4 => CPS4_JSON,
-            Profile::Cps4Model => CPS4_MODEL_JSON,
         }
     }
 

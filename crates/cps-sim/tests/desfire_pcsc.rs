@@ -38,11 +38,7 @@ fn desfire_through_pcscd() {
     let uid = DesfireApplet::cps4(&persona("dr-martin").unwrap()).uid();
 
     // CPS4: the door flow, 4 exchanges with the UID known from anticollision, 7 without.
-    let handle = vpcd::spawn(
-        contactless(Profile::Cps4Model),
-        VpcdConfig::with_port(35964),
-    )
-    .unwrap();
+    let handle = vpcd::spawn(contactless(Profile::Cps4), VpcdConfig::with_port(35964)).unwrap();
     std::thread::sleep(Duration::from_millis(600));
     let reader = ctx
         .wait_for_card(Some(READER), Duration::from_secs(10))

@@ -89,7 +89,7 @@ fn recorded_desfire_session_replays() {
     let uid = DesfireApplet::cps4(&holder).uid();
     if std::env::var_os("CPS_DESFIRE_RECORD").is_some() {
         let card = SimCard::builder()
-            .profile(Profile::Cps4Model)
+            .profile(Profile::Cps4)
             .interface(Interface::Contactless)
             .build()
             .unwrap();

@@ -31,7 +31,7 @@ fn cards() -> &'static [SimCard; 2] {
                 .build()
                 .unwrap()
         };
-        [build(Profile::Cps3), build(Profile::Cps4Model)]
+        [build(Profile::Cps3), build(Profile::Cps4)]
     })
 }
 

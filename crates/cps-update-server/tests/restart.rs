@@ -55,11 +55,11 @@ fn restart_in_the_middle_of_an_update_loses_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("issuer.sqlite");
 
-    let card = SimCard::new(Profile::Cps4Model, "infirmiere-bernard").unwrap();
+    let card = SimCard::new(Profile::Cps4, "infirmiere-bernard").unwrap();
     let serial = card.serial();
     let serial_hex = hex::encode_upper(&serial);
     let situations = PracticeSituation::parse_all(card.file(&DAM_PATH).unwrap()).unwrap();
-    let keys_before: Vec<Vec<u8>> = [0x84, 0x83]
+    let keys_before: Vec<Vec<u8>> = [0x20, 0x81]
         .iter()
         .map(|r| card.public_key(*r).unwrap())
         .collect();
@@ -143,7 +143,7 @@ fn restart_in_the_middle_of_an_update_loses_nothing() {
     assert_eq!(card.update_sequence(), 1);
     let dam = PracticeSituation::parse_all(card.file(&DAM_PATH).unwrap()).unwrap();
     assert_eq!(dam[0].city.as_deref(), Some("MARSEILLE"));
-    for (i, r) in [0x84u8, 0x83].iter().enumerate() {
+    for (i, r) in [0x20u8, 0x81].iter().enumerate() {
         assert_ne!(card.public_key(*r).unwrap(), keys_before[i]);
     }
     println!(

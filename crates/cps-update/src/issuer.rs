@@ -535,9 +535,10 @@ impl Issuer {
 /// Path of EF.DAM on the CPS3 / CPS4 (docs/card-layout.md).
 pub const DAM_PATH: [u16; 3] = [0x3F00, 0x0001, 0xD002];
 
-/// The renewable keys of a card generation (docs/card-layout.md): CPS3 the RSA keys `82`
-/// (authentication, EF `C001`) and `81` (signature, `C002`); CPS4 the P-256 keys `84`
-/// (`C003`) and `83` (`C004`).
+/// The renewable keys of a card generation (docs/card-layout.md): CPS3 the RSA-2048 keys `82`
+/// (authentication, EF `C001`) and `81` (signature, `C002`); CPS4 the RSA-2048 keys `20`
+/// (authentication, `card-cps4.c`; EF `C001`) and `81` (signature; `C002`). The card
+/// generates each new key of the same kind as the one it replaces: RSA-2048 on both.
 pub fn renewable_keys(profile: cps_x509::test_pki::Profile) -> Vec<RenewableKey> {
     let k = |key_ref, fid, usage| RenewableKey {
         key_ref,
@@ -550,8 +551,8 @@ pub fn renewable_keys(profile: cps_x509::test_pki::Profile) -> Vec<RenewableKey>
             k(0x81, 0xC002, CertUsage::Signature),
         ],
         cps_x509::test_pki::Profile::Cps4 => vec![
-            k(0x84, 0xC003, CertUsage::Authentication),
-            k(0x83, 0xC004, CertUsage::Signature),
+            k(0x20, 0xC001, CertUsage::Authentication),
+            k(0x81, 0xC002, CertUsage::Signature),
         ],
     }
 }

@@ -27,7 +27,7 @@
 //! use cps_iasecc::PracticeSituation;
 //! use cps_update::issuer::{test_record, DAM_PATH};
 //!
-//! let card = SimCard::new(Profile::Cps4Model, "dr-martin")?;
+//! let card = SimCard::new(Profile::Cps4, "dr-martin")?;
 //! let serial = card.serial();
 //! let situations = PracticeSituation::parse_all(card.file(&DAM_PATH).unwrap())?;
 //! let mut issuer = Issuer::new(TEST_MASTER_KEY)?;

@@ -118,12 +118,9 @@ fn openssl_and_opensc_accept_the_renewed_card() {
     }
 
     // OpenSC signs with the new authentication key through pcscd.
-    let key_id: String = card
-        .key_id(0x82)
-        .unwrap()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    // The PKCS#15 iD of the authentication key: the application AID ‖ 02 (as the real CPS3
+    // lists it, kept across the renewal).
+    let key_id = "e828bd080f8025000001ff001002".to_owned();
     let handle = vpcd::spawn(card, VpcdConfig::with_port(35964)).unwrap();
     std::thread::sleep(Duration::from_millis(600));
     let reader = ctx

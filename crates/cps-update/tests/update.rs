@@ -1,5 +1,5 @@
 //! Remote update end to end, in process: the reference issuer, the relay and the simulated
-//! card. Data update and certificate renewal on CPS4 (P-256) and CPS3 (RSA-2048); a power
+//! card. Data update and certificate renewal on CPS4 and CPS3 (RSA-2048 keys generated on the card); a power
 //! cut at every APDU of a full update (before and after the card processed it), then resume;
 //! every byte of every relayed command and answer changed in turn; replay; reordering;
 //! cancellation.
@@ -33,7 +33,7 @@ fn x509_profile(p: Profile) -> test_pki::Profile {
 fn refs(p: Profile) -> [(u8, u16); 2] {
     match p {
         Profile::Cps3 => [(0x82, 0xC001), (0x81, 0xC002)],
-        _ => [(0x84, 0xC003), (0x83, 0xC004)],
+        _ => [(0x20, 0xC001), (0x81, 0xC002)],
     }
 }
 
@@ -108,6 +108,12 @@ fn check_updated(before: &State, card: SimCard, p: Profile) {
         for (i, cert) in after.certs.iter().enumerate() {
             assert_ne!(after.keys[i], before.keys[i], "old key retired");
             let c = cps_x509::CpsCertificate::from_der(cert).unwrap();
+            // Both generations renew RSA-2048 keys (the CPS4 has no other kind).
+            assert_eq!(
+                c.public_key().algorithm(),
+                cps_x509::KeyAlgorithm::Rsa { bits: 2048 },
+                "{p:?}"
+            );
             assert!(
                 c.public_key().spki_der().ends_with(&after.keys[i]),
                 "certificate {i} is for the new key"
@@ -136,8 +142,8 @@ fn check_updated(before: &State, card: SimCard, p: Profile) {
 
 #[test]
 fn data_update_and_renewal_cps4() {
-    let (card, mut issuer, serial) = setup(Profile::Cps4Model, true);
-    let before = state(&card, Profile::Cps4Model);
+    let (card, mut issuer, serial) = setup(Profile::Cps4, true);
+    let before = state(&card, Profile::Cps4);
     let mut ch = InProcessChannel::new(card);
     let mut steps = Vec::new();
     let outcome = update(&mut ch, &mut issuer, &mut |p| steps.push(p.clone()), &NO).unwrap();
@@ -151,12 +157,12 @@ fn data_update_and_renewal_cps4() {
     println!("CPS4 data + renewal: {} APDUs relayed", steps.len() + 1);
     assert!(steps.windows(2).all(|w| w[0].done <= w[1].done));
     assert_eq!(issuer.record(&serial).unwrap().sequence, 1);
-    check_updated(&before, ch.into_card(), Profile::Cps4Model);
+    check_updated(&before, ch.into_card(), Profile::Cps4);
 }
 
 #[test]
 fn nothing_pending_is_up_to_date_and_a_second_update_follows() {
-    let (card, mut issuer, serial) = setup(Profile::Cps4Model, false);
+    let (card, mut issuer, serial) = setup(Profile::Cps4, false);
     let mut ch = InProcessChannel::new(card);
     assert!(matches!(
         update(&mut ch, &mut issuer, &mut |_| {}, &NO).unwrap(),
@@ -238,15 +244,15 @@ impl CardChannel for Tear {
 #[test]
 fn power_cut_at_every_apdu_then_resume() {
     // How many APDUs a whole update takes.
-    let (card, mut issuer, _) = setup(Profile::Cps4Model, true);
+    let (card, mut issuer, _) = setup(Profile::Cps4, true);
     let mut ch = InProcessChannel::new(card);
     let mut n = 1; // SELECT
     update(&mut ch, &mut issuer, &mut |_| n += 1, &NO).unwrap();
     let mut tried = 0;
     for deliver in [false, true] {
         for cut in 1..=n {
-            let (card, mut issuer, _) = setup(Profile::Cps4Model, true);
-            let before = state(&card, Profile::Cps4Model);
+            let (card, mut issuer, _) = setup(Profile::Cps4, true);
+            let before = state(&card, Profile::Cps4);
             let mut tear = Tear {
                 inner: InProcessChannel::new(card),
                 cut,
@@ -257,7 +263,7 @@ fn power_cut_at_every_apdu_then_resume() {
             assert!(matches!(err, UpdateError::Transport(_)), "{err}");
             let mut card = tear.inner.into_card();
             card.power_on();
-            let now = state(&card, Profile::Cps4Model);
+            let now = state(&card, Profile::Cps4);
             // Old or new, never mixed.
             if now.sequence == 0 {
                 assert_eq!(
@@ -278,7 +284,7 @@ fn power_cut_at_every_apdu_then_resume() {
                 matches!(outcome, Outcome::Updated { sequence: 1, .. }),
                 "{outcome:?}"
             );
-            let after = state(ch.card(), Profile::Cps4Model);
+            let after = state(ch.card(), Profile::Cps4);
             assert_eq!(after.sequence, 1);
             assert!(!after.staged);
             assert_ne!(after.keys, before.keys);
@@ -342,7 +348,7 @@ impl CardChannel for Flip {
 fn every_changed_byte_is_refused_or_harmless() {
     // A data update (4 APDUs after SELECT: INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, BEGIN,
     // STAGE FILE x k, COMMIT), each byte of each command and answer changed in turn.
-    let (card, mut issuer, _) = setup(Profile::Cps4Model, false);
+    let (card, mut issuer, _) = setup(Profile::Cps4, false);
     let mut sizes = Vec::new();
     {
         struct Sizes<'a>(InProcessChannel<SimCard>, &'a mut Vec<(usize, usize)>);
@@ -370,8 +376,8 @@ fn every_changed_byte_is_refused_or_harmless() {
         for in_answer in [false, true] {
             let len = if in_answer { rlen } else { clen };
             for byte in 0..len {
-                let (card, mut issuer, _) = setup(Profile::Cps4Model, false);
-                let before = state(&card, Profile::Cps4Model);
+                let (card, mut issuer, _) = setup(Profile::Cps4, false);
+                let before = state(&card, Profile::Cps4);
                 let mut f = Flip {
                     inner: InProcessChannel::new(card),
                     apdu: i + 1,
@@ -384,7 +390,7 @@ fn every_changed_byte_is_refused_or_harmless() {
                 let r = update(&mut f, &mut issuer, &mut |_| {}, &NO);
                 assert!(f.applied);
                 let mut card = f.inner.into_card();
-                let now = state(&card, Profile::Cps4Model);
+                let now = state(&card, Profile::Cps4);
                 match r {
                     Err(_) => {
                         // Refused: the card shows the old state (a change in the COMMIT's
@@ -426,7 +432,7 @@ fn every_changed_byte_is_refused_or_harmless() {
 #[test]
 fn replayed_and_reordered_commands_are_refused() {
     // Record the commands of an honest update of one card.
-    let (card, mut issuer, serial) = setup(Profile::Cps4Model, false);
+    let (card, mut issuer, serial) = setup(Profile::Cps4, false);
     struct Rec(InProcessChannel<SimCard>, Vec<Vec<u8>>);
     impl CardChannel for Rec {
         fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
@@ -452,11 +458,11 @@ fn replayed_and_reordered_commands_are_refused() {
     // EXTERNAL AUTHENTICATE, since the card's challenge is new.
     for fresh in [false, true] {
         let mut ch = if fresh {
-            InProcessChannel::new(SimCard::new(Profile::Cps4Model, "dr-martin").unwrap())
+            InProcessChannel::new(SimCard::new(Profile::Cps4, "dr-martin").unwrap())
         } else {
             InProcessChannel::new(rec.0.card().clone())
         };
-        let before = state(ch.card(), Profile::Cps4Model);
+        let before = state(ch.card(), Profile::Cps4);
         let answers: Vec<Vec<u8>> = script.iter().map(|c| ch.transmit(c).unwrap()).collect();
         assert_eq!(
             &answers[2][answers[2].len() - 2..],
@@ -466,11 +472,11 @@ fn replayed_and_reordered_commands_are_refused() {
         for a in &answers[3..] {
             assert_eq!(&a[a.len() - 2..], &[0x69, 0x82]);
         }
-        assert_eq!(state(ch.card(), Profile::Cps4Model), before);
+        assert_eq!(state(ch.card(), Profile::Cps4), before);
     }
 
     // Reordered: a pending update whose STAGE FILE and COMMIT are swapped by the relay.
-    let (card, mut issuer, _) = setup(Profile::Cps4Model, false);
+    let (card, mut issuer, _) = setup(Profile::Cps4, false);
     let _ = serial;
     struct Swap(InProcessChannel<SimCard>, Vec<Vec<u8>>, usize);
     impl CardChannel for Swap {
@@ -499,16 +505,16 @@ fn replayed_and_reordered_commands_are_refused() {
             Ok(Box::new(self))
         }
     }
-    let before = state(&card, Profile::Cps4Model);
+    let before = state(&card, Profile::Cps4);
     let mut s = Swap(InProcessChannel::new(card), Vec::new(), 0);
     assert!(update(&mut s, &mut issuer, &mut |_| {}, &NO).is_err());
-    assert_eq!(state(s.0.card(), Profile::Cps4Model), before);
+    assert_eq!(state(s.0.card(), Profile::Cps4), before);
 }
 
 #[test]
 fn cancellation_leaves_the_card_unchanged_and_resumes() {
-    let (card, mut issuer, _) = setup(Profile::Cps4Model, true);
-    let before = state(&card, Profile::Cps4Model);
+    let (card, mut issuer, _) = setup(Profile::Cps4, true);
+    let before = state(&card, Profile::Cps4);
     let cancel = AtomicBool::new(false);
     let mut ch = InProcessChannel::new(card);
     let mut seen = 0;
@@ -525,7 +531,7 @@ fn cancellation_leaves_the_card_unchanged_and_resumes() {
     )
     .unwrap_err();
     assert!(matches!(err, UpdateError::Cancelled));
-    let now = state(ch.card(), Profile::Cps4Model);
+    let now = state(ch.card(), Profile::Cps4);
     assert_eq!(
         (now.sequence, &now.dam, &now.keys),
         (0, &before.dam, &before.keys)
@@ -546,7 +552,7 @@ fn cancellation_leaves_the_card_unchanged_and_resumes() {
 fn a_card_without_update_application_or_unknown_to_the_issuer() {
     // Contactless: no update application.
     let card = SimCard::builder()
-        .profile(Profile::Cps4Model)
+        .profile(Profile::Cps4)
         .interface(cps_sim::Interface::Contactless)
         .build()
         .unwrap();
@@ -554,7 +560,7 @@ fn a_card_without_update_application_or_unknown_to_the_issuer() {
     let err = update(InProcessChannel::new(card), &mut issuer, &mut |_| {}, &NO).unwrap_err();
     assert!(matches!(err, UpdateError::NotUpdatable(_)), "{err}");
     // Not registered.
-    let card = SimCard::new(Profile::Cps4Model, "pharmacien-durand").unwrap();
+    let card = SimCard::new(Profile::Cps4, "pharmacien-durand").unwrap();
     let err = update(InProcessChannel::new(card), &mut issuer, &mut |_| {}, &NO).unwrap_err();
     assert!(err.to_string().contains("not registered"), "{err}");
 }
@@ -568,8 +574,8 @@ proptest::proptest! {
     /// byte may change without effect.
     #[test]
     fn tampering_a_renewal_update(apdu in 2usize..=21, byte in 0usize..400, in_answer: bool) {
-        let (card, mut issuer, _) = setup(Profile::Cps4Model, true);
-        let before = state(&card, Profile::Cps4Model);
+        let (card, mut issuer, _) = setup(Profile::Cps4, true);
+        let before = state(&card, Profile::Cps4);
         let mut f = Flip {
             inner: InProcessChannel::new(card),
             apdu,
@@ -582,7 +588,7 @@ proptest::proptest! {
         let r = update(&mut f, &mut issuer, &mut |_| {}, &NO);
         let (applied, le) = (f.applied, f.le);
         let mut card = f.inner.into_card();
-        let now = state(&card, Profile::Cps4Model);
+        let now = state(&card, Profile::Cps4);
         match r {
             Err(_) => {
                 proptest::prop_assert!(applied, "refused without a change");

@@ -22,7 +22,7 @@ impl Default for SimSpec {
     /// The simulated CPS4 of `dr-martin`, contact interface.
     fn default() -> Self {
         SimSpec {
-            profile: cps_sim::Profile::Cps4Model,
+            profile: cps_sim::Profile::Cps4,
             persona: "dr-martin".into(),
             contactless: false,
         }

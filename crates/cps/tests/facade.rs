@@ -29,7 +29,7 @@ fn sim(profile: cps::sim::Profile, persona: &str, contactless: bool) -> CardSour
 fn info_on_both_generations() {
     for (profile, generation, certs) in [
         (cps::sim::Profile::Cps3, Generation::Cps3, 2),
-        (cps::sim::Profile::Cps4Model, Generation::Cps4, 4),
+        (cps::sim::Profile::Cps4, Generation::Cps4, 2),
     ] {
         let mut card = Card::open(&sim(profile, "pharmacien-durand", false)).unwrap();
         let info = card.info(at(2026, 3, 1)).unwrap();
@@ -77,7 +77,7 @@ fn renewal_follows_the_date() {
 
 #[test]
 fn contactless_interface_hides_the_contact_applications() {
-    let mut card = Card::open(&sim(cps::sim::Profile::Cps4Model, "dr-martin", true)).unwrap();
+    let mut card = Card::open(&sim(cps::sim::Profile::Cps4, "dr-martin", true)).unwrap();
     assert_eq!(card.interface(), cps::transport::Interface::Contactless);
     let info = card.info(at(2026, 3, 1)).unwrap();
     assert!(matches!(info.ias, Presence::NotChecked(_)));
@@ -119,7 +119,7 @@ fn doctor_statuses() {
     assert!(generation.action.is_some());
 
     let unknown = doctor::run(
-        &sim(cps::sim::Profile::Cps4Model, "nobody", false),
+        &sim(cps::sim::Profile::Cps4, "nobody", false),
         at(2026, 3, 1),
         &mut |_| {},
     );
@@ -128,7 +128,7 @@ fn doctor_statuses() {
 
 #[test]
 fn opening_errors() {
-    let e = Card::open(&sim(cps::sim::Profile::Cps4Model, "nobody", false)).unwrap_err();
+    let e = Card::open(&sim(cps::sim::Profile::Cps4, "nobody", false)).unwrap_err();
     assert!(matches!(e, cps::Error::Simulator(_)), "{e}");
     assert!(e.transport().is_none());
 }
@@ -157,18 +157,16 @@ impl<C: cps::transport::CardChannel> cps::transport::CardChannel for Counting<C>
     }
 }
 
-/// The APDUs `cps info` costs, counted at the channel: on CPS4 (extended length) IAS-ECC
-/// SELECT 1, EF.IDENT 1, EF.SN 1, PIN status 1, ODF 2 + CDF 2 + 4 certificates × 2 = 12,
-/// then the FIDO2 SELECT 1 and getInfo 1 (the applet is blank: no PIN retries asked) = 18.
-/// CPS3 (T=0, short APDUs, no FIDO2 applet: its SELECT answers 6A82) reads each of
-/// its 2 RSA certificates with SELECT + ⌈size / 256⌉ READ BINARY and its directory files with
-/// 256-byte reads: 20, as measured on the test PKI's certificates.
+/// The APDUs `cps info` costs, counted at the channel. CPS4 (T=0, short APDUs): SELECT of
+/// ChipDoc on channel 1 and of the IAS DF 2, EF.IDENT 1, EF.SN 1, PIN status 1, ODF 2 + CDF
+/// 2, its 2 RSA certificates (1038 and 1015 bytes) with SELECT + ⌈size / 256⌉ READ BINARY
+/// 6 + 5, then the FIDO2 SELECT 1 and getInfo 1 on the basic channel (the applet is blank:
+/// no PIN retries asked) = 22 (the earlier modelled CPS4 with extended length and 4 keys
+/// took 18). CPS3 (no FIDO2 applet: its SELECT answers 6A82): 20, as measured on the test
+/// PKI's certificates.
 #[test]
 fn apdus_of_info() {
-    for (profile, expected) in [
-        (cps::sim::Profile::Cps4Model, 18),
-        (cps::sim::Profile::Cps3, 20),
-    ] {
+    for (profile, expected) in [(cps::sim::Profile::Cps4, 22), (cps::sim::Profile::Cps3, 20)] {
         let count = std::rc::Rc::new(std::cell::Cell::new(0));
         let channel = Counting {
             inner: cps::transport::InProcessChannel::new(

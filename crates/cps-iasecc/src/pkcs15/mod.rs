@@ -10,9 +10,6 @@
 
 mod asn1;
 
-use der::Sequence;
-use der::asn1::{AnyRef, OctetStringRef};
-
 use crate::error::{Error, Result};
 use asn1::El;
 
@@ -84,18 +81,13 @@ impl std::fmt::Debug for Path {
     }
 }
 
-/// PKCS#15 `Path ::= SEQUENCE { path OCTET STRING, index INTEGER OPTIONAL,
-/// length [0] INTEGER OPTIONAL }` (PKCS#15 v1.1 §6.1.8), decoded with `der`'s derive.
-#[derive(Sequence)]
-struct PathDer<'a> {
-    path: OctetStringRef<'a>,
-    #[asn1(optional = "true")]
-    index: Option<u32>,
-    #[asn1(context_specific = "0", tag_mode = "IMPLICIT", optional = "true")]
-    length: Option<u32>,
-}
-
-/// Decodes a `Path` SEQUENCE's value; an empty SEQUENCE (allowed by OpenSC) gives `None`.
+/// Decodes a PKCS#15 `Path ::= SEQUENCE { efidOrPath OCTET STRING, index INTEGER OPTIONAL,
+/// length [0] INTEGER OPTIONAL, aid [APPLICATION 15] OCTET STRING OPTIONAL }` (PKCS#15 v1.1
+/// §6.1.8, ISO/IEC 7816-15 §8.4.6). An empty SEQUENCE (allowed by OpenSC) gives `None`.
+///
+/// The CPS cards name the DF of their keys by AID with an empty `efidOrPath` (`04 00 4F 0D
+/// <AID>`, a real CPS3 PrKDF); that path resolves to the application DF itself, the only DF
+/// named by that AID.
 fn path_of(what: &'static str, seq: &El<'_>) -> Result<Option<Path>> {
     if seq.tag != 0x30 {
         return Ok(None);
@@ -103,13 +95,27 @@ fn path_of(what: &'static str, seq: &El<'_>) -> Result<Option<Path>> {
     if seq.value.is_empty() {
         return Ok(None);
     }
-    let any = AnyRef::new(der::Tag::Sequence, seq.value)
-        .map_err(|e| Error::malformed(what, format!("path: {e}")))?;
-    let p: PathDer<'_> = any
-        .decode_as()
-        .map_err(|e| Error::malformed(what, format!("path: {e}")))?;
-    let _ = (p.index, p.length);
-    Ok(Some(Path(p.path.as_bytes().to_vec())))
+    let parts = seq.children(what)?;
+    let mut it = parts.iter();
+    let path = it
+        .next()
+        .filter(|e| e.tag == 0x04)
+        .ok_or_else(|| Error::malformed(what, "path: efidOrPath OCTET STRING missing"))?;
+    for e in it {
+        match e.tag {
+            0x02 | 0x80 => {
+                e.uint(what)?;
+            }
+            0x4F => {}
+            t => {
+                return Err(Error::malformed(
+                    what,
+                    format!("path: unexpected element with tag {t:02X}"),
+                ));
+            }
+        }
+    }
+    Ok(Some(Path(path.value.to_vec())))
 }
 
 /// Bit flags with named accessors.
@@ -665,6 +671,69 @@ fn parse_key_directory(what: &'static str, data: &[u8]) -> Result<Vec<KeyEntry>>
             }
         }
         out.push(entry);
+    }
+    Ok(out)
+}
+
+/// A data object of the DODF (PKCS#15 v1.1 §6.6; the CPS cards list `CPS_DATA`,
+/// `CPS_ID_CARD`, `CPS_NAME_PS`, `CPS_LANG_PS`, `CPS_INFO_PS`, `CPS_ACTIVITY_nn_PS`,
+/// `CPS_SIT_FACT` there, as the official middleware shows them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataObjectEntry {
+    /// Label, e.g. `"CPS_INFO_PS"`.
+    pub label: Option<String>,
+    /// applicationName of CommonDataObjectAttributes (`"CPS"` on the CPS cards).
+    pub application: Option<String>,
+    /// Private object (flag 0): reading it needs the PIN of `auth_id`.
+    pub private: bool,
+    /// Modifiable object (flag 1).
+    pub modifiable: bool,
+    /// The authId of the PIN protecting it.
+    pub auth_id: Option<Vec<u8>>,
+    /// Where its value is (opaque objects of the `path` form; `None` for directly embedded
+    /// values, which the CPS cards do not use).
+    pub path: Option<Path>,
+}
+
+/// Parses EF.DODF: `opaqueDO` objects (`30 { CommonObjectAttributes,
+/// CommonDataObjectAttributes, [1] { Path } }`); other data-object types are skipped.
+pub fn parse_dodf(data: &[u8]) -> Result<Vec<DataObjectEntry>> {
+    const W: &str = "DODF";
+    let mut out = Vec::new();
+    for obj in asn1::file_elements(W, data)? {
+        if obj.tag != 0x30 {
+            continue;
+        }
+        let parts = obj.children(W)?;
+        let common = common_object(
+            parts
+                .first()
+                .ok_or_else(|| Error::malformed(W, "empty object"))?,
+            W,
+        )?;
+        let application = match parts.get(1).filter(|p| p.tag == 0x30) {
+            Some(attrs) => attrs
+                .children(W)?
+                .iter()
+                .find(|e| e.tag == 0x0C)
+                .map(|e| e.string(W))
+                .transpose()?,
+            None => None,
+        };
+        let mut path = None;
+        if let Some(type_attrs) = parts.iter().skip(1).find(|p| p.tag == 0xA1) {
+            if let Some(seq) = type_attrs.child(W, 0x30)? {
+                path = path_of(W, &seq)?;
+            }
+        }
+        out.push(DataObjectEntry {
+            label: common.label,
+            application,
+            private: common.flags & 1 != 0,
+            modifiable: common.flags & 2 != 0,
+            auth_id: common.auth_id,
+            path,
+        });
     }
     Ok(out)
 }
