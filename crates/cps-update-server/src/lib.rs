@@ -374,6 +374,8 @@ pub const MAX_PATH: usize = 8;
 pub const MAX_KEYS: usize = 4;
 /// Most staged files in a pending update.
 pub const MAX_FILES: usize = 8;
+/// Longest card answer a session accepts (an extended-length answer and its SW).
+pub const MAX_RESPONSE: usize = 65_538;
 /// Largest staged file (bytes).
 pub const MAX_FILE: usize = 16 * 1024;
 
@@ -873,8 +875,8 @@ impl UpdateServer {
         let Ok(resp) = hex::decode(&req.response) else {
             return json_error(400, "response is not hex");
         };
-        if resp.len() > 258 {
-            return json_error(400, "response longer than a short APDU answer");
+        if resp.len() > MAX_RESPONSE {
+            return json_error(400, "response longer than an extended APDU answer");
         }
         let Some(serial) = self.sessions().get(&id).map(|m| m.serial.clone()) else {
             return unknown();

@@ -303,7 +303,7 @@ fn start(server: UpdateServer, addr: &str, on_signal: bool) -> Result<ServerHand
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(workers + 2)
-        .thread_name("cps-update-server")
+        .thread_name("cps-update-worker")
         .enable_all()
         .build()
         .map_err(|e| listen_err(e.to_string()))?;
@@ -323,8 +323,16 @@ fn start(server: UpdateServer, addr: &str, on_signal: bool) -> Result<ServerHand
     let thread = std::thread::Builder::new()
         .name("cps-update-server".into())
         .spawn(move || {
-            runtime.block_on(accept_loop(listener, server, stop_rx, on_signal));
+            runtime.block_on(accept_loop(
+                listener,
+                Arc::clone(&server),
+                stop_rx,
+                on_signal,
+            ));
             runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+            // The last reference is dropped here, outside the runtime: a store's blocking
+            // client (PostgreSQL) must not be dropped on a runtime thread.
+            drop(server);
         })
         .map_err(|e| listen_err(e.to_string()))?;
     Ok(ServerHandle {

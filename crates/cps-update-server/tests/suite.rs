@@ -346,15 +346,6 @@ fn every_input_is_bounded_and_checked() {
         let big = format!("{{\"hello\": \"{}\"}}", "00".repeat(40_000));
         let (s, e) = call(&url, "POST", "/v1/sessions", &big, None);
         assert_eq!(s, 413, "{e}");
-        // An over-long answer to a session.
-        let (s, _) = call(
-            &url,
-            "POST",
-            "/v1/sessions/1",
-            &format!("{{\"response\": \"{}\"}}", "00".repeat(300)),
-            None,
-        );
-        assert!(s == 400 || s == 404);
         h.stop();
     }
 }
