@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod pkcs11;
 mod serve;
 pub mod store;
 
@@ -40,7 +41,9 @@ use std::sync::{Arc, Mutex};
 
 use cps_iasecc::{Coded, PracticeSituation};
 use cps_update::http::{ErrorJson, NextRequest, OpenRequest, ReplyJson};
-use cps_update::issuer::{CardRecord, Issuer, PendingUpdate, RenewableKey};
+use cps_update::issuer::{
+    CardRecord, InProcessKeys, Issuer, IssuerKeys, PendingUpdate, RenewableKey,
+};
 use cps_update::relay::{Reply, UpdateService};
 use cps_update::scp::TEST_MASTER_KEY;
 use cps_update::script::Hello;
@@ -620,16 +623,22 @@ impl UpdateServer {
         Self::with_store(Arc::new(SqliteStore::open(db, "node-1")?))
     }
 
-    /// The reference issuer on this store.
+    /// The reference issuer (TEST keys in process) on this store.
     pub fn with_store(store: Arc<dyn CardStore>) -> Result<Self, ServerError> {
-        let issuer = Issuer::new(TEST_MASTER_KEY).map_err(|e| ServerError::Issuer(e.0))?;
-        Ok(UpdateServer {
+        let keys = InProcessKeys::test_ca(TEST_MASTER_KEY).map_err(|e| ServerError::Issuer(e.0))?;
+        Ok(Self::with_store_and_keys(store, Box::new(keys)))
+    }
+
+    /// An issuer with these keys (e.g. [`pkcs11::Pkcs11Keys`]) on this store.
+    pub fn with_store_and_keys(store: Arc<dyn CardStore>, keys: Box<dyn IssuerKeys>) -> Self {
+        let issuer = Issuer::with_keys(keys);
+        UpdateServer {
             issuer: Mutex::new(issuer),
             store,
             sessions: Mutex::new(HashMap::new()),
             admin: None,
             limits: Limits::default(),
-        })
+        }
     }
 
     /// Enables the administration API for tokens signed with this key.

@@ -3,7 +3,9 @@
 //!
 //! Usage:
 //! - `cps-update-server [--listen 127.0.0.1:8700] [--db cps-update.sqlite | --postgres
-//!   "host=… port=… user=… dbname=…"] [--node NAME] [--pool N] [--admin-key-file FILE]`
+//!   "host=… port=… user=… dbname=…"] [--node NAME] [--pool N] [--admin-key-file FILE]
+//!   [--pkcs11-module LIB --pkcs11-token LABEL --pkcs11-pin-file FILE [--pkcs11-key LABEL]]`
+//!   (with `--pkcs11-*`, the master key is used through the token and never loaded)
 //! - `cps-update-server admin-token --admin-key-file FILE [--valid-secs N]`: prints a signed
 //!   administration token.
 #![forbid(unsafe_code)]
@@ -14,7 +16,8 @@ use std::sync::Arc;
 use cps_update_server::{AdminKey, PgStore, SqliteStore, UpdateServer};
 
 const USAGE: &str = "usage: cps-update-server [--listen ADDR:PORT] [--db FILE | --postgres PARAMS] \
-[--node NAME] [--pool N] [--admin-key-file FILE]\n       cps-update-server admin-token \
+[--node NAME] [--pool N] [--admin-key-file FILE] [--pkcs11-module LIB --pkcs11-token LABEL \
+--pkcs11-pin-file FILE [--pkcs11-key LABEL]]\n       cps-update-server admin-token \
 --admin-key-file FILE [--valid-secs N]";
 
 fn read_key(path: &str) -> Result<AdminKey, String> {
@@ -32,6 +35,10 @@ fn run() -> Result<(), (u8, String)> {
     let mut pool = 8usize;
     let mut key_file: Option<String> = None;
     let mut valid_secs: i64 = 3600;
+    let mut p11_module: Option<String> = None;
+    let mut p11_token = "cps-update".to_owned();
+    let mut p11_pin_file: Option<String> = None;
+    let mut p11_key = "cps-update-master".to_owned();
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let token_mode = args.first().is_some_and(|a| a == "admin-token");
     if token_mode {
@@ -49,6 +56,10 @@ fn run() -> Result<(), (u8, String)> {
             "--pool" => pool = v.parse().map_err(|_| usage())?,
             "--admin-key-file" => key_file = Some(v),
             "--valid-secs" => valid_secs = v.parse().map_err(|_| usage())?,
+            "--pkcs11-module" => p11_module = Some(v),
+            "--pkcs11-token" => p11_token = v,
+            "--pkcs11-pin-file" => p11_pin_file = Some(v),
+            "--pkcs11-key" => p11_key = v,
             _ => return Err(usage()),
         }
     }
@@ -64,7 +75,26 @@ fn run() -> Result<(), (u8, String)> {
         }
         None => Arc::new(SqliteStore::open(&db, &node).map_err(|e| (1, e.to_string()))?),
     };
-    let mut server = UpdateServer::with_store(store).map_err(|e| (1, e.to_string()))?;
+    let mut server = match p11_module {
+        None => UpdateServer::with_store(store).map_err(|e| (1, e.to_string()))?,
+        Some(module) => {
+            let pin_file = p11_pin_file.ok_or((2, USAGE.to_owned()))?;
+            let pin = zeroize::Zeroizing::new(
+                std::fs::read_to_string(&pin_file)
+                    .map_err(|e| (1, format!("cannot read {pin_file}: {e}")))?,
+            );
+            let ca = cps_update::issuer::InProcessKeys::test_ca([0; 16]).map_err(|e| (1, e.0))?;
+            let keys = cps_update_server::pkcs11::Pkcs11Keys::open(
+                std::path::Path::new(&module),
+                &p11_token,
+                pin.trim(),
+                &p11_key,
+                ca,
+            )
+            .map_err(|e| (1, e.to_string()))?;
+            UpdateServer::with_store_and_keys(store, Box::new(keys))
+        }
+    };
     if let Some(f) = key_file {
         server = server.with_admin_key(read_key(&f).map_err(|e| (1, e))?);
     }
