@@ -84,7 +84,12 @@ impl AdminKey {
         if expiry.is_empty() || !expiry.bytes().all(|b| b.is_ascii_digit()) {
             return Err(TokenError::Invalid);
         }
+        let text = expiry;
         let expiry: i64 = expiry.parse().map_err(|_| TokenError::Invalid)?;
+        if expiry.to_string() != text {
+            // One spelling per token (no leading zeros).
+            return Err(TokenError::Invalid);
+        }
         let tag = hex::decode(tag).map_err(|_| TokenError::Invalid)?;
         self.mac(expiry)
             .verify_slice(&tag)
@@ -131,7 +136,36 @@ mod tests {
             assert_eq!(k.verify(bad, 0), Err(TokenError::Invalid), "{bad}");
         }
         assert_eq!(k.verify(&"a".repeat(1000), 0), Err(TokenError::Invalid));
+        // The same expiry spelt with a leading zero.
+        let padded = t.replacen("v1.2000.", "v1.02000.", 1);
+        assert_eq!(k.verify(&padded, 1_000), Err(TokenError::Invalid));
         assert!(AdminKey::from_hex(&"ab".repeat(32)).is_some());
         assert!(AdminKey::from_hex("abcd").is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_verifies(t in ".{0,200}") {
+            let k = AdminKey::new([3; 32]);
+            proptest::prop_assert!(k.verify(&t, 0).is_err());
+        }
+
+        #[test]
+        fn a_token_verifies_until_its_expiry_and_not_after_one_change(
+            expiry in 0i64..i64::MAX / 2,
+            now in 0i64..i64::MAX / 2,
+            pos in 0usize..200,
+        ) {
+            let k = AdminKey::new([5; 32]);
+            let t = k.token(expiry);
+            proptest::prop_assert_eq!(k.verify(&t, now).is_ok(), now <= expiry);
+            let mut b = t.clone().into_bytes();
+            let i = pos % b.len();
+            b[i] = if b[i] == b'0' { b'1' } else { b'0' };
+            let changed = String::from_utf8(b).unwrap();
+            if changed != t {
+                proptest::prop_assert!(k.verify(&changed, 0).is_err());
+            }
+        }
     }
 }
