@@ -227,6 +227,17 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// CPU time (user + system) of a process, in seconds (`/proc/PID/stat`, 100 ticks/s).
+fn cpu_secs(pid: u32) -> f64 {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which ends at the last ')'): utime is the 12th, stime
+    // the 13th.
+    let rest = text.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
 /// An HTTP service that records the time of each exchange.
 struct Timed {
     inner: HttpService,
@@ -418,10 +429,12 @@ fn main() {
         .collect();
     let urls: Vec<String> = nodes.iter().map(|n| n.url.clone()).collect();
 
+    let cpu0: f64 = nodes.iter().map(|n| cpu_secs(n.child.id())).sum();
     let base = drive(&urls, 0, a.updates, a.concurrency);
+    let cpu1: f64 = nodes.iter().map(|n| cpu_secs(n.child.id())).sum();
     let rss: Vec<(u64, u64)> = nodes.iter().map(|n| rss_kib(n.child.id())).collect();
     println!(
-        "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {} |",
+        "| {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {} | {:.1} | {} |",
         a.engine,
         a.nodes,
         n,
@@ -433,6 +446,7 @@ fn main() {
             .map(|(r, h)| format!("{} MiB (peak {})", r / 1024, h / 1024))
             .collect::<Vec<_>>()
             .join(", "),
+        (cpu1 - cpu0) * 1000.0 / base.updates.max(1) as f64,
         base.failures,
     );
     if a.hostile {
