@@ -67,6 +67,9 @@ pub enum ServerError {
     /// The store failed otherwise.
     #[error("storage: {0}")]
     Storage(String),
+    /// The TLS set-up failed.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// A stored record does not decode.
     #[error("stored record of card {serial}: {detail}")]
     Corrupt {
@@ -553,6 +556,7 @@ pub struct UpdateServer {
     sessions: Mutex<HashMap<u64, SessionMeta>>,
     admin: Option<AdminKey>,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl std::fmt::Debug for UpdateServer {
@@ -638,6 +642,7 @@ impl UpdateServer {
             sessions: Mutex::new(HashMap::new()),
             admin: None,
             limits: Limits::default(),
+            tls: None,
         }
     }
 
@@ -645,6 +650,38 @@ impl UpdateServer {
     pub fn with_admin_key(mut self, key: AdminKey) -> Self {
         self.admin = Some(key);
         self
+    }
+
+    /// Serves HTTPS (rustls, TLS 1.2 and 1.3) with this certificate chain and private key
+    /// (PEM files). The protocol is end-to-end protected either way; TLS protects the
+    /// administration tokens and holder data on the wire.
+    pub fn with_tls_files(mut self, cert_chain: &Path, key: &Path) -> Result<Self, ServerError> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let tls_err = |what: &str, e: String| ServerError::Tls(format!("{what}: {e}"));
+        let certs = CertificateDer::pem_file_iter(cert_chain)
+            .map_err(|e| tls_err("certificate file", e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| tls_err("certificate file", e.to_string()))?;
+        if certs.is_empty() {
+            return Err(tls_err("certificate file", "no certificate".into()));
+        }
+        let key =
+            PrivateKeyDer::from_pem_file(key).map_err(|e| tls_err("key file", e.to_string()))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_err("protocol versions", e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .map_err(|e| tls_err("certificate and key", e.to_string()))?;
+        self.tls = Some(Arc::new(config));
+        Ok(self)
+    }
+
+    /// The TLS configuration, when serving HTTPS.
+    pub(crate) fn tls(&self) -> Option<Arc<rustls::ServerConfig>> {
+        self.tls.clone()
     }
 
     /// Replaces the limits.

@@ -5,7 +5,9 @@
 //! - `cps-update-server [--listen 127.0.0.1:8700] [--db cps-update.sqlite | --postgres
 //!   "host=… port=… user=… dbname=…"] [--node NAME] [--pool N] [--admin-key-file FILE]
 //!   [--pkcs11-module LIB --pkcs11-token LABEL --pkcs11-pin-file FILE [--pkcs11-key LABEL]]`
-//!   (with `--pkcs11-*`, the master key is used through the token and never loaded)
+//!   [--tls-cert CHAIN.pem --tls-key KEY.pem]`
+//!   (with `--pkcs11-*`, the master key is used through the token and never loaded; with
+//!   `--tls-*`, HTTPS)
 //! - `cps-update-server admin-token --admin-key-file FILE [--valid-secs N]`: prints a signed
 //!   administration token.
 #![forbid(unsafe_code)]
@@ -17,7 +19,7 @@ use cps_update_server::{AdminKey, PgStore, SqliteStore, UpdateServer};
 
 const USAGE: &str = "usage: cps-update-server [--listen ADDR:PORT] [--db FILE | --postgres PARAMS] \
 [--node NAME] [--pool N] [--admin-key-file FILE] [--pkcs11-module LIB --pkcs11-token LABEL \
---pkcs11-pin-file FILE [--pkcs11-key LABEL]]\n       cps-update-server admin-token \
+--pkcs11-pin-file FILE [--pkcs11-key LABEL]] [--tls-cert FILE --tls-key FILE]\n       cps-update-server admin-token \
 --admin-key-file FILE [--valid-secs N]";
 
 fn read_key(path: &str) -> Result<AdminKey, String> {
@@ -39,6 +41,8 @@ fn run() -> Result<(), (u8, String)> {
     let mut p11_token = "cps-update".to_owned();
     let mut p11_pin_file: Option<String> = None;
     let mut p11_key = "cps-update-master".to_owned();
+    let mut tls_cert: Option<String> = None;
+    let mut tls_key: Option<String> = None;
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let token_mode = args.first().is_some_and(|a| a == "admin-token");
     if token_mode {
@@ -60,6 +64,8 @@ fn run() -> Result<(), (u8, String)> {
             "--pkcs11-token" => p11_token = v,
             "--pkcs11-pin-file" => p11_pin_file = Some(v),
             "--pkcs11-key" => p11_key = v,
+            "--tls-cert" => tls_cert = Some(v),
+            "--tls-key" => tls_key = Some(v),
             _ => return Err(usage()),
         }
     }
@@ -97,6 +103,15 @@ fn run() -> Result<(), (u8, String)> {
     };
     if let Some(f) = key_file {
         server = server.with_admin_key(read_key(&f).map_err(|e| (1, e))?);
+    }
+    match (tls_cert, tls_key) {
+        (None, None) => {}
+        (Some(c), Some(k)) => {
+            server = server
+                .with_tls_files(std::path::Path::new(&c), std::path::Path::new(&k))
+                .map_err(|e| (1, e.to_string()))?;
+        }
+        _ => return Err((2, USAGE.to_owned())),
     }
     let engine = server.engine();
     let handle =

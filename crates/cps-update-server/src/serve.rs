@@ -73,6 +73,7 @@ impl Drop for ClientSlot {
 /// A running HTTP server.
 pub struct ServerHandle {
     addr: SocketAddr,
+    https: bool,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -84,9 +85,10 @@ impl std::fmt::Debug for ServerHandle {
 }
 
 impl ServerHandle {
-    /// `http://ADDR`.
+    /// `http://ADDR` (`https://ADDR` with TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The bound address.
@@ -187,6 +189,26 @@ async fn handle(
     Ok(respond(status, text))
 }
 
+/// One HTTP/1.1 connection over `io` (plain TCP or TLS), with the header timer.
+fn http_connection<I>(
+    io: I,
+    server: Arc<UpdateServer>,
+    workers: Arc<Semaphore>,
+    limits: &crate::Limits,
+) -> impl hyper_util::server::graceful::GracefulConnection + Send + 'static
+where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        handle(req, Arc::clone(&server), Arc::clone(&workers))
+    });
+    hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(16 * 1024)
+        .serve_connection(TokioIo::new(io), service)
+}
+
 /// Refuses a connection over a limit with `503` and closes it.
 async fn refuse(mut stream: tokio::net::TcpStream) {
     let body = "{\"error\":\"too many connections\"}";
@@ -213,6 +235,7 @@ async fn accept_loop(
     let workers = Arc::new(Semaphore::new(limits.workers.max(1)));
     let per_client = Arc::new(PerClient::default());
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let tls = server.tls().map(tokio_rustls::TlsAcceptor::from);
     let sweeper = {
         let server = Arc::clone(&server);
         tokio::spawn(async move {
@@ -269,21 +292,36 @@ async fn accept_loop(
                 let _ = stream.set_nodelay(true);
                 let server = Arc::clone(&server);
                 let workers = Arc::clone(&workers);
-                let service = hyper::service::service_fn(move |req| {
-                    handle(req, Arc::clone(&server), Arc::clone(&workers))
-                });
-                let conn = hyper::server::conn::http1::Builder::new()
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(limits.header_timeout)
-                    .max_buf_size(16 * 1024)
-                    .serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
                 let lifetime = limits.connection_lifetime;
-                tokio::spawn(async move {
-                    let _ = tokio::time::timeout(lifetime, conn).await;
-                    drop(slot);
-                    drop(permit);
-                });
+                let header_timeout = limits.header_timeout;
+                match &tls {
+                    None => {
+                        let conn = graceful.watch(http_connection(stream, server, workers, &limits));
+                        tokio::spawn(async move {
+                            let _ = tokio::time::timeout(lifetime, conn).await;
+                            drop(slot);
+                            drop(permit);
+                        });
+                    }
+                    Some(acceptor) => {
+                        // The handshake runs under the header timer; a connection that does
+                        // not complete it in time is dropped.
+                        let acceptor = acceptor.clone();
+                        let limits = limits.clone();
+                        let watcher = graceful.watcher();
+                        tokio::spawn(async move {
+                            let Ok(Ok(tls_stream)) =
+                                tokio::time::timeout(header_timeout, acceptor.accept(stream)).await
+                            else {
+                                return;
+                            };
+                            let conn = watcher.watch(http_connection(tls_stream, server, workers, &limits));
+                            let _ = tokio::time::timeout(lifetime, conn).await;
+                            drop(slot);
+                            drop(permit);
+                        });
+                    }
+                }
             }
             _ = stop.changed() => break,
             () = &mut signal => break,
@@ -300,6 +338,7 @@ fn start(server: UpdateServer, addr: &str, on_signal: bool) -> Result<ServerHand
         detail,
     };
     let workers = server.limits().workers.max(1);
+    let https = server.tls().is_some();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(workers + 2)
@@ -337,6 +376,7 @@ fn start(server: UpdateServer, addr: &str, on_signal: bool) -> Result<ServerHand
         .map_err(|e| listen_err(e.to_string()))?;
     Ok(ServerHandle {
         addr: bound,
+        https,
         stop: stop_tx,
         thread: Some(thread),
     })
