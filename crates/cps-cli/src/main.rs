@@ -171,6 +171,11 @@ enum Cmd {
         /// Register the simulated cards of every persona (CPS3 and CPS4).
         #[arg(long)]
         seed_test_cards: bool,
+        /// File with the administration key (64 hex digits): the `/v1/cards` API then answers
+        /// requests carrying a token signed with it (`cps-update-server admin-token`);
+        /// without it, administration over HTTP is refused.
+        #[arg(long)]
+        admin_key_file: Option<std::path::PathBuf>,
     },
     /// List PC/SC readers, card presence, ATR and interface.
     Readers,
@@ -398,7 +403,8 @@ fn main() -> ExitCode {
             listen,
             db,
             seed_test_cards,
-        } => update::serve(&listen, &db, seed_test_cards),
+            admin_key_file,
+        } => update::serve(&listen, &db, seed_test_cards, admin_key_file.as_deref()),
         Cmd::Readers => readers::run(ctx.json),
         Cmd::Apdu {
             exclusive,

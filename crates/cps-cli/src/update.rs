@@ -74,14 +74,35 @@ pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
 }
 
 /// `cps update-server`: serves until interrupted.
-pub fn serve(listen: &str, db: &std::path::Path, seed: bool) -> Result<u8, Failure> {
+pub fn serve(
+    listen: &str,
+    db: &std::path::Path,
+    seed: bool,
+    admin_key_file: Option<&std::path::Path>,
+) -> Result<u8, Failure> {
     let mut server = cps_update_server::UpdateServer::open(db)
         .map_err(|e| Failure::new(1, format!("update server: {e}")))?;
+    if let Some(path) = admin_key_file {
+        let text =
+            zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                Failure::new(1, format!("administration key {}: {e}", path.display()))
+            })?);
+        let key = cps_update_server::AdminKey::from_hex(&text).ok_or_else(|| {
+            Failure::new(
+                1,
+                format!(
+                    "administration key {}: expected 64 hex digits",
+                    path.display()
+                ),
+            )
+        })?;
+        server = server.with_admin_key(key);
+    }
     if seed {
-        let n = seed_simulated_cards(&mut server)?;
+        let n = seed_simulated_cards(&server)?;
         eprintln!("registered {n} simulated cards (every persona, CPS3 and CPS4)");
     }
-    let handle = cps_update_server::serve(server, listen)
+    let handle = cps_update_server::serve_until_signal(server, listen)
         .map_err(|e| Failure::new(3, format!("update server: {e}")))?;
     eprintln!(
         "cps update-server: TEST issuer (test keys, test PKI) on {} — database {}",
@@ -94,7 +115,7 @@ pub fn serve(listen: &str, db: &std::path::Path, seed: bool) -> Result<u8, Failu
 }
 
 /// Registers the simulated card of every persona, both generations, unless already known.
-fn seed_simulated_cards(server: &mut cps_update_server::UpdateServer) -> Result<usize, Failure> {
+fn seed_simulated_cards(server: &cps_update_server::UpdateServer) -> Result<usize, Failure> {
     use cps::sim::{Profile, SimCard};
     use cps_iasecc::PracticeSituation;
     let dam = cps_update::issuer::DAM_PATH;
@@ -107,7 +128,10 @@ fn seed_simulated_cards(server: &mut cps_update_server::UpdateServer) -> Result<
             let card = SimCard::new(profile, persona)
                 .map_err(|e| Failure::new(1, format!("simulated card {persona}: {e}")))?;
             let serial = card.serial();
-            if server.issuer_mut().record(&serial).is_some() {
+            let known = server
+                .record(&serial)
+                .map_err(|e| Failure::new(1, format!("update server: {e}")))?;
+            if known.is_some() {
                 continue;
             }
             let situations = card
@@ -118,12 +142,11 @@ fn seed_simulated_cards(server: &mut cps_update_server::UpdateServer) -> Result<
                 .unwrap_or_default();
             let record = cps_update::issuer::test_record(pki, persona, serial, situations)
                 .map_err(|e| Failure::new(1, e.0))?;
-            server.issuer_mut().register(record);
+            server
+                .register(&record)
+                .map_err(|e| Failure::new(1, format!("update server: {e}")))?;
             n += 1;
         }
     }
-    server
-        .persist()
-        .map_err(|e| Failure::new(1, format!("update server: {e}")))?;
     Ok(n)
 }

@@ -27,14 +27,24 @@ fn update_server_and_update_on_the_simulated_cps4() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("issuer.sqlite");
+    // Administration needs a token signed with the server's administration key.
+    let key_file = dir.join("admin.key");
+    std::fs::write(&key_file, "5A".repeat(32)).unwrap();
+    let key = cps_update_server::AdminKey::from_hex(&"5A".repeat(32)).unwrap();
+    let bearer = format!(
+        "Bearer {}",
+        key.token(cps_x509::UnixTime::now().secs() + 600)
+    );
     let mut server = Command::new(env!("CARGO_BIN_EXE_cps"))
         .args([
             "update-server",
             "--listen",
             "127.0.0.1:0",
             "--seed-test-cards",
-            "--db",
+            "--admin-key-file",
         ])
+        .arg(&key_file)
+        .arg("--db")
         .arg(&db)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -50,7 +60,13 @@ fn update_server_and_update_on_the_simulated_cps4() {
 
     // The register moves dr-martin and schedules the 3-year renewal.
     let serial = hex::encode_upper(SimCard::new(Profile::Cps4, "dr-martin").unwrap().serial());
+    // Holder data is not served without the token.
+    let r = minreq::get(format!("{url}/v1/cards/{serial}"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status_code, 401);
     let card: serde_json::Value = minreq::get(format!("{url}/v1/cards/{serial}"))
+        .with_header("Authorization", &bearer)
         .send()
         .unwrap()
         .json()
@@ -58,12 +74,14 @@ fn update_server_and_update_on_the_simulated_cps4() {
     let mut situations = card["situations"].clone();
     situations[0]["city"] = "BORDEAUX".into();
     let r = minreq::put(format!("{url}/v1/cards/{serial}/situations"))
+        .with_header("Authorization", &bearer)
         .with_json(&situations)
         .unwrap()
         .send()
         .unwrap();
     assert_eq!(r.status_code, 204);
     let r = minreq::post(format!("{url}/v1/cards/{serial}/renewal"))
+        .with_header("Authorization", &bearer)
         .with_body("{}")
         .send()
         .unwrap();
@@ -79,6 +97,7 @@ fn update_server_and_update_on_the_simulated_cps4() {
     assert!(stderr.contains("generating key 20 on the card"), "{stderr}");
     assert!(stderr.contains("5/6 committing"), "{stderr}");
     let card: serde_json::Value = minreq::get(format!("{url}/v1/cards/{serial}"))
+        .with_header("Authorization", &bearer)
         .send()
         .unwrap()
         .json()

@@ -52,6 +52,7 @@ pub struct SimCardBuilder {
     pki: Pki,
     fido2: Fido2Options,
     fido2_set: bool,
+    update_serial: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for SimCardBuilder {
@@ -85,6 +86,7 @@ impl Default for SimCardBuilder {
             pki: Pki::default(),
             fido2: Fido2Options::default(),
             fido2_set: false,
+            update_serial: None,
         }
     }
 }
@@ -99,6 +101,14 @@ impl SimCardBuilder {
     /// (`12345678`), contact interface, key generation on.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The serial number the remote-update application announces (and [`SimCard::serial`]
+    /// returns) instead of the persona's, so that a load test of the update service can
+    /// drive many distinct cards; EF.SN keeps the persona's value. A test hook.
+    pub fn update_serial(mut self, serial: Vec<u8>) -> Self {
+        self.update_serial = Some(serial);
+        self
     }
 
     /// One of the built-in profiles.
@@ -329,7 +339,10 @@ impl SimCardBuilder {
                 dialect: spec.contact.dialect,
             },
         };
-        let serial = persona.serial(spec.generation).to_vec();
+        let serial = self
+            .update_serial
+            .clone()
+            .unwrap_or_else(|| persona.serial(spec.generation).to_vec());
         let channels = iface.logical_channels;
         let native_aid = iface.native_aid.as_ref().map(|a| a.0.clone());
         let select_only: Vec<Vec<u8>> =

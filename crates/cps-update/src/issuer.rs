@@ -124,14 +124,82 @@ struct Run {
     not_before: UnixTime,
 }
 
-/// The reference issuer.
-pub struct Issuer {
+/// Where the issuer's secrets live: the master key the card keys are diversified from, and
+/// the CA key that signs renewed certificates. [`InProcessKeys`] holds them in memory (the
+/// test keys of the embedded default); an implementation backed by an HSM keeps them out of
+/// the process and answers only derived card keys and signed certificates.
+pub trait IssuerKeys: Send {
+    /// The static keys of the card with this serial number.
+    fn card_keys(&self, serial: &[u8]) -> Result<StaticKeys, ServiceError>;
+    /// Issues (signs) a holder certificate.
+    fn issue(&self, request: &HolderCertificateRequest<'_>) -> Result<Vec<u8>, ServiceError>;
+}
+
+/// The issuer's keys held in process memory (zeroized on drop).
+pub struct InProcessKeys {
     master: Zeroizing<[u8; 16]>,
-    cards: BTreeMap<Vec<u8>, CardRecord>,
-    runs: BTreeMap<u64, Run>,
-    next_run: u64,
     ca_key: PrivateKey,
     ca_cert: CpsCertificate,
+}
+
+impl std::fmt::Debug for InProcessKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InProcessKeys(..)")
+    }
+}
+
+impl InProcessKeys {
+    /// This master key and the test PKI's persons CA.
+    pub fn test_ca(master: [u8; 16]) -> Result<Self, ServiceError> {
+        let ca_key = cps_x509::test_pki::intermediate_key()
+            .map_err(|e| service(format!("test CA key: {e}")))?;
+        let ca_cert = cps_x509::test_pki::intermediate_certificate()
+            .map_err(|e| service(format!("test CA certificate: {e}")))?;
+        Ok(InProcessKeys {
+            master: Zeroizing::new(master),
+            ca_key,
+            ca_cert,
+        })
+    }
+}
+
+impl IssuerKeys for InProcessKeys {
+    fn card_keys(&self, serial: &[u8]) -> Result<StaticKeys, ServiceError> {
+        Ok(StaticKeys::diversify(&self.master, serial))
+    }
+
+    fn issue(&self, request: &HolderCertificateRequest<'_>) -> Result<Vec<u8>, ServiceError> {
+        issue_holder_certificate(&self.ca_key, &self.ca_cert, request)
+            .map_err(|e| service(format!("certificate: {e}")))
+    }
+}
+
+/// A failed answer: the error, and whether the session survives it (an answer that did not
+/// authenticate under the session's channel changes nothing, so a third party posting to the
+/// session cannot end it).
+struct Fail {
+    error: ServiceError,
+    keep: bool,
+}
+
+impl From<ServiceError> for Fail {
+    fn from(error: ServiceError) -> Self {
+        Fail { error, keep: false }
+    }
+}
+
+fn unauthenticated(msg: impl Into<String>) -> Fail {
+    Fail {
+        error: service(msg),
+        keep: true,
+    }
+}
+
+/// The reference issuer.
+pub struct Issuer {
+    keys: Box<dyn IssuerKeys>,
+    cards: BTreeMap<Vec<u8>, CardRecord>,
+    runs: BTreeMap<u64, Run>,
     validity_years: u16,
     dirty: std::collections::BTreeSet<Vec<u8>>,
 }
@@ -152,20 +220,40 @@ fn service(msg: impl Into<String>) -> ServiceError {
 impl Issuer {
     /// An issuer with this master key, signing with the test PKI's persons CA.
     pub fn new(master: [u8; 16]) -> Result<Self, ServiceError> {
-        let ca_key = cps_x509::test_pki::intermediate_key()
-            .map_err(|e| service(format!("test CA key: {e}")))?;
-        let ca_cert = cps_x509::test_pki::intermediate_certificate()
-            .map_err(|e| service(format!("test CA certificate: {e}")))?;
-        Ok(Issuer {
-            master: Zeroizing::new(master),
+        Ok(Self::with_keys(Box::new(InProcessKeys::test_ca(master)?)))
+    }
+
+    /// An issuer using these keys (in process or in an HSM).
+    pub fn with_keys(keys: Box<dyn IssuerKeys>) -> Self {
+        Issuer {
+            keys,
             cards: BTreeMap::new(),
             runs: BTreeMap::new(),
-            next_run: 1,
-            ca_key,
-            ca_cert,
             validity_years: 3,
             dirty: Default::default(),
-        })
+        }
+    }
+
+    /// Removes a card's record from memory (a server that keeps records in a database loads
+    /// the record for each request and forgets it afterwards). Its sessions stay.
+    pub fn forget(&mut self, serial: &[u8]) -> Option<CardRecord> {
+        self.dirty.remove(serial);
+        self.cards.remove(serial)
+    }
+
+    /// The card a running session updates.
+    pub fn session_card(&self, session: u64) -> Option<&[u8]> {
+        self.runs.get(&session).map(|r| r.serial.as_slice())
+    }
+
+    /// Ends a session (expired, or abandoned by its relay); whether it was running.
+    pub fn end_session(&mut self, session: u64) -> bool {
+        self.runs.remove(&session).is_some()
+    }
+
+    /// Number of running sessions.
+    pub fn session_count(&self) -> usize {
+        self.runs.len()
     }
 
     /// Registers (or replaces) a card.
@@ -191,8 +279,8 @@ impl Issuer {
     }
 
     /// The static keys of a card.
-    pub fn card_keys(&self, serial: &[u8]) -> StaticKeys {
-        StaticKeys::diversify(&self.master, serial)
+    pub fn card_keys(&self, serial: &[u8]) -> Result<StaticKeys, ServiceError> {
+        self.keys.card_keys(serial)
     }
 
     fn pending_mut(&mut self, serial: &[u8]) -> Result<&mut PendingUpdate, ServiceError> {
@@ -255,6 +343,7 @@ impl Issuer {
             .ok_or_else(|| service("unknown card"))?
             .renewable
             .clone();
+        check_not_before(not_before, self.validity_years)?;
         let p = self.pending_mut(serial)?;
         p.renew = keys;
         p.not_before = not_before;
@@ -281,19 +370,14 @@ impl Issuer {
         let mut serial = vec![0x01];
         serial.extend_from_slice(&run.begin.update_id[..8]);
         serial.push(key.key_ref);
-        issue_holder_certificate(
-            &self.ca_key,
-            &self.ca_cert,
-            &HolderCertificateRequest {
-                subject: &rec.subject,
-                public_key_spki_der: spki,
-                validity,
-                usage: key.usage,
-                serial: &serial,
-                policies,
-            },
-        )
-        .map_err(|e| service(format!("certificate: {e}")))
+        self.keys.issue(&HolderCertificateRequest {
+            subject: &rec.subject,
+            public_key_spki_der: spki,
+            validity,
+            usage: key.usage,
+            serial: &serial,
+            policies,
+        })
     }
 
     fn send(&mut self, id: u64) -> Result<Reply, ServiceError> {
@@ -384,19 +468,22 @@ impl Issuer {
     }
 
     /// Handles the card's answer to the last command.
-    fn on_response(&mut self, run: &mut Run, response: &[u8]) -> Result<Then, ServiceError> {
+    ///
+    /// Until the answer is authenticated (card cryptogram, R-MAC) nothing of `run` changes
+    /// and a failure keeps the session.
+    fn on_response(&mut self, run: &mut Run, response: &[u8]) -> Result<Then, Fail> {
         if run.stage == Stage::WaitInit {
-            let (body, sw) = split_sw(response)?;
+            let (body, sw) = split_sw(response).map_err(|e| unauthenticated(e.0))?;
             if sw != [0x90, 0x00] {
-                return Err(service(format!(
+                return Err(unauthenticated(format!(
                     "INITIALIZE UPDATE refused: {}",
                     hex::encode_upper(sw)
                 )));
             }
-            let keys = self.card_keys(&run.serial);
+            let keys = self.card_keys(&run.serial)?;
             let (host, external_authenticate) =
                 HostSession::open(&keys, KVN, &run.host_challenge, body)
-                    .map_err(|e| service(e.to_string()))?;
+                    .map_err(|e| unauthenticated(e.to_string()))?;
             run.host = Some(host);
             run.stage = Stage::WaitAuth;
             return Ok(Then::Send(
@@ -405,9 +492,13 @@ impl Issuer {
             ));
         }
         if run.stage == Stage::WaitAuth {
-            let (_, sw) = split_sw(response)?;
+            let (body, sw) = split_sw(response).map_err(|e| unauthenticated(e.0))?;
+            if !body.is_empty() {
+                return Err(unauthenticated("EXTERNAL AUTHENTICATE answered data"));
+            }
             if sw != [0x90, 0x00] {
-                return Err(service(format!(
+                // A plain status word: not authenticated, the session stays.
+                return Err(unauthenticated(format!(
                     "EXTERNAL AUTHENTICATE refused: {}",
                     hex::encode_upper(sw)
                 )));
@@ -422,14 +513,14 @@ impl Issuer {
         let host = run.host.as_mut().ok_or_else(|| service("no session"))?;
         let (data, sw) = host
             .unwrap(response)
-            .map_err(|e| service(format!("card answer rejected: {e}")))?;
+            .map_err(|e| unauthenticated(format!("card answer rejected: {e}")))?;
         if sw != [0x90, 0x00] {
-            return Err(service(format!(
+            return Err(Fail::from(service(format!(
                 "the card refused step {} ({:?}): {}",
                 run.cursor,
                 run.stage,
                 hex::encode_upper(sw)
-            )));
+            ))));
         }
         match run.stage {
             Stage::WaitBegin => {
@@ -438,7 +529,7 @@ impl Issuer {
                     .map(|b| u16::from_be_bytes(*b))
                     .ok_or_else(|| service("BEGIN answer"))?;
                 if done > run.begin.step_count {
-                    return Err(service("the card reports more steps than the update has"));
+                    return Err(service("the card reports more steps than the update has").into());
                 }
                 run.card_steps_done = done;
             }
@@ -456,7 +547,7 @@ impl Issuer {
                             k.cert_path.clone(),
                             run.certs.get(&k.key_ref).cloned().unwrap_or_default(),
                         ),
-                        _ => return Err(service("plan out of step")),
+                        _ => return Err(service("plan out of step").into()),
                     };
                     run.digests.push(file_step_digest(&path, &content));
                     run.cursor += 1;
@@ -465,7 +556,7 @@ impl Issuer {
             }
             Stage::WaitGenKey => {
                 let Some(PlanStep::GenKey(k)) = run.plan.get(run.cursor).cloned() else {
-                    return Err(service("plan out of step"));
+                    return Err(service("plan out of step").into());
                 };
                 PublicKeyInfo::from_spki_der(&data)
                     .map_err(|e| service(format!("the card's new public key: {e}")))?;
@@ -485,7 +576,7 @@ impl Issuer {
             }
             Stage::WaitPop => {
                 let Some(PlanStep::GenKey(k)) = run.plan.get(run.cursor).cloned() else {
-                    return Err(service("plan out of step"));
+                    return Err(service("plan out of step").into());
                 };
                 let spki = run.spki.get(&k.key_ref).cloned().unwrap_or_default();
                 let key = PublicKeyInfo::from_spki_der(&spki)
@@ -513,7 +604,7 @@ impl Issuer {
                     .map(|b| u32::from_be_bytes(*b))
                     .ok_or_else(|| service("COMMIT answer"))?;
                 if seq != run.begin.target {
-                    return Err(service("the card committed another sequence number"));
+                    return Err(service("the card committed another sequence number").into());
                 }
                 let steps = run.begin.step_count;
                 if let Some(rec) = self.cards.get_mut(&run.serial) {
@@ -530,6 +621,33 @@ impl Issuer {
         }
         Ok(Then::Continue)
     }
+}
+
+/// Earliest notBefore a renewal accepts: 2000-01-01T00:00:00Z.
+pub const EARLIEST_NOT_BEFORE: i64 = 946_684_800;
+
+/// How far in the future a renewal's notBefore may be: 10 years (a renewal is scheduled
+/// ahead of the current certificates' end, never decades ahead).
+pub const MAX_NOT_BEFORE_AHEAD_SECS: i64 = 10 * 366 * 86_400;
+
+/// Refuses a notBefore the issuer could not turn into certificates (before 2000, more than
+/// 10 years ahead, or an end of validity that does not encode).
+fn check_not_before(not_before: UnixTime, years: u16) -> Result<(), ServiceError> {
+    let secs = not_before.secs();
+    let latest = UnixTime::now()
+        .secs()
+        .saturating_add(MAX_NOT_BEFORE_AHEAD_SECS);
+    if !(EARLIEST_NOT_BEFORE..=latest).contains(&secs) {
+        return Err(service(format!(
+            "not_before {secs} is outside the accepted range ({EARLIEST_NOT_BEFORE} to {latest})"
+        )));
+    }
+    let v = Validity::years_from(not_before, years)
+        .ok_or_else(|| service("not_before: the end of validity is out of range"))?;
+    if v.not_after.to_date_time().is_none() {
+        return Err(service("not_before: the end of validity does not encode"));
+    }
+    Ok(())
 }
 
 /// Path of EF.DAM on the CPS3 / CPS4 (docs/card-layout.md).
@@ -660,8 +778,14 @@ impl UpdateService for Issuer {
         };
         let mut host_challenge = [0u8; 8];
         OsRng.fill_bytes(&mut host_challenge);
-        let id = self.next_run;
-        self.next_run += 1;
+        // A random identifier: sessions cannot be enumerated (and an answer posted to a
+        // session must still authenticate under its channel to change anything).
+        let id = loop {
+            let v = OsRng.next_u64();
+            if v != 0 && !self.runs.contains_key(&v) {
+                break v;
+            }
+        };
         let run = Run {
             serial: hello.serial.clone(),
             host_challenge,
@@ -695,7 +819,16 @@ impl UpdateService for Issuer {
         let Some(mut run) = self.runs.remove(&session) else {
             return Err(service("unknown or finished session"));
         };
-        match self.on_response(&mut run, response)? {
+        let then = match self.on_response(&mut run, response) {
+            Ok(t) => t,
+            Err(Fail { error, keep }) => {
+                if keep {
+                    self.runs.insert(session, run);
+                }
+                return Err(error);
+            }
+        };
+        match then {
             Then::Finished(outcome) => Ok(Reply::Finished(outcome)),
             Then::Send(apdu, what) => {
                 let progress = Progress {
