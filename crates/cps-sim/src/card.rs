@@ -127,6 +127,8 @@ pub struct SimCard {
     /// Applications that only answer SELECT.
     pub(crate) select_only: Vec<Vec<u8>>,
     pending: Zeroizing<Vec<u8>>,
+    /// The logical channel of the command that left [`Self::pending`].
+    pending_channel: u8,
     chain: Reassembler,
     powered: bool,
     stats: CardStats,
@@ -179,6 +181,7 @@ impl SimCard {
             native_aid: None,
             select_only: Vec::new(),
             pending: Zeroizing::new(Vec::new()),
+            pending_channel: 0,
             chain: Reassembler::new(MAX_CHAIN),
             powered: false,
             stats: CardStats::default(),
@@ -432,10 +435,25 @@ impl SimCard {
         // GET RESPONSE serves what a previous command left (ISO 7816-4 §11.4.1); any other
         // command discards it.
         let pending = std::mem::take(&mut self.pending);
+        let channel = channel_of(cmd.cla);
         if cmd.ins == 0xC0 && !self.chain.in_progress() {
+            if channel != self.pending_channel {
+                // A GET RESPONSE on another channel than the command's: that channel has
+                // nothing pending (closed or absent: 6881) (ISO 7816-4 §5.4.2, §11.4.1).
+                drop(pending);
+                let open = self.channels.get(usize::from(channel)).is_some_and(Option::is_some);
+                return if open {
+                    StatusWord::CONDITIONS_NOT_SATISFIED
+                } else {
+                    StatusWord::LOGICAL_CHANNEL_NOT_SUPPORTED
+                }
+                .to_bytes()
+                .to_vec();
+            }
             return self.get_response(&cmd, pending);
         }
         drop(pending);
+        self.pending_channel = channel;
         if cmd.cla & cps_apdu::chain::CHAINING_BIT != 0 {
             // Refuse chains the application cannot take, instead of answering 9000 to them.
             if let Some(sw) = self.chain_refusal(&cmd) {
