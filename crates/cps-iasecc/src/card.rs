@@ -965,17 +965,12 @@ impl Session<'_, '_> {
         })
     }
 
-    /// SELECT of the IAS-ECC application (DF.CPS-IAS) by AID: `00 A4 04 04 <AID> 00` on
-    /// CPS3 (FCP answered); `01 A4 04 0C <AID>` on CPS4 as Cryptolib does (no FCI, so no
-    /// GET RESPONSE on T=0).
+    /// SELECT of the IAS-ECC application (DF.CPS-IAS) by AID without response data:
+    /// `00 A4 04 0C <AID>` on CPS3, `01 A4 04 0C <AID>` on CPS4, as Cryptolib does when it
+    /// needs no FCP (`card-cps3.c` `cps3_select_file`, `card-cps4.c` `_cps4_select_app`):
+    /// a case-3 command, so no `61xx` + GET RESPONSE on T=0.
     fn select_application(&mut self) -> Result<()> {
-        let cmd = if self.st.cla == CLA_CHANNEL_1 {
-            self.cmd(0xA4, 0x04, 0x0C).with_data(&self.st.aid)
-        } else {
-            self.cmd(0xA4, 0x04, 0x04)
-                .with_data(&self.st.aid)
-                .with_ne(SHORT_NE)
-        };
+        let cmd = self.cmd(0xA4, 0x04, 0x0C).with_data(&self.st.aid);
         let mut r = self.send(&cmd)?;
         if self.st.cla == CLA_CHANNEL_1 && r.sw.0 == 0x6A82 {
             // A SELECT by AID on a closed channel opens it (ISO 7816-4 §5.4.2) with nothing

@@ -28,9 +28,11 @@
 //! let cert = card.certificate_for(&key)?.expect("the card has the certificate");
 //! sig.verify(cert.parsed.as_ref().expect("a CPS certificate"), &digest)?;
 //! // open 2 (ChipDoc on channel 1, then the application), identity 1, PIN status 1,
-//! // VERIFY 1, EF.DAM 1, sign 2, then the PrKDF (the key's iD: ODF + PrKDF, 4), the CDF (2)
-//! // and that certificate (SELECT + 4 READ BINARY of up to 256 bytes).
-//! assert_eq!(card.round_trips(), 19);
+//! // VERIFY 1, EF.DAM 1, sign 3 (MSE, PSO CDS, GET RESPONSE: the CPS4 is T=0), then the
+//! // PrKDF (the key's iD: ODF + PrKDF, each SELECT + GET RESPONSE of its FCP + READ, 6),
+//! // the CDF (3) and that certificate (SELECT + GET RESPONSE + 4 READ BINARY of up to 256
+//! // bytes).
+//! assert_eq!(card.round_trips(), 24);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

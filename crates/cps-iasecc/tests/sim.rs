@@ -257,11 +257,12 @@ fn apdu_counts_are_the_protocol_minimum() {
         let odf = sim.file(&[0x3F00, 0x0001, 0x5031]).unwrap().len();
         let cdf = sim.file(&[0x3F00, 0x0001, 0x4404]).unwrap().len();
         assert!(odf <= 256 && cdf <= 256);
-        let expected: u64 = 2
-            + 2
+        // T=0: a SELECT answering its FCP is a case-4 command, so `61xx` + GET RESPONSE.
+        let expected: u64 = 3
+            + 3
             + certs
                 .iter()
-                .map(|c| 1 + reads_for(c.der.len()))
+                .map(|c| 2 + reads_for(c.der.len()))
                 .sum::<u64>();
         assert_eq!(delta(&mut card), expected, "{profile:?} read certificates");
         // Cached.
@@ -278,19 +279,21 @@ fn apdu_counts_are_the_protocol_minimum() {
         card.verify_pin(&pin("1234")).unwrap();
         card.sign(KeyUsage::Signature, &Digest::sha256_of(b"m"))
             .unwrap();
-        // CPS3: VERIFY + MSE SET DST + PSO HASH + PSO CDS; CPS4: VERIFY + MSE SET DST +
-        // PSO CDS (the hash goes in the CDS itself).
+        // CPS3: VERIFY + MSE SET DST + PSO HASH + PSO CDS (case 2: answered at once);
+        // CPS4: VERIFY + MSE SET DST + PSO CDS (the hash goes in the CDS itself, case 4:
+        // `61xx` + GET RESPONSE on T=0).
         let sign = match profile {
             Profile::Cps3 => 4,
-            _ => 3,
+            _ => 4,
         };
         assert_eq!(delta(&mut card), sign, "{profile:?} verify PIN + sign");
         card.authenticate(&Digest::sha256_of(b"challenge")).unwrap();
         // CPS3: MSE SET AT + INTERNAL AUTHENTICATE; CPS4: MSE SET CT + PSO DECIPHER of a
-        // 256-byte block, a chain of 2 short APDUs (T=0, no extended length).
+        // 256-byte block, a chain of 2 short APDUs (T=0, no extended length); both case 4:
+        // + GET RESPONSE.
         let auth = match profile {
-            Profile::Cps3 => 2,
-            _ => 3,
+            Profile::Cps3 => 3,
+            _ => 4,
         };
         assert_eq!(delta(&mut card), auth, "{profile:?} authenticate");
         card.practice_situations().unwrap();
@@ -299,7 +302,11 @@ fn apdu_counts_are_the_protocol_minimum() {
         // The card's own counter agrees with the client's.
         let stats = card.channel().card().stats().clone();
         assert!(stats.apdus >= expected + 10);
-        assert_eq!(stats.count(0xC0), 0, "no GET RESPONSE needed in-process");
+        // T=0: every case-4 answer came through `61xx` + GET RESPONSE, counted above.
+        assert!(
+            stats.count(0xC0) > 0,
+            "T=0 case-4 answers need GET RESPONSE"
+        );
     }
 }
 
@@ -514,10 +521,10 @@ fn sign_whole_messages_the_card_finishes_the_hash_on_cps3() {
                 .sign_message(KeyUsage::Signature, HashAlgorithm::Sha256, &message)
                 .unwrap();
             // CPS3: MSE SET HT + PSO HASH (state ‖ last block) + MSE SET DST + PSO CDS, the
-            // official middleware's sequence; CPS4: MSE + CDS.
+            // official middleware's sequence; CPS4: MSE + CDS + GET RESPONSE (T=0 case 4).
             let expected = match profile {
                 Profile::Cps3 => 4,
-                _ => 2,
+                _ => 3,
             };
             assert_eq!(card.round_trips(), expected, "{profile:?} {len}");
             let digest = Digest::sha256_of(&message);
@@ -569,7 +576,11 @@ fn pss_on_cps4_only() {
         ] {
             card.reset_round_trips();
             let sig = card.sign_pss(usage, &digest).unwrap();
-            assert_eq!(card.round_trips(), 2, "MSE SET DST + PSO CDS");
+            assert_eq!(
+                card.round_trips(),
+                3,
+                "MSE SET DST + PSO CDS + GET RESPONSE"
+            );
             assert_eq!(
                 sig.algorithm(),
                 SignatureAlgorithm::RsaPss(digest.algorithm())
@@ -651,10 +662,10 @@ fn authenticate_and_verify() {
         card.reset_round_trips();
         let sig = card.authenticate(&digest).unwrap();
         // CPS3: MSE SET AT + INTERNAL AUTHENTICATE. CPS4: MSE SET CT + PSO DECIPHER of the
-        // host-padded block (256 bytes: a chain of 2).
+        // host-padded block (256 bytes: a chain of 2). Each ends with GET RESPONSE (T=0).
         let expected = match profile {
-            Profile::Cps3 => 2,
-            _ => 3,
+            Profile::Cps3 => 3,
+            _ => 4,
         };
         assert_eq!(card.round_trips(), expected, "{profile:?}");
         assert_eq!(sig.key_reference(), auth_ref(profile));
@@ -693,8 +704,8 @@ fn decipher_round_trip() {
         let plain = card.decipher(&ct).unwrap();
         assert_eq!(plain.as_slice(), secret);
         // MSE SET CT + PSO DECIPHER: 257 data bytes (81 ‖ cryptogram) on CPS3, 256 on CPS4
-        // (no padding indicator): a chain of two short APDUs on both.
-        assert_eq!(card.round_trips(), 3, "{profile:?}");
+        // (no padding indicator): a chain of two short APDUs on both, + GET RESPONSE (T=0).
+        assert_eq!(card.round_trips(), 4, "{profile:?}");
         // A tampered cryptogram: the CPS3 refuses it; the CPS4 answers the raw RSA result
         // and the host finds no type-2 block.
         let mut bad = ct.clone();
@@ -722,8 +733,9 @@ fn unknown_key_reference_falls_back_to_the_prkdf() {
     let digest = Digest::sha256_of(b"x");
     let sig = card.sign(KeyUsage::Signature, &digest).unwrap();
     assert_eq!(sig.key_reference(), 0x85);
-    // MSE refused (6A88), ODF + PrKDF read, then MSE + PSO CDS.
-    assert_eq!(card.round_trips(), 1 + 4 + 2);
+    // MSE refused (6A88), ODF + PrKDF read (SELECT + GET RESPONSE + READ each), then MSE +
+    // PSO CDS + GET RESPONSE.
+    assert_eq!(card.round_trips(), 1 + 6 + 3);
     // From now on the PrKDF is known: no detour.
     card.reset_round_trips();
     let key = card.resolve_key(KeyUsage::Signature).unwrap();
@@ -732,7 +744,7 @@ fn unknown_key_reference_falls_back_to_the_prkdf() {
         (0x85, cps_iasecc::KeySource::PrKdf)
     );
     card.sign(KeySelector::Reference(0x85), &digest).unwrap();
-    assert_eq!(card.round_trips(), 2);
+    assert_eq!(card.round_trips(), 3, "MSE + PSO CDS + GET RESPONSE");
     let cert = card.certificate_for(&key).unwrap().unwrap();
     sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
     // An explicit unknown reference is reported, not retried forever.
@@ -810,8 +822,9 @@ fn generation_from_ef_atr_when_the_atr_is_unknown() {
         let mut card = CpsCard::open(ch).unwrap();
         assert_eq!(card.generation(), generation);
         let (by, apdus) = match profile {
-            // SELECT + READ of EF.ATR, then SELECT of the application.
-            Profile::Cps3 => (DetectedBy::EfAtr, 3),
+            // SELECT (+ GET RESPONSE of its FCP) + READ of EF.ATR, then SELECT of the
+            // application.
+            Profile::Cps3 => (DetectedBy::EfAtr, 4),
             // SELECT of EF.ATR and of the application refused on the basic channel, then
             // ChipDoc and the application on channel 1.
             _ => (DetectedBy::ChipDoc, 4),
@@ -888,14 +901,15 @@ fn holder_data_objects_followed_through_the_dodf() {
             let mut card = open(profile, persona_id);
             card.reset_round_trips();
             let objects = card.data_objects().unwrap();
-            // ODF (SELECT + READ) and DODF (SELECT + ⌈size / 256⌉ READ BINARY).
+            // ODF (SELECT + GET RESPONSE + READ) and DODF (SELECT + GET RESPONSE +
+            // ⌈size / 256⌉ READ BINARY).
             let dodf = card
                 .channel()
                 .card()
                 .file(&[0x3F00, 0x0001, 0x4405])
                 .unwrap()
                 .len();
-            assert_eq!(card.round_trips(), 2 + 1 + reads_for(dodf), "{profile:?}");
+            assert_eq!(card.round_trips(), 3 + 2 + reads_for(dodf), "{profile:?}");
             let labels: Vec<&str> = objects.iter().filter_map(|d| d.label.as_deref()).collect();
             for l in ["CPS_ID_CARD", "CPS_NAME_PS", "CPS_INFO_PS"] {
                 assert!(labels.contains(&l), "{profile:?} {labels:?}");
@@ -916,10 +930,10 @@ fn holder_data_objects_followed_through_the_dodf() {
                     .all(|d| d.application.as_deref() == Some("CPS"))
             );
 
-            // CPS_INFO_PS, free: SELECT + READ (the DODF is cached).
+            // CPS_INFO_PS, free: SELECT + GET RESPONSE (FCP) + READ (the DODF is cached).
             card.reset_round_trips();
             let info = card.professional_info().unwrap();
-            assert_eq!(card.round_trips(), 2);
+            assert_eq!(card.round_trips(), 3);
             assert_eq!(info.national_id, persona.national_id);
             assert_eq!(info.national_id_type, persona.national_id[..1]);
             assert_eq!(
@@ -948,8 +962,8 @@ fn holder_data_objects_followed_through_the_dodf() {
             let acts = card.practice_activities().unwrap();
             assert_eq!(
                 card.round_trips(),
-                2 * persona.situations.len() as u64,
-                "SELECT + READ per situation"
+                3 * persona.situations.len() as u64,
+                "SELECT + GET RESPONSE (FCP) + READ per situation"
             );
             let dam = card.practice_situations().unwrap();
             assert_eq!(acts.len(), dam.len());

@@ -441,7 +441,10 @@ impl SimCard {
                 // A GET RESPONSE on another channel than the command's: that channel has
                 // nothing pending (closed or absent: 6881) (ISO 7816-4 §5.4.2, §11.4.1).
                 drop(pending);
-                let open = self.channels.get(usize::from(channel)).is_some_and(Option::is_some);
+                let open = self
+                    .channels
+                    .get(usize::from(channel))
+                    .is_some_and(Option::is_some);
                 return if open {
                     StatusWord::CONDITIONS_NOT_SATISFIED
                 } else {
@@ -509,7 +512,8 @@ impl SimCard {
         Ok(r)
     }
 
-    /// [`Self::deliver`], with the T=0 rule for a case-2 read whose Le does not match: `6Cxx`
+    /// [`Self::deliver`], with the T=0 rules: a case-4 answer always through `61xx`; a case-2
+    /// read whose Le does not match: `6Cxx`
     /// (ISO 7816-3 §10.3.3; a T=0 card through a CCID reader does this), for READ BINARY,
     /// READ RECORD and GET DATA only, so that no command with an effect is ever asked twice.
     fn deliver_t0(
@@ -520,6 +524,12 @@ impl SimCard {
         ins: u8,
     ) -> Vec<u8> {
         let t0 = self.protocol == Protocol::T0 && self.interface == Interface::Contact;
+        // Case 4 over T=0: the TPDU carries no Le, so the answer always comes through `61xx`
+        // and GET RESPONSE (ISO 7816-3 §12.2.4; what a T=0 card behind a CCID reader gives
+        // the application), whatever Le the application put in its APDU.
+        if t0 && !case2 && response.sw.is_success() && !response.data.is_empty() {
+            return self.deliver(response, None);
+        }
         if t0
             && case2
             && matches!(ins, 0xB0 | 0xB2 | 0xCA | 0xCB)

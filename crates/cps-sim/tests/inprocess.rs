@@ -102,9 +102,10 @@ fn t0_answers_through_61xx() {
     assert_eq!(sw(&mut c, "00C0010017"), 0x6A86);
     assert_eq!(sw(&mut c, "00C00000"), 0x6700);
     assert_eq!(sw(&mut c, "00C0000017"), 0x9000);
-    // Le given on T=0 (in-process host): answered directly.
-    let r = raw(&mut c, "00A40904043F002F0100");
-    assert_eq!(r.len(), 0x17 + 2);
+    // Le given: the same on T=0 (the TPDU of a case-4 command carries no Le, ISO 7816-3
+    // §12.2.4; a real CPS3 answers `00 A4 09 04 02 2F 01` with `61 27`, OpenSC #2223).
+    assert_eq!(raw(&mut c, "00A40904043F002F0100"), [0x61, 0x17]);
+    assert_eq!(raw(&mut c, "00C0000017").len(), 0x17 + 2);
     // Longer than 256 bytes: 61 00, then 256 + 61 xx.
     let r = raw(&mut c, "00CB3FFF0B4D097007BFA002037F4980");
     assert_eq!(r, [0x61, 0x00]);
@@ -187,7 +188,7 @@ fn select_forms() {
     // P1 02: EF (or DF) under the current DF, 3F00 accepted.
     assert_eq!(sw(&mut c, "00A4020C02D002"), 0x9000);
     assert_eq!(sw(&mut c, "00A4020C022F00"), 0x6A82, "not under 0001");
-    let r = raw(&mut c, "00A40204023F0000");
+    let r = fetch(&mut c, "00A40204023F0000");
     assert_eq!(r[0], 0x62);
     // P1 03: parent.
     assert_eq!(sw(&mut c, "00A4020C020001"), 0x9000);
@@ -219,7 +220,7 @@ fn select_forms() {
     // P2 00 (FCI) answers the FCP's objects in the FCI template 6F; 04 (FCP) and 08 (FMD)
     // the FCP; 0C nothing.
     for (p2, tag) in [("00", 0x6F), ("04", 0x62), ("08", 0x62)] {
-        let r = raw(&mut c, &format!("00A409{p2}043F002F0100"));
+        let r = fetch(&mut c, &format!("00A409{p2}043F002F0100"));
         assert_eq!(r[0], tag, "P2 {p2}");
     }
     assert_eq!(raw(&mut c, "00A4090C043F002F01"), [0x90, 0x00]);
@@ -228,7 +229,7 @@ fn select_forms() {
 #[test]
 fn select_by_df_name() {
     let mut c = card(Profile::Cps3, "dr-martin");
-    let r = raw(&mut c, &format!("00A404040D{}00", hex::encode(AID)));
+    let r = fetch(&mut c, &format!("00A404040D{}00", hex::encode(AID)));
     let fcp = &r[..r.len() - 2];
     assert_eq!(&r[r.len() - 2..], &[0x90, 0x00]);
     // FCP of DF.CPS-IAS: 82 38, 83 0001, 84 AID, 8A 05, A1 { 8C 06 FF FF }.
@@ -276,7 +277,7 @@ fn fcps_match_the_layout() {
         let mut sel = vec![0x00, 0xA4, 0x09, 0x04, apdu.len() as u8];
         sel.extend_from_slice(&apdu);
         sel.push(0);
-        let r = c.process(&sel);
+        let r = fetch_bytes(&mut c, &sel);
         let fcp = tlv::find(&r[..r.len() - 2], Tag(0x62)).unwrap().unwrap();
         let size = fcp.child(Tag(0x80)).unwrap().unwrap().value;
         assert_eq!(
@@ -997,10 +998,10 @@ fn pso_decipher_with_chaining_and_extended_length() {
         e.reset_round_trips();
         let r = tx(&mut e, dec.clone());
         assert_eq!(r.data, secret, "{p}");
-        // CPS3: a chain of two short APDUs; CPS4: one extended APDU.
+        // CPS3: a chain of two short APDUs + GET RESPONSE (T=0); CPS4: one extended APDU.
         assert_eq!(
             e.round_trips(),
-            if p == Profile::Cps3 { 2 } else { 1 },
+            if p == Profile::Cps3 { 3 } else { 1 },
             "{p}"
         );
         let mut bad = data.clone();

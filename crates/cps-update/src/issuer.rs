@@ -532,6 +532,15 @@ impl Issuer {
                     return Err(service("the card reports more steps than the update has").into());
                 }
                 run.card_steps_done = done;
+                // The card accepted this update's target under the secure channel: bound.
+                if let Some(p) = self
+                    .cards
+                    .get_mut(&run.serial)
+                    .and_then(|rec| rec.pending.as_mut())
+                {
+                    p.target = Some(run.begin.target);
+                }
+                self.dirty.insert(run.serial.clone());
             }
             Stage::WaitChunk => {
                 let total = match run.plan.get(run.cursor) {
@@ -740,9 +749,10 @@ impl UpdateService for Issuer {
                 sequence: hello.sequence,
             }));
         };
-        let target = *pending
-            .target
-            .get_or_insert(hello.sequence.saturating_add(1));
+        // The hello is not authenticated: the target is only bound to the card (kept) once
+        // the card acknowledged BEGIN under the secure channel (`Stage::WaitBegin`), so a
+        // changed hello cannot leave a wrong target behind.
+        let target = pending.target.unwrap_or(hello.sequence.saturating_add(1));
         if hello.sequence >= target {
             // Committed by an earlier session whose answer never came back.
             let steps = u16::try_from(pending.steps()).unwrap_or(u16::MAX);

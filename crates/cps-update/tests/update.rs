@@ -314,6 +314,8 @@ struct Flip {
     applied: bool,
     /// The changed byte was a command's last byte (its Le).
     le: bool,
+    /// The changed APDU was a GET RESPONSE.
+    get_response: bool,
 }
 
 impl CardChannel for Flip {
@@ -321,6 +323,9 @@ impl CardChannel for Flip {
         self.count += 1;
         let hit = self.count == self.apdu;
         let mut c = command.to_vec();
+        if hit {
+            self.get_response = c.get(1) == Some(&0xC0);
+        }
         if hit && !self.in_answer && self.byte < c.len() {
             c[self.byte] ^= 0x01;
             self.applied = true;
@@ -351,11 +356,13 @@ fn every_changed_byte_is_refused_or_harmless() {
     let (card, mut issuer, _) = setup(Profile::Cps4, false);
     let mut sizes = Vec::new();
     {
-        struct Sizes<'a>(InProcessChannel<SimCard>, &'a mut Vec<(usize, usize)>);
+        struct Sizes<'a>(InProcessChannel<SimCard>, &'a mut Vec<(usize, usize, bool)>);
         impl CardChannel for Sizes<'_> {
             fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
                 let r = self.0.transmit(c)?;
-                self.1.push((c.len(), r.len()));
+                // A bare `61xx`: the T=0 card announcing a case-4 answer.
+                self.1
+                    .push((c.len(), r.len(), r.len() == 2 && r[0] == 0x61));
                 Ok(r)
             }
             fn atr(&self) -> &[u8] {
@@ -372,7 +379,7 @@ fn every_changed_byte_is_refused_or_harmless() {
         update(&mut s, &mut issuer, &mut |_| {}, &NO).unwrap();
     }
     let (mut refused, mut harmless) = (0, 0);
-    for (i, &(clen, rlen)) in sizes.iter().enumerate().skip(1) {
+    for (i, &(clen, rlen, announce)) in sizes.iter().enumerate().skip(1) {
         for in_answer in [false, true] {
             let len = if in_answer { rlen } else { clen };
             for byte in 0..len {
@@ -386,6 +393,7 @@ fn every_changed_byte_is_refused_or_harmless() {
                     count: 0,
                     applied: false,
                     le: false,
+                    get_response: false,
                 };
                 let r = update(&mut f, &mut issuer, &mut |_| {}, &NO);
                 assert!(f.applied);
@@ -398,7 +406,12 @@ fn every_changed_byte_is_refused_or_harmless() {
                         if now.sequence == 0 {
                             assert_eq!((&now.dam, &now.keys), (&before.dam, &before.keys));
                         } else {
-                            assert!(in_answer && i + 1 == sizes.len(), "apdu {i} byte {byte}");
+                            // The COMMIT's answer (its `61xx` or, T=0, the GET RESPONSE
+                            // fetching it, command or answer): the card had committed.
+                            assert!(
+                                (in_answer && i + 2 >= sizes.len()) || i + 1 == sizes.len(),
+                                "apdu {i} byte {byte}"
+                            );
                         }
                         refused += 1;
                         // A later honest session completes it.
@@ -410,9 +423,11 @@ fn every_changed_byte_is_refused_or_harmless() {
                     }
                     Ok(o) => {
                         // Only bytes outside the protection may change without effect:
-                        // the Le byte of a command.
+                        // the Le byte of a command, or the length a T=0 card announces in
+                        // `61xx` (the exchange then fetches the answer in two parts).
                         assert!(
-                            !in_answer && byte == clen - 1,
+                            (!in_answer && byte == clen - 1)
+                                || (in_answer && announce && byte == 1),
                             "apdu {i} byte {byte} accepted: {o:?}"
                         );
                         assert_eq!(now.sequence, 1);
@@ -464,13 +479,21 @@ fn replayed_and_reordered_commands_are_refused() {
         };
         let before = state(ch.card(), Profile::Cps4);
         let answers: Vec<Vec<u8>> = script.iter().map(|c| ch.transmit(c).unwrap()).collect();
+        // EXTERNAL AUTHENTICATE (INS 82) and every command after it refused; the GET
+        // RESPONSEs of the T=0 card find nothing to give.
+        let ea = script.iter().position(|c| c[1] == 0x82).unwrap();
         assert_eq!(
-            &answers[2][answers[2].len() - 2..],
+            &answers[ea][answers[ea].len() - 2..],
             &[0x69, 0x82],
             "EXTERNAL AUTHENTICATE"
         );
-        for a in &answers[3..] {
-            assert_eq!(&a[a.len() - 2..], &[0x69, 0x82]);
+        for (c, a) in script.iter().zip(&answers).skip(ea + 1) {
+            let expected: &[u8] = if c[1] == 0xC0 {
+                &[0x69, 0x85]
+            } else {
+                &[0x69, 0x82]
+            };
+            assert_eq!(&a[a.len() - 2..], expected, "{}", hex::encode(c));
         }
         assert_eq!(state(ch.card(), Profile::Cps4), before);
     }
@@ -481,13 +504,14 @@ fn replayed_and_reordered_commands_are_refused() {
     struct Swap(InProcessChannel<SimCard>, Vec<Vec<u8>>, usize);
     impl CardChannel for Swap {
         fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
-            self.2 += 1;
-            // Hold BEGIN (4th APDU) back and send the STAGE FILE first.
-            if self.2 == 4 {
+            // Hold BEGIN (INS E0) back and send the next command first.
+            if c.get(1) == Some(&0xE0) && self.2 == 0 {
+                self.2 = 1;
                 self.1.push(c.to_vec());
                 return Ok(vec![0x90, 0x00]);
             }
-            if self.2 == 5 {
+            if self.2 == 1 {
+                self.2 = 2;
                 let r = self.0.transmit(c)?;
                 let held = self.1.pop().unwrap();
                 let _ = self.0.transmit(&held)?;
@@ -584,9 +608,11 @@ proptest::proptest! {
             count: 0,
             applied: false,
             le: false,
+            get_response: false,
         };
         let r = update(&mut f, &mut issuer, &mut |_| {}, &NO);
         let (applied, le) = (f.applied, f.le);
+        let f_last = f.count == f.apdu && f.get_response;
         let mut card = f.inner.into_card();
         let now = state(&card, Profile::Cps4);
         match r {
@@ -595,7 +621,9 @@ proptest::proptest! {
                 if now.sequence == 0 {
                     proptest::prop_assert_eq!((&now.dam, &now.keys, &now.certs), (&before.dam, &before.keys, &before.certs));
                 } else {
-                    proptest::prop_assert!(in_answer, "committed after a changed command");
+                    // Or the GET RESPONSE fetching the COMMIT's answer (T=0), sent after
+                    // the card committed.
+                    proptest::prop_assert!(in_answer || f_last, "committed after a changed command");
                 }
                 card.power_off();
                 card.power_on();

@@ -158,15 +158,15 @@ impl<C: cps::transport::CardChannel> cps::transport::CardChannel for Counting<C>
 }
 
 /// The APDUs `cps info` costs, counted at the channel. CPS4 (T=0, short APDUs): SELECT of
-/// ChipDoc on channel 1 and of the IAS DF 2, EF.IDENT 1, EF.SN 1, PIN status 1, ODF 2 + CDF
-/// 2, its 2 RSA certificates (1038 and 1015 bytes) with SELECT + ⌈size / 256⌉ READ BINARY
-/// 6 + 5, then the FIDO2 SELECT 1 and getInfo 1 on the basic channel (the applet is blank:
-/// no PIN retries asked) = 22 (the earlier modelled CPS4 with extended length and 4 keys
-/// took 18). CPS3 (no FIDO2 applet: its SELECT answers 6A82): 20, as measured on the test
-/// PKI's certificates.
+/// ChipDoc on channel 1 and of the IAS DF 2, EF.IDENT 1, EF.SN 1, PIN status 1, ODF 3 + CDF
+/// 3, its 2 RSA certificates (1038 and 1015 bytes) with SELECT + GET RESPONSE + ⌈size / 256⌉
+/// READ BINARY 7 + 6, then the FIDO2 SELECT 2 and getInfo 2 on the basic channel (each a
+/// case-4 command: `61xx` + GET RESPONSE on T=0; the applet is blank: no PIN retries asked)
+/// = 28. CPS3 (no FIDO2 applet: its SELECT answers 6A82): 24, as measured on the test PKI's
+/// certificates.
 #[test]
 fn apdus_of_info() {
-    for (profile, expected) in [(cps::sim::Profile::Cps4, 22), (cps::sim::Profile::Cps3, 20)] {
+    for (profile, expected) in [(cps::sim::Profile::Cps4, 28), (cps::sim::Profile::Cps3, 24)] {
         let count = std::rc::Rc::new(std::cell::Cell::new(0));
         let channel = Counting {
             inner: cps::transport::InProcessChannel::new(

@@ -33,6 +33,21 @@ pub fn raw(c: &mut SimCard, apdu: &str) -> Vec<u8> {
     c.process(&h(apdu))
 }
 
+/// Sends raw bytes as a T=0 host does: a case-4 answer announced by a bare `61xx` is
+/// fetched with one GET RESPONSE; returns the answer.
+pub fn fetch(c: &mut SimCard, apdu: &str) -> Vec<u8> {
+    fetch_bytes(c, &h(apdu))
+}
+
+/// [`fetch`] of bytes.
+pub fn fetch_bytes(c: &mut SimCard, apdu: &[u8]) -> Vec<u8> {
+    let r = c.process(apdu);
+    match r.as_slice() {
+        [0x61, le] => c.process(&[0x00, 0xC0, 0x00, 0x00, *le]),
+        _ => r,
+    }
+}
+
 /// Sends raw bytes, returns the status word only.
 pub fn sw(c: &mut SimCard, apdu: &str) -> u16 {
     let r = raw(c, apdu);
