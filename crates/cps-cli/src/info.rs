@@ -254,7 +254,14 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
         let pin = ctx.secrets.read(Secret::Pin)?;
         let pin = cps::iasecc::Pin::new(&pin).map_err(fail)?;
         ias.verify_pin(&pin).map_err(fail)?;
-        Some(ias.practice_situations().map_err(fail)?)
+        // The real cards' way: the CPS_ACTIVITY_nn_PS data objects of the DODF (what the
+        // official middleware shows); EF.DAM only when the card has no such object.
+        let activities = ias.practice_activities().map_err(fail)?;
+        Some(if activities.is_empty() {
+            ias.practice_situations().map_err(fail)?
+        } else {
+            activities
+        })
     } else {
         None
     };

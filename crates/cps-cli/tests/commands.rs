@@ -217,6 +217,11 @@ fn identity_and_practice_situations_after_the_pin() {
         j["practice_situations"][1]["structure_name"],
         "CHU d'Angers"
     );
+    // From the CPS_ACTIVITY_02_PS data object: the sector labelled from DICO-FR.GIP (R02).
+    assert_eq!(
+        j["practice_situations"][1]["activity_sector"],
+        "Etablissement public de santé (SA01)"
+    );
 
     // Wrong PIN: exit code 6, tries left in the message, the PIN is never echoed.
     let o = cps_with(

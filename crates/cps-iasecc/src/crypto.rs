@@ -442,7 +442,7 @@ impl Signature {
     }
 
     /// Checks the signature with a certificate's public key (cps-x509): the signed data is
-    /// `digest`, which must be SHA-256 (the hash the CPS keys sign).
+    /// `digest`, which must be SHA-256; PKCS#1 v1.5 and RSA-PSS (salt 32) are checked.
     pub fn verify(
         &self,
         certificate: &cps_x509::CpsCertificate,
@@ -455,12 +455,8 @@ impl Signature {
             SignatureAlgorithm::Ecdsa(HashAlgorithm::Sha256) => {
                 cps_x509::SignatureAlgorithm::EcdsaP256Sha256
             }
-            SignatureAlgorithm::RsaPss(_) => {
-                return Err(cps_x509::SignatureError::PublicKey(
-                    "cps-x509 verifies PKCS#1 v1.5 and ECDSA only: check an RSA-PSS signature \
-                     with the certificate's RSA key (e.g. the rsa crate's pss module)"
-                        .into(),
-                ));
+            SignatureAlgorithm::RsaPss(HashAlgorithm::Sha256) => {
+                cps_x509::SignatureAlgorithm::RsaPssSha256
             }
             _ => {
                 return Err(cps_x509::SignatureError::DigestLength(

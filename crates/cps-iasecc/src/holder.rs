@@ -9,6 +9,7 @@
 
 use cps_apdu::tlv::{Builder, Iter, Tag, Tlv};
 
+use crate::dico::Table;
 use crate::error::{Error, Result};
 
 const IDENT: &str = "EF.IDENT";
@@ -149,6 +150,15 @@ fn first(what: &'static str, slot: &mut Option<String>, tlv: &Tlv<'_>) -> Result
     Ok(())
 }
 
+/// A code of a data object, labelled from the code dictionary's `table` when the dictionary
+/// has it (`DICO-FR.GIP`, [`crate::dico`]); otherwise the code alone.
+fn labelled(code: Option<String>, table: Table) -> Option<Coded> {
+    code.map(|code| {
+        let label = crate::dico::label(table, &code).map(str::to_owned);
+        Coded { code, label }
+    })
+}
+
 fn coded(code: Option<String>, label: Option<String>) -> Option<Coded> {
     code.map(|code| Coded { code, label })
 }
@@ -250,17 +260,17 @@ const INFO_PS: &str = "CPS_INFO_PS";
 
 /// The professional data object `CPS_INFO_PS`: `E3 { 80 national id type, 81 national id,
 /// [82 profession code], [83 speciality code] }` [model of the simulator, persona.rs
-/// `do_info_ps`: the official "Données métier" format is not public]. Codes only: the card
-/// gives no labels (they come from the code dictionary when it is available).
+/// `do_info_ps`: the official "Données métier" format is not public]. The card gives codes
+/// only; their labels come from the code dictionary `DICO-FR.GIP` ([`crate::dico`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfessionalInfo {
     /// National identifier type (`80`), e.g. `"8"` RPPS.
     pub national_id_type: String,
     /// National identifier (`81`).
     pub national_id: String,
-    /// Profession (`82`, TRE_G15 code), label `None`.
+    /// Profession (`82`, G15 code), labelled from [`Table::Profession`].
     pub profession: Option<Coded>,
-    /// Speciality (`83`), label `None`.
+    /// Speciality (`83`, R01 code), labelled from [`Table::RppsSpeciality`].
     pub speciality: Option<Coded>,
 }
 
@@ -279,13 +289,12 @@ impl ProfessionalInfo {
                 _ => {}
             }
         }
-        let code = |c: Option<String>| c.map(|code| Coded { code, label: None });
         Ok(ProfessionalInfo {
             national_id_type: id_type
                 .ok_or_else(|| Error::malformed(INFO_PS, "no national id type (80)"))?,
             national_id: id.ok_or_else(|| Error::malformed(INFO_PS, "no national id (81)"))?,
-            profession: code(profession),
-            speciality: code(speciality),
+            profession: labelled(profession, Table::Profession),
+            speciality: labelled(speciality, Table::RppsSpeciality),
         })
     }
 }
@@ -294,7 +303,9 @@ impl PracticeSituation {
     /// Parses the value of a `CPS_ACTIVITY_nn_PS` data object: `EE { 80 number, 81 mode,
     /// 84 structure name, 85 structure id, 86 sector, 87 structure id type, 88 city }`
     /// [model of the simulator, persona.rs `do_activity`; tags 84/85/86 after the public
-    /// editor projects]. Codes only: `practice_mode` and `activity_sector` have no label.
+    /// editor projects]. The card gives codes only: `practice_mode` is labelled from
+    /// [`Table::PracticeMode`] and `activity_sector` from [`Table::RppsSector`] when the
+    /// dictionary has the code (the RPPS practice modes `L`/`S` are not in it).
     pub fn parse_activity(data: &[u8]) -> Result<Self> {
         let ee = template(ACTIVITY, data, Tag(0xEE))?;
         let mut out = PracticeSituation {
@@ -332,8 +343,8 @@ impl PracticeSituation {
             }
         }
         out.index = number.ok_or_else(|| Error::malformed(ACTIVITY, "no number (80)"))?;
-        out.practice_mode = mode.map(|code| Coded { code, label: None });
-        out.activity_sector = sector.map(|code| Coded { code, label: None });
+        out.practice_mode = labelled(mode, Table::PracticeMode);
+        out.activity_sector = labelled(sector, Table::RppsSector);
         Ok(out)
     }
 

@@ -598,6 +598,13 @@ fn pss_on_cps4_only() {
                 ),
             };
             ok.unwrap_or_else(|e| panic!("{usage:?} {digest:?}: {e}"));
+            // The client's own check agrees for SHA-256 (cps-x509 RSA-PSS, salt 32), and
+            // refuses a signature of another digest.
+            if digest.algorithm() == HashAlgorithm::Sha256 {
+                let parsed = cert.parsed.as_ref().unwrap();
+                sig.verify(parsed, &digest).unwrap();
+                assert!(sig.verify(parsed, &Digest::sha256_of(b"autre")).is_err());
+            }
             // Randomised salt: a second signature differs.
             let again = card.sign_pss(usage, &digest).unwrap();
             assert_ne!(again.as_bytes(), sig.as_bytes());
@@ -940,6 +947,12 @@ fn holder_data_objects_followed_through_the_dodf() {
                 info.profession.as_ref().map(|c| c.code.as_str()),
                 persona.profession.as_ref().map(|c| c.code.as_str())
             );
+            // The profession's label from DICO-FR.GIP table G15 (the persona's own label is
+            // the same text).
+            assert_eq!(
+                info.profession.as_ref().and_then(|c| c.label.as_deref()),
+                persona.profession.as_ref().map(|c| c.label.as_str())
+            );
             assert_eq!(
                 info.speciality.as_ref().map(|c| c.code.as_str()),
                 persona.speciality.as_ref().map(|c| c.code.as_str())
@@ -973,10 +986,17 @@ fn holder_data_objects_followed_through_the_dodf() {
                     a.practice_mode.as_ref().map(|c| &c.code),
                     d.practice_mode.as_ref().map(|c| &c.code)
                 );
+                // Labels from DICO-FR.GIP: the RPPS practice modes (L, S) are not in it; the
+                // sectors are (table R02), as the card's EF.DAM labels them.
                 assert!(a.practice_mode.as_ref().unwrap().label.is_none());
                 assert_eq!(
                     a.activity_sector.as_ref().map(|c| &c.code),
                     d.activity_sector.as_ref().map(|c| &c.code)
+                );
+                assert_eq!(
+                    a.activity_sector.as_ref().and_then(|c| c.label.as_deref()),
+                    d.activity_sector.as_ref().and_then(|c| c.label.as_deref()),
+                    "{profile:?} {persona_id}"
                 );
                 assert_eq!(a.structure_id, d.structure_id);
                 assert_eq!(a.structure_id_type, d.structure_id_type);

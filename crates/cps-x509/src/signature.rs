@@ -15,6 +15,9 @@ pub enum SignatureAlgorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 §8.2; DigestInfo prefix of §9.2 note 1): CPS3
     /// keys.
     RsaPkcs1v15Sha256,
+    /// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt (RFC 8017 §8.1): the CPS4's
+    /// `CKM_SHA256_RSA_PKCS_PSS` (Cryptolib `card-cps4.c`, salt = hash length).
+    RsaPssSha256,
     /// ECDSA on P-256 with SHA-256 (FIPS 186-5, RFC 5758): the CPS4 keys of the simulator.
     EcdsaP256Sha256,
 }
@@ -24,6 +27,7 @@ impl SignatureAlgorithm {
     pub fn name(self) -> &'static str {
         match self {
             SignatureAlgorithm::RsaPkcs1v15Sha256 => "RSA PKCS#1 v1.5 SHA-256",
+            SignatureAlgorithm::RsaPssSha256 => "RSA-PSS SHA-256",
             SignatureAlgorithm::EcdsaP256Sha256 => "ECDSA P-256 SHA-256",
         }
     }
@@ -74,6 +78,9 @@ pub fn verify_with_key(
     match (&key.key, algorithm) {
         (VerifyKey::Rsa(k), SignatureAlgorithm::RsaPkcs1v15Sha256) => k
             .verify(Pkcs1v15Sign::new::<Sha256>(), &digest, signature)
+            .map_err(|_| SignatureError::Invalid),
+        (VerifyKey::Rsa(k), SignatureAlgorithm::RsaPssSha256) => k
+            .verify(rsa::Pss::new_with_salt::<Sha256>(32), &digest, signature)
             .map_err(|_| SignatureError::Invalid),
         (VerifyKey::P256(k), SignatureAlgorithm::EcdsaP256Sha256) => {
             let raw = (signature.len() == 64)
