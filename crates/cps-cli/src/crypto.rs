@@ -40,9 +40,9 @@ pub struct SignArgs {
     /// Also write the signer's certificate (PEM) here, for `cps verify --cert`.
     #[arg(long, value_name = "FILE")]
     cert_out: Option<PathBuf>,
-    /// RSA-PSS (salt = hash length) instead of PKCS#1 v1.5: CPS4 only. `cps verify` checks
-    /// PKCS#1 v1.5 only; check PSS with `openssl dgst -sha256 -sigopt rsa_padding_mode:pss
-    /// -sigopt rsa_pss_saltlen:32 -verify`.
+    /// RSA-PSS (salt = hash length) instead of PKCS#1 v1.5: CPS4 only. Check it with `cps
+    /// verify --pss`, or `openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt
+    /// rsa_pss_saltlen:32 -verify`.
     #[arg(long)]
     pss: bool,
 }
@@ -63,6 +63,9 @@ pub struct VerifyArgs {
     /// Which card certificate, without --cert.
     #[arg(long, value_enum, default_value_t = KeyName::Sign)]
     key: KeyName,
+    /// The signature is RSA-PSS (salt 32, MGF1-SHA-256), as `cps sign --pss` makes it.
+    #[arg(long)]
+    pss: bool,
 }
 
 /// `cps auth-test`.
@@ -168,6 +171,7 @@ pub fn sign(ctx: &mut Ctx, args: &SignArgs) -> Result<u8, Failure> {
                 "sha256": hex::encode(digest.as_bytes()),
                 "signature_file": out.display().to_string(),
                 "signature_bytes": der.len(),
+                "apdus": ias.round_trips(),
             })
         );
     } else {
@@ -181,8 +185,14 @@ pub fn sign(ctx: &mut Ctx, args: &SignArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn algorithm_for(cert: &CpsCertificate) -> Result<cps::x509::SignatureAlgorithm, Failure> {
+fn algorithm_for(
+    cert: &CpsCertificate,
+    pss: bool,
+) -> Result<cps::x509::SignatureAlgorithm, Failure> {
     match cert.public_key().algorithm() {
+        cps::x509::KeyAlgorithm::Rsa { .. } if pss => {
+            Ok(cps::x509::SignatureAlgorithm::RsaPssSha256)
+        }
         cps::x509::KeyAlgorithm::Rsa { .. } => Ok(cps::x509::SignatureAlgorithm::RsaPkcs1v15Sha256),
         cps::x509::KeyAlgorithm::EcP256 => Ok(cps::x509::SignatureAlgorithm::EcdsaP256Sha256),
         other => Err(Failure::new(
@@ -213,7 +223,7 @@ pub fn verify(ctx: &mut Ctx, args: &VerifyArgs) -> Result<u8, Failure> {
                 .ok_or_else(|| Failure::new(5, format!("no certificate for key {}", key.label)))?
         }
     };
-    let alg = algorithm_for(&cert)?;
+    let alg = algorithm_for(&cert, args.pss)?;
     let result = cps::x509::verify_signature(
         &cert,
         SignedData::Sha256Digest(digest.as_bytes()),

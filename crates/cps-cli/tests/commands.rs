@@ -317,6 +317,36 @@ fn pin_commands_and_their_error_paths() {
     assert!(stderr(&o).contains("wrong PUK"), "{}", stderr(&o));
 }
 
+/// `cps sign`'s APDUs, PIN included, from opening the card: CPS3 = SELECT of the application
+/// + VERIFY + MSE SET DST + PSO HASH + PSO CDS (5); CPS4 = SELECT of ChipDoc on channel 1 and
+/// of the application + VERIFY + MSE SET DST + PSO CDS + GET RESPONSE (6, T=0). The official
+/// module's "find + login + sign" on the same simulated cards is measured by
+/// crates/cps-sim/tests/cryptolib.rs, which checks it takes at least twice as many.
+#[test]
+fn sign_round_trips() {
+    let dir = scratch("sign-apdus");
+    let doc = dir.join("fse.txt");
+    std::fs::write(&doc, b"feuille de soins electronique").unwrap();
+    let doc_s = doc.display().to_string();
+    for (profile, expected) in [("cps3", 5), ("cps4", 6)] {
+        let j = json(&cps_with(
+            &[
+                "--sim",
+                profile,
+                "sign",
+                "--in",
+                &doc_s,
+                "--pin-from",
+                "env",
+                "--json",
+            ],
+            &[("CPS_PIN", "1234")],
+            None,
+        ));
+        assert_eq!(j["apdus"], expected, "{profile}");
+    }
+}
+
 #[test]
 fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     let dir = scratch("sign");
@@ -392,9 +422,8 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     assert_eq!(j["valid"], true);
     assert_eq!(j["algorithm"], "RSA PKCS#1 v1.5 SHA-256");
 
-    // RSA-PSS on the CPS4 (`cps verify` checks PKCS#1 v1.5 only, so it rejects it; the PSS
-    // signatures themselves are verified in cps-iasecc's tests); refused on a CPS3 as a
-    // usage error, before any PIN is asked.
+    // RSA-PSS on the CPS4, checked by `cps verify --pss` (and refused as PKCS#1 v1.5);
+    // refused on a CPS3 as a usage error, before any PIN is asked.
     let pss = dir.join("pss.sig");
     let pss_s = pss.display().to_string();
     ok(&cps_with(
@@ -413,6 +442,23 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     ));
     let o = cps(&["verify", "--in", &doc_s, "--sig", &pss_s, "--cert", &cert]);
     assert_eq!(o.status.code(), Some(8), "PSS is not PKCS#1 v1.5");
+    let out = ok(&cps(&[
+        "verify", "--pss", "--in", &doc_s, "--sig", &pss_s, "--cert", &cert,
+    ]));
+    assert!(out.contains("signature OK (RSA-PSS SHA-256)"), "{out}");
+    let v15 = dir.join("v15.sig").display().to_string();
+    ok(&cps_with(
+        &["sign", "--in", &doc_s, "--out", &v15, "--pin-from", "env"],
+        &[("CPS_PIN", "1234")],
+        None,
+    ));
+    ok(&cps(&[
+        "verify", "--in", &doc_s, "--sig", &v15, "--cert", &cert,
+    ]));
+    let o = cps(&[
+        "verify", "--pss", "--in", &doc_s, "--sig", &v15, "--cert", &cert,
+    ]);
+    assert_eq!(o.status.code(), Some(8), "PKCS#1 v1.5 is not PSS");
     let o = cps_with(
         &[
             "--sim",
