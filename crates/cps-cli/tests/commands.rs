@@ -317,9 +317,9 @@ fn pin_commands_and_their_error_paths() {
     assert!(stderr(&o).contains("wrong PUK"), "{}", stderr(&o));
 }
 
-/// `cps sign`'s APDUs, PIN included, from opening the card: CPS3 = SELECT of the application
-/// + VERIFY + MSE SET DST + PSO HASH + PSO CDS (5); CPS4 = SELECT of ChipDoc on channel 1 and
-/// of the application + VERIFY + MSE SET DST + PSO CDS + GET RESPONSE (6, T=0). The official
+/// `cps sign`'s APDUs, PIN included, from opening the card: CPS3 = SELECT of the application,
+/// VERIFY, MSE SET DST, PSO HASH, PSO CDS (5); CPS4 = SELECT of ChipDoc on channel 1 and of
+/// the application, VERIFY, MSE SET DST, PSO CDS, GET RESPONSE (6, T=0). The official
 /// module's "find + login + sign" on the same simulated cards is measured by
 /// crates/cps-sim/tests/cryptolib.rs, which checks it takes at least twice as many.
 #[test]
