@@ -729,8 +729,12 @@ const DROP_WAIT: Duration = Duration::from_secs(5);
 /// so that a frozen card cannot hold the caller: after a timeout the channel is unusable
 /// (every later call fails at once) and the handle is released when pcscd returns.
 ///
-/// Dropping it disconnects and resets the card (the `pcsc` crate's default, so that no
-/// verified PIN outlives the connection); use [`PcscChannel::disconnect`] to leave it as is.
+/// Dropping it leaves the card as it was found when only reads, signatures and other
+/// commands without a secret went through it, so that another application's verified PIN
+/// survives (`cps info`, `cps pin status`); once a command carrying a secret was sent (a PIN
+/// or PUK in VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, a key: [`cps_apdu::table`]),
+/// dropping it resets the card, so that the security state this connection opened does not
+/// outlive it. [`PcscChannel::disconnect`] chooses explicitly.
 pub struct PcscChannel {
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     reader: String,
@@ -740,6 +744,8 @@ pub struct PcscChannel {
     timeouts: Timeouts,
     /// Set when a request timed out: the worker may still be blocked in pcscd.
     stuck: bool,
+    /// A command carrying a secret went through this connection: reset when dropped.
+    secret_sent: bool,
 }
 
 impl fmt::Debug for PcscChannel {
@@ -765,6 +771,7 @@ impl PcscChannel {
             share: link.share,
             timeouts: default_timeouts(),
             stuck: false,
+            secret_sent: false,
         };
         let spawned = std::thread::Builder::new()
             .name("cps-pcsc".into())
@@ -831,6 +838,12 @@ impl PcscChannel {
     }
 
     fn exchange(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        // A VERIFY without data only asks for the tries left: no secret, no security state.
+        if command.len() > 5
+            && cps_apdu::table::classify(command).effect == cps_apdu::table::Effect::Secret
+        {
+            self.secret_sent = true;
+        }
         let wait = self.timeouts.for_command(self.interface(), command);
         self.call(Req::Transmit(command.to_vec()), wait)
     }
@@ -879,11 +892,17 @@ impl PcscChannel {
 }
 
 impl Drop for PcscChannel {
-    /// Resets and releases the card, waiting (boundedly) for pcscd to do it, so that no
-    /// verified PIN outlives the connection even when the process exits right after.
+    /// Releases the card, waiting (boundedly) for pcscd to do it: reset when a secret went
+    /// through this connection (no PIN it verified outlives it, even when the process exits
+    /// right after), left as it is otherwise (see [`PcscChannel`]).
     fn drop(&mut self) {
         if self.jobs.is_some() {
-            let _ = self.call(Req::Disconnect(Disposition::ResetCard), DROP_WAIT);
+            let disposition = if self.secret_sent {
+                Disposition::ResetCard
+            } else {
+                Disposition::LeaveCard
+            };
+            let _ = self.call(Req::Disconnect(disposition), DROP_WAIT);
         }
     }
 }
