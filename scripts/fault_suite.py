@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fault-injection suite through the real PC/SC stack (pcscd + vsmartcard-vpcd).
 
-Usage: scripts/fault_suite.py [--cps PATH] [--quick]
+Usage: scripts/fault_suite.py [--cps PATH] [--quick]   (FAULT_ONLY=scenario_update,... runs a subset)
 
 Runs as root with pcscd installed and NOT running (it starts, stops and restarts its own
 pcscd, by PID, and stops it on exit). Every scenario drives the `cps` binary against the
@@ -25,6 +25,8 @@ fault table and exits 1 if any run lost a try, tore data, exited 0 although the 
 pulled or frozen under it, or hung.
 """
 
+import hashlib
+import hmac
 import json
 import os
 import signal
@@ -311,9 +313,18 @@ def scenario_update():
         db = os.path.join(WORK, "upd.sqlite")
         if os.path.exists(db):
             os.remove(db)
+        # The administration API needs a token signed with the server's administration key
+        # (docs/remote-update.md "Administration tokens"): a random key for this run.
+        key = os.urandom(32)
+        key_file = os.path.join(WORK, "admin.key")
+        with open(key_file, "w", encoding="ascii") as f:
+            f.write(key.hex())
+        expiry = str(int(time.time()) + 3600)
+        tag = hmac.new(key, b"cps-update-admin v1 " + expiry.encode(), hashlib.sha256).hexdigest()
+        state["auth"] = {"Authorization": f"Bearer v1.{expiry}.{tag}"}
         srv = subprocess.Popen([CPS, "update-server", "--listen", "127.0.0.1:0", "--db", db,
-                                "--seed-test-cards"], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                                "--seed-test-cards", "--admin-key-file", key_file],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         state["srv"] = srv
         url = None
         deadline = time.time() + 20
@@ -324,11 +335,13 @@ def scenario_update():
         if url is None:
             raise RuntimeError("the update server did not start")
         state["url"] = url
-        serials = json.loads(urllib.request.urlopen(f"{url}/v1/cards", timeout=10).read())
+        listing = urllib.request.Request(f"{url}/v1/cards", headers=state["auth"])
+        serials = json.loads(urllib.request.urlopen(listing, timeout=10).read())
         ok = 0
         for serial in serials:
             req = urllib.request.Request(f"{url}/v1/cards/{serial}/renewal", data=b"{}",
-                                         method="POST", headers={"Content-Type": "application/json"})
+                                         method="POST",
+                                         headers={"Content-Type": "application/json", **state["auth"]})
             try:
                 urllib.request.urlopen(req, timeout=10).read()
                 ok += 1
@@ -505,9 +518,12 @@ def main():
         sys.exit(f"fault-suite: {CPS} not built (cargo build -p cps-cli)")
     pcscd_start()
     try:
+        only = os.environ.get("FAULT_ONLY", "").split(",")  # e.g. FAULT_ONLY=scenario_update
         for s in (scenario_info, scenario_pin_change, scenario_sign, scenario_fido2,
                   scenario_update, scenario_concurrent, scenario_frozen, scenario_ctrl_c,
                   scenario_pcscd):
+            if only != [""] and s.__name__ not in only:
+                continue
             try:
                 s()
             except Exception as e:  # noqa: BLE001 - a scenario crashing is a failure
