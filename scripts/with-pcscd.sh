@@ -7,7 +7,7 @@
 # - If pcscd is already running, CMD simply runs against it (that pcscd is left alone).
 # - Otherwise pcscd is started in the foreground mode as a background job (log:
 #   ${CARGO_TARGET_DIR:-target}/pcscd.log), the script waits up to 10 s for its socket
-#   /run/pcscd/pcscd.comm, runs CMD, and stops that pcscd by its PID on exit, whatever happens
+#   /run/pcscd/pcscd.comm to answer a PC/SC client (pcsc_scan -r), runs CMD, and stops that pcscd by its PID on exit, whatever happens
 #   (CMD failing, Ctrl-C, TERM). Never `--auto-exit`: pcscd would quit after 60 s without a client.
 #   CMD runs in the foreground (it keeps the terminal and Ctrl-C): a signal sent to this script
 #   alone (not to its process group) is acted on when CMD returns.
@@ -44,6 +44,22 @@ pcscd_running() {
   [ -S "$SOCKET" ] && [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE" 2>/dev/null)" 2>/dev/null
 }
 
+# pcscd answers on its socket: a PC/SC client establishes a context (pcsc_scan -r, from
+# pcsc-tools: exit 0 listing the readers; "Service not available" when nobody answers). A socket
+# file alone can be left over by a dead pcscd. Without pcsc_scan the socket has to do.
+pcscd_answers() {
+  local out rc
+  command -v pcsc_scan >/dev/null 2>&1 || { [ -S "$SOCKET" ]; return; }
+  out="$(timeout 5 pcsc_scan -r 2>&1)"
+  rc=$?
+  [ "$rc" -eq 0 ] && return 0
+  case "$out" in
+    *"Service not available"*|*"Cannot connect"*) return 1 ;;
+  esac
+  # Any other answer (no reader yet, ...) came from a running service.
+  [ "$rc" -ne 124 ]
+}
+
 stop_pcscd() {
   [ -n "$PCSCD_PID" ] || return 0
   if kill -0 "$PCSCD_PID" 2>/dev/null; then
@@ -67,7 +83,11 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 if pcscd_running; then
-  log "pcscd is already running: using it (it will not be stopped)"
+  if pcscd_answers; then
+    log "pcscd is already running: using it (it will not be stopped)"
+  else
+    log "WARNING: a pcscd process exists but its socket does not answer (pcsc_scan -r)"
+  fi
 elif ! command -v pcscd >/dev/null 2>&1; then
   log "WARNING: pcscd is not installed (apt-get install pcscd vsmartcard-vpcd): running without it"
 else
@@ -76,7 +96,7 @@ else
   PCSCD_PID=$!
   ready=""
   for _ in $(seq 1 100); do
-    if [ -S "$SOCKET" ]; then
+    if [ -S "$SOCKET" ] && pcscd_answers; then
       ready=1
       break
     fi

@@ -308,18 +308,28 @@ impl IasEcc {
         }
     }
 
+    /// The key of the confidentiality template set by MSE, when the security status allows
+    /// deciphering with it: `6985` without CT (or with an unknown key), `6982` without its PIN.
+    fn decipher_key(&self, sec: &SecurityStatus) -> Result<&super::Key, Response> {
+        let Some((key_ref, _)) = self.se.ct else {
+            return Err(status(StatusWord::CONDITIONS_NOT_SATISFIED));
+        };
+        let Some(key) = self.key(key_ref) else {
+            return Err(status(StatusWord::CONDITIONS_NOT_SATISFIED));
+        };
+        if !sec.satisfies(key.acl.decipher) {
+            return Err(status(StatusWord::SECURITY_STATUS_NOT_SATISFIED));
+        }
+        Ok(key)
+    }
+
     /// ChipDoc PSO DECIPHER: the whole body is the cryptogram (no padding-indicator byte:
     /// `card-cps4.c` `decipher`), answered by the raw RSA result, padding included.
     fn chipdoc_decipher(&mut self, cmd: &Command, sec: &SecurityStatus) -> Response {
-        let Some((key_ref, _)) = self.se.ct else {
-            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        let key = match self.decipher_key(sec) {
+            Ok(k) => k,
+            Err(r) => return r,
         };
-        let Some(key) = self.key(key_ref) else {
-            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
-        };
-        if !sec.satisfies(key.acl.decipher) {
-            return status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
-        }
         if cmd.data.len() != key.pair.size_bytes() {
             return status(StatusWord::WRONG_LENGTH);
         }
@@ -437,15 +447,10 @@ impl IasEcc {
     /// PSO DECIPHER: `81 ‖ cryptogram` (padding-indicator byte then the RSA cryptogram,
     /// research §4.4; `00` accepted too).
     fn pso_decipher(&mut self, cmd: &Command, sec: &SecurityStatus) -> Response {
-        let Some((key_ref, _)) = self.se.ct else {
-            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
+        let key = match self.decipher_key(sec) {
+            Ok(k) => k,
+            Err(r) => return r,
         };
-        let Some(key) = self.key(key_ref) else {
-            return status(StatusWord::CONDITIONS_NOT_SATISFIED);
-        };
-        if !sec.satisfies(key.acl.decipher) {
-            return status(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
-        }
         let Some((&indicator, cryptogram)) = cmd.data.split_first() else {
             return status(StatusWord::WRONG_LENGTH);
         };
