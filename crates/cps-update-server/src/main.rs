@@ -19,7 +19,8 @@ use cps_update_server::{AdminKey, PgStore, SqliteStore, UpdateServer};
 
 const USAGE: &str = "usage: cps-update-server [--listen ADDR:PORT] [--db FILE | --postgres PARAMS] \
 [--node NAME] [--pool N] [--admin-key-file FILE] [--pkcs11-module LIB --pkcs11-token LABEL \
---pkcs11-pin-file FILE [--pkcs11-key LABEL]] [--tls-cert FILE --tls-key FILE]\n       cps-update-server admin-token \
+--pkcs11-pin-file FILE [--pkcs11-key LABEL] [--pkcs11-ca-key LABEL [--ca-cert FILE]]] \
+[--tls-cert FILE --tls-key FILE]\n       cps-update-server admin-token \
 --admin-key-file FILE [--valid-secs N]";
 
 fn read_key(path: &str) -> Result<AdminKey, String> {
@@ -41,6 +42,8 @@ fn run() -> Result<(), (u8, String)> {
     let mut p11_token = "cps-update".to_owned();
     let mut p11_pin_file: Option<String> = None;
     let mut p11_key = "cps-update-master".to_owned();
+    let mut p11_ca_key: Option<String> = None;
+    let mut ca_cert: Option<String> = None;
     let mut tls_cert: Option<String> = None;
     let mut tls_key: Option<String> = None;
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -64,6 +67,8 @@ fn run() -> Result<(), (u8, String)> {
             "--pkcs11-token" => p11_token = v,
             "--pkcs11-pin-file" => p11_pin_file = Some(v),
             "--pkcs11-key" => p11_key = v,
+            "--pkcs11-ca-key" => p11_ca_key = Some(v),
+            "--ca-cert" => ca_cert = Some(v),
             "--tls-cert" => tls_cert = Some(v),
             "--tls-key" => tls_key = Some(v),
             _ => return Err(usage()),
@@ -90,7 +95,7 @@ fn run() -> Result<(), (u8, String)> {
                     .map_err(|e| (1, format!("cannot read {pin_file}: {e}")))?,
             );
             let ca = cps_update::issuer::InProcessKeys::test_ca([0; 16]).map_err(|e| (1, e.0))?;
-            let keys = cps_update_server::pkcs11::Pkcs11Keys::open(
+            let mut keys = cps_update_server::pkcs11::Pkcs11Keys::open(
                 std::path::Path::new(&module),
                 &p11_token,
                 pin.trim(),
@@ -98,6 +103,25 @@ fn run() -> Result<(), (u8, String)> {
                 ca,
             )
             .map_err(|e| (1, e.to_string()))?;
+            if let Some(label) = &p11_ca_key {
+                // The CA certificate of the key in the token: a PEM file, or the test PKI's
+                // persons CA (this server is a TEST issuer).
+                let cert = match &ca_cert {
+                    Some(path) => {
+                        let pem = std::fs::read_to_string(path)
+                            .map_err(|e| (1, format!("cannot read {path}: {e}")))?;
+                        let der = cps_x509::pem::certificate_pem_to_der(&pem)
+                            .map_err(|e| (1, format!("{path}: {e}")))?;
+                        cps_x509::CpsCertificate::from_der(&der)
+                            .map_err(|e| (1, format!("{path}: {e}")))?
+                    }
+                    None => cps_x509::test_pki::intermediate_certificate()
+                        .map_err(|e| (1, e.to_string()))?,
+                };
+                keys = keys
+                    .with_token_ca(label, cert)
+                    .map_err(|e| (1, e.to_string()))?;
+            }
             UpdateServer::with_store_and_keys(store, Box::new(keys))
         }
     };

@@ -2,7 +2,8 @@
 //! SKIPPED without it, failed under CI=true): provisioned as a sensitive, non-extractable
 //! key, its value unreadable through the token; card keys derived by the token equal the
 //! in-process derivation; a full update (EF.DAM + 2 renewals) through the HTTP server whose
-//! issuer holds no master key.
+//! issuer holds no master key; then the CA key in the token as well, signing the renewed
+//! certificates.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -27,6 +28,9 @@ use cps_update_server::pkcs11::Pkcs11Keys;
 use cps_update_server::{AdminKey, Limits, UpdateServer, serve};
 
 static NO: AtomicBool = AtomicBool::new(false);
+
+/// One test at a time in the token: a PKCS#11 library is initialised once per process.
+static TOKEN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn token() -> Option<(PathBuf, String, String)> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -72,6 +76,9 @@ fn the_master_key_stays_in_the_token_and_updates_work() {
     let Some((module, label, pin)) = token() else {
         return;
     };
+    let _one = TOKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     Pkcs11Keys::provision_master(&module, &label, &pin, "cps-update-master", &TEST_MASTER_KEY)
         .unwrap();
     // Its value cannot be read back.
@@ -151,4 +158,126 @@ fn the_master_key_stays_in_the_token_and_updates_work() {
         }
     );
     h.stop();
+}
+
+/// The CA key in the token too: provisioned as a sensitive, non-extractable RSA key (its
+/// private exponent unreadable), a key that does not match the CA certificate refused, and a
+/// full update whose two renewed certificates the token signed, each verifying up to the test
+/// root; the server holds neither the master key nor the CA key.
+#[test]
+fn the_ca_key_signs_in_the_token() {
+    let Some((module, label, pin)) = token() else {
+        return;
+    };
+    let _one = TOKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let ca_key = cps_x509::test_pki::intermediate_key().unwrap();
+    let ca_cert = cps_x509::test_pki::intermediate_certificate().unwrap();
+    Pkcs11Keys::provision_master(&module, &label, &pin, "cps-update-master", &TEST_MASTER_KEY)
+        .unwrap();
+    Pkcs11Keys::provision_ca(&module, &label, &pin, "cps-update-ca", &ca_key).unwrap();
+    // A second provisioning finds it and changes nothing.
+    assert!(!Pkcs11Keys::provision_ca(&module, &label, &pin, "cps-update-ca", &ca_key).unwrap());
+    {
+        use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+        use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+        use cryptoki::session::UserType;
+        let ctx = Pkcs11::new(&module).unwrap();
+        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+            .unwrap();
+        let slot = ctx.get_slots_with_initialized_token().unwrap()[0];
+        let s = ctx.open_ro_session(slot).unwrap();
+        s.login(
+            UserType::User,
+            Some(&cryptoki::types::AuthPin::new(pin.clone().into())),
+        )
+        .unwrap();
+        let key = s
+            .find_objects(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::Label(b"cps-update-ca".to_vec()),
+            ])
+            .unwrap()[0];
+        let attrs = s
+            .get_attributes(
+                key,
+                &[
+                    AttributeType::Sensitive,
+                    AttributeType::Extractable,
+                    AttributeType::PrivateExponent,
+                    AttributeType::Prime1,
+                ],
+            )
+            .unwrap();
+        assert!(attrs.contains(&Attribute::Sensitive(true)), "{attrs:?}");
+        assert!(attrs.contains(&Attribute::Extractable(false)), "{attrs:?}");
+        assert!(
+            !attrs
+                .iter()
+                .any(|a| matches!(a, Attribute::PrivateExponent(_) | Attribute::Prime1(_))),
+            "the token gave the CA key's private values: {attrs:?}"
+        );
+    }
+    let open = || {
+        Pkcs11Keys::open(
+            &module,
+            &label,
+            &pin,
+            "cps-update-master",
+            InProcessKeys::test_ca([0; 16]).unwrap(),
+        )
+        .unwrap()
+    };
+    // The token's key checked against the certificate: another CA certificate is refused.
+    let root = cps_x509::test_pki::root_certificate().unwrap();
+    let e = open()
+        .with_token_ca("cps-update-ca", root.clone())
+        .unwrap_err();
+    assert!(e.to_string().contains("does not match"), "{e}");
+    assert!(
+        open()
+            .with_token_ca("no-such-key", ca_cert.clone())
+            .is_err()
+    );
+    let hsm = open()
+        .with_token_ca("cps-update-ca", ca_cert.clone())
+        .unwrap();
+
+    let (store, _) = common::fresh_store(&common::Engine::Sqlite, "node-hsm-ca");
+    let server = UpdateServer::with_store_and_keys(Arc::clone(&store), Box::new(hsm))
+        .with_admin_key(AdminKey::new(common::ADMIN_KEY))
+        .with_limits(Limits::default());
+    let h = serve(server, "127.0.0.1:0").unwrap();
+    let url = h.url();
+    let card = common::register(&url, Profile::Cps4, "pharmacien-durand");
+    let before: Vec<Vec<u8>> = [0xC001u16, 0xC002]
+        .iter()
+        .map(|f| card.file(&[0x3F00, 0x0001, *f]).unwrap().to_vec())
+        .collect();
+    common::schedule_full_update(&url, &card, "NANTES");
+    let mut ch = InProcessChannel::new(card);
+    let outcome = update(&mut ch, HttpService::new(&url), &mut |_| {}, &NO).unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Updated {
+            sequence: 1,
+            steps: 5
+        }
+    );
+    h.stop();
+    let card = ch.into_card();
+    for (i, f) in [0xC001u16, 0xC002].iter().enumerate() {
+        let der = card.file(&[0x3F00, 0x0001, *f]).unwrap();
+        assert_ne!(der, before[i].as_slice(), "certificate {f:04X} renewed");
+        let c = cps_x509::CpsCertificate::from_der(der).unwrap();
+        cps_x509::verify_chain(
+            &c,
+            std::slice::from_ref(&ca_cert),
+            std::slice::from_ref(&root),
+            // The renewal's notBefore (common::schedule_full_update) is in 2029.
+            cps_x509::UnixTime::from_secs(1_862_000_000),
+        )
+        .unwrap_or_else(|e| panic!("certificate {f:04X} signed in the token: {e}"));
+    }
 }

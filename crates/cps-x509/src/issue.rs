@@ -183,10 +183,64 @@ pub struct CaCertificateRequest<'a> {
     pub policies: &'a [ObjectIdentifier],
 }
 
+/// A CA key that signs certificates, wherever it lives: in this process ([`PrivateKey`]) or in
+/// an HSM reached through PKCS#11, where only the to-be-signed bytes go in and the signature
+/// comes out.
+pub trait CertificateSigner {
+    /// The CA key's algorithm: RSA (certificates signed sha256WithRSAEncryption, PKCS#1 v1.5)
+    /// or P-256 (ecdsa-with-SHA256).
+    fn key_algorithm(&self) -> KeyAlgorithm;
+    /// The CA key's public key (DER SubjectPublicKeyInfo), checked against the CA certificate
+    /// before anything is signed.
+    fn public_key_spki_der(&self) -> Result<Vec<u8>, IssueError>;
+    /// Signs the DER `TBSCertificate`: for RSA the PKCS#1 v1.5 signature of its SHA-256
+    /// (RFC 8017 §8.2), for P-256 the DER `Ecdsa-Sig-Value` (RFC 5758 §3.2).
+    fn sign_certificate(&self, tbs_der: &[u8]) -> Result<Vec<u8>, IssueError>;
+}
+
+impl CertificateSigner for PrivateKey {
+    fn key_algorithm(&self) -> KeyAlgorithm {
+        self.algorithm()
+    }
+
+    fn public_key_spki_der(&self) -> Result<Vec<u8>, IssueError> {
+        Ok(PrivateKey::public_key_spki_der(self)?)
+    }
+
+    fn sign_certificate(&self, tbs_der: &[u8]) -> Result<Vec<u8>, IssueError> {
+        match self {
+            PrivateKey::Rsa(_) => Ok(self.sign(
+                SignedData::Message(tbs_der),
+                SignatureAlgorithm::RsaPkcs1v15Sha256,
+            )?),
+            PrivateKey::P256(_) => {
+                let raw = self.sign(
+                    SignedData::Message(tbs_der),
+                    SignatureAlgorithm::EcdsaP256Sha256,
+                )?;
+                // Certificates carry the DER Ecdsa-Sig-Value (RFC 5758 §3.2), not r ‖ s.
+                let sig = p256::ecdsa::Signature::from_slice(&raw)
+                    .map_err(|e| crate::error::KeyError::Sign(e.to_string()))?;
+                Ok(sig.to_der().as_bytes().to_vec())
+            }
+        }
+    }
+}
+
 /// Issues a holder certificate signed by `ca_key`, whose certificate is `ca_cert`. Returns the
 /// DER certificate.
 pub fn issue_holder_certificate(
     ca_key: &PrivateKey,
+    ca_cert: &CpsCertificate,
+    request: &HolderCertificateRequest<'_>,
+) -> Result<Vec<u8>, IssueError> {
+    issue_holder_certificate_with(ca_key, ca_cert, request)
+}
+
+/// [`issue_holder_certificate`] with a CA key that may be outside this process (an HSM):
+/// the signer sees only the to-be-signed bytes.
+pub fn issue_holder_certificate_with(
+    ca_key: &dyn CertificateSigner,
     ca_cert: &CpsCertificate,
     request: &HolderCertificateRequest<'_>,
 ) -> Result<Vec<u8>, IssueError> {
@@ -278,7 +332,7 @@ pub fn issue_intermediate_certificate(
     )
 }
 
-fn check_ca(ca_key: &PrivateKey, ca_cert: &CpsCertificate) -> Result<(), IssueError> {
+fn check_ca(ca_key: &dyn CertificateSigner, ca_cert: &CpsCertificate) -> Result<(), IssueError> {
     let can_sign = ca_cert.is_ca()
         && ca_cert
             .key_usage()
@@ -389,7 +443,7 @@ fn extension(
 }
 
 fn sign_tbs(
-    key: &PrivateKey,
+    key: &dyn CertificateSigner,
     issuer: Name,
     subject: Name,
     spki_der: &[u8],
@@ -408,21 +462,20 @@ fn sign_tbs(
     }
     let not_before = to_x509_time(validity.not_before).ok_or(IssueError::BadValidity)?;
     let not_after = to_x509_time(validity.not_after).ok_or(IssueError::BadValidity)?;
-    let (algorithm, sig_alg) = match key {
-        PrivateKey::Rsa(_) => (
-            spki::AlgorithmIdentifierOwned {
-                oid: oids::SHA256_WITH_RSA,
-                parameters: Some(Any::null()),
-            },
-            SignatureAlgorithm::RsaPkcs1v15Sha256,
-        ),
-        PrivateKey::P256(_) => (
-            spki::AlgorithmIdentifierOwned {
-                oid: oids::ECDSA_WITH_SHA256,
-                parameters: None,
-            },
-            SignatureAlgorithm::EcdsaP256Sha256,
-        ),
+    let algorithm = match key.key_algorithm() {
+        KeyAlgorithm::Rsa { .. } => spki::AlgorithmIdentifierOwned {
+            oid: oids::SHA256_WITH_RSA,
+            parameters: Some(Any::null()),
+        },
+        KeyAlgorithm::EcP256 => spki::AlgorithmIdentifierOwned {
+            oid: oids::ECDSA_WITH_SHA256,
+            parameters: None,
+        },
+        other => {
+            return Err(IssueError::Key(crate::error::KeyError::Sign(format!(
+                "a CA key {other} cannot sign certificates here"
+            ))));
+        }
     };
     let tbs = TbsCertificate {
         version: Version::V3,
@@ -440,13 +493,7 @@ fn sign_tbs(
         extensions: Some(extensions),
     };
     let tbs_der = tbs.to_der()?;
-    let mut signature = key.sign(SignedData::Message(&tbs_der), sig_alg)?;
-    if let PrivateKey::P256(_) = key {
-        // Certificates carry the DER Ecdsa-Sig-Value (RFC 5758 §3.2), not r ‖ s.
-        let sig = p256::ecdsa::Signature::from_slice(&signature)
-            .map_err(|e| crate::error::KeyError::Sign(e.to_string()))?;
-        signature = sig.to_der().as_bytes().to_vec();
-    }
+    let signature = key.sign_certificate(&tbs_der)?;
     let cert = Certificate {
         tbs_certificate: tbs,
         signature_algorithm: algorithm,

@@ -67,8 +67,9 @@ pub use chain::{MAX_CHAIN_CA_CERTIFICATES, verify_chain};
 pub use const_oid::ObjectIdentifier;
 pub use error::{ChainError, IssueError, KeyError, ParseError, PemError, SignatureError};
 pub use issue::{
-    CaCertificateRequest, CaSubject, HolderCertificateRequest, HolderSubject,
-    issue_holder_certificate, issue_intermediate_certificate, issue_root_certificate,
+    CaCertificateRequest, CaSubject, CertificateSigner, HolderCertificateRequest, HolderSubject,
+    issue_holder_certificate, issue_holder_certificate_with, issue_intermediate_certificate,
+    issue_root_certificate,
 };
 pub use keys::PrivateKey;
 pub use name::{Attribute, DistinguishedName, HolderIdentity, NationalId, NationalIdKind};
