@@ -78,6 +78,13 @@ pub struct Command {
     pub ne: Option<usize>,
 }
 
+impl Drop for Command {
+    /// The data field may carry a PIN, a PUK or key material: wiped when the command goes.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.data);
+    }
+}
+
 impl core::fmt::Debug for Command {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         // The data field may carry a PIN or key material: Debug prints its length only.

@@ -192,7 +192,8 @@ impl<C: CardChannel> Exchange<C> {
             cmd.ne = Some(SHORT_MAX_NE);
         }
         let first = if cmd.data.len() <= SHORT_MAX_LC || self.config.extended_length {
-            let bytes = cmd.encode(cmd.natural_encoding())?;
+            // The encoded bytes may hold a PIN or a key: wiped when sent.
+            let bytes = zeroize::Zeroizing::new(cmd.encode(cmd.natural_encoding())?);
             self.send(&bytes)?
         } else if self.config.chaining {
             self.send_chain(&cmd)?
@@ -205,9 +206,11 @@ impl<C: CardChannel> Exchange<C> {
             SwClass::WrongLe(ne) if cmd.info().may_resend() => {
                 let mut again = cmd.clone();
                 again.ne = Some(usize::from(ne));
-                let bytes = again
-                    .encode(Encoding::Short)
-                    .or_else(|_| again.encode(Encoding::Extended))?;
+                let bytes = zeroize::Zeroizing::new(
+                    again
+                        .encode(Encoding::Short)
+                        .or_else(|_| again.encode(Encoding::Extended))?,
+                );
                 self.send(&bytes)?
             }
             _ => first,
@@ -232,7 +235,7 @@ impl<C: CardChannel> Exchange<C> {
         let parts = cps_apdu::chain::split(cmd, chunk)?;
         let count = parts.len();
         for (i, part) in parts.into_iter().enumerate() {
-            let r = self.send(&part.encode(Encoding::Short)?)?;
+            let r = self.send(&zeroize::Zeroizing::new(part.encode(Encoding::Short)?))?;
             if i + 1 == count {
                 return Ok(r);
             }

@@ -123,7 +123,7 @@ impl VirtualCard for TestCard {
                 out
             }
             0xEE if !self.selected => sw(StatusWord(0x6985)),
-            0xEE => Response::success(c.data).to_bytes(),
+            0xEE => Response::success(c.data.clone()).to_bytes(),
             _ => sw(StatusWord(0x6D00)),
         }
     }
