@@ -3,7 +3,7 @@
 //! survive `cps pin verify` (a PIN went through: the connection resets the card when it ends,
 //! so that no security state it opened outlives it).
 //!
-//! Two PC/SC clients on one simulated CPS3 served by `cps sim serve` into pcscd's vpcd reader:
+//! Two PC/SC clients on one simulated CPS3, then CPS4, served by `cps sim serve` into pcscd's vpcd reader:
 //! this test's own connection (the "other application", our IAS-ECC client) and the `cps`
 //! processes. Needs pcscd running (scripts/with-pcscd.sh); without it the test prints SKIPPED,
 //! except under CI=true where it fails.
@@ -47,61 +47,66 @@ fn another_applications_verified_pin_survives_read_only_commands() {
         );
     }
     let ctx = PcscContext::establish().unwrap();
-    // No card of an earlier test binary still in the slot.
-    let _ = ctx.wait_for_removal(READER, Duration::from_secs(5));
-    let _served = Served(
-        Command::new(env!("CARGO_BIN_EXE_cps"))
-            .args([
-                "sim",
-                "serve",
-                "--profile",
-                "cps3",
-                "--persona",
-                "dr-martin",
-                "--port",
-                PORT,
-            ])
-            .spawn()
-            .unwrap(),
-    );
-    let reader = ctx
-        .wait_for_card(Some(READER), Duration::from_secs(10))
-        .unwrap();
-    let mut channel = ctx.connect(&reader, ShareMode::Shared).unwrap();
-    {
-        let mut other = CpsCard::open(&mut channel).unwrap();
-        other.verify_pin(&Pin::new("1234").unwrap()).unwrap();
-        assert_eq!(other.pin_status().unwrap(), PinStatus::Verified);
+    for profile in ["cps3", "cps4"] {
+        // No card of an earlier test (or iteration) still in the slot.
+        let _ = ctx.wait_for_removal(READER, Duration::from_secs(5));
+        let served = Served(
+            Command::new(env!("CARGO_BIN_EXE_cps"))
+                .args([
+                    "sim",
+                    "serve",
+                    "--profile",
+                    profile,
+                    "--persona",
+                    "dr-martin",
+                    "--port",
+                    PORT,
+                ])
+                .spawn()
+                .unwrap(),
+        );
+        let reader = ctx
+            .wait_for_card(Some(READER), Duration::from_secs(10))
+            .unwrap();
+        let mut channel = ctx.connect(&reader, ShareMode::Shared).unwrap();
+        {
+            let mut other = CpsCard::open(&mut channel).unwrap();
+            other.verify_pin(&Pin::new("1234").unwrap()).unwrap();
+            assert_eq!(other.pin_status().unwrap(), PinStatus::Verified);
 
-        for args in [&["info"][..], &["pin", "status"][..]] {
-            let o = cps(args);
+            for args in [&["info"][..], &["pin", "status"][..]] {
+                let o = cps(args);
+                assert_eq!(
+                    o.status.code(),
+                    Some(0),
+                    "{profile}: cps {args:?}: {}",
+                    String::from_utf8_lossy(&o.stderr)
+                );
+                // Not reset: our session and its verified PIN are still there.
+                assert_eq!(
+                    other.pin_status().unwrap(),
+                    PinStatus::Verified,
+                    "{profile}: after cps {args:?}"
+                );
+            }
+
+            // A PIN went through `cps pin verify`: it resets the card when it lets it go.
+            let o = cps(&["pin", "verify", "--pin-from", "env"]);
             assert_eq!(
                 o.status.code(),
                 Some(0),
-                "cps {args:?}: {}",
+                "{profile}: {}",
                 String::from_utf8_lossy(&o.stderr)
             );
-            // Not reset: our session and its verified PIN are still there.
-            assert_eq!(
-                other.pin_status().unwrap(),
-                PinStatus::Verified,
-                "after cps {args:?}"
-            );
+            match other.pin_status() {
+                Err(Error::Transport(TransportError::CardReset)) => {}
+                Ok(PinStatus::RetriesLeft(_)) => {}
+                other => {
+                    panic!("{profile}: expected the card reset after cps pin verify, got {other:?}")
+                }
+            }
         }
-
-        // A PIN went through `cps pin verify`: it resets the card when it lets it go.
-        let o = cps(&["pin", "verify", "--pin-from", "env"]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        match other.pin_status() {
-            Err(Error::Transport(TransportError::CardReset)) => {}
-            Ok(PinStatus::RetriesLeft(_)) => {}
-            other => panic!("expected the card reset after cps pin verify, got {other:?}"),
-        }
+        drop(channel);
+        drop(served);
     }
-    let _ = channel;
 }

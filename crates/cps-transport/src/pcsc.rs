@@ -729,12 +729,14 @@ const DROP_WAIT: Duration = Duration::from_secs(5);
 /// so that a frozen card cannot hold the caller: after a timeout the channel is unusable
 /// (every later call fails at once) and the handle is released when pcscd returns.
 ///
-/// Dropping it leaves the card as it was found when only reads, signatures and other
-/// commands without a secret went through it, so that another application's verified PIN
-/// survives (`cps info`, `cps pin status`); once a command carrying a secret was sent (a PIN
-/// or PUK in VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, a key: [`cps_apdu::table`]),
-/// dropping it resets the card, so that the security state this connection opened does not
-/// outlive it. [`PcscChannel::disconnect`] chooses explicitly.
+/// Dropping it leaves the card as it was found when only reads went through it (SELECT, READ
+/// BINARY, GET DATA, a VERIFY without data asking the tries left, DESFire reads…: the
+/// commands [`cps_apdu::table`] marks [`Effect::Read`](cps_apdu::table::Effect::Read)), so that
+/// another application's verified PIN survives `cps info` or `cps pin status`. Once a command
+/// carrying a secret (a PIN, PUK or key) or changing the card's state (MSE, PSO, an
+/// authentication, a write) went through, dropping it resets the card: the security state this
+/// connection opened (a verified PIN, a security environment, a DESFire application selected
+/// and authenticated) does not outlive it. [`PcscChannel::disconnect`] chooses explicitly.
 pub struct PcscChannel {
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     reader: String,
@@ -744,8 +746,9 @@ pub struct PcscChannel {
     timeouts: Timeouts,
     /// Set when a request timed out: the worker may still be blocked in pcscd.
     stuck: bool,
-    /// A command carrying a secret went through this connection: reset when dropped.
-    secret_sent: bool,
+    /// A command carrying a secret or changing the card's state went through this connection:
+    /// reset when dropped.
+    state_changed: bool,
 }
 
 impl fmt::Debug for PcscChannel {
@@ -771,7 +774,7 @@ impl PcscChannel {
             share: link.share,
             timeouts: default_timeouts(),
             stuck: false,
-            secret_sent: false,
+            state_changed: false,
         };
         let spawned = std::thread::Builder::new()
             .name("cps-pcsc".into())
@@ -839,10 +842,11 @@ impl PcscChannel {
 
     fn exchange(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         // A VERIFY without data only asks for the tries left: no secret, no security state.
-        if command.len() > 5
-            && cps_apdu::table::classify(command).effect == cps_apdu::table::Effect::Secret
+        let effect = cps_apdu::table::classify(command).effect;
+        if effect == cps_apdu::table::Effect::Changes
+            || (effect == cps_apdu::table::Effect::Secret && command.len() > 5)
         {
-            self.secret_sent = true;
+            self.state_changed = true;
         }
         let wait = self.timeouts.for_command(self.interface(), command);
         self.call(Req::Transmit(command.to_vec()), wait)
@@ -892,12 +896,12 @@ impl PcscChannel {
 }
 
 impl Drop for PcscChannel {
-    /// Releases the card, waiting (boundedly) for pcscd to do it: reset when a secret went
-    /// through this connection (no PIN it verified outlives it, even when the process exits
-    /// right after), left as it is otherwise (see [`PcscChannel`]).
+    /// Releases the card, waiting (boundedly) for pcscd to do it: reset when a secret or a
+    /// state-changing command went through this connection (no PIN it verified outlives it,
+    /// even when the process exits right after), left as it is otherwise (see [`PcscChannel`]).
     fn drop(&mut self) {
         if self.jobs.is_some() {
-            let disposition = if self.secret_sent {
+            let disposition = if self.state_changed {
                 Disposition::ResetCard
             } else {
                 Disposition::LeaveCard
