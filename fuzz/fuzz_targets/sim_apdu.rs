@@ -1,7 +1,7 @@
 //! The simulated CPS card (cps-sim) fed arbitrary APDU sequences: never panics, always answers
 //! at least a status word, and the PIN/PUK counters stay within their range.
 //!
-//! Input: first byte = card (modulo 4: CPS3, CPS4 ChipDoc, CPS3 contactless, CPS4-model); then
+//! Input: first byte = card (modulo 3: CPS3, CPS4 ChipDoc, CPS3 contactless); then
 //! records `len ‖ APDU` (`len` = 0 is a card reset).
 #![no_main]
 use std::sync::OnceLock;
@@ -27,7 +27,9 @@ fn cards() -> &'static [SimCard; 3] {
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, mut rest)) = data.split_first() else { return };
-    let mut card = cards()[usize::from(selector & 3)].clone();
+    let all = cards();
+    let Some(card) = all.get(usize::from(selector) % all.len()) else { return };
+    let mut card = card.clone();
     card.power_on();
     while let Some((&len, tail)) = rest.split_first() {
         if len == 0 {

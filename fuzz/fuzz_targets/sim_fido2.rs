@@ -40,8 +40,12 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, mut rest)) = data.split_first() else { return };
     let mut card = cards()[usize::from(selector & 3)].clone();
     card.power_on();
-    let r = card.process(&SELECT);
-    assert_eq!(r.get(r.len() - 2..), Some(&[0x90, 0x00][..]));
+    let mut r = card.process(&SELECT);
+    // T=0 (the real CPS4): the SELECT's answer comes through 61xx + GET RESPONSE.
+    if let [0x61, n] = r[..] {
+        r = card.process(&[0x00, 0xC0, 0x00, 0x00, n]);
+    }
+    assert_eq!(r.get(r.len().saturating_sub(2)..), Some(&[0x90, 0x00][..]));
     while let Some((&len, tail)) = rest.split_first() {
         if len == 0 {
             card.reset();
