@@ -10,6 +10,8 @@
     reason = "tests"
 )]
 
+mod common;
+
 use std::time::Duration;
 
 use cps_fido2::ctap::{self, CtapStatus};
@@ -168,11 +170,7 @@ impl Raw {
     /// fetched with one GET RESPONSE (what pcsc-lite clients such as python-fido2 do), so
     /// that the rest of the exchange is the applet's framing.
     fn send_bytes(&mut self, apdu: &[u8]) -> Vec<u8> {
-        let r = self.0.process(apdu);
-        match r.as_slice() {
-            [0x61, le] => self.0.process(&[0x00, 0xC0, 0x00, 0x00, *le]),
-            _ => r,
-        }
+        common::fetch_bytes(&mut self.0, apdu)
     }
 }
 

@@ -71,6 +71,37 @@ fn keys_eq(a: &StaticKeys, b: &StaticKeys) -> bool {
         .is_ok_and(|plain| plain.as_slice() == b"probe")
 }
 
+/// What the token answers for `types` of the object of `class` labelled `label`, read through
+/// a session of our own (as any other application of the token could).
+fn token_attributes(
+    module: &std::path::Path,
+    pin: &str,
+    class: cryptoki::object::ObjectClass,
+    label: &str,
+    types: &[cryptoki::object::AttributeType],
+) -> Vec<cryptoki::object::Attribute> {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::object::Attribute;
+    use cryptoki::session::UserType;
+    let ctx = Pkcs11::new(module).unwrap();
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    let slot = ctx.get_slots_with_initialized_token().unwrap()[0];
+    let s = ctx.open_ro_session(slot).unwrap();
+    s.login(
+        UserType::User,
+        Some(&cryptoki::types::AuthPin::new(pin.to_owned().into())),
+    )
+    .unwrap();
+    let key = s
+        .find_objects(&[
+            Attribute::Class(class),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ])
+        .unwrap()[0];
+    s.get_attributes(key, types).unwrap()
+}
+
 #[test]
 fn the_master_key_stays_in_the_token_and_updates_work() {
     let Some((module, label, pin)) = token() else {
@@ -83,35 +114,18 @@ fn the_master_key_stays_in_the_token_and_updates_work() {
         .unwrap();
     // Its value cannot be read back.
     {
-        use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
         use cryptoki::object::{Attribute, AttributeType, ObjectClass};
-        use cryptoki::session::UserType;
-        let ctx = Pkcs11::new(&module).unwrap();
-        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .unwrap();
-        let slot = ctx.get_slots_with_initialized_token().unwrap()[0];
-        let s = ctx.open_ro_session(slot).unwrap();
-        s.login(
-            UserType::User,
-            Some(&cryptoki::types::AuthPin::new(pin.clone().into())),
-        )
-        .unwrap();
-        let key = s
-            .find_objects(&[
-                Attribute::Class(ObjectClass::SECRET_KEY),
-                Attribute::Label(b"cps-update-master".to_vec()),
-            ])
-            .unwrap()[0];
-        let attrs = s
-            .get_attributes(
-                key,
-                &[
-                    AttributeType::Sensitive,
-                    AttributeType::Extractable,
-                    AttributeType::Value,
-                ],
-            )
-            .unwrap();
+        let attrs = token_attributes(
+            &module,
+            &pin,
+            ObjectClass::SECRET_KEY,
+            "cps-update-master",
+            &[
+                AttributeType::Sensitive,
+                AttributeType::Extractable,
+                AttributeType::Value,
+            ],
+        );
         assert!(attrs.contains(&Attribute::Sensitive(true)), "{attrs:?}");
         assert!(attrs.contains(&Attribute::Extractable(false)), "{attrs:?}");
         assert!(
@@ -180,36 +194,19 @@ fn the_ca_key_signs_in_the_token() {
     // A second provisioning finds it and changes nothing.
     assert!(!Pkcs11Keys::provision_ca(&module, &label, &pin, "cps-update-ca", &ca_key).unwrap());
     {
-        use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
         use cryptoki::object::{Attribute, AttributeType, ObjectClass};
-        use cryptoki::session::UserType;
-        let ctx = Pkcs11::new(&module).unwrap();
-        ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-            .unwrap();
-        let slot = ctx.get_slots_with_initialized_token().unwrap()[0];
-        let s = ctx.open_ro_session(slot).unwrap();
-        s.login(
-            UserType::User,
-            Some(&cryptoki::types::AuthPin::new(pin.clone().into())),
-        )
-        .unwrap();
-        let key = s
-            .find_objects(&[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::Label(b"cps-update-ca".to_vec()),
-            ])
-            .unwrap()[0];
-        let attrs = s
-            .get_attributes(
-                key,
-                &[
-                    AttributeType::Sensitive,
-                    AttributeType::Extractable,
-                    AttributeType::PrivateExponent,
-                    AttributeType::Prime1,
-                ],
-            )
-            .unwrap();
+        let attrs = token_attributes(
+            &module,
+            &pin,
+            ObjectClass::PRIVATE_KEY,
+            "cps-update-ca",
+            &[
+                AttributeType::Sensitive,
+                AttributeType::Extractable,
+                AttributeType::PrivateExponent,
+                AttributeType::Prime1,
+            ],
+        );
         assert!(attrs.contains(&Attribute::Sensitive(true)), "{attrs:?}");
         assert!(attrs.contains(&Attribute::Extractable(false)), "{attrs:?}");
         assert!(
