@@ -42,13 +42,10 @@ type Outcome = Result<Option<Value>, Status>;
 
 /// The attestation certificate of the simulated applet (DER), issued by the cps-rs TEST FIDO2
 /// attestation root (`testvectors/fido2-attestation/`).
-pub const ATTESTATION_CERT: &[u8] =
-    include_bytes!("../../../testvectors/fido2-attestation/att.crt.der");
+pub const ATTESTATION_CERT: &[u8] = include_bytes!("../test-attestation/att.crt.der");
 /// The TEST attestation root certificate (PEM), for relying parties in tests.
-pub const ATTESTATION_ROOT_PEM: &str =
-    include_str!("../../../testvectors/fido2-attestation/ca.crt.pem");
-const ATTESTATION_KEY_HEX: &str =
-    include_str!("../../../testvectors/fido2-attestation/att.key.hex");
+pub const ATTESTATION_ROOT_PEM: &str = include_str!("../test-attestation/ca.crt.pem");
+const ATTESTATION_KEY_HEX: &str = include_str!("../test-attestation/att.key.hex");
 
 /// Which packed attestation the applet produces (WebAuthn §8.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

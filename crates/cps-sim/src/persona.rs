@@ -6,8 +6,8 @@ use serde::Deserialize;
 
 use crate::SimError;
 
-/// The committed persona file (testvectors/pki/personas.json).
-const PERSONAS_JSON: &str = include_str!("../../../testvectors/pki/personas.json");
+/// The committed persona file of the test PKI (embedded by cps-x509's `test-pki` feature).
+const PERSONAS_JSON: &str = cps_x509::test_pki::PERSONAS_JSON;
 
 /// A code and its label from an ANS nomenclature (TRE_G15, TRE_R38...).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -1,58 +1,81 @@
-//! The test PKI's holder keys and certificates (testvectors/pki, written by cps-x509's
-//! generator): `<dir>/<slot>` with `<slot>` = `<profile>/<persona>/<name>` resolved from the
+//! The test PKI's holder keys and certificates (embedded by cps-x509's `test-pki` feature,
+//! files in crates/cps-x509/test-pki, linked as testvectors/pki, written by its generator): `<dir>/<slot>` with `<slot>` = `<profile>/<persona>/<name>` resolved from the
 //! profile's `"cps3/auth"`-style references, files `<name>.key.der` / `.key.pem` (PKCS#8)
 //! and `<name>.crt.der` / `.crt.pem` (X.509).
 
 use std::path::{Path, PathBuf};
 
+use cps_x509::CertUsage;
+use cps_x509::test_pki::{self, Profile as PkiProfile};
+
 use crate::SimError;
 use crate::keys::KeyPair;
 
-/// The committed test PKI, next to this crate in the workspace.
-const DEFAULT_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testvectors/pki");
-
-/// Where the card takes the holder keys and certificates from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Where the card takes the holder keys and certificates from: the test PKI embedded in
+/// cps-x509 (feature `test-pki`; the crate builds from its package alone, nothing is read at
+/// run time), or a directory of the same layout.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Pki {
-    dir: PathBuf,
+    /// `None`: the embedded test PKI.
+    dir: Option<PathBuf>,
 }
 
-impl Default for Pki {
-    fn default() -> Self {
-        Pki {
-            dir: PathBuf::from(DEFAULT_DIR),
-        }
+/// A checked slot reference: `(profile dir, name)`.
+fn split_slot<'a>(persona: &str, slot: &'a str) -> Result<(&'a str, &'a str), SimError> {
+    let (profile_dir, name) = slot.split_once('/').ok_or_else(|| {
+        SimError::pki(format!(
+            "slot {slot:?}: expected \"<profile>/<name>\", e.g. \"cps3/auth\""
+        ))
+    })?;
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if !safe(profile_dir) || !safe(name) || !safe(persona) {
+        return Err(SimError::pki(format!(
+            "slot {slot:?} / persona {persona:?}: bad name"
+        )));
     }
+    Ok((profile_dir, name))
 }
 
 impl Pki {
     pub fn from_dir(dir: PathBuf) -> Self {
-        Pki { dir }
+        Pki { dir: Some(dir) }
     }
 
     /// `<dir>/<profile dir>/<persona>/<name>` for a slot `"<profile dir>/<name>"`.
-    fn base(&self, persona: &str, slot: &str) -> Result<PathBuf, SimError> {
-        let (profile_dir, name) = slot.split_once('/').ok_or_else(|| {
-            SimError::pki(format!(
-                "slot {slot:?}: expected \"<profile>/<name>\", e.g. \"cps3/auth\""
-            ))
-        })?;
-        let safe = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    fn base(dir: &Path, persona: &str, slot: &str) -> Result<PathBuf, SimError> {
+        let (profile_dir, name) = split_slot(persona, slot)?;
+        Ok(dir.join(profile_dir).join(persona).join(name))
+    }
+
+    /// The embedded fixture of a slot: `cps3|cps4` / `auth|sign`.
+    fn embedded(persona: &str, slot: &str) -> Result<test_pki::HolderFixture, SimError> {
+        let (profile_dir, name) = split_slot(persona, slot)?;
+        let profile = match profile_dir {
+            "cps3" => PkiProfile::Cps3,
+            "cps4" => PkiProfile::Cps4,
+            _ => return Err(SimError::pki(format!("slot {slot:?}: unknown profile"))),
         };
-        if !safe(profile_dir) || !safe(name) || !safe(persona) {
-            return Err(SimError::pki(format!(
-                "slot {slot:?} / persona {persona:?}: bad name"
-            )));
-        }
-        Ok(self.dir.join(profile_dir).join(persona).join(name))
+        let usage = match name {
+            "auth" => CertUsage::Authentication,
+            "sign" => CertUsage::Signature,
+            _ => return Err(SimError::pki(format!("slot {slot:?}: unknown key"))),
+        };
+        test_pki::holder(profile, persona, usage)
+            .map_err(|e| SimError::pki(format!("embedded test PKI: {e}")))
     }
 
     /// The persona's private key of a slot.
     pub fn key(&self, persona: &str, _generation: u8, slot: &str) -> Result<KeyPair, SimError> {
-        let base = self.base(persona, slot)?;
+        let Some(dir) = &self.dir else {
+            let fixture = Self::embedded(persona, slot)?;
+            return KeyPair::from_pkcs8_der(&fixture.key_pkcs8_der)
+                .map_err(|e| SimError::pki(format!("embedded {persona}/{slot} key: {e}")));
+        };
+        let base = Self::base(dir, persona, slot)?;
         let der = read_der_or_pem(&base, "key", "PRIVATE KEY")?;
         KeyPair::from_pkcs8_der(&der)
             .map_err(|e| SimError::pki(format!("{}.key: {e}", base.display())))
@@ -65,7 +88,10 @@ impl Pki {
         _generation: u8,
         slot: &str,
     ) -> Result<Vec<u8>, SimError> {
-        let base = self.base(persona, slot)?;
+        let Some(dir) = &self.dir else {
+            return Ok(Self::embedded(persona, slot)?.cert_der.to_vec());
+        };
+        let base = Self::base(dir, persona, slot)?;
         read_der_or_pem(&base, "crt", "CERTIFICATE")
     }
 }
@@ -151,14 +177,28 @@ mod tests {
 
     #[test]
     fn slot_names_are_checked() {
-        let p = Pki::default();
-        assert!(p.base("dr-martin", "auth").is_err());
-        assert!(p.base("dr-martin", "../x/auth").is_err());
-        assert!(p.base("../etc", "cps3/auth").is_err());
+        let d = Path::new("/pki");
+        assert!(Pki::base(d, "dr-martin", "auth").is_err());
+        assert!(Pki::base(d, "dr-martin", "../x/auth").is_err());
+        assert!(Pki::base(d, "../etc", "cps3/auth").is_err());
         assert!(
-            p.base("dr-martin", "cps3/auth")
+            Pki::base(d, "dr-martin", "cps3/auth")
                 .unwrap()
                 .ends_with("cps3/dr-martin/auth")
         );
+        assert!(Pki::embedded("dr-martin", "cps3/other").is_err());
+        assert!(Pki::embedded("nobody", "cps3/auth").is_err());
+    }
+
+    #[test]
+    fn embedded_matches_the_committed_files() {
+        let dir = Pki::from_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../cps-x509/test-pki"));
+        let embedded = Pki::default();
+        for slot in ["cps3/auth", "cps3/sign", "cps4/auth", "cps4/sign"] {
+            assert_eq!(
+                dir.certificate("dr-martin", 3, slot).unwrap(),
+                embedded.certificate("dr-martin", 3, slot).unwrap()
+            );
+        }
     }
 }

@@ -20,6 +20,8 @@ use zeroize::{Zeroize, Zeroizing};
 
 /// The master key of the reference issuer and of the simulated cards: a **TEST** key,
 /// published on purpose (card keys are [`StaticKeys::diversify`]d from it by serial number).
+/// Feature `test-keys` (or `issuer`) only.
+#[cfg(feature = "test-keys")]
 pub const TEST_MASTER_KEY: [u8; 16] = *b"TEST cps-upd mk!";
 
 /// The class byte of protected commands (ISO 7816-4: proprietary class `80` with the SM

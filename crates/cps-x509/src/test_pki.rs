@@ -1,4 +1,5 @@
-//! Typed access to the committed cps-rs test PKI (`testvectors/pki`, feature `test-pki`).
+//! Typed access to the committed cps-rs test PKI (feature `test-pki`; the files are in this
+//! crate's `test-pki/` directory, linked from the workspace as `testvectors/pki`).
 //!
 //! Everything is embedded with `include_bytes!` (holder certificates in DER, private keys in
 //! PKCS#8 PEM, ~55 KiB in all), so tests of any crate and the card simulator load fixtures in
@@ -107,7 +108,7 @@ impl HolderFixture {
 
 macro_rules! pki_file {
     ($path:expr) => {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../testvectors/pki/", $path)
+        concat!(env!("CARGO_MANIFEST_DIR"), "/test-pki/", $path)
     };
 }
 
@@ -154,6 +155,11 @@ static ROOT_CERT_DER: &[u8] = include_bytes!(pki_file!("ca/root.crt.der"));
 static ROOT_KEY_PEM: &str = include_str!(pki_file!("ca/root.key.pem"));
 static PERSONS_CERT_DER: &[u8] = include_bytes!(pki_file!("ca/persons.crt.der"));
 static PERSONS_KEY_PEM: &str = include_str!(pki_file!("ca/persons.key.pem"));
+
+/// The personas of the test PKI (`personas.json`, in the order of [`PERSONAS`]): fictitious
+/// holders with their identity, RPPS and practice situations, from which the card simulator
+/// writes its holder data.
+pub const PERSONAS_JSON: &str = include_str!(pki_file!("personas.json"));
 
 fn fixture(e: &'static Entry, cert_der: &'static [u8]) -> Result<HolderFixture, FixtureError> {
     Ok(HolderFixture {

@@ -81,6 +81,7 @@ pub fn run(
 ) -> Vec<Check> {
     let mut checks = Vec::new();
     match source {
+        #[cfg(feature = "sim")]
         CardSource::Simulator(_) => {
             let why = "built-in simulator in use: the PC/SC stack was not used (run \
                        `cps doctor --reader auto` with the card in a reader to check it)";
@@ -102,6 +103,7 @@ pub fn run(
     };
     let found = match card.origin() {
         crate::Origin::Reader(_) => format!("{}, {} interface", card.origin(), card.interface()),
+        #[cfg(feature = "sim")]
         origin @ crate::Origin::Simulator(_) => origin.to_string(),
     };
     checks.push(check("card", Status::Ok, found));
@@ -300,7 +302,7 @@ fn desfire_check(info: &CardInfo, cps3: bool) -> Check {
         Presence::Absent(why) => {
             let classic = cps_desfire::client::is_mifare_classic_atr(&info.atr)
                 || cps3
-                || matches!(&info.origin, crate::Origin::Simulator(s) if s.profile == cps_sim::Profile::Cps3);
+                || simulated_cps3(&info.origin);
             if classic {
                 check(
                     "DESFire",
@@ -358,5 +360,14 @@ fn certificate_check(c: &crate::CertificateInfo) -> Check {
         )
         .action("check the computer's clock"),
         _ => check(name, Status::Warning, format!("{:?}", c.renewal)),
+    }
+}
+
+/// A simulated CPS3 (which has no DESFire side either).
+fn simulated_cps3(origin: &crate::Origin) -> bool {
+    match origin {
+        #[cfg(feature = "sim")]
+        crate::Origin::Simulator(s) => s.profile == cps_sim::Profile::Cps3,
+        _ => false,
     }
 }

@@ -21,6 +21,7 @@ pub enum Error {
     #[error("DESFire: {0}")]
     Desfire(#[from] cps_desfire::DesfireError),
     /// The built-in simulator could not build the requested card (unknown persona...).
+    #[cfg(feature = "sim")]
     #[error("simulated card: {0}")]
     Simulator(#[from] cps_sim::SimError),
     /// `--reader auto` (first reader holding a card): readers exist but none holds a card.

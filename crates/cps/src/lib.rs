@@ -62,6 +62,7 @@ mod source;
 pub use cps_desfire as desfire;
 pub use cps_fido2 as fido2;
 pub use cps_iasecc as iasecc;
+#[cfg(feature = "sim")]
 pub use cps_sim as sim;
 pub use cps_transport as transport;
 pub use cps_x509 as x509;
@@ -71,7 +72,9 @@ pub use info::{
     CardInfo, CertificateInfo, DesfireInfo, Fido2Info, IasInfo, Presence, RENEWAL_WINDOW_DAYS,
     certificate_info,
 };
-pub use source::{CardSource, Channel, Origin, ReaderChoice, SimSpec, WaitProgress};
+#[cfg(feature = "sim")]
+pub use source::SimSpec;
+pub use source::{CardSource, Channel, Origin, ReaderChoice, WaitProgress};
 
 use cps_transport::{CardChannel, Interface};
 
@@ -160,3 +163,10 @@ impl Card {
         info::gather_partial(self, at)
     }
 }
+
+/// `Card` is `Send` (checked at compile time): an application can open it on one thread and
+/// use it on a worker, or share it behind a `Mutex`.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<Card>();
+};

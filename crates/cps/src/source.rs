@@ -3,11 +3,12 @@
 use std::time::{Duration, Instant};
 
 use cps_transport::pcsc::{PcscContext, ShareMode};
-use cps_transport::{CardChannel, InProcessChannel, TransportError};
+use cps_transport::{CardChannel, TransportError};
 
 use crate::Error;
 
-/// A simulated card of the built-in simulator (`cps-sim`): no reader, no pcscd.
+/// A simulated card of the built-in simulator (`cps-sim`, feature `sim`): no reader, no pcscd.
+#[cfg(feature = "sim")]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimSpec {
     /// CPS3 or CPS4.
@@ -18,6 +19,7 @@ pub struct SimSpec {
     pub contactless: bool,
 }
 
+#[cfg(feature = "sim")]
 impl Default for SimSpec {
     /// The simulated CPS4 of `dr-martin`, contact interface.
     fn default() -> Self {
@@ -40,8 +42,10 @@ pub enum ReaderChoice {
 
 /// Where to find the card.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CardSource {
-    /// The built-in simulator.
+    /// The built-in simulator (feature `sim`).
+    #[cfg(feature = "sim")]
     Simulator(SimSpec),
     /// A PC/SC reader.
     Reader {
@@ -52,6 +56,7 @@ pub enum CardSource {
     },
 }
 
+#[cfg(feature = "sim")]
 impl Default for CardSource {
     /// The built-in simulated CPS4 ([`SimSpec::default`]).
     fn default() -> Self {
@@ -61,8 +66,10 @@ impl Default for CardSource {
 
 /// Where an opened card is.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Origin {
-    /// In the built-in simulator.
+    /// In the built-in simulator (feature `sim`).
+    #[cfg(feature = "sim")]
     Simulator(SimSpec),
     /// In this PC/SC reader.
     Reader(String),
@@ -71,6 +78,7 @@ pub enum Origin {
 impl std::fmt::Display for Origin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            #[cfg(feature = "sim")]
             Origin::Simulator(s) => write!(
                 f,
                 "built-in simulator ({} of {}, {})",
@@ -101,8 +109,9 @@ const PROGRESS_SLICE: Duration = Duration::from_secs(1);
 /// Grace period for a card being inserted right now when no wait was asked for.
 const GRACE: Duration = Duration::from_millis(200);
 
-/// The channel type every card is reached through.
-pub type Channel = Box<dyn CardChannel>;
+/// The channel type every card is reached through. `Send`, so that a [`crate::Card`] can
+/// move to a worker thread or sit in a `Mutex`.
+pub type Channel = Box<dyn CardChannel + Send>;
 
 /// Opens the channel of a card source. `progress` is called while waiting for a card.
 pub(crate) fn open_channel(
@@ -110,6 +119,7 @@ pub(crate) fn open_channel(
     progress: &mut dyn FnMut(WaitProgress),
 ) -> Result<(Channel, Origin), Error> {
     match source {
+        #[cfg(feature = "sim")]
         CardSource::Simulator(spec) => {
             let interface = if spec.contactless {
                 cps_sim::Interface::Contactless
@@ -122,7 +132,7 @@ pub(crate) fn open_channel(
                 .interface(interface)
                 .build()?;
             Ok((
-                Box::new(InProcessChannel::new(card)),
+                Box::new(cps_transport::InProcessChannel::new(card)),
                 Origin::Simulator(spec.clone()),
             ))
         }

@@ -136,12 +136,13 @@ fn opening_errors() {
 /// Counts the APDUs a channel carries.
 struct Counting<C> {
     inner: C,
-    count: std::rc::Rc<std::cell::Cell<u64>>,
+    count: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl<C: cps::transport::CardChannel> cps::transport::CardChannel for Counting<C> {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, cps::transport::TransportError> {
-        self.count.set(self.count.get() + 1);
+        self.count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.transmit(command)
     }
     fn atr(&self) -> &[u8] {
@@ -167,7 +168,7 @@ impl<C: cps::transport::CardChannel> cps::transport::CardChannel for Counting<C>
 #[test]
 fn apdus_of_info() {
     for (profile, expected) in [(cps::sim::Profile::Cps4, 28), (cps::sim::Profile::Cps3, 24)] {
-        let count = std::rc::Rc::new(std::cell::Cell::new(0));
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let channel = Counting {
             inner: cps::transport::InProcessChannel::new(
                 cps::sim::SimCard::new(profile, "dr-martin").unwrap(),
@@ -180,11 +181,29 @@ fn apdus_of_info() {
         };
         let mut card = Card::from_channel(Box::new(channel), cps::Origin::Simulator(spec));
         let info = card.info(at(2026, 3, 1)).unwrap();
-        let apdus = count.get();
+        let apdus = count.load(std::sync::atomic::Ordering::Relaxed);
         println!(
             "{profile:?}: cps info = {apdus} APDUs (FIDO2 {})",
             info.fido2.state()
         );
         assert_eq!(apdus, expected, "{profile:?}");
     }
+}
+
+/// `Card: Send`: opened on this thread, shared behind a `Mutex`, used on a worker thread.
+#[test]
+fn card_is_used_from_a_worker_thread() {
+    let card = Card::open(&CardSource::default()).unwrap();
+    let atr = card.atr().to_vec();
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(card));
+    let worker = {
+        let shared = std::sync::Arc::clone(&shared);
+        std::thread::spawn(move || {
+            let mut card = shared.lock().unwrap();
+            card.info(at(2026, 3, 1)).unwrap()
+        })
+    };
+    let info = worker.join().unwrap();
+    assert_eq!(info.atr, atr);
+    assert_eq!(info.generation(), Some(Generation::Cps4));
 }
