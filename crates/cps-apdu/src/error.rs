@@ -68,9 +68,6 @@ pub enum ApduError {
         /// What was wrong.
         reason: crate::tlv::TlvErrorKind,
     },
-    /// Secure-messaging framing error.
-    #[error("secure messaging: {0}")]
-    SecureMessaging(crate::sm::SmError),
     /// Command chaining error.
     #[error("command chaining: {0}")]
     Chaining(&'static str),

@@ -10,9 +10,7 @@
 //!   built on `nom`, encoder, and lookup by tag path;
 //! - [`chain`]: command chaining (CLA bit `0x10`, ISO 7816-4 §5.4.1);
 //! - [`table`]: what each command does to the card (read, changes state, carries a secret),
-//!   the one place the transport's no-resend rule and the redactor read;
-//! - [`sm`]: secure-messaging *framing* (ISO 7816-4 §10: data objects `87`, `97`, `99`, `8E`)
-//!   with the cipher and MAC supplied by the caller through [`sm::SmCrypto`].
+//!   the one place the transport's no-resend rule and the redactor read.
 //!
 //! The crate is `no_std` + `alloc` (disable the default `std` feature) so door controllers and
 //! other embedded hosts can use it.
@@ -40,7 +38,6 @@ pub mod chain;
 mod command;
 mod error;
 mod response;
-pub mod sm;
 mod status;
 pub mod table;
 pub mod tlv;

@@ -7,9 +7,8 @@
 )]
 
 use cps_apdu::chain::{self, Chained, Reassembler};
-use cps_apdu::sm::{self, SmCrypto, SmError};
 use cps_apdu::tlv::{self, Builder, Tag};
-use cps_apdu::{Command, EXTENDED_MAX_LC, Encoding, Response, StatusWord};
+use cps_apdu::{Command, EXTENDED_MAX_LC, Encoding, Response};
 use proptest::prelude::*;
 
 fn data(max_common: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -144,43 +143,6 @@ fn check(t: &Tree, obj: &tlv::Tlv<'_>, whole: &[u8]) {
     }
 }
 
-/// Toy secure-messaging crypto for framing properties only (no security).
-struct Toy {
-    key: u8,
-    ssc: u32,
-}
-
-impl Toy {
-    fn checksum(&self, input: &[u8]) -> Vec<u8> {
-        let mut acc = self.ssc.wrapping_mul(2_654_435_761);
-        for (i, &b) in input.iter().enumerate() {
-            acc = acc.rotate_left(7) ^ u32::from(b) ^ (i as u32);
-        }
-        acc.to_be_bytes().to_vec()
-    }
-}
-
-impl SmCrypto for Toy {
-    fn block_size(&self) -> usize {
-        16
-    }
-    fn start_message(&mut self) {
-        self.ssc = self.ssc.wrapping_add(1);
-    }
-    fn encrypt(&mut self, padded: &[u8]) -> Vec<u8> {
-        padded.iter().map(|b| b ^ self.key).collect()
-    }
-    fn decrypt(&mut self, c: &[u8]) -> Result<Vec<u8>, SmError> {
-        Ok(c.iter().map(|b| b ^ self.key).collect())
-    }
-    fn mac(&mut self, input: &[u8]) -> Vec<u8> {
-        self.checksum(input)
-    }
-    fn verify_mac(&mut self, input: &[u8], mac: &[u8]) -> bool {
-        self.checksum(input) == mac
-    }
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -298,50 +260,5 @@ proptest! {
         }
         prop_assert_eq!(out.unwrap(), cmd);
         prop_assert!(!r.in_progress());
-    }
-
-    #[test]
-    fn sm_command_round_trip(cmd in command(), key in any::<u8>(), ssc in any::<u32>()) {
-        let mut cmd = cmd;
-        // Classes the framing protects: first interindustry or proprietary.
-        if cmd.cla & 0x80 == 0 {
-            cmd.cla &= 0x13;
-        } else if cmd.cla | 0x0C == 0xFF {
-            cmd.cla = 0x80;
-        }
-        let mut host = Toy { key, ssc };
-        let mut card = Toy { key, ssc };
-        match sm::wrap_command(&cmd, &mut host) {
-            Ok(w) => {
-                let received = Command::parse(&w.to_bytes()).unwrap();
-                let mut opened = sm::unwrap_command(&received, &mut card).unwrap();
-                opened.cla |= cmd.cla & 0x0C;
-                prop_assert_eq!(opened, cmd);
-            }
-            // Only when the protected data cannot fit an extended APDU.
-            Err(e) => prop_assert!(cmd.data.len() > EXTENDED_MAX_LC - 40, "{e}"),
-        }
-    }
-
-    #[test]
-    fn sm_response_round_trip(
-        data in proptest::collection::vec(any::<u8>(), 0..600),
-        sw in prop_oneof![Just(0x9000u16), Just(0x6282), Just(0x63C1), any::<u16>()],
-        ins in any::<u8>(),
-        key in any::<u8>(),
-    ) {
-        let mut card = Toy { key, ssc: 7 };
-        let mut host = Toy { key, ssc: 7 };
-        let resp = Response::new(data, StatusWord(sw));
-        let w = sm::wrap_response(&resp, ins, &mut card).unwrap();
-        let received = Response::parse(&w.to_bytes()).unwrap();
-        prop_assert_eq!(sm::unwrap_response(&received, &mut host).unwrap(), resp);
-    }
-
-    #[test]
-    fn sm_unwrap_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200), sw in any::<u16>()) {
-        let mut host = Toy { key: 0, ssc: 0 };
-        let _ = sm::unwrap_response(&Response::new(data.clone(), StatusWord(sw)), &mut host);
-        let _ = sm::unwrap_command(&Command::new(0x0C, 0xB0, 0, 0).with_data(&data), &mut host);
     }
 }
