@@ -49,6 +49,8 @@
 //! - [`Card::iasecc`], [`Card::fido2`], [`Card::desfire`]: the protocol clients
 //!   ([`cps_iasecc::CpsCard`], [`cps_fido2::Fido2`], [`cps_desfire::Desfire`]) on the card.
 //! - [`doctor::run`]: the CPS4 migration checklist against the machine and the card.
+//! - [`watch::CardWatch`]: card insertion and removal in a reader (lock a session when the
+//!   card is pulled).
 //!
 //! The library never retries a PIN: a wrong PIN comes back as
 //! `cps_iasecc::Error::WrongPin` with the tries left, a blocked one as `PinBlocked`.
@@ -58,6 +60,7 @@ pub mod doctor;
 mod error;
 mod info;
 mod source;
+pub mod watch;
 
 pub use cps_desfire as desfire;
 pub use cps_fido2 as fido2;
