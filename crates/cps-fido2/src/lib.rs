@@ -14,6 +14,10 @@
 //! assert_eq!(bytes, [0xA3, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01]);
 //! assert_eq!(cbor::decode(&bytes).unwrap(), key);
 //! ```
+//!
+//! Feature `authenticator` (off by default): the simulated applet (`applet`,
+//! `authenticator`) with its TEST attestation key, for cps-sim and tests; software that talks
+//! to real cards leaves it off.
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "authenticator")]
