@@ -4,8 +4,8 @@
 
 use std::hint::black_box;
 
-use cps_fido2::applet::FidoCard;
 use cps_fido2::{Fido2, Registration};
+use cps_sim::fido2::applet::FidoCard;
 use cps_transport::InProcessChannel;
 use criterion::{Criterion, criterion_group, criterion_main};
 

@@ -1,7 +1,7 @@
 //! The CTAP engine of the simulated authenticator fed arbitrary `command ‖ CBOR` requests
 //! (what the applet passes after reassembly): never panics, always answers a status byte.
 #![no_main]
-use cps_fido2::authenticator::Authenticator;
+use cps_sim::fido2::authenticator::Authenticator;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

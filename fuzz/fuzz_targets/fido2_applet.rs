@@ -1,7 +1,7 @@
 //! The simulated FIDO2 applet fed arbitrary APDU sequences (card side): never panics, always
 //! answers at least a status word, and the PIN retry counter only moves through clientPIN.
 #![no_main]
-use cps_fido2::applet::FidoCard;
+use cps_sim::fido2::applet::FidoCard;
 use cps_transport::VirtualCard;
 use libfuzzer_sys::fuzz_target;
 

@@ -241,5 +241,5 @@ fn wait_for_a_card_with_progress_and_timeout() {
 /// applet is plugged into it).
 #[test]
 fn fido2_commands_on_the_simulated_applet_through_pcscd() {
-    common::fido2_flow(cps_fido2::applet::FidoCard::new());
+    common::fido2_flow(cps_sim::fido2::applet::FidoCard::new());
 }

@@ -15,15 +15,10 @@
 //! assert_eq!(cbor::decode(&bytes).unwrap(), key);
 //! ```
 //!
-//! Feature `authenticator` (off by default): the simulated applet (`applet`,
-//! `authenticator`) with its TEST attestation key, for cps-sim and tests; software that talks
-//! to real cards leaves it off.
+//! Host side only: the simulated FIDO2 applet (the card side, with its TEST attestation key)
+//! lives in `cps-sim` (`cps_sim::fido2`).
 #![forbid(unsafe_code)]
 
-#[cfg(feature = "authenticator")]
-pub mod applet;
-#[cfg(feature = "authenticator")]
-pub mod authenticator;
 pub mod cbor;
 pub mod client;
 pub mod ctap;

@@ -18,7 +18,7 @@
 //!   clientDataHash).
 //!
 //! ```
-//! use cps_fido2::applet::FidoCard;
+//! use cps_sim::fido2::applet::FidoCard;
 //! use cps_fido2::{Fido2, Registration};
 //! use cps_transport::InProcessChannel;
 //!

@@ -7,12 +7,12 @@
     reason = "tests"
 )]
 
-use cps_fido2::applet::FidoCard;
-use cps_fido2::authenticator::PresencePolicy;
 use cps_fido2::cbor::Value;
 use cps_fido2::ctap::CtapStatus;
 use cps_fido2::pin::{PinProtocol, public_key_from_cose};
 use cps_fido2::{Fido2, Fido2Error, PollPolicy, Registration};
+use cps_sim::fido2::applet::FidoCard;
+use cps_sim::fido2::authenticator::PresencePolicy;
 use cps_transport::InProcessChannel;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};
@@ -85,7 +85,7 @@ fn blank_applet_enroll_register_authenticate_both_protocols() {
                 .unwrap();
             assert_eq!(
                 x5c[0].as_bytes().unwrap(),
-                cps_fido2::authenticator::ATTESTATION_CERT
+                cps_sim::fido2::authenticator::ATTESTATION_CERT
             );
 
             let cdh: [u8; 32] = Sha256::digest(b"login challenge").into();
@@ -125,7 +125,7 @@ fn blank_applet_enroll_register_authenticate_both_protocols() {
 fn self_attestation_is_signed_by_the_credential_key() {
     let mut card = FidoCard::new();
     card.applet
-        .set_attestation(cps_fido2::authenticator::AttestationMode::SelfAttestation);
+        .set_attestation(cps_sim::fido2::authenticator::AttestationMode::SelfAttestation);
     let mut f = Fido2::open(InProcessChannel::new(card)).unwrap();
     let r = reg("self.example", "u", false);
     let mc = f.register(&r, None).unwrap();

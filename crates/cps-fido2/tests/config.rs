@@ -7,10 +7,10 @@
     reason = "tests"
 )]
 
-use cps_fido2::applet::FidoCard;
 use cps_fido2::client::permissions;
 use cps_fido2::ctap::CtapStatus;
 use cps_fido2::{Fido2, Fido2Error, Registration};
+use cps_sim::fido2::applet::FidoCard;
 use cps_transport::InProcessChannel;
 
 fn open() -> Fido2<InProcessChannel<FidoCard>> {

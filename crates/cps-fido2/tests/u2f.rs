@@ -9,12 +9,12 @@
 
 use std::time::Duration;
 
-use cps_fido2::applet::FidoCard;
-use cps_fido2::authenticator::{ATTESTATION_CERT, PresencePolicy};
 use cps_fido2::ctap::CtapStatus;
 use cps_fido2::pin::public_key_from_cose;
 use cps_fido2::u2f::{U2fError, control};
 use cps_fido2::{Fido2, Fido2Error, PollPolicy, Registration};
+use cps_sim::fido2::applet::FidoCard;
+use cps_sim::fido2::authenticator::{ATTESTATION_CERT, PresencePolicy};
 use cps_transport::InProcessChannel;
 use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{DerSignature, VerifyingKey};

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use cps_fido2::applet::FidoCard;
 use cps_fido2::{Fido2, Registration};
+use cps_sim::fido2::applet::FidoCard;
 use cps_transport::InProcessChannel;
 use serde_json::json;
 use sha2::{Digest, Sha256};

@@ -166,14 +166,14 @@ impl SimCardBuilder {
     /// (default), never, or after N status updates (`9100` polls; for U2F, N `6985`
     /// refusals). The profile must carry the applet (CPS4), else [`build`](Self::build)
     /// fails.
-    pub fn fido2_presence(mut self, policy: cps_fido2::authenticator::PresencePolicy) -> Self {
+    pub fn fido2_presence(mut self, policy: crate::fido2::authenticator::PresencePolicy) -> Self {
         self.fido2.presence = policy;
         self.fido2_set = true;
         self
     }
 
     /// Packed basic attestation with the TEST attestation CA (default) or self attestation.
-    pub fn fido2_attestation(mut self, mode: cps_fido2::authenticator::AttestationMode) -> Self {
+    pub fn fido2_attestation(mut self, mode: crate::fido2::authenticator::AttestationMode) -> Self {
         self.fido2.attestation = mode;
         self.fido2_set = true;
         self
@@ -181,7 +181,7 @@ impl SimCardBuilder {
 
     /// CTAP2 + U2F, or U2F only (to test clients' CTAP1/U2F fallback), whatever the profile
     /// says.
-    pub fn fido2_mode(mut self, mode: cps_fido2::applet::AppletMode) -> Self {
+    pub fn fido2_mode(mut self, mode: crate::fido2::applet::AppletMode) -> Self {
         self.fido2.mode = Some(mode);
         self.fido2_set = true;
         self
@@ -303,9 +303,9 @@ impl SimCardBuilder {
             Some(_) if replaced => {}
             Some(f) => {
                 let mode = match f.mode {
-                    crate::profile::Fido2ModeSpec::Ctap2 => cps_fido2::applet::AppletMode::Ctap2,
+                    crate::profile::Fido2ModeSpec::Ctap2 => crate::fido2::applet::AppletMode::Ctap2,
                     crate::profile::Fido2ModeSpec::U2fOnly => {
-                        cps_fido2::applet::AppletMode::U2fOnly
+                        crate::fido2::applet::AppletMode::U2fOnly
                     }
                 };
                 applets.push(Box::new(Fido2Applet::new(self.fido2, mode, f.contactless)));

@@ -70,7 +70,7 @@
 //! The CPS4 profile carries a FIDO2 applet (`"fido2"` in `profiles/cps4.json`; AID
 //! `A0000006472F0001`), delivered blank: CTAP 2.1 over NFCCTAP_MSG with PIN protocols 1 and 2,
 //! resident and non-resident credentials, credential management, authenticatorConfig, and
-//! CTAP1/U2F ([`cps_fido2::applet`]). Through the contactless interface its SELECT answers
+//! CTAP1/U2F ([`fido2::applet`]). Through the contactless interface its SELECT answers
 //! `6985`; the CPS3 has none (`6A82`). User presence and attestation are builder settings:
 //!
 //! ```
@@ -96,7 +96,7 @@ mod card;
 mod der;
 pub mod desfire;
 mod error;
-mod fido2;
+pub mod fido2;
 mod fs;
 mod iasecc;
 mod iso;
@@ -111,13 +111,13 @@ mod update;
 pub use applet::{Applet, AppletContext};
 pub use builder::{HOLDER_PIN, PUK, SimCardBuilder};
 pub use card::{CardStats, Interface, SimCard, ins_name};
+pub use error::SimError;
 /// The FIDO2 applet's settings, for [`SimCardBuilder::fido2_presence`],
 /// [`SimCardBuilder::fido2_attestation`] and [`SimCardBuilder::fido2_mode`].
-pub use cps_fido2::{
+pub use fido2::{
     applet::AppletMode as Fido2Mode,
     authenticator::{AttestationMode as Fido2Attestation, PresencePolicy as Fido2Presence},
 };
-pub use error::SimError;
 pub use fs::AccessRule;
 pub use keys::KeyKind;
 pub use persona::{Coded, Persona, Situation, persona, personas};

@@ -9,7 +9,7 @@
 //! (except large-blob write) are cleared after a request that collected user presence.
 //!
 //! The engine works on CTAP messages (`command ‖ CBOR` in, `status ‖ CBOR` out); the APDU
-//! layer is [`crate::applet`].
+//! layer is [`super::applet`].
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -19,9 +19,9 @@ use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::cbor::{self, Value};
-use crate::ctap::{CtapStatus, cmd, flags};
-use crate::pin::{KeyAgreement, PinProtocol, SharedSecret, cose_p256};
+use cps_fido2::cbor::{self, Value};
+use cps_fido2::ctap::{CtapStatus, cmd, flags};
+use cps_fido2::pin::{KeyAgreement, PinProtocol, SharedSecret, cose_p256};
 
 mod u2f;
 
@@ -42,10 +42,10 @@ type Outcome = Result<Option<Value>, Status>;
 
 /// The attestation certificate of the simulated applet (DER), issued by the cps-rs TEST FIDO2
 /// attestation root (`testvectors/fido2-attestation/`).
-pub const ATTESTATION_CERT: &[u8] = include_bytes!("../test-attestation/att.crt.der");
+pub const ATTESTATION_CERT: &[u8] = include_bytes!("../../test-attestation/att.crt.der");
 /// The TEST attestation root certificate (PEM), for relying parties in tests.
-pub const ATTESTATION_ROOT_PEM: &str = include_str!("../test-attestation/ca.crt.pem");
-const ATTESTATION_KEY_HEX: &str = include_str!("../test-attestation/att.key.hex");
+pub const ATTESTATION_ROOT_PEM: &str = include_str!("../../test-attestation/ca.crt.pem");
+const ATTESTATION_KEY_HEX: &str = include_str!("../../test-attestation/att.key.hex");
 
 /// Which packed attestation the applet produces (WebAuthn §8.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -871,7 +871,7 @@ impl Authenticator {
         signed.extend_from_slice(cdh);
         let sig: DerSignature = signing.sign(&signed);
         let mut out = vec![
-            (1, crate::ctap::credential_descriptor(&cred.id)),
+            (1, cps_fido2::ctap::credential_descriptor(&cred.id)),
             (2, Value::Bytes(auth_data)),
             (3, Value::bytes(sig.as_bytes())),
         ];
@@ -1299,7 +1299,7 @@ impl Authenticator {
             .unwrap_or_else(|_| Value::map([]));
         let mut out = vec![
             (6, r.user.clone()),
-            (7, crate::ctap::credential_descriptor(&r.id)),
+            (7, cps_fido2::ctap::credential_descriptor(&r.id)),
             (8, public),
             (10, Value::Unsigned(u64::from(r.cred_protect))),
         ];

@@ -9,9 +9,9 @@
 use cps_apdu::chain::{CHAINING_BIT, Chained, Reassembler};
 use cps_apdu::{Command, Response, StatusWord};
 
-use crate::authenticator::{Authenticator, PresencePolicy};
-use crate::ctap::CtapStatus;
-use crate::transport::FIDO_AID;
+use super::authenticator::{Authenticator, PresencePolicy};
+use cps_fido2::ctap::CtapStatus;
+use cps_fido2::transport::FIDO_AID;
 
 /// CTAPHID keepalive status byte "user presence needed" (sent with SW `9100`).
 const STATUS_UP_NEEDED: u8 = 0x02;
@@ -70,7 +70,7 @@ impl FidoApplet {
             mode: AppletMode::Ctap2,
             selected: false,
             contactless: false,
-            chain: Reassembler::new(crate::authenticator::MAX_MSG_SIZE as usize),
+            chain: Reassembler::new(super::authenticator::MAX_MSG_SIZE as usize),
             pending: None,
             outgoing: Vec::new(),
             u2f_refusals: 0,
@@ -83,7 +83,7 @@ impl FidoApplet {
     }
 
     /// Chooses basic (default) or self attestation.
-    pub fn set_attestation(&mut self, mode: crate::authenticator::AttestationMode) {
+    pub fn set_attestation(&mut self, mode: super::authenticator::AttestationMode) {
         self.auth.set_attestation(mode);
     }
 

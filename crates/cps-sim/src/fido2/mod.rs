@@ -1,4 +1,4 @@
-//! The FIDO2 applet of the CPS4 profile: [`cps_fido2::applet::FidoApplet`] behind the card's
+//! The FIDO2 applet of the CPS4 profile: [`applet::FidoApplet`] behind the card's
 //! [`Applet`] dispatcher.
 //!
 //! The card core does the framing for it, the same as for every application: command chains
@@ -15,8 +15,11 @@
 //! `6A82`.
 
 use cps_apdu::{Command, Response};
-use cps_fido2::applet::{AppletMode, FidoApplet};
-use cps_fido2::authenticator::{AttestationMode, PresencePolicy};
+pub mod applet;
+pub mod authenticator;
+
+use applet::{AppletMode, FidoApplet};
+use authenticator::{AttestationMode, PresencePolicy};
 use cps_fido2::transport::FIDO_AID;
 
 use crate::applet::{Applet, AppletContext};

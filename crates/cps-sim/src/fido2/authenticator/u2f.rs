@@ -15,7 +15,7 @@ use rand_core::OsRng;
 use zeroize::Zeroizing;
 
 use super::{ATTESTATION_CERT, Authenticator};
-use crate::u2f::{control, ins};
+use cps_fido2::u2f::{control, ins};
 
 /// The reserved first byte of a registration response (§4.3).
 const REGISTER_RESERVED: u8 = 0x05;
