@@ -297,6 +297,9 @@ pub fn auth_test(ctx: &mut Ctx, _args: &AuthTestArgs) -> Result<u8, Failure> {
     }
     match result {
         Ok(()) => Ok(0),
-        Err(e) => Err(Failure::new(8, format!("authentication test failed: {e}"))),
+        Err(e) => Err(Failure::new(
+            8,
+            format!("authentication test failed: {}", cps::describe(&e)),
+        )),
     }
 }

@@ -369,7 +369,7 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
                 );
                 match &apps {
                     Ok(_) => line("applications", apps_text.join(" ")),
-                    Err(e) => line("applications", format!("not listed: {e}")),
+                    Err(e) => line("applications", format!("not listed: {}", cps::describe(e))),
                 }
             }
         }

@@ -71,6 +71,7 @@ pub fn shorten(text: &str, max: usize) -> String {
     cps_update::relay::printable(text, max)
 }
 
+mod advice;
 mod certs;
 mod crypto;
 mod desfire;
@@ -282,7 +283,7 @@ impl From<TransportError> for Failure {
     fn from(e: TransportError) -> Self {
         Failure {
             code: transport_code(&e),
-            message: e.to_string(),
+            message: advice::with_advice(cps::describe(&e), advice::for_transport(&e)),
         }
     }
 }
@@ -342,7 +343,7 @@ impl From<cps::Error> for Failure {
         };
         Failure {
             code,
-            message: e.to_string(),
+            message: advice::with_advice(cps::describe(&e), advice::for_error(&e)),
         }
     }
 }

@@ -69,7 +69,7 @@ pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
             5,
             format!("this card has no remote-update application (SELECT answered {sw})"),
         )),
-        Err(e) => Err(Failure::new(1, e.to_string())),
+        Err(e) => Err(Failure::new(1, cps::describe(&e))),
     }
 }
 

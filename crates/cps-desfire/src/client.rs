@@ -55,7 +55,7 @@ use crate::session::{CommMode, Protection, SecureChannel, SessionKind, SmError};
 #[non_exhaustive]
 pub enum DesfireError {
     /// The channel failed.
-    #[error("transport: {0}")]
+    #[error(transparent)]
     Transport(#[from] TransportError),
     /// The answer is not a DESFire `91xx` answer.
     #[error("not a DESFire answer: status word {0}")]
@@ -69,22 +69,22 @@ pub enum DesfireError {
         status: DesfireStatus,
     },
     /// Authentication failed.
-    #[error("authentication failed: {0}")]
+    #[error("authentication failed")]
     Auth(#[from] AuthError),
     /// Secure messaging failed (the session was dropped).
-    #[error("secure messaging: {0}")]
+    #[error("secure messaging failed")]
     SecureMessaging(#[from] SmError),
     /// Malformed framing.
     #[error("framing: {0}")]
     Frame(FrameError),
     /// Invalid command argument.
-    #[error("invalid command: {0}")]
+    #[error("invalid command")]
     Command(#[from] CommandError),
     /// Unexpected response layout.
-    #[error("unexpected response: {0}")]
+    #[error("unexpected response")]
     Parse(#[from] ParseError),
     /// Key diversification failed.
-    #[error("key diversification: {0}")]
+    #[error("key diversification failed")]
     Kdf(#[from] KdfError),
     /// The command needs an authenticated session.
     #[error("this command needs an authenticated session")]

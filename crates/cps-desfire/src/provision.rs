@@ -209,7 +209,7 @@ pub enum ProvisionError {
     #[error("checking the badge as a door does: {0}")]
     Verify(DoorRefusal),
     /// Key diversification failed (UID or system identifier too long).
-    #[error("key diversification: {0}")]
+    #[error("key diversification failed")]
     Kdf(#[from] KdfError),
 }
 

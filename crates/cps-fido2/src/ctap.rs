@@ -131,7 +131,7 @@ impl fmt::Display for CtapStatus {
 #[non_exhaustive]
 pub enum MessageError {
     /// Not canonical CBOR.
-    #[error("response is not CTAP canonical CBOR: {0}")]
+    #[error("response is not CTAP canonical CBOR")]
     Cbor(#[from] CborError),
     /// A required member is missing or has the wrong type.
     #[error("response member {member} is missing or has the wrong type")]

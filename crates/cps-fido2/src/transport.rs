@@ -46,7 +46,7 @@ pub enum Fido2Error {
     /// The card has a FIDO applet but refused to select it (`6985`: e.g. a CPS4 reached
     /// through its contactless interface).
     #[error(
-        "the card refused to select its FIDO2 applet ({sw}); on a CPS4 it is reachable through the contact interface only: insert the card in a contact reader"
+        "the card refused to select its FIDO2 applet ({sw}): on a CPS4 it is reachable through the contact interface only"
     )]
     AppletRefused {
         /// The status word of the SELECT.

@@ -1,5 +1,6 @@
-//! The error type of the crate: every failure says what was attempted, carries the card's
-//! status word when there is one, and tells the user how to fix it.
+//! The error type of the crate: every failure says what was attempted and carries the card's
+//! status word when there is one. What to do about it is the application's to say (the `cps`
+//! command adds its advice).
 
 use cps_apdu::StatusWord;
 use cps_transport::TransportError;
@@ -14,11 +15,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// The card could not be reached, or the exchange failed below the application protocol.
-    #[error("card transport: {0}")]
+    #[error(transparent)]
     Transport(#[from] TransportError),
 
     /// The card has no CPS IAS-ECC application.
-    #[error("not a CPS card ({detail}): insert a CPS3 or CPS4 card, or check the reader")]
+    #[error("not a CPS card ({detail})")]
     NotACpsCard {
         /// What was looked for and not found.
         detail: String,
@@ -36,9 +37,8 @@ pub enum Error {
 
     /// VERIFY / CHANGE REFERENCE DATA with a wrong PIN (`63Cx`).
     #[error(
-        "wrong PIN (63C{retries_left:X}): {retries_left} tries left; the library never retries, \
-         ask the holder again{}",
-        if *retries_left == 0 { " (the PIN is now blocked: unblock it with the PUK, cps pin unblock)" } else { "" }
+        "wrong PIN (63C{retries_left:X}): {retries_left} tries left{}",
+        if *retries_left == 0 { " (the PIN is now blocked)" } else { "" }
     )]
     WrongPin {
         /// Tries left before the PIN is blocked.
@@ -46,14 +46,13 @@ pub enum Error {
     },
 
     /// The holder PIN is blocked (`6983`).
-    #[error("PIN blocked (6983): unblock it with the PUK (cps pin unblock)")]
+    #[error("PIN blocked (6983)")]
     PinBlocked,
 
     /// RESET RETRY COUNTER with a wrong PUK (`63Cx`).
     #[error(
-        "wrong PUK (63C{retries_left:X}): {retries_left} tries left; check the unblocking code \
-         sent with the card{}",
-        if *retries_left == 0 { " (the PUK is now blocked: the card must be replaced)" } else { "" }
+        "wrong PUK (63C{retries_left:X}): {retries_left} tries left{}",
+        if *retries_left == 0 { " (the PUK is now blocked)" } else { "" }
     )]
     WrongPuk {
         /// Tries left before the PUK is blocked.
@@ -61,11 +60,11 @@ pub enum Error {
     },
 
     /// The PUK is blocked (`6983` on RESET RETRY COUNTER): nothing can unblock the PIN.
-    #[error("PUK blocked (6983): the PIN can no longer be unblocked; the card must be replaced")]
+    #[error("PUK blocked (6983): the PIN can no longer be unblocked")]
     PukBlocked,
 
     /// The operation needs the holder PIN verified in this session (`6982`).
-    #[error("{attempted}: security status not satisfied (6982): verify the PIN first")]
+    #[error("{attempted}: security status not satisfied (6982)")]
     SecurityStatusNotSatisfied {
         /// What was attempted.
         attempted: &'static str,
@@ -82,7 +81,7 @@ pub enum Error {
     },
 
     /// No key on the card matches the request.
-    #[error("no {what} on this card: list the keys with `keys()` and choose one explicitly")]
+    #[error("no {what} on this card")]
     KeyNotFound {
         /// The key that was looked for, e.g. "P-256 signature key".
         what: String,
@@ -180,12 +179,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn messages_say_how_to_fix() {
-        assert!(Error::PinBlocked.to_string().contains("cps pin unblock"));
+    fn messages_are_short_and_carry_the_status_word() {
+        assert_eq!(Error::PinBlocked.to_string(), "PIN blocked (6983)");
         let e = Error::SecurityStatusNotSatisfied {
             attempted: "reading EF.DAM",
         };
-        assert!(e.to_string().contains("verify the PIN first"));
+        assert_eq!(
+            e.to_string(),
+            "reading EF.DAM: security status not satisfied (6982)"
+        );
         assert_eq!(e.status_word(), Some(StatusWord(0x6982)));
         let w = Error::WrongPin { retries_left: 2 };
         assert_eq!(w.status_word(), Some(StatusWord(0x63C2)));
@@ -193,7 +195,7 @@ mod tests {
         assert!(
             Error::WrongPin { retries_left: 0 }
                 .to_string()
-                .contains("PUK")
+                .contains("the PIN is now blocked")
         );
         let c = Error::Card {
             attempted: "signing",

@@ -59,10 +59,10 @@ pub use store::{AuditEntry, CardStore, Change, PgStore, SqliteStore};
 #[non_exhaustive]
 pub enum ServerError {
     /// SQLite failed.
-    #[error("database: {0}")]
+    #[error("database (SQLite) failed")]
     Database(#[from] rusqlite::Error),
     /// PostgreSQL failed.
-    #[error("PostgreSQL: {0}")]
+    #[error("database (PostgreSQL) failed")]
     Postgres(#[from] postgres::Error),
     /// The store failed otherwise.
     #[error("storage: {0}")]

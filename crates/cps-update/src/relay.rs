@@ -88,10 +88,10 @@ pub enum UpdateError {
     NotUpdatable(cps_apdu::StatusWord),
     /// The card could not be reached (removed, reset, reader gone...): the update is safe
     /// to resume; nothing is visible on the card before commit.
-    #[error("card communication failed during the update ({0}); run the update again to resume")]
+    #[error("card communication failed during the update (safe to resume)")]
     Transport(#[from] TransportError),
     /// The service refused or failed.
-    #[error("update service: {0}")]
+    #[error("update service failed")]
     Service(#[from] ServiceError),
     /// The service sent bytes that are not an APDU.
     #[error("the update service sent a malformed APDU")]

@@ -43,7 +43,7 @@ pub enum ParseError {
     #[error(transparent)]
     Pem(#[from] PemError),
     /// The DER does not decode as an X.509 certificate (RFC 5280 §4.1).
-    #[error("malformed certificate DER: {0}")]
+    #[error("malformed certificate DER")]
     Der(#[from] der::Error),
     /// `signatureAlgorithm` differs from `tbsCertificate.signature` (RFC 5280 §4.1.1.2).
     #[error("signatureAlgorithm differs from tbsCertificate.signature")]
@@ -226,12 +226,12 @@ pub enum IssueError {
     #[error("invalid subject: {0}")]
     Subject(String),
     /// DER encoding failed.
-    #[error("DER encoding failed: {0}")]
+    #[error("DER encoding failed")]
     Encode(#[from] der::Error),
     /// Signing with the CA key failed.
     #[error(transparent)]
     Key(#[from] KeyError),
     /// The issued certificate does not parse back (internal consistency check).
-    #[error("issued certificate does not parse: {0}")]
+    #[error("issued certificate does not parse")]
     Parse(#[from] ParseError),
 }

@@ -97,7 +97,8 @@ pub fn run(
     let mut card = match Card::open_with_progress(source, progress) {
         Ok(card) => card,
         Err(e) => {
-            checks.push(check("card", Status::Failure, e.to_string()).action(open_action(&e)));
+            checks
+                .push(check("card", Status::Failure, crate::describe(&e)).action(open_action(&e)));
             return checks;
         }
     };
@@ -136,7 +137,7 @@ fn pcsc_checks(checks: &mut Vec<Check>) -> bool {
         Ok(ctx) => ctx,
         Err(e) => {
             checks.push(
-                check("PC/SC service", Status::Failure, e.to_string()).action(
+                check("PC/SC service", Status::Failure, crate::describe(&e)).action(
                     "install and start pcscd: `apt-get install pcscd && systemctl start pcscd.socket`",
                 ),
             );
@@ -147,7 +148,7 @@ fn pcsc_checks(checks: &mut Vec<Check>) -> bool {
     let readers = match ctx.list_readers() {
         Ok(r) => r,
         Err(e) => {
-            checks.push(check("readers", Status::Failure, e.to_string()));
+            checks.push(check("readers", Status::Failure, crate::describe(&e)));
             return false;
         }
     };

@@ -4,7 +4,7 @@
 use cps_transport::TransportError;
 
 /// Why a card operation failed. Each variant keeps the protocol crate's own error, which says
-/// what was attempted, carries the status word and tells the user how to fix it.
+/// what was attempted and carries the status word; [`describe`] prints it with its causes.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -18,14 +18,14 @@ pub enum Error {
     #[error(transparent)]
     Fido2(#[from] cps_fido2::Fido2Error),
     /// A DESFire command failed.
-    #[error("DESFire: {0}")]
+    #[error(transparent)]
     Desfire(#[from] cps_desfire::DesfireError),
     /// The built-in simulator could not build the requested card (unknown persona...).
     #[cfg(feature = "sim")]
-    #[error("simulated card: {0}")]
+    #[error(transparent)]
     Simulator(#[from] cps_sim::SimError),
     /// `--reader auto` (first reader holding a card): readers exist but none holds a card.
-    #[error("no card in any reader ({readers} reader(s) found): insert a card (see `cps readers`)")]
+    #[error("no card in any reader ({readers} reader(s) found)")]
     NoCardInAnyReader {
         /// How many readers were found.
         readers: usize,
@@ -44,4 +44,25 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// The message of an error followed by those of its causes (`what: why: why`), each cause
+/// once: library errors keep their cause as a source instead of repeating it in their message.
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    let mut depth = 0;
+    while let Some(e) = cause {
+        let part = e.to_string();
+        if !part.is_empty() && !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = e.source();
+        depth += 1;
+        if depth >= 8 {
+            break;
+        }
+    }
+    text
 }

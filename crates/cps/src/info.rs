@@ -203,7 +203,7 @@ fn ias_info(card: &mut Card, at: UnixTime) -> Result<Presence<IasInfo>, Error> {
     let mut ias = match card.iasecc() {
         Ok(ias) => ias,
         Err(Error::IasEcc(e @ cps_iasecc::Error::NotACpsCard { .. })) => {
-            return Ok(Presence::Absent(e.to_string()));
+            return Ok(Presence::Absent(crate::describe(&e)));
         }
         Err(e) => return Err(e),
     };
@@ -243,7 +243,7 @@ fn fido2_info(card: &mut Card) -> Result<Presence<Fido2Info>, Error> {
             )));
         }
         Err(e) if fatal(&e) => return Err(e),
-        Err(e) => return Ok(Presence::Failed(e.to_string())),
+        Err(e) => return Ok(Presence::Failed(crate::describe(&e))),
     };
     let enrolled = f.is_enrolled();
     let pin_retries = if enrolled {
@@ -290,7 +290,7 @@ fn desfire_info(card: &mut Card) -> Result<Presence<DesfireInfo>, Error> {
             if fatal(&e) {
                 return Err(e);
             }
-            return Ok(Presence::Failed(e.to_string()));
+            return Ok(Presence::Failed(crate::describe(&e)));
         }
     };
     let applications = match d.get_application_ids() {
@@ -300,7 +300,7 @@ fn desfire_info(card: &mut Card) -> Result<Presence<DesfireInfo>, Error> {
             if fatal(&e) {
                 return Err(e);
             }
-            Err(e.to_string())
+            Err(crate::describe(&e))
         }
     };
     Ok(Presence::Present(DesfireInfo {
@@ -313,7 +313,7 @@ fn desfire_info(card: &mut Card) -> Result<Presence<DesfireInfo>, Error> {
 
 /// Keeps the error that stopped `info` and reports the part it stopped as failed.
 fn stop<T>(e: Error, stopped: &mut Option<Error>) -> Presence<T> {
-    let text = e.to_string();
+    let text = crate::describe(&e);
     *stopped = Some(e);
     Presence::Failed(text)
 }
@@ -333,7 +333,7 @@ pub(crate) fn gather_partial(card: &mut Card, at: UnixTime) -> (CardInfo, Option
         match ias_info(card, at) {
             Ok(p) => p,
             Err(e) if fatal(&e) => stop(e, &mut stopped),
-            Err(e) => Presence::Failed(e.to_string()),
+            Err(e) => Presence::Failed(crate::describe(&e)),
         }
     };
     let fido2 = if card.interface() == Interface::Contactless {

@@ -70,7 +70,7 @@ pub use cps_sim as sim;
 pub use cps_transport as transport;
 pub use cps_x509 as x509;
 
-pub use error::Error;
+pub use error::{Error, describe};
 pub use info::{
     CardInfo, CertificateInfo, DesfireInfo, Fido2Info, IasInfo, Presence, RENEWAL_WINDOW_DAYS,
     certificate_info,
