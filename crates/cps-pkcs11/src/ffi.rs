@@ -815,6 +815,17 @@ extern "C" fn C_CancelFunction(_: CK_SESSION_HANDLE) -> CK_RV {
     CKR_FUNCTION_NOT_PARALLEL
 }
 
+/// `C_SeedRandom`: the token has no random generator (no `CKF_RNG`; the CPS cards' GET
+/// CHALLENGE is not used by the module).
+extern "C" fn C_SeedRandom(_: CK_SESSION_HANDLE, _: *mut CK_BYTE, _: CK_ULONG) -> CK_RV {
+    CKR_RANDOM_NO_RNG
+}
+
+/// `C_GenerateRandom`: no random generator (see [`C_SeedRandom`]).
+extern "C" fn C_GenerateRandom(_: CK_SESSION_HANDLE, _: *mut CK_BYTE, _: CK_ULONG) -> CK_RV {
+    CKR_RANDOM_NO_RNG
+}
+
 /// Entry points the module does not implement: they return `CKR_FUNCTION_NOT_SUPPORTED`
 /// without touching their arguments (nothing can panic, so no `catch_unwind` is needed).
 macro_rules! unsupported {
@@ -864,7 +875,5 @@ unsupported! {
     C_WrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
     C_UnwrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
     C_DeriveKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_SeedRandom(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG);
-    C_GenerateRandom(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG);
     C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, *mut c_void);
 }

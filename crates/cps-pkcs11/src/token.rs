@@ -329,7 +329,10 @@ impl Conn {
                     out.extend(cert_objects(c));
                 }
             }
-            out.extend(data.into_iter().map(Object::Data));
+            // Cryptolib lists the private data objects before the public ones (observed with
+            // `pkcs11-tool -O --login` on the simulated CPS4); DODF order otherwise.
+            let (private, public): (Vec<_>, Vec<_>) = data.into_iter().partition(|d| d.private);
+            out.extend(private.into_iter().chain(public).map(Object::Data));
             self.objects = Some(out);
         }
         Ok(self.objects.as_deref().unwrap_or_default())
@@ -1188,7 +1191,7 @@ fn attribute(c: &mut Conn, obj: &Object, attr: CK_ATTRIBUTE_TYPE) -> R<Attr> {
         },
         Object::Data(d) => match attr {
             CKA_APPLICATION => Attr::Value(d.application.clone().unwrap_or_default().into_bytes()),
-            CKA_OBJECT_ID => Attr::Value(Vec::new()),
+            // No object identifier in the DODF entries; Cryptolib has none either.
             CKA_VALUE => {
                 let label = d.label.clone().unwrap_or_default();
                 let v = c.card.read_data_object(&label).map_err(card_err)?;

@@ -1,0 +1,567 @@
+//! The module as real consumers use it, through pcscd + vsmartcard-vpcd with the simulated
+//! CPS3 and CPS4: OpenSC's `pkcs11-tool` (`--test`, every sign / decrypt mechanism verified
+//! with `openssl`), the Rust `cryptoki` crate (two threads at once), negative cases (wrong PIN,
+//! the empty second vpcd reader, two processes at once), and side by side with the official
+//! module (Cryptolib CPS 5.2.2): the same objects, and the APDUs of find + login + sign.
+//!
+//! Needs pcscd with vpcd, `pkcs11-tool` (OpenSC), `openssl` and the official module. Without
+//! them the test prints `SKIPPED` and passes, except under `CI=true`, where it fails.
+//!
+//! The module is the `libcps_pkcs11.so` cargo builds next to this test's binary (the crate's
+//! cdylib is built with its rlib for `cargo test`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs,
+    reason = "test code: a panic is a test failure"
+)]
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use cps_sim::{Profile, SimCard};
+use cps_transport::pcsc::PcscContext;
+use cps_transport::vpcd::{self, VpcdConfig, VpcdHandle};
+
+const READER: &str = "Virtual PCD 00 00";
+const SIG_ID: &str = "e828bd080f8025000001ff001001";
+const AUT_ID: &str = "e828bd080f8025000001ff001002";
+/// Where the official module caches PKCS#15 files per card serial.
+const MODULE_CACHE: &str = "/etc/opt/santesocial/CPS/cache";
+
+/// Our module: next to the test binary's `deps` folder.
+fn ours() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .and_then(Path::parent)
+        .unwrap()
+        .join("libcps_pkcs11.so")
+}
+
+fn official() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/tools/cryptolib-cps/libcps3_pkcs11_lux.so")
+}
+
+fn skip_or_fail(reason: &str) {
+    cps_transport::pcsc::testing::skip_or_fail(&format!(
+        "the PKCS#11 consumer test cannot run: {reason}"
+    ));
+}
+
+/// A program's (success, stdout + stderr) within 90 s; `None` when not installed.
+fn run(program: &str, args: &[&str]) -> Option<(bool, String)> {
+    let child = match Process::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => panic!("starting {program}: {e}"),
+    };
+    Some(wait(child, program, args))
+}
+
+fn wait(mut child: std::process::Child, program: &str, args: &[&str]) -> (bool, String) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{program} {args:?} did not finish in 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut out).unwrap();
+    (status.success(), out)
+}
+
+fn p11(m: &Path, args: &[&str]) -> (bool, String) {
+    let mut all = vec!["--module", m.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run("pkcs11-tool", &all).expect("pkcs11-tool is installed")
+}
+
+fn openssl(args: &[&str]) -> (bool, String) {
+    run("openssl", args).expect("openssl is installed")
+}
+
+fn clear_module_cache(serial: &str) {
+    let Ok(entries) = std::fs::read_dir(MODULE_CACHE) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&format!("{serial}_")) {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+}
+
+fn insert(ctx: &PcscContext, card: SimCard) -> VpcdHandle<SimCard> {
+    let handle = vpcd::spawn(card, VpcdConfig::with_port(vpcd::DEFAULT_PORT)).unwrap();
+    assert!(handle.wait_connected(Duration::from_secs(5)), "vpcd link");
+    ctx.wait_for_card(Some(READER), Duration::from_secs(5))
+        .unwrap();
+    handle
+}
+
+fn remove(ctx: &PcscContext, handle: VpcdHandle<SimCard>) {
+    handle.remove().unwrap();
+    ctx.wait_for_removal(READER, Duration::from_secs(5))
+        .unwrap();
+}
+
+/// (object kind, label, ID) of each object of a `pkcs11-tool -O` listing.
+fn objects(listing: &str) -> BTreeSet<(String, String, String)> {
+    let mut out = BTreeSet::new();
+    let mut current: Option<(String, String, String)> = None;
+    for line in listing.lines() {
+        let kind = if line.starts_with("Private Key Object") {
+            Some("private key")
+        } else if line.starts_with("Public Key Object") {
+            Some("public key")
+        } else if line.starts_with("Certificate Object") {
+            Some("certificate")
+        } else if line.starts_with("Data object") {
+            Some("data")
+        } else {
+            None
+        };
+        if let Some(k) = kind {
+            out.extend(current.take());
+            current = Some((k.to_owned(), String::new(), String::new()));
+        } else if let Some(c) = current.as_mut() {
+            let t = line.trim();
+            if let Some(l) = t.strip_prefix("label:") {
+                c.1 = l.trim().trim_matches('\'').to_owned();
+            } else if let Some(i) = t.strip_prefix("ID:") {
+                c.2 = i.trim().to_owned();
+            }
+        }
+    }
+    out.extend(current);
+    out
+}
+
+struct Card<'a> {
+    generation: &'static str,
+    handle: &'a VpcdHandle<SimCard>,
+    dir: &'a Path,
+    report: Vec<String>,
+}
+
+impl Card<'_> {
+    /// pkcs11-tool with our module; the APDUs the card received.
+    fn ours(&mut self, what: &str, args: &[&str]) -> (bool, String, u64) {
+        self.handle.card().reset_stats();
+        let (ok, out) = p11(&ours(), args);
+        let apdus = self.handle.card().stats().apdus;
+        eprintln!("--- [{} ours] {what}: ok={ok}, {apdus} APDUs\n{}", self.generation, out.trim_end());
+        self.report.push(format!(
+            "{} ours {what}: {} ({apdus} APDUs)",
+            self.generation,
+            if ok { "ok" } else { "refused" }
+        ));
+        (ok, out, apdus)
+    }
+
+    /// The public key of a certificate read through our module, as PEM for openssl.
+    fn public_key(&mut self, id: &str) -> PathBuf {
+        let der = self.dir.join(format!("{}-{id}.crt.der", self.generation));
+        let (ok, out, _) = self.ours(
+            "read certificate",
+            &["--read-object", "--type", "cert", "--id", id, "-o", der.to_str().unwrap()],
+        );
+        assert!(ok, "{out}");
+        let pem = self.dir.join(format!("{}-{id}.pub.pem", self.generation));
+        let (ok, out) = openssl(&[
+            "x509", "-inform", "DER", "-in", der.to_str().unwrap(), "-pubkey", "-noout", "-out",
+            pem.to_str().unwrap(),
+        ]);
+        assert!(ok, "{out}");
+        pem
+    }
+
+    /// Signs with a mechanism through our module and verifies with openssl.
+    fn sign_and_verify(&mut self, mech: &str, id: &str) {
+        let msg = self.dir.join("msg.txt");
+        std::fs::write(&msg, b"feuille de soins electronique n. 42, signed by the card").unwrap();
+        let pem = self.public_key(id);
+        let sig = self.dir.join(format!("{}-{mech}-{id}.sig", self.generation));
+        let hash_input = self.dir.join("msg.input");
+        let digest = {
+            use sha2::Digest as _;
+            sha2::Sha256::digest(std::fs::read(&msg).unwrap()).to_vec()
+        };
+        // CKM_RSA_PKCS signs a DigestInfo, CKM_RSA_PKCS_PSS a hash: the caller hashes.
+        let input = match mech {
+            "RSA-PKCS" => {
+                let mut di = hex::decode("3031300d060960864801650304020105000420").unwrap();
+                di.extend_from_slice(&digest);
+                std::fs::write(&hash_input, di).unwrap();
+                &hash_input
+            }
+            "RSA-PKCS-PSS" => {
+                std::fs::write(&hash_input, &digest).unwrap();
+                &hash_input
+            }
+            _ => &msg,
+        };
+        let mut args = vec![
+            "--login", "--pin", "1234", "--sign", "-m", mech, "--id", id, "-i",
+            input.to_str().unwrap(), "-o", sig.to_str().unwrap(),
+        ];
+        if mech.ends_with("PSS") {
+            args.extend_from_slice(&["--hash-algorithm", "SHA256", "--mgf", "MGF1-SHA256", "--salt-len", "32"]);
+        }
+        let (ok, out, _) = self.ours(&format!("sign {mech} with {id}"), &args);
+        assert!(ok, "{mech} {id}: {out}");
+        let (ok, out) = if mech.starts_with("RSA-PKCS") {
+            let hash = self.dir.join("msg.sha256");
+            std::fs::write(&hash, &digest).unwrap();
+            let mut v = vec![
+                "pkeyutl", "-verify", "-pubin", "-inkey", pem.to_str().unwrap(), "-in",
+                hash.to_str().unwrap(), "-sigfile", sig.to_str().unwrap(), "-pkeyopt",
+                "digest:sha256",
+            ];
+            if mech.ends_with("PSS") {
+                v.extend_from_slice(&["-pkeyopt", "rsa_padding_mode:pss", "-pkeyopt", "rsa_pss_saltlen:-1"]);
+            }
+            openssl(&v)
+        } else {
+            let d = if mech.starts_with("SHA1") { "-sha1" } else { "-sha256" };
+            let mut v = vec![
+                "dgst", d, "-verify", pem.to_str().unwrap(), "-signature", sig.to_str().unwrap(),
+            ];
+            if mech.ends_with("PSS") {
+                v.extend_from_slice(&["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:-1"]);
+            }
+            v.push(msg.to_str().unwrap());
+            openssl(&v)
+        };
+        assert!(ok && out.contains("Verified"), "openssl verify {mech} {id}: {out}");
+    }
+
+    fn decrypt(&mut self) {
+        let pem = self.public_key(AUT_ID);
+        let plain = self.dir.join("plain.txt");
+        std::fs::write(&plain, b"cle de session AES 0123456789abcdef").unwrap();
+        let enc = self.dir.join(format!("{}.enc", self.generation));
+        let (ok, out) = openssl(&[
+            "pkeyutl", "-encrypt", "-pubin", "-inkey", pem.to_str().unwrap(), "-in",
+            plain.to_str().unwrap(), "-out", enc.to_str().unwrap(),
+        ]);
+        assert!(ok, "{out}");
+        let dec = self.dir.join(format!("{}.dec", self.generation));
+        let (ok, out, _) = self.ours(
+            "decrypt RSA-PKCS",
+            &[
+                "--login", "--pin", "1234", "--decrypt", "-m", "RSA-PKCS", "--id", AUT_ID, "-i",
+                enc.to_str().unwrap(), "-o", dec.to_str().unwrap(),
+            ],
+        );
+        assert!(ok, "{out}");
+        assert_eq!(std::fs::read(&dec).unwrap(), std::fs::read(&plain).unwrap());
+    }
+
+    /// A wrong PIN: refused, one try spent (never more), the token flags show it; the right
+    /// PIN restores the counter.
+    fn wrong_pin(&mut self) {
+        let (ok, out, apdus) = self.ours("login with a wrong PIN", &["--login", "--pin", "9999", "-O"]);
+        assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
+        assert_eq!(self.handle.card().tries_left(0x01), Some(2), "one try spent, not more");
+        let verifies = apdus;
+        let (ok, out, _) = self.ours("-L after a wrong PIN", &["-L"]);
+        assert!(ok && out.contains("user PIN count low"), "{out}");
+        assert!(!out.contains("final try"), "{out}");
+        let (ok, out, _) = self.ours("login with the right PIN", &["--login", "--pin", "1234", "-O"]);
+        assert!(ok, "{out}");
+        assert_eq!(self.handle.card().tries_left(0x01), Some(3));
+        // A PIN of the wrong length never reaches the card.
+        let (ok, out, _) = self.ours("login with a 3-digit PIN", &["--login", "--pin", "123", "-O"]);
+        assert!(!ok && out.contains("CKR_PIN_LEN_RANGE"), "{out}");
+        assert_eq!(self.handle.card().tries_left(0x01), Some(3));
+        eprintln!("wrong PIN: {verifies} APDUs in that run");
+    }
+
+    /// find + login + sign in one process: (APDUs, wall time).
+    fn sign_round_trip(&mut self, module: &Path) -> (u64, Duration) {
+        let msg = self.dir.join("rt.txt");
+        std::fs::write(&msg, b"round trips").unwrap();
+        let sig = self.dir.join("rt.sig");
+        self.handle.card().reset_stats();
+        let start = Instant::now();
+        let (ok, out) = p11(
+            module,
+            &[
+                "--login", "--pin", "1234", "--sign", "-m", "SHA256-RSA-PKCS", "--id", SIG_ID,
+                "-i", msg.to_str().unwrap(), "-o", sig.to_str().unwrap(),
+            ],
+        );
+        let time = start.elapsed();
+        assert!(ok, "{}: {out}", module.display());
+        (self.handle.card().stats().apdus, time)
+    }
+}
+
+/// The cryptoki crate (what Rust programs use) on our module: token flags, two threads
+/// signing at once, decryption. Returns the signature for openssl.
+fn cryptoki_round(generation: &str, dir: &Path) {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+
+    let ctx = Pkcs11::new(ours()).unwrap();
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    let slots = ctx.get_slots_with_token().unwrap();
+    assert_eq!(slots.len(), 1, "one card, in the first vpcd reader");
+    let info = ctx.get_token_info(slots[0]).unwrap();
+    assert_eq!(info.label(), format!("{generation} dr-martin"));
+    assert!(!info.user_pin_count_low() && !info.user_pin_locked());
+    let all = ctx.get_all_slots().unwrap();
+    assert!(all.len() >= 2, "the second vpcd reader is a slot too: {all:?}");
+    let empty = all.iter().find(|s| **s != slots[0]).unwrap();
+    assert!(ctx.get_token_info(*empty).is_err(), "no token in the empty reader");
+
+    let session = ctx.open_ro_session(slots[0]).unwrap();
+    session
+        .login(UserType::User, Some(&AuthPin::new("1234".into())))
+        .unwrap();
+    let id = hex::decode(SIG_ID).unwrap();
+    // Two threads sign at once on their own sessions (the module serialises them).
+    let sigs: Vec<Vec<u8>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..2)
+            .map(|i| {
+                let ctx = &ctx;
+                let id = id.clone();
+                let slot = slots[0];
+                s.spawn(move || {
+                    let session = ctx.open_ro_session(slot).unwrap();
+                    let key = session
+                        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id)])
+                        .unwrap();
+                    assert_eq!(key.len(), 1);
+                    session
+                        .sign(&Mechanism::Sha256RsaPkcs, key[0], format!("message {i}").as_bytes())
+                        .unwrap()
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let certs = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::Id(hex::decode(SIG_ID).unwrap()),
+        ])
+        .unwrap();
+    let value = session
+        .get_attributes(certs[0], &[AttributeType::Value])
+        .unwrap();
+    let Some(Attribute::Value(der)) = value.first() else {
+        panic!("certificate value: {value:?}")
+    };
+    let cert = dir.join(format!("{generation}-cryptoki.crt.der"));
+    std::fs::write(&cert, der).unwrap();
+    let pem = dir.join(format!("{generation}-cryptoki.pub.pem"));
+    let (ok, out) = openssl(&[
+        "x509", "-inform", "DER", "-in", cert.to_str().unwrap(), "-pubkey", "-noout", "-out",
+        pem.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    for (i, sig) in sigs.iter().enumerate() {
+        let (m, s) = (dir.join("ck.msg"), dir.join("ck.sig"));
+        std::fs::write(&m, format!("message {i}")).unwrap();
+        std::fs::write(&s, sig).unwrap();
+        let (ok, out) = openssl(&[
+            "dgst", "-sha256", "-verify", pem.to_str().unwrap(), "-signature",
+            s.to_str().unwrap(), m.to_str().unwrap(),
+        ]);
+        assert!(ok && out.contains("Verified OK"), "cryptoki thread {i}: {out}");
+    }
+    // A private key is sensitive: its private exponent is never given.
+    let key = session
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY), Attribute::Id(id)])
+        .unwrap();
+    assert!(
+        session
+            .get_attributes(key[0], &[AttributeType::PrivateExponent])
+            .map(|a| a.is_empty())
+            .unwrap_or(true)
+    );
+    session.logout().unwrap();
+    // After logout the private keys are gone from the listing.
+    let keys = session
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+        .unwrap();
+    assert!(keys.is_empty());
+    drop(session);
+    ctx.finalize().unwrap();
+}
+
+#[test]
+fn consumers_on_the_simulated_cards() {
+    let m = ours();
+    if !m.exists() {
+        return skip_or_fail(&format!("{} was not built", m.display()));
+    }
+    let ctx = match PcscContext::establish() {
+        Ok(c) => c,
+        Err(e) => return skip_or_fail(&format!("pcscd not running: {e}")),
+    };
+    if !ctx.reader_names().unwrap().iter().any(|n| n == READER) {
+        return skip_or_fail("pcscd has no vpcd reader");
+    }
+    if run("pkcs11-tool", &["--help"]).is_none() || run("openssl", &["version"]).is_none() {
+        return skip_or_fail("pkcs11-tool (opensc) or openssl is not installed");
+    }
+    let official = official();
+    if !official.exists() {
+        return skip_or_fail(&format!("{} is missing", official.display()));
+    }
+    ctx.wait_for_removal(READER, Duration::from_secs(2))
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("cps-pkcs11-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut report = Vec::new();
+
+    for (profile, generation, serial) in [
+        (Profile::Cps3, "CPS3", "30112345"),
+        (Profile::Cps4, "CPS4", "40112345"),
+    ] {
+        let handle = insert(&ctx, SimCard::new(profile, "dr-martin").unwrap());
+        let mut c = Card {
+            generation,
+            handle: &handle,
+            dir: &dir,
+            report: Vec::new(),
+        };
+        // Token and slots: the second vpcd reader is an empty slot.
+        let (ok, out, _) = c.ours("-L", &["-L"]);
+        assert!(ok, "{out}");
+        for needle in [
+            format!("token label        : {generation} dr-martin"),
+            "token model        : IAS ECC".to_owned(),
+            format!("serial num         : {serial}"),
+            "login required".to_owned(),
+            "Virtual PCD 00 01".to_owned(),
+            "(empty)".to_owned(),
+        ] {
+            assert!(out.contains(&needle), "{needle:?} not in:\n{out}");
+        }
+        let (ok, out, _) = c.ours("-M", &["-M"]);
+        assert!(ok && out.contains("SHA256-RSA-PKCS"), "{out}");
+        assert_eq!(out.contains("RSA-PKCS-PSS"), generation == "CPS4", "{out}");
+
+        // pkcs11-tool's own test suite.
+        let (ok, out, _) = c.ours("--test --login", &["--test", "--login", "--pin", "1234"]);
+        assert!(ok && out.contains("No errors"), "{out}");
+
+        // Every mechanism, verified with openssl.
+        let mut mechs = vec!["RSA-PKCS", "SHA1-RSA-PKCS", "SHA256-RSA-PKCS"];
+        if generation == "CPS4" {
+            mechs.extend(["RSA-PKCS-PSS", "SHA256-RSA-PKCS-PSS"]);
+        }
+        for mech in &mechs {
+            for id in [SIG_ID, AUT_ID] {
+                c.sign_and_verify(mech, id);
+            }
+        }
+        if generation == "CPS3" {
+            let (ok, out, apdus) = c.ours(
+                "PSS on a CPS3",
+                &["--login", "--pin", "1234", "--sign", "-m", "SHA256-RSA-PKCS-PSS", "--id", SIG_ID,
+                  "-i", "/dev/null", "-o", dir.join("x.sig").to_str().unwrap()],
+            );
+            assert!(!ok && out.contains("CKR_MECHANISM_INVALID"), "{out}");
+            assert!(apdus < 20, "{apdus}");
+        }
+        c.decrypt();
+        c.wrong_pin();
+
+        // Side by side with the official module: same objects (kind, label, ID).
+        clear_module_cache(serial);
+        let (ok, theirs) = p11(&official, &["-O", "--login", "--pin", "1234"]);
+        assert!(ok, "{theirs}");
+        let (ok, mine, _) = c.ours("-O --login", &["-O", "--login", "--pin", "1234"]);
+        assert!(ok, "{mine}");
+        let (theirs, mine) = (objects(&theirs), objects(&mine));
+        assert!(theirs.len() >= 6 + 5, "{theirs:?}");
+        assert_eq!(mine, theirs, "objects differ from the official module's");
+        // A data object's value through our module: the holder's name.
+        let val = dir.join("name.bin");
+        let (ok, out, _) = c.ours(
+            "read CPS_NAME_PS",
+            &["--read-object", "--type", "data", "--label", "CPS_NAME_PS", "-o", val.to_str().unwrap()],
+        );
+        assert!(ok, "{out}");
+        assert!(std::fs::read(&val).unwrap().windows(6).any(|w| w == b"MARTIN"));
+
+        // APDUs and wall time of find + login + sign, both modules (official: warm cache
+        // after one run, its best case).
+        let (ours_apdus, ours_time) = c.sign_round_trip(&m);
+        clear_module_cache(serial);
+        let (cold, cold_time) = c.sign_round_trip(&official);
+        let (warm, warm_time) = c.sign_round_trip(&official);
+        let line = format!(
+            "{generation} find + login + sign SHA256-RSA-PKCS: ours {ours_apdus} APDUs {:.0} ms; official {cold} APDUs {:.0} ms (cold cache), {warm} APDUs {:.0} ms (warm)",
+            ours_time.as_secs_f64() * 1e3,
+            cold_time.as_secs_f64() * 1e3,
+            warm_time.as_secs_f64() * 1e3
+        );
+        eprintln!("{line}");
+        report.push(line);
+        assert!(2 * ours_apdus <= warm, "ours {ours_apdus} vs official {warm}");
+
+        // Two processes at once on the same card.
+        let args = |out: &str| {
+            vec![
+                "--module".to_owned(), m.to_str().unwrap().to_owned(), "--login".into(), "--pin".into(),
+                "1234".into(), "--sign".into(), "-m".into(), "SHA256-RSA-PKCS".into(), "--id".into(),
+                SIG_ID.into(), "-i".into(), dir.join("rt.txt").to_str().unwrap().to_owned(), "-o".into(),
+                dir.join(out).to_str().unwrap().to_owned(),
+            ]
+        };
+        let children: Vec<_> = ["p1.sig", "p2.sig"]
+            .iter()
+            .map(|o| {
+                Process::new("pkcs11-tool")
+                    .args(args(o))
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for child in children {
+            let (ok, out) = wait(child, "pkcs11-tool", &["(concurrent)"]);
+            assert!(ok, "two processes at once: {out}");
+        }
+        assert_eq!(
+            std::fs::read(dir.join("p1.sig")).unwrap(),
+            std::fs::read(dir.join("p2.sig")).unwrap(),
+            "PKCS#1 v1.5 is deterministic"
+        );
+        assert_eq!(handle.card().tries_left(0x01), Some(3));
+
+        cryptoki_round(generation, &dir);
+        report.append(&mut c.report);
+        remove(&ctx, handle);
+    }
+    eprintln!("\n=== cps-pkcs11 on the simulated cards\n{}", report.join("\n"));
+}
