@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use cps_iasecc::pkcs15::DataObjectEntry;
 use cps_iasecc::{CpsCard, Digest, Generation, HashAlgorithm, KeyInfo, KeyUsage, Pin, PinStatus};
@@ -280,62 +281,151 @@ impl Object {
     }
 }
 
+/// Object handles: a base per PKCS#15 directory plus the entry's index, so that a handle
+/// stays valid while only the directories an operation needs are read.
+const KEY_BASE: CK_OBJECT_HANDLE = 0x100;
+const CERT_BASE: CK_OBJECT_HANDLE = 0x200;
+const PUBKEY_BASE: CK_OBJECT_HANDLE = 0x300;
+const DATA_BASE: CK_OBJECT_HANDLE = 0x400;
+/// Entries per directory the module exposes.
+const MAX_ENTRIES: usize = 0xFF;
+
 /// An open card.
 struct Conn {
     card: CpsCard<PcscChannel>,
-    objects: Option<Vec<Object>>,
+    keys: Option<Vec<KeyInfo>>,
+    cert_entries: Option<Vec<cps_iasecc::pkcs15::CertificateEntry>>,
+    data: Option<Vec<DataObjectEntry>>,
     certs: HashMap<Vec<u8>, CertParts>,
     token: Option<(String, String, String)>,
+    /// The PIN state last read, and when: applications call `C_GetTokenInfo` several times
+    /// in a row (pkcs11-tool twice before `C_Login`); one empty VERIFY serves them for
+    /// [`PIN_STATUS_TTL`]. Any login attempt forgets it.
+    pin_status: Option<(PinStatus, Instant)>,
+}
+
+/// How long a PIN state read from the card is reused for the token flags.
+const PIN_STATUS_TTL: Duration = Duration::from_secs(2);
+
+fn handle(base: CK_OBJECT_HANDLE, index: usize) -> R<CK_OBJECT_HANDLE> {
+    CK_OBJECT_HANDLE::try_from(index)
+        .map(|i| base + i)
+        .map_err(|_| CKR_GENERAL_ERROR)
 }
 
 impl Conn {
-    fn objects(&mut self) -> R<&[Object]> {
-        if self.objects.is_none() {
-            let keys = self.card.keys().map_err(card_err)?;
-            let certs = self.card.certificate_entries().map_err(card_err)?;
-            let data = self.card.data_objects().map_err(card_err)?;
-            let mut out = Vec::new();
-            let mut used = vec![false; certs.len()];
-            let cert_objects = |c: &cps_iasecc::pkcs15::CertificateEntry| {
+    /// The private keys of the PrKDF (read once: ODF + PrKDF).
+    fn keys(&mut self) -> R<&[KeyInfo]> {
+        if self.keys.is_none() {
+            let mut k = self.card.keys().map_err(card_err)?;
+            k.truncate(MAX_ENTRIES);
+            self.keys = Some(k);
+        }
+        Ok(self.keys.as_deref().unwrap_or_default())
+    }
+
+    /// The certificate entries of the CDF (read once, without the certificates).
+    fn cert_entries(&mut self) -> R<&[cps_iasecc::pkcs15::CertificateEntry]> {
+        if self.cert_entries.is_none() {
+            let mut c = self.card.certificate_entries().map_err(card_err)?;
+            c.truncate(MAX_ENTRIES);
+            self.cert_entries = Some(c);
+        }
+        Ok(self.cert_entries.as_deref().unwrap_or_default())
+    }
+
+    /// The data objects of the DODF (read once). Cryptolib lists the private ones before the
+    /// public ones (observed with `pkcs11-tool -O --login` on the simulated CPS4); DODF order
+    /// otherwise.
+    fn data(&mut self) -> R<&[DataObjectEntry]> {
+        if self.data.is_none() {
+            let all = self.card.data_objects().map_err(card_err)?;
+            let (private, public): (Vec<_>, Vec<_>) = all.into_iter().partition(|d| d.private);
+            let mut d: Vec<_> = private.into_iter().chain(public).collect();
+            d.truncate(MAX_ENTRIES);
+            self.data = Some(d);
+        }
+        Ok(self.data.as_deref().unwrap_or_default())
+    }
+
+    /// The object behind a handle (reading only its directory).
+    fn object(&mut self, h: CK_OBJECT_HANDLE) -> R<Object> {
+        let bad = CKR_OBJECT_HANDLE_INVALID;
+        let base = h & !0xFF;
+        let index = usize::try_from(h & 0xFF).map_err(|_| bad)?;
+        Ok(match base {
+            KEY_BASE => Object::PrivateKey(self.keys()?.get(index).ok_or(bad)?.clone()),
+            CERT_BASE | PUBKEY_BASE => {
+                let c = self.cert_entries()?.get(index).ok_or(bad)?;
                 let label = c.label.clone().unwrap_or_default();
-                [
+                if base == CERT_BASE {
                     Object::Certificate {
                         id: c.id.clone(),
-                        label: label.clone(),
+                        label,
                         authority: c.authority,
-                    },
-                    // Cryptolib names a public key taken from a certificate after it
-                    // (pkcs15-pubkey / framework-pkcs15.c: "Cle publique - <label>").
+                    }
+                } else {
+                    // Cryptolib names a public key taken from a certificate after it:
+                    // "Cle publique - <certificate label>" (observed, and OpenSC #2267).
                     Object::PublicKey {
                         id: c.id.clone(),
                         label: format!("Cle publique - {label}"),
-                    },
-                ]
-            };
-            for k in keys {
-                let id = k.id.clone();
-                out.push(Object::PrivateKey(k));
-                for (i, c) in certs.iter().enumerate() {
-                    if c.id == id && !used.get(i).copied().unwrap_or(true) {
-                        if let Some(u) = used.get_mut(i) {
-                            *u = true;
-                        }
-                        out.extend(cert_objects(c));
                     }
                 }
             }
-            for (i, c) in certs.iter().enumerate() {
-                if !used.get(i).copied().unwrap_or(true) {
-                    out.extend(cert_objects(c));
+            DATA_BASE => Object::Data(self.data()?.get(index).ok_or(bad)?.clone()),
+            _ => return Err(bad),
+        })
+    }
+
+    /// The handles of the objects of `class` (every object: `None`), in Cryptolib's order:
+    /// each private key followed by its certificate and public key, then the other
+    /// certificates, then the data objects. Only the directories needed are read.
+    fn handles(&mut self, class: Option<CK_OBJECT_CLASS>) -> R<Vec<CK_OBJECT_HANDLE>> {
+        let want = |c: CK_OBJECT_CLASS| class.is_none_or(|k| k == c);
+        let key_ids: Vec<Vec<u8>> = if want(CKO_PRIVATE_KEY) {
+            self.keys()?.iter().map(|k| k.id.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let cert_ids: Vec<Vec<u8>> = if want(CKO_CERTIFICATE) || want(CKO_PUBLIC_KEY) {
+            self.cert_entries()?.iter().map(|c| c.id.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        let mut out = Vec::new();
+        let mut used = vec![false; cert_ids.len()];
+        let push_cert = |out: &mut Vec<CK_OBJECT_HANDLE>, j: usize| -> R<()> {
+            if want(CKO_CERTIFICATE) {
+                out.push(handle(CERT_BASE, j)?);
+            }
+            if want(CKO_PUBLIC_KEY) {
+                out.push(handle(PUBKEY_BASE, j)?);
+            }
+            Ok(())
+        };
+        for (i, id) in key_ids.iter().enumerate() {
+            out.push(handle(KEY_BASE, i)?);
+            for (j, c) in cert_ids.iter().enumerate() {
+                if c == id && !used.get(j).copied().unwrap_or(true) {
+                    if let Some(u) = used.get_mut(j) {
+                        *u = true;
+                    }
+                    push_cert(&mut out, j)?;
                 }
             }
-            // Cryptolib lists the private data objects before the public ones (observed with
-            // `pkcs11-tool -O --login` on the simulated CPS4); DODF order otherwise.
-            let (private, public): (Vec<_>, Vec<_>) = data.into_iter().partition(|d| d.private);
-            out.extend(private.into_iter().chain(public).map(Object::Data));
-            self.objects = Some(out);
         }
-        Ok(self.objects.as_deref().unwrap_or_default())
+        for j in 0..cert_ids.len() {
+            if !used.get(j).copied().unwrap_or(true) {
+                push_cert(&mut out, j)?;
+            }
+        }
+        if want(CKO_DATA) {
+            for i in 0..self.data()?.len() {
+                out.push(handle(DATA_BASE, i)?);
+            }
+        }
+        Ok(out)
     }
 
     fn cert(&mut self, id: &[u8]) -> R<&CertParts> {
@@ -389,8 +479,15 @@ pub struct Module {
     next_session: CK_SESSION_HANDLE,
 }
 
+/// Internal marker: the card was reset by another application (never returned to callers:
+/// [`Module::on_card`] turns it into a PKCS#11 code).
+const CARD_RESET: Rv = CKR_VENDOR_DEFINED | 0x0C05_0001;
+
 fn card_err(e: cps_iasecc::Error) -> Rv {
     use cps_iasecc::Error as E;
+    if e.is_card_reset() {
+        return CARD_RESET;
+    }
     match e {
         E::Transport(t) => transport_err(&t),
         E::WrongPin { .. } => CKR_PIN_INCORRECT,
@@ -570,9 +667,12 @@ impl Module {
             if let Some(s) = self.slots.get_mut(slot) {
                 s.conn = Some(Conn {
                     card,
-                    objects: None,
+                    keys: None,
+                    cert_entries: None,
+                    data: None,
                     certs: HashMap::new(),
                     token: None,
+                    pin_status: None,
                 });
                 s.logged_in = false;
             }
@@ -584,12 +684,69 @@ impl Module {
     }
 
     /// Runs a card operation; a removed card drops the token (and its sessions).
-    fn on_card<T>(&mut self, slot: usize, f: impl FnOnce(&mut Conn) -> R<T>) -> R<T> {
+    ///
+    /// A card reset by another application (another process logging out resets the card)
+    /// loses its state: the connection is released without a second reset, the login is
+    /// gone (`CKR_USER_NOT_LOGGED_IN` when this token was logged in: the application logs in
+    /// again; the module never re-sends a PIN). Without a login the operation only read
+    /// public data, so it runs once more on a fresh connection.
+    fn on_card<T>(&mut self, slot: usize, f: impl FnMut(&mut Conn) -> R<T>) -> R<T> {
+        self.on_card_with(slot, true, f)
+    }
+
+    fn on_card_with<T>(
+        &mut self,
+        slot: usize,
+        retry: bool,
+        mut f: impl FnMut(&mut Conn) -> R<T>,
+    ) -> R<T> {
         let r = f(self.conn(slot)?);
-        if matches!(r, Err(CKR_DEVICE_REMOVED)) {
-            self.drop_token(slot);
+        match r {
+            Err(CKR_DEVICE_REMOVED) => {
+                self.drop_token(slot);
+                Err(CKR_DEVICE_REMOVED)
+            }
+            Err(CARD_RESET) => {
+                let was_logged_in = self.forget_reset_card(slot);
+                if was_logged_in {
+                    return Err(CKR_USER_NOT_LOGGED_IN);
+                }
+                if !retry {
+                    return Err(CKR_DEVICE_ERROR);
+                }
+                match f(self.conn(slot)?) {
+                    Err(CARD_RESET) => {
+                        self.forget_reset_card(slot);
+                        Err(CKR_DEVICE_ERROR)
+                    }
+                    Err(CKR_DEVICE_REMOVED) => {
+                        self.drop_token(slot);
+                        Err(CKR_DEVICE_REMOVED)
+                    }
+                    r => r,
+                }
+            }
+            r => r,
         }
-        r
+    }
+
+    /// Releases the connection of a card that was reset (leaving it: it is reset already, a
+    /// second reset would only disturb the application that reset it); returns whether the
+    /// token was logged in. The sessions stay, without their operations.
+    fn forget_reset_card(&mut self, slot: usize) -> bool {
+        let Some(s) = self.slots.get_mut(slot) else {
+            return false;
+        };
+        let was = std::mem::replace(&mut s.logged_in, false);
+        if let Some(conn) = s.conn.take() {
+            let _ = conn.card.into_channel().disconnect(false);
+        }
+        for sess in self.sessions.values_mut().filter(|x| x.slot == slot) {
+            sess.find = None;
+            sess.sign = None;
+            sess.decrypt = None;
+        }
+        was
     }
 
     /// `C_GetTokenInfo`.
@@ -611,7 +768,14 @@ impl Module {
                     cryptolib_serial(sn.as_bytes()),
                 ));
             }
-            let pin = c.card.pin_status().map_err(card_err)?;
+            let pin = match c.pin_status {
+                Some((p, at)) if at.elapsed() < PIN_STATUS_TTL => p,
+                _ => {
+                    let p = c.card.pin_status().map_err(card_err)?;
+                    c.pin_status = Some((p, Instant::now()));
+                    p
+                }
+            };
             let mut flags = CKF_LOGIN_REQUIRED
                 | CKF_USER_PIN_INITIALIZED
                 | CKF_TOKEN_INITIALIZED
@@ -755,7 +919,11 @@ impl Module {
         }
         // Validated before any APDU: a typing mistake spends no try.
         let pin = Pin::from_bytes(pin).map_err(|_| CKR_PIN_INCORRECT)?;
-        self.on_card(slot, |c| c.card.verify_pin(&pin).map_err(card_err))?;
+        // Never retried: a PIN goes to the card once.
+        self.on_card_with(slot, false, |c| {
+            c.pin_status = None;
+            c.card.verify_pin(&pin).map_err(card_err)
+        })?;
         if let Some(s) = self.slots.get_mut(slot) {
             s.logged_in = true;
         }
@@ -777,19 +945,6 @@ impl Module {
         Ok(())
     }
 
-    fn object<'a>(
-        objects: &'a [Object],
-        logged_in: bool,
-        handle: CK_OBJECT_HANDLE,
-    ) -> R<&'a Object> {
-        usize::try_from(handle)
-            .ok()
-            .and_then(|h| h.checked_sub(1))
-            .and_then(|i| objects.get(i))
-            .filter(|o| logged_in || !o.private())
-            .ok_or(CKR_OBJECT_HANDLE_INVALID)
-    }
-
     /// `C_GetAttributeValue` of one attribute.
     pub fn attribute(
         &mut self,
@@ -800,7 +955,10 @@ impl Module {
         let slot = self.session(h)?.slot;
         let logged_in = self.slots.get(slot).is_some_and(|s| s.logged_in);
         self.on_card(slot, |c| {
-            let obj = Self::object(c.objects()?, logged_in, handle)?.clone();
+            let obj = c.object(handle)?;
+            if obj.private() && !logged_in {
+                return Err(CKR_OBJECT_HANDLE_INVALID);
+            }
             attribute(c, &obj, attr)
         })
     }
@@ -817,20 +975,31 @@ impl Module {
         }
         let slot = s.slot;
         let logged_in = self.slots.get(slot).is_some_and(|s| s.logged_in);
+        // CKA_CLASS in the template says which directories to read.
+        let class = template
+            .iter()
+            .find(|(t, _)| *t == CKA_CLASS)
+            .map(|(_, v)| {
+                v.as_slice()
+                    .try_into()
+                    .map(CK_OBJECT_CLASS::from_ne_bytes)
+                    .map_err(|_| CKR_ATTRIBUTE_VALUE_INVALID)
+            })
+            .transpose()?;
         let found = self.on_card(slot, |c| {
-            let objects = c.objects()?.to_vec();
             let mut found = Vec::new();
-            'objects: for (i, o) in objects.iter().enumerate() {
+            'objects: for h in c.handles(class)? {
+                let o = c.object(h)?;
                 if o.private() && !logged_in {
                     continue;
                 }
                 for (t, v) in template {
-                    match attribute(c, o, *t)? {
+                    match attribute(c, &o, *t)? {
                         Attr::Value(a) if a == *v => {}
                         _ => continue 'objects,
                     }
                 }
-                found.push(CK_OBJECT_HANDLE::try_from(i + 1).map_err(|_| CKR_GENERAL_ERROR)?);
+                found.push(h);
             }
             Ok(found)
         })?;
@@ -877,8 +1046,7 @@ impl Module {
         let logged_in = self.slots.get(slot).is_some_and(|s| s.logged_in);
         let (obj, generation) = self.on_card(slot, |c| {
             // Private keys are private objects: without login the handle is not valid.
-            let obj = Self::object(c.objects()?, true, handle)?.clone();
-            Ok((obj, c.card.generation()))
+            Ok((c.object(handle)?, c.card.generation()))
         })?;
         let Object::PrivateKey(key) = obj else {
             return Err(CKR_KEY_TYPE_INCONSISTENT);
@@ -1002,10 +1170,12 @@ impl Module {
                     }
                 }
                 Mechanism::HashRsaPkcs(hash) => {
+                    // The host hashes; the card signs the hash (CPS3: MSE SET DST, PSO HASH,
+                    // PSO CDS — 3 APDUs, the form `cps sign` uses; CPS4: MSE, PSO CDS).
+                    let digest = Digest::of(hash, &message).map_err(|_| CKR_GENERAL_ERROR)?;
                     if is_sig {
-                        card.sign_message(&key, hash, &message)
+                        card.sign(&key, &digest)
                     } else {
-                        let digest = Digest::of(hash, &message).map_err(|_| CKR_GENERAL_ERROR)?;
                         card.authenticate_with(&key, &digest)
                     }
                 }
