@@ -483,8 +483,17 @@ pub struct Module {
 /// [`Module::on_card`] turns it into a PKCS#11 code).
 const CARD_RESET: Rv = CKR_VENDOR_DEFINED | 0x0C05_0001;
 
+/// `CPS_PKCS11_DEBUG=1`: the card errors behind the return values go to stderr (they name
+/// the command attempted and the status word; never a PIN, which no error carries).
+fn debug(what: &dyn std::fmt::Display) {
+    if std::env::var_os("CPS_PKCS11_DEBUG").is_some_and(|v| v == "1") {
+        eprintln!("cps-pkcs11: {what}");
+    }
+}
+
 fn card_err(e: cps_iasecc::Error) -> Rv {
     use cps_iasecc::Error as E;
+    debug(&e);
     if e.is_card_reset() {
         return CARD_RESET;
     }
@@ -652,18 +661,32 @@ impl Module {
             .clone();
         if self.slots.get(slot).is_some_and(|s| s.conn.is_none()) {
             let ctx = self.context().ok_or(CKR_TOKEN_NOT_PRESENT)?.clone();
-            let channel = ctx
-                .connect(&reader, ShareMode::Shared)
-                .map_err(|e| match e {
-                    TransportError::NoCard { .. } | TransportError::CardRemoved => {
-                        CKR_TOKEN_NOT_PRESENT
+            let mut attempt = 0;
+            let card = loop {
+                attempt += 1;
+                let channel = ctx.connect(&reader, ShareMode::Shared).map_err(|e| {
+                    debug(&e);
+                    match e {
+                        TransportError::NoCard { .. } | TransportError::CardRemoved => {
+                            CKR_TOKEN_NOT_PRESENT
+                        }
+                        e => transport_err(&e),
                     }
-                    e => transport_err(&e),
                 })?;
-            let card = CpsCard::open(channel).map_err(|e| match card_err(e) {
-                CKR_DEVICE_ERROR | CKR_FUNCTION_NOT_SUPPORTED => CKR_TOKEN_NOT_RECOGNIZED,
-                rv => rv,
-            })?;
+                match CpsCard::open(channel) {
+                    Ok(card) => break card,
+                    // Reset by another application while we selected the application: the
+                    // selection has no effect and carries no secret, do it once more.
+                    Err(e) => match card_err(e) {
+                        CARD_RESET if attempt < 2 => continue,
+                        CARD_RESET => return Err(CKR_DEVICE_ERROR),
+                        CKR_DEVICE_ERROR | CKR_FUNCTION_NOT_SUPPORTED => {
+                            return Err(CKR_TOKEN_NOT_RECOGNIZED);
+                        }
+                        rv => return Err(rv),
+                    },
+                }
+            };
             if let Some(s) = self.slots.get_mut(slot) {
                 s.conn = Some(Conn {
                     card,
