@@ -877,3 +877,163 @@ unsupported! {
     C_DeriveKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
     C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, *mut c_void);
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "test code")]
+mod tests {
+    use super::*;
+
+    /// The module state is global: the tests that initialise it run one at a time.
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
+    fn pointers_are_checked() {
+        let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        // SAFETY (all calls below): NULL or valid pointers to locals, as the tests intend.
+        unsafe {
+            assert_eq!(C_GetFunctionList(std::ptr::null_mut()), CKR_ARGUMENTS_BAD);
+            let mut list: *mut CK_FUNCTION_LIST = std::ptr::null_mut();
+            assert_eq!(C_GetFunctionList(&mut list), CKR_OK);
+            assert!(!list.is_null());
+            assert_eq!((*list).version.major, 2);
+
+            assert_eq!(
+                C_GetInfo(std::ptr::null_mut()),
+                CKR_CRYPTOKI_NOT_INITIALIZED
+            );
+            // Application mutexes without CKF_OS_LOCKING_OK: we cannot use them.
+            extern "C" fn create(_: *mut *mut c_void) -> CK_RV {
+                CKR_OK
+            }
+            extern "C" fn other(_: *mut c_void) -> CK_RV {
+                CKR_OK
+            }
+            let mut args = CK_C_INITIALIZE_ARGS {
+                CreateMutex: Some(create),
+                DestroyMutex: Some(other),
+                LockMutex: Some(other),
+                UnlockMutex: Some(other),
+                flags: 0,
+                pReserved: std::ptr::null_mut(),
+            };
+            let p = |a: &mut CK_C_INITIALIZE_ARGS| a as *mut CK_C_INITIALIZE_ARGS as *mut c_void;
+            assert_eq!(C_Initialize(p(&mut args)), CKR_CANT_LOCK);
+            args.LockMutex = None;
+            assert_eq!(C_Initialize(p(&mut args)), CKR_ARGUMENTS_BAD);
+            args.LockMutex = Some(other);
+            args.flags = CKF_OS_LOCKING_OK;
+            assert_eq!(C_Initialize(p(&mut args)), CKR_OK);
+            assert_eq!(
+                C_Initialize(std::ptr::null_mut()),
+                CKR_CRYPTOKI_ALREADY_INITIALIZED
+            );
+
+            assert_eq!(C_GetInfo(std::ptr::null_mut()), CKR_ARGUMENTS_BAD);
+            let mut info = std::mem::zeroed::<CK_INFO>();
+            assert_eq!(C_GetInfo(&mut info), CKR_OK);
+            assert_eq!(&info.manufacturerID[..7], b"cps-rs ");
+            assert_eq!(
+                C_GetSlotList(CK_FALSE, std::ptr::null_mut(), std::ptr::null_mut()),
+                CKR_ARGUMENTS_BAD
+            );
+            let mut count: CK_ULONG = 0;
+            assert_eq!(
+                C_GetSlotList(CK_FALSE, std::ptr::null_mut(), &mut count),
+                CKR_OK
+            );
+            assert_eq!(C_GetSlotInfo(0, std::ptr::null_mut()), CKR_ARGUMENTS_BAD);
+            let mut h: CK_SESSION_HANDLE = 0;
+            assert_eq!(
+                C_OpenSession(
+                    12345,
+                    CKF_SERIAL_SESSION,
+                    std::ptr::null_mut(),
+                    None,
+                    &mut h
+                ),
+                CKR_SLOT_ID_INVALID
+            );
+            assert_eq!(
+                C_Login(7, CKU_USER, std::ptr::null_mut(), 4),
+                CKR_ARGUMENTS_BAD
+            );
+            let mut pin = *b"1234";
+            assert_eq!(
+                C_Login(7, CKU_USER, pin.as_mut_ptr(), 4),
+                CKR_SESSION_HANDLE_INVALID
+            );
+            // A non-empty buffer behind a NULL pointer.
+            assert_eq!(
+                C_Sign(
+                    7,
+                    std::ptr::null_mut(),
+                    10,
+                    std::ptr::null_mut(),
+                    &mut count
+                ),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                C_FindObjectsInit(7, std::ptr::null_mut(), 3),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(C_SignInit(7, std::ptr::null_mut(), 1), CKR_ARGUMENTS_BAD);
+            assert_eq!(C_GenerateRandom(7, pin.as_mut_ptr(), 4), CKR_RANDOM_NO_RNG);
+            assert_eq!(C_Finalize(8 as *mut c_void), CKR_ARGUMENTS_BAD);
+            assert_eq!(C_Finalize(std::ptr::null_mut()), CKR_OK);
+            assert_eq!(
+                C_Finalize(std::ptr::null_mut()),
+                CKR_CRYPTOKI_NOT_INITIALIZED
+            );
+        }
+    }
+
+    #[test]
+    fn a_panic_never_crosses_the_boundary() {
+        assert_eq!(guard(|| panic!("boom")), CKR_GENERAL_ERROR);
+        assert_eq!(guard(|| Err(CKR_PIN_INCORRECT)), CKR_PIN_INCORRECT);
+        assert_eq!(guard(|| Ok(())), CKR_OK);
+    }
+
+    #[test]
+    fn two_call_convention() {
+        let list = [1 as CK_ULONG, 2, 3];
+        let mut count: CK_ULONG = 0;
+        // SAFETY: valid pointers to locals.
+        unsafe {
+            assert_eq!(put_list(&list, std::ptr::null_mut(), &mut count), Ok(()));
+            assert_eq!(count, 3);
+            let mut small = [0 as CK_ULONG; 2];
+            count = 2;
+            assert_eq!(
+                put_list(&list, small.as_mut_ptr(), &mut count),
+                Err(CKR_BUFFER_TOO_SMALL)
+            );
+            assert_eq!(count, 3);
+            let mut out = [0 as CK_ULONG; 4];
+            count = 4;
+            assert_eq!(put_list(&list, out.as_mut_ptr(), &mut count), Ok(()));
+            assert_eq!((count, &out[..3]), (3, &list[..]));
+
+            let mut len: CK_ULONG = 0;
+            assert_eq!(
+                put_output(Output::Size(256), std::ptr::null_mut(), &mut len),
+                Ok(())
+            );
+            assert_eq!(len, 256);
+            assert_eq!(
+                put_output(Output::TooSmall(256), std::ptr::null_mut(), &mut len),
+                Err(CKR_BUFFER_TOO_SMALL)
+            );
+        }
+    }
+
+    #[test]
+    fn fields_are_blank_padded() {
+        assert_eq!(&pad::<8>("CPS3"), b"CPS3    ");
+        assert_eq!(&pad::<4>("CPS3 dr-martin"), b"CPS3");
+        // Never cut inside a UTF-8 character.
+        assert_eq!(&pad::<2>("é"), "é".as_bytes());
+        assert_eq!(&pad::<1>("é"), b" ");
+    }
+}
