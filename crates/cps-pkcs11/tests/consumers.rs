@@ -573,6 +573,257 @@ fn cryptoki_round(generation: &str, dir: &Path) {
     ctx.finalize().unwrap();
 }
 
+/// Runs a program with `input` on its stdin and extra environment: (success, stdout + stderr).
+fn run_with(program: &str, args: &[&str], input: &[u8], env: &[(&str, &str)]) -> (bool, String) {
+    use std::io::Write as _;
+    let mut child = Process::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {program}: {e}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    wait(child, program, args)
+}
+
+/// `openssl s_server -Verify` on a free local port: asks for a client certificate and refuses
+/// one that does not chain to the TEST PKI (`-verify_return_error`); `-www` answers a status
+/// page that shows the client's certificate.
+struct TlsServer {
+    child: std::process::Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl TlsServer {
+    fn start(dir: &Path, tls: &str, extra: &[&str]) -> TlsServer {
+        let (key, cert) = (dir.join("srv.key"), dir.join("srv.crt"));
+        if !cert.exists() {
+            let (ok, out) = openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                key.to_str().unwrap(),
+                "-out",
+                cert.to_str().unwrap(),
+                "-subj",
+                "/CN=localhost",
+                "-days",
+                "2",
+            ]);
+            assert!(ok, "{out}");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let chain =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testvectors/pki/ca/chain.pem");
+        let log = dir.join(format!("s_server-{port}.log"));
+        let port_s = port.to_string();
+        let mut args = vec![
+            "s_server",
+            "-accept",
+            &port_s,
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+            "-Verify",
+            "1",
+            "-verify_return_error",
+            "-CAfile",
+            chain.to_str().unwrap(),
+            "-www",
+            tls,
+        ];
+        args.extend_from_slice(extra);
+        let child = Process::new("openssl")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Ready when it accepts a connection (that probe is one failed handshake to it).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s_server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TlsServer { child, port, log }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// TLS client authentication with the card's authentication key: OpenSSL 3 through libp11's
+/// pkcs11 engine, and NSS (`modutil -add`, `certutil -L`, `tstclnt`). TLS 1.2 with PKCS#1
+/// v1.5 on the CPS3 (no PSS there), TLS 1.3 (PSS) on the CPS4.
+fn tls_client_auth(generation: &str, dir: &Path, report: &mut Vec<String>) {
+    let engine = Path::new("/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so");
+    if !engine.exists() || run("tstclnt", &["-h"]).is_none() {
+        return skip_or_fail(
+            "TLS client auth needs libengine-pkcs11-openssl and libnss3-tools (.ci/run installs them)",
+        );
+    }
+    let (tls_openssl, tls_nss, extra): (&str, &str, &[&str]) = if generation == "CPS3" {
+        (
+            "-tls1_2",
+            "tls1.2:tls1.2",
+            &["-client_sigalgs", "RSA+SHA256:RSA+SHA1"],
+        )
+    } else {
+        ("-tls1_3", "tls1.3:tls1.3", &[])
+    };
+    let auth_der = dir.join(format!("{generation}-{AUT_ID}.crt.der"));
+    let auth_pem = dir.join(format!("{generation}-auth.crt.pem"));
+    let (ok, out) = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        auth_der.to_str().unwrap(),
+        "-out",
+        auth_pem.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let request = b"GET / HTTP/1.0\r\n\r\n";
+    let module = ours();
+
+    // OpenSSL 3 s_client, the key in the card through the pkcs11 engine (libp11).
+    let server = TlsServer::start(dir, tls_openssl, extra);
+    let connect = format!("127.0.0.1:{}", server.port);
+    let (ok, out) = run_with(
+        "openssl",
+        &[
+            "s_client",
+            "-connect",
+            &connect,
+            tls_openssl,
+            "-engine",
+            "pkcs11",
+            "-keyform",
+            "engine",
+            "-key",
+            "pkcs11:object=CPS_PRIV_AUT;type=private;pin-value=1234",
+            "-cert",
+            auth_pem.to_str().unwrap(),
+            "-ign_eof",
+        ],
+        request,
+        &[("PKCS11_MODULE_PATH", module.to_str().unwrap())],
+    );
+    drop(server);
+    let protocol = if generation == "CPS3" {
+        "TLSv1.2"
+    } else {
+        "TLSv1.3"
+    };
+    assert!(
+        ok && out.contains("HTTP/1.0 200 ok") && out.contains(&format!("Protocol  : {protocol}")),
+        "openssl s_client with the card: {out}"
+    );
+    assert!(
+        out.contains("Client certificate") && out.contains("MARTIN"),
+        "{out}"
+    );
+    report.push(format!(
+        "{generation} OpenSSL 3 + pkcs11 engine: {protocol} client auth ok"
+    ));
+
+    // NSS: the module in a fresh database, the card's certificates listed, tstclnt.
+    let db = dir.join(format!("nssdb-{generation}"));
+    let _ = std::fs::remove_dir_all(&db);
+    std::fs::create_dir_all(&db).unwrap();
+    let sql = format!("sql:{}", db.display());
+    let (ok, out) = run("certutil", &["-N", "-d", &sql, "--empty-password"]).unwrap();
+    assert!(ok, "{out}");
+    let (ok, out) = run(
+        "modutil",
+        &[
+            "-dbdir",
+            &sql,
+            "-add",
+            "cps-rs",
+            "-libfile",
+            module.to_str().unwrap(),
+            "-force",
+        ],
+    )
+    .unwrap();
+    assert!(ok && out.contains("added"), "modutil -add: {out}");
+    let (ok, out) = run("certutil", &["-L", "-d", &sql, "-h", "all"]).unwrap();
+    let nick = format!("{generation} dr-martin:Certificat d'Authentification CPS");
+    assert!(
+        ok && out.contains(&nick)
+            && out.contains(&format!(
+                "{generation} dr-martin:Certificat de Signature CPS"
+            )),
+        "certutil -L: {out}"
+    );
+    let pin = dir.join("nss-pin.txt");
+    std::fs::write(&pin, "1234\n").unwrap();
+    let (ok, out) = run(
+        "certutil",
+        &["-K", "-d", &sql, "-h", "all", "-f", pin.to_str().unwrap()],
+    )
+    .unwrap();
+    assert!(
+        ok && out.contains("CPS_PRIV_AUT") && out.contains("CPS_PRIV_SIG"),
+        "certutil -K: {out}"
+    );
+    let server = TlsServer::start(dir, tls_openssl, extra);
+    let port = server.port.to_string();
+    // tstclnt reads its request from a file, as in a shell redirection (from a pipe closed
+    // before the handshake it waits forever).
+    let req = dir.join("request.txt");
+    std::fs::write(&req, request).unwrap();
+    let args = [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        &port,
+        "-d",
+        &sql,
+        "-n",
+        &nick,
+        "-w",
+        "1234",
+        "-V",
+        tls_nss,
+        "-o",
+    ];
+    let child = Process::new("tstclnt")
+        .args(args)
+        .stdin(std::fs::File::open(&req).unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (ok, out) = wait(child, "tstclnt", &args);
+    let server_log = std::fs::read_to_string(&server.log).unwrap_or_default();
+    drop(server);
+    assert!(
+        ok && out.contains("HTTP/1.0 200 ok") && out.contains("Client certificate"),
+        "tstclnt with the card: {out}\ns_server: {server_log}"
+    );
+    report.push(format!(
+        "{generation} NSS modutil/certutil/tstclnt: {protocol} client auth ok"
+    ));
+}
+
 #[test]
 fn consumers_on_the_simulated_cards() {
     let m = ours();
@@ -798,6 +1049,7 @@ fn consumers_on_the_simulated_cards() {
         );
         assert_eq!(handle.card().tries_left(0x01), Some(3));
 
+        tls_client_auth(generation, &dir, &mut report);
         cryptoki_round(generation, &dir);
         report.append(&mut c.report);
         remove(&ctx, handle);
