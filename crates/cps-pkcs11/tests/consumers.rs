@@ -824,6 +824,63 @@ fn tls_client_auth(generation: &str, dir: &Path, report: &mut Vec<String>) {
     ));
 }
 
+/// The card pulled between login and signature: the signature fails with
+/// `CKR_DEVICE_REMOVED` (no hang, no crash), the session is gone, and a card inserted again is
+/// a fresh token (login needed again).
+fn card_pulled(
+    ctx: &PcscContext,
+    handle: VpcdHandle<SimCard>,
+    profile: Profile,
+) -> (VpcdHandle<SimCard>, String) {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    use cryptoki::error::{Error, RvError};
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::{Attribute, ObjectClass};
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+
+    let p11 = Pkcs11::new(ours()).unwrap();
+    p11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .unwrap();
+    let slot = p11.get_slots_with_token().unwrap()[0];
+    let session = p11.open_ro_session(slot).unwrap();
+    session
+        .login(UserType::User, Some(&AuthPin::new("1234".into())))
+        .unwrap();
+    let key = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Id(hex::decode(SIG_ID).unwrap()),
+        ])
+        .unwrap();
+    remove(ctx, handle);
+    let r = session.sign(&Mechanism::Sha256RsaPkcs, key[0], b"after the card left");
+    assert!(
+        matches!(
+            r,
+            Err(Error::Pkcs11(
+                RvError::DeviceRemoved | RvError::SessionHandleInvalid,
+                _
+            ))
+        ),
+        "{r:?}"
+    );
+    let refused = format!("{:?}", r.err());
+    assert!(p11.get_slots_with_token().unwrap().is_empty());
+    drop(session);
+    // A card again: a new token, not logged in.
+    let handle = insert(ctx, SimCard::new(profile, "dr-martin").unwrap());
+    let slot = p11.get_slots_with_token().unwrap()[0];
+    let session = p11.open_ro_session(slot).unwrap();
+    let keys = session
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+        .unwrap();
+    assert!(keys.is_empty(), "not logged in on the new card");
+    drop(session);
+    p11.finalize().unwrap();
+    (handle, refused)
+}
+
 #[test]
 fn consumers_on_the_simulated_cards() {
     let m = ours();
@@ -1052,6 +1109,10 @@ fn consumers_on_the_simulated_cards() {
         tls_client_auth(generation, &dir, &mut report);
         cryptoki_round(generation, &dir);
         report.append(&mut c.report);
+        let (handle, refused) = card_pulled(&ctx, handle, profile);
+        report.push(format!(
+            "{generation} card pulled after login: the signature refused ({refused}), a fresh token after reinsertion"
+        ));
         remove(&ctx, handle);
     }
     eprintln!(
