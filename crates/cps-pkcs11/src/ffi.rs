@@ -805,6 +805,39 @@ pub unsafe extern "C" fn C_Decrypt(
     })
 }
 
+/// How often a blocking `C_WaitForSlotEvent` looks at the readers (the module lock is free
+/// in between, so other threads go on and `C_Finalize` ends the wait).
+const SLOT_EVENT_POLL: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// `C_WaitForSlotEvent`: a card inserted or removed (or a reader with a card plugged in).
+/// With `CKF_DONT_BLOCK`, one look (`CKR_NO_EVENT` when nothing changed); otherwise it waits,
+/// until `C_Finalize` (`CKR_CRYPTOKI_NOT_INITIALIZED`).
+///
+/// # Safety
+/// `slot` valid for a write when not NULL.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_WaitForSlotEvent(
+    flags: CK_FLAGS,
+    slot: *mut CK_SLOT_ID,
+    reserved: *mut c_void,
+) -> CK_RV {
+    guard(|| {
+        if slot.is_null() || !reserved.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        loop {
+            if let Some(id) = with_module(|m| Ok(m.slot_event()))? {
+                // SAFETY: non-NULL, writable by the caller's contract.
+                return unsafe { put(slot, id) };
+            }
+            if flags & CKF_DONT_BLOCK != 0 {
+                return Err(CKR_NO_EVENT);
+            }
+            std::thread::sleep(SLOT_EVENT_POLL);
+        }
+    })
+}
+
 /// `C_GetFunctionStatus`: legacy, always "not parallel".
 extern "C" fn C_GetFunctionStatus(_: CK_SESSION_HANDLE) -> CK_RV {
     CKR_FUNCTION_NOT_PARALLEL
@@ -875,7 +908,6 @@ unsupported! {
     C_WrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
     C_UnwrapKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_BYTE, CK_ULONG, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
     C_DeriveKey(CK_SESSION_HANDLE, *mut CK_MECHANISM, CK_OBJECT_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
-    C_WaitForSlotEvent(CK_FLAGS, *mut CK_SLOT_ID, *mut c_void);
 }
 
 #[cfg(test)]

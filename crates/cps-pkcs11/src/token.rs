@@ -448,6 +448,8 @@ struct Slot {
     attached: bool,
     conn: Option<Conn>,
     logged_in: bool,
+    /// Card presence as last reported by `C_WaitForSlotEvent` (or first seen).
+    reported_present: bool,
 }
 
 enum Operation {
@@ -477,6 +479,8 @@ pub struct Module {
     slots: Vec<Slot>,
     sessions: BTreeMap<CK_SESSION_HANDLE, Session>,
     next_session: CK_SESSION_HANDLE,
+    /// The readers were listed once (slot events are changes since then).
+    listed: bool,
 }
 
 /// Internal marker: the card was reset by another application (never returned to callers:
@@ -558,6 +562,7 @@ impl Module {
             slots: Vec::new(),
             sessions: BTreeMap::new(),
             next_session: 1,
+            listed: false,
         }
     }
 
@@ -592,10 +597,20 @@ impl Module {
                     attached: true,
                     conn: None,
                     logged_in: false,
+                    // A reader plugged in with a card after the first listing is an event
+                    // (at the first listing, the state is the reference: set below).
+                    reported_present: false,
                 }),
                 None => {}
             }
             present.push((r.name, r.card_present));
+        }
+        if !self.listed {
+            // The state at the first listing is the reference: no event for it.
+            for s in &mut self.slots {
+                s.reported_present = present.iter().any(|(n, p)| *p && *n == s.reader);
+            }
+            self.listed = true;
         }
         // A card gone from its reader: its connection, login and sessions go too.
         let gone: Vec<usize> = self
@@ -619,6 +634,20 @@ impl Module {
             s.logged_in = false;
         }
         self.sessions.retain(|_, s| s.slot != slot);
+    }
+
+    /// One look for a slot event (`C_WaitForSlotEvent`): the first slot whose card presence
+    /// changed since it was last reported, or `None`.
+    pub fn slot_event(&mut self) -> Option<CK_SLOT_ID> {
+        let present = self.refresh();
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            let now = s.attached && present.iter().any(|(n, p)| *p && *n == s.reader);
+            if now != s.reported_present {
+                s.reported_present = now;
+                return CK_SLOT_ID::try_from(i).ok();
+            }
+        }
+        None
     }
 
     /// `C_GetSlotList`.
@@ -664,21 +693,29 @@ impl Module {
             let mut attempt = 0;
             let card = loop {
                 attempt += 1;
-                let channel = ctx.connect(&reader, ShareMode::Shared).map_err(|e| {
-                    debug(&e);
-                    match e {
-                        TransportError::NoCard { .. } | TransportError::CardRemoved => {
-                            CKR_TOKEN_NOT_PRESENT
-                        }
-                        e => transport_err(&e),
+                let channel = match ctx.connect(&reader, ShareMode::Shared) {
+                    Ok(c) => c,
+                    // Reset by another application while connecting: connect again.
+                    Err(e) if e.is_card_reset() && attempt < 3 => {
+                        debug(&e);
+                        continue;
                     }
-                })?;
+                    Err(e) => {
+                        debug(&e);
+                        return Err(match e {
+                            TransportError::NoCard { .. } | TransportError::CardRemoved => {
+                                CKR_TOKEN_NOT_PRESENT
+                            }
+                            e => transport_err(&e),
+                        });
+                    }
+                };
                 match CpsCard::open(channel) {
                     Ok(card) => break card,
                     // Reset by another application while we selected the application: the
                     // selection has no effect and carries no secret, do it once more.
                     Err(e) => match card_err(e) {
-                        CARD_RESET if attempt < 2 => continue,
+                        CARD_RESET if attempt < 3 => continue,
                         CARD_RESET => return Err(CKR_DEVICE_ERROR),
                         CKR_DEVICE_ERROR | CKR_FUNCTION_NOT_SUPPORTED => {
                             return Err(CKR_TOKEN_NOT_RECOGNIZED);

@@ -853,7 +853,11 @@ fn card_pulled(
             Attribute::Id(hex::decode(SIG_ID).unwrap()),
         ])
         .unwrap();
+    assert_eq!(p11.get_slot_event().unwrap(), None, "no slot event yet");
     remove(ctx, handle);
+    // C_WaitForSlotEvent: the removal, once.
+    assert_eq!(p11.get_slot_event().unwrap(), Some(slot));
+    assert_eq!(p11.get_slot_event().unwrap(), None);
     let r = session.sign(&Mechanism::Sha256RsaPkcs, key[0], b"after the card left");
     assert!(
         matches!(
@@ -868,8 +872,16 @@ fn card_pulled(
     let refused = format!("{:?}", r.err());
     assert!(p11.get_slots_with_token().unwrap().is_empty());
     drop(session);
-    // A card again: a new token, not logged in.
-    let handle = insert(ctx, SimCard::new(profile, "dr-martin").unwrap());
+    // A card again, while C_WaitForSlotEvent blocks: the insertion ends the wait. Then it
+    // is a new token, not logged in.
+    let handle = std::thread::scope(|s| {
+        let t = s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            insert(ctx, SimCard::new(profile, "dr-martin").unwrap())
+        });
+        assert_eq!(p11.wait_for_slot_event().unwrap(), slot);
+        t.join().unwrap()
+    });
     let slot = p11.get_slots_with_token().unwrap()[0];
     let session = p11.open_ro_session(slot).unwrap();
     let keys = session
