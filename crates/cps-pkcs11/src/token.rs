@@ -1457,6 +1457,48 @@ mod tests {
     }
 
     #[test]
+    fn certificate_attributes_from_a_test_pki_certificate() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../testvectors/pki/cps3/dr-martin/auth.crt.der"
+        );
+        let der = std::fs::read(path).unwrap_or_default();
+        let c = CertParts::parse(der.clone()).map_err(|rv| format!("{rv:#x}"));
+        let c = c.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.der, der);
+        // RSA-2048: 256 modulus bytes (no leading zero in the DER INTEGER's value here).
+        assert_eq!(c.modulus.len(), 256);
+        assert_eq!(c.exponent, [1, 0, 1]);
+        // DER: a SEQUENCE for the names, an INTEGER for the serial.
+        assert_eq!(c.subject.first(), Some(&0x30));
+        assert_eq!(c.issuer.first(), Some(&0x30));
+        assert_eq!(c.serial.first(), Some(&0x02));
+        assert_eq!(
+            CertParts::parse(der[..100].to_vec()).err(),
+            Some(CKR_DEVICE_ERROR)
+        );
+    }
+
+    proptest::proptest! {
+        /// Hostile input from the application (signature data) or the card (certificate
+        /// bytes) never panics; a valid DigestInfo always parses to its hash.
+        #[test]
+        fn parsers_never_panic(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = parse_digest_info(&data);
+            let _ = CertParts::parse(data.clone());
+            let _ = cryptolib_serial(&data);
+        }
+
+        #[test]
+        fn digest_infos_round_trip(hash in proptest::collection::vec(proptest::prelude::any::<u8>(), 32)) {
+            let mut di = HashAlgorithm::Sha256.digest_info_prefix().to_vec();
+            di.extend_from_slice(&hash);
+            let d = parse_digest_info(&di);
+            proptest::prop_assert!(d.as_ref().is_ok_and(|d| d.as_bytes() == hash.as_slice()));
+        }
+    }
+
+    #[test]
     fn pss_parameters_must_match_the_card() {
         let ok = PssParams {
             hash: CKM_SHA256,
