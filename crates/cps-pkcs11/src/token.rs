@@ -460,6 +460,8 @@ enum Operation {
         updated: bool,
     },
     Decrypt {
+        /// The cryptogram length (the modulus length).
+        len: usize,
         result: Option<Zeroizing<Vec<u8>>>,
     },
 }
@@ -817,7 +819,6 @@ impl Module {
             .values()
             .filter(|s| s.slot == slot)
             .fold((0, 0), |(n, rw), s| (n + 1, rw + usize::from(s.rw)));
-        let logged_in = self.slots.get(slot).is_some_and(|s| s.logged_in);
         self.on_card(slot, |c| {
             if c.token.is_none() {
                 let ti = c.card.token_info().map_err(card_err)?;
@@ -846,7 +847,6 @@ impl Module {
                 PinStatus::RetriesLeft(n) if n < PIN_MAX_TRIES => CKF_USER_PIN_COUNT_LOW,
                 _ => 0,
             };
-            let _ = logged_in;
             let (label, manufacturer, serial) = c.token.clone().unwrap_or_default();
             Ok(TokenDescription {
                 label,
@@ -1269,8 +1269,11 @@ impl Module {
         if mech != CKM_RSA_PKCS {
             return Err(CKR_MECHANISM_INVALID);
         }
-        self.key_for(h, key, true)?;
-        self.session(h)?.decrypt = Some(Operation::Decrypt { result: None });
+        let (_, key, _) = self.key_for(h, key, true)?;
+        self.session(h)?.decrypt = Some(Operation::Decrypt {
+            len: key.algorithm.signature_len(),
+            result: None,
+        });
         Ok(())
     }
 
@@ -1284,15 +1287,15 @@ impl Module {
     ) -> R<Output> {
         let s = self.session(h)?;
         let slot = s.slot;
-        let Some(Operation::Decrypt { result }) = s.decrypt.as_mut() else {
+        let Some(Operation::Decrypt { len, result }) = s.decrypt.as_mut() else {
             return Err(CKR_OPERATION_NOT_INITIALIZED);
         };
         if result.is_none() {
             if capacity.is_none() {
                 // Length query before deciphering: at most the modulus length.
-                return Ok(Output::Size(256));
+                return Ok(Output::Size(*len));
             }
-            if ciphertext.len() != 256 {
+            if ciphertext.len() != *len {
                 s.decrypt = None;
                 return Err(CKR_ENCRYPTED_DATA_LEN_RANGE);
             }
@@ -1301,6 +1304,7 @@ impl Module {
             match r {
                 Ok(plain) => {
                     s.decrypt = Some(Operation::Decrypt {
+                        len: plain.len(),
                         result: Some(plain),
                     })
                 }
@@ -1313,6 +1317,7 @@ impl Module {
         let s = self.session(h)?;
         let Some(Operation::Decrypt {
             result: Some(plain),
+            ..
         }) = s.decrypt.as_ref()
         else {
             return Err(CKR_GENERAL_ERROR);
