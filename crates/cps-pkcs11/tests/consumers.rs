@@ -893,6 +893,84 @@ fn card_pulled(
     (handle, refused)
 }
 
+/// Java (SunPKCS11): `keytool -list` sees both keys with their certificates, `jarsigner`
+/// signs a JAR with the signature key (SHA256withRSA) and verifies it.
+fn java(generation: &str, dir: &Path, report: &mut Vec<String>) {
+    if run("jarsigner", &["-help"]).is_none() || run("jar", &["--version"]).is_none() {
+        return skip_or_fail("Java needs openjdk-17-jdk-headless (.ci/run installs it)");
+    }
+    let cfg = dir.join("sunpkcs11.cfg");
+    // slotListIndex 0: the first reader, where the card is.
+    std::fs::write(
+        &cfg,
+        format!(
+            "name = CPS\nlibrary = {}\nslotListIndex = 0\n",
+            ours().display()
+        ),
+    )
+    .unwrap();
+    let p11 = [
+        "-keystore",
+        "NONE",
+        "-storetype",
+        "PKCS11",
+        "-providerName",
+        "SunPKCS11-CPS",
+        "-addprovider",
+        "SunPKCS11",
+        "-providerArg",
+        cfg.to_str().unwrap(),
+        "-storepass",
+        "1234",
+    ];
+    let mut args = vec!["-list"];
+    args.extend_from_slice(&p11);
+    let (ok, out) = run("keytool", &args).expect("keytool");
+    assert!(
+        ok && out.contains("Your keystore contains 2 entries")
+            && out.contains("Certificat de Signature CPS, PrivateKeyEntry")
+            && out.contains("Certificat d'Authentification CPS, PrivateKeyEntry"),
+        "keytool -list: {out}"
+    );
+    let content = dir.join("jar-content");
+    std::fs::create_dir_all(&content).unwrap();
+    std::fs::write(content.join("fse.txt"), b"feuille de soins").unwrap();
+    let jar = dir.join(format!("{generation}.jar"));
+    let (ok, out) = run(
+        "jar",
+        &[
+            "cf",
+            jar.to_str().unwrap(),
+            "-C",
+            content.to_str().unwrap(),
+            "fse.txt",
+        ],
+    )
+    .unwrap();
+    assert!(ok, "{out}");
+    let mut args = p11.to_vec();
+    args.extend_from_slice(&[
+        "-sigalg",
+        "SHA256withRSA",
+        jar.to_str().unwrap(),
+        "Certificat de Signature CPS",
+    ]);
+    let (ok, out) = run("jarsigner", &args).unwrap();
+    assert!(ok && out.contains("jar signed"), "jarsigner: {out}");
+    let (ok, out) = run(
+        "jarsigner",
+        &["-verify", "-certs", "-verbose", jar.to_str().unwrap()],
+    )
+    .unwrap();
+    assert!(
+        ok && out.contains("jar verified") && out.contains("CN=810001234567"),
+        "jarsigner -verify: {out}"
+    );
+    report.push(format!(
+        "{generation} Java SunPKCS11: keytool lists both keys, jarsigner signs, jar verified"
+    ));
+}
+
 #[test]
 fn consumers_on_the_simulated_cards() {
     let m = ours();
@@ -1119,6 +1197,7 @@ fn consumers_on_the_simulated_cards() {
         assert_eq!(handle.card().tries_left(0x01), Some(3));
 
         tls_client_auth(generation, &dir, &mut report);
+        java(generation, &dir, &mut report);
         cryptoki_round(generation, &dir);
         report.append(&mut c.report);
         let (handle, refused) = card_pulled(&ctx, handle, profile);
