@@ -5,7 +5,8 @@
 //! IAS-ECC client of `cps-iasecc` and the PC/SC transport of `cps-transport`.
 //!
 //! - **Slots** are the PC/SC readers (ids stay stable while the module is loaded); a token is
-//!   present when a CPS card is in the reader.
+//!   present when a CPS card is in the reader; `C_WaitForSlotEvent` reports insertions and
+//!   removals, and a removed card closes its sessions.
 //! - **Token** information as the official module (Cryptolib CPS 5.2.2) shows it: label and
 //!   manufacturer from EF.TokenInfo, model `IAS ECC`, the serial number of EF.SN without the
 //!   issuer prefix and the Luhn digit (Cryptolib `card-cps.c`, `pkcs15.c`
@@ -25,6 +26,9 @@
 //! - **Threads and processes**: one lock around the module state (`CKF_OS_LOCKING_OK`); a
 //!   child process after `fork` sees the module as not initialised (PKCS#11 v2.40 §6.7.7) and
 //!   never touches its parent's PC/SC connections.
+//!
+//! What was tested with which consumer, and the figures against the official module:
+//! `docs/pkcs11.md`.
 //!
 //! `unsafe` code is confined to the `ffi` module (the C entry points), which checks every
 //! pointer and length and catches every panic; the rest forbids it.
