@@ -550,6 +550,18 @@ impl<C: CardChannel> CpsCard<C> {
         self.run(|s| s.load_certificates().map(<[Certificate]>::to_vec))
     }
 
+    /// The certificate entries of the CDF (labels, iDs, paths) without reading the
+    /// certificates themselves (ODF + CDF; cached). A PKCS#11 module lists certificate objects
+    /// from it and reads a certificate only when its value is asked for.
+    pub fn certificate_entries(&mut self) -> Result<Vec<CertificateEntry>> {
+        self.run(|s| s.load_cdf())
+    }
+
+    /// The certificate with this PKCS#15 iD (the CDF, then that one file; cached).
+    pub fn certificate_by_id(&mut self, id: &[u8]) -> Result<Option<Certificate>> {
+        self.run(|s| s.load_certificate(id))
+    }
+
     /// The certificate of a key (same PKCS#15 iD), if the card has one. A key of the profile
     /// table (no iD) is first looked up in the PrKDF by reference.
     pub fn certificate_for(&mut self, key: &KeyInfo) -> Result<Option<Certificate>> {

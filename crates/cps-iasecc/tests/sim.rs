@@ -1013,3 +1013,40 @@ fn holder_data_objects_followed_through_the_dodf() {
         }
     }
 }
+
+/// The CDF entries without the certificates, then one certificate by iD: labels and iDs as the
+/// PrKDF pairs them, and only that certificate's file read.
+#[test]
+fn certificate_entries_then_one_certificate() {
+    for profile in PROFILES {
+        let mut card = open(profile, "dr-martin");
+        let entries = card.certificate_entries().unwrap();
+        let labels: Vec<_> = entries.iter().filter_map(|e| e.label.as_deref()).collect();
+        assert!(
+            labels.contains(&"Certificat de Signature CPS"),
+            "{labels:?}"
+        );
+        assert!(
+            labels.contains(&"Certificat d'Authentification CPS"),
+            "{labels:?}"
+        );
+        let keys = card.keys().unwrap();
+        let sig = keys.iter().find(|k| k.label == "CPS_PRIV_SIG").unwrap();
+        assert!(entries.iter().any(|e| e.id == sig.id));
+        let before = card.round_trips();
+        let cert = card.certificate_by_id(&sig.id).unwrap().unwrap();
+        let reads = card.round_trips() - before;
+        assert_eq!(cert.id, sig.id);
+        assert_eq!(cert.label.as_deref(), Some("Certificat de Signature CPS"));
+        // SELECT (+ GET RESPONSE of the FCP on these T=0 cards) and the READ BINARYs.
+        assert!(
+            reads <= 2 + reads_for(cert.der.len()),
+            "{profile:?}: {reads}"
+        );
+        // Cached: no APDU the second time; an unknown iD is None.
+        let before = card.round_trips();
+        assert!(card.certificate_by_id(&sig.id).unwrap().is_some());
+        assert!(card.certificate_by_id(&[1, 2, 3]).unwrap().is_none());
+        assert_eq!(card.round_trips(), before);
+    }
+}
