@@ -60,24 +60,10 @@ impl CardStats {
     }
 }
 
-/// The name of an instruction byte, for statistics.
+/// The name of an instruction byte, for statistics: the name the command table of
+/// `cps_apdu::table` gives it (the one the transport and the transcript redactor read).
 pub fn ins_name(ins: u8) -> &'static str {
-    match ins {
-        0xA4 => "SELECT",
-        0xB0 => "READ BINARY",
-        0xD6 => "UPDATE BINARY",
-        0x84 => "GET CHALLENGE",
-        0xC0 => "GET RESPONSE",
-        0x20 => "VERIFY",
-        0x24 => "CHANGE REFERENCE DATA",
-        0x2C => "RESET RETRY COUNTER",
-        0xCA | 0xCB => "GET DATA",
-        0x22 => "MSE",
-        0x2A => "PSO",
-        0x88 => "INTERNAL AUTHENTICATE",
-        0x46 | 0x47 => "GENERATE KEY PAIR",
-        _ => "other",
-    }
+    cps_apdu::table::classify(&[0x00, ins]).name
 }
 
 /// Which application gets the commands.
