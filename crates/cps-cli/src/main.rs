@@ -263,6 +263,7 @@ impl Failure {
 fn transport_code(e: &TransportError) -> u8 {
     match e {
         TransportError::ServiceUnavailable { .. }
+        | TransportError::PcscLibrary { .. }
         | TransportError::ServiceStopped { .. }
         | TransportError::CardUnresponsive
         | TransportError::NoAnswer { .. }
@@ -278,11 +279,24 @@ fn transport_code(e: &TransportError) -> u8 {
     }
 }
 
+/// The library's message, plus what to do where the CLI knows better than the library.
+fn transport_message(e: &TransportError) -> String {
+    match e {
+        // The binary loads libpcsclite at run time: without it, only readers are unavailable.
+        TransportError::PcscLibrary { .. } => format!(
+            "{e}\nreaders need the PC/SC library and service: install the Debian packages \
+             libpcsclite1 and pcscd (`apt-get install libpcsclite1 pcscd`); the simulated card \
+             works without them (commands without --reader)"
+        ),
+        _ => e.to_string(),
+    }
+}
+
 impl From<TransportError> for Failure {
     fn from(e: TransportError) -> Self {
         Failure {
             code: transport_code(&e),
-            message: e.to_string(),
+            message: transport_message(&e),
         }
     }
 }
@@ -340,10 +354,11 @@ impl From<cps::Error> for Failure {
                 _ => 1,
             }
         };
-        Failure {
-            code,
-            message: e.to_string(),
-        }
+        let message = match e.transport() {
+            Some(t @ TransportError::PcscLibrary { .. }) => transport_message(t),
+            _ => e.to_string(),
+        };
+        Failure { code, message }
     }
 }
 
