@@ -628,6 +628,33 @@ mod tests {
         assert_eq!(split_multi_string(b"R"), [c"R".to_owned()]);
     }
 
+    proptest::proptest! {
+        /// Any bytes: no panic, no NUL inside a name, never more bytes out than in.
+        #[test]
+        fn multi_string_of_any_bytes(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let names = split_multi_string(&bytes);
+            let total: usize = names.iter().map(|n| n.as_bytes().len()).sum();
+            proptest::prop_assert!(total <= bytes.len());
+            proptest::prop_assert!(names.iter().all(|n| !n.as_bytes().is_empty()));
+        }
+
+        /// A well-formed list (names, each NUL-terminated, then a final NUL) comes back whole.
+        #[test]
+        fn multi_string_round_trip(names in proptest::collection::vec("[ -~]{1,40}", 0..8)) {
+            let mut bytes = Vec::new();
+            for n in &names {
+                bytes.extend_from_slice(n.as_bytes());
+                bytes.push(0);
+            }
+            bytes.push(0);
+            let back: Vec<String> = split_multi_string(&bytes)
+                .into_iter()
+                .map(|c| c.into_string().unwrap_or_default())
+                .collect();
+            proptest::prop_assert_eq!(back, names);
+        }
+    }
+
     #[test]
     fn timeouts_are_capped_below_infinite() {
         assert_eq!(millis(Duration::ZERO), 0);
