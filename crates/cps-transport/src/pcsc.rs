@@ -97,6 +97,22 @@ impl ReaderInfo {
     }
 }
 
+/// Splits a PC/SC multi-string, such as the reader list of `SCardListReaders`
+/// (`"Reader A\0Reader B\0\0"`), into its strings. Stops at the first empty string or at the
+/// end of `bytes`, whichever comes first; never reads past `bytes`.
+///
+/// ```
+/// let names = cps_transport::pcsc::split_multi_string(b"Reader A\0Reader B\0\0");
+/// assert_eq!(names, [c"Reader A".to_owned(), c"Reader B".to_owned()]);
+/// ```
+pub fn split_multi_string(bytes: &[u8]) -> Vec<CString> {
+    bytes
+        .split(|&b| b == 0)
+        .take_while(|s| !s.is_empty())
+        .filter_map(|s| CString::new(s).ok())
+        .collect()
+}
+
 /// Maps a PC/SC error to a [`TransportError`] saying what to do.
 ///
 /// `SCARD_W_RESET_CARD` maps to [`TransportError::CardReset`]; the callers that hold a card

@@ -24,6 +24,7 @@ use std::ffi::{CStr, CString, c_char, c_long, c_ulong, c_void};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use super::split_multi_string;
 use crate::PcscError;
 
 /// The file opened at run time: pcsc-lite's client library (Debian package libpcsclite1).
@@ -232,16 +233,6 @@ fn written(len: Dword, capacity: usize) -> Result<usize, PcscError> {
 fn millis(timeout: Duration) -> Dword {
     let ms = u32::try_from(timeout.as_millis()).unwrap_or(INFINITE - 1);
     Dword::from(ms.min(INFINITE - 1))
-}
-
-/// Splits a PC/SC multi-string (`"a\0b\0\0"`) into its strings; stops at the first empty
-/// string or at the end of `bytes`, whichever comes first.
-pub(crate) fn split_multi_string(bytes: &[u8]) -> Vec<CString> {
-    bytes
-        .split(|&b| b == 0)
-        .take_while(|s| !s.is_empty())
-        .filter_map(|s| CString::new(s).ok())
-        .collect()
 }
 
 /// Why [`Context::establish`] failed.
