@@ -7,6 +7,12 @@ use cps::transport::TransportError;
 /// Advice for a transport failure.
 pub fn for_transport(e: &TransportError) -> Option<&'static str> {
     Some(match e {
+        // The binary loads libpcsclite at run time: without it, only readers are unavailable.
+        TransportError::PcscLibrary { .. } => {
+            "readers need the PC/SC library and service: install the Debian packages \
+             libpcsclite1 and pcscd (`apt-get install libpcsclite1 pcscd`); the simulated card \
+             works without them (commands without --reader)"
+        }
         TransportError::UnknownReader { .. } => "see `cps readers`",
         TransportError::NoCard { .. } => "insert the card",
         TransportError::CardUnresponsive | TransportError::NoAnswer { .. } => "reinsert the card",

@@ -264,6 +264,7 @@ impl Failure {
 fn transport_code(e: &TransportError) -> u8 {
     match e {
         TransportError::ServiceUnavailable { .. }
+        | TransportError::PcscLibrary { .. }
         | TransportError::ServiceStopped { .. }
         | TransportError::CardUnresponsive
         | TransportError::NoAnswer { .. }

@@ -15,7 +15,8 @@
 //!   turns one into a host channel without pcscd, and [`vpcd`] connects one to pcscd's `vpcd`
 //!   driver so that every PC/SC application sees it in a reader.
 //!
-//! `pcsc` (feature `pcsc`, on by default) is the backend for real readers;
+//! `pcsc` (feature `pcsc`, on by default) is the backend for real readers: it loads pcsc-lite's
+//! `libpcsclite.so.1` at run time, so nothing PC/SC is needed to build or to use the rest;
 //! [`record`] keeps redacted APDU transcripts and replays them.
 //!
 //! ```
@@ -41,7 +42,9 @@
 //! assert_eq!(r.data, [0xAB; 16]);
 //! assert_eq!(card.round_trips(), 2); // the command and one GET RESPONSE
 //! ```
-#![forbid(unsafe_code)]
+// Denied everywhere; allowed only in the FFI module `pcsc::sys` (calls into libpcsclite,
+// loaded at run time). The crate's Cargo.toml sets the lint to "deny" for that reason.
+#![deny(unsafe_code)]
 
 mod atr;
 mod error;
@@ -53,7 +56,7 @@ pub mod record;
 pub mod vpcd;
 
 pub use atr::{Atr, Interface, spaced_hex};
-pub use error::TransportError;
+pub use error::{PcscError, TransportError};
 pub use exchange::{Exchange, ExchangeConfig};
 pub use inprocess::{InProcessChannel, VirtualCard};
 

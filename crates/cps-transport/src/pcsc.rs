@@ -1,5 +1,10 @@
-//! The PC/SC backend: real readers (and the vpcd virtual reader) through pcsc-lite, WinSCard
-//! or the macOS PC/SC framework, using the `pcsc` crate.
+//! The PC/SC backend: real readers (and the vpcd virtual reader) through pcsc-lite.
+//!
+//! pcsc-lite's client library, `libpcsclite.so.1` (Debian package libpcsclite1), is loaded at
+//! run time by the first [`PcscContext::establish`] (the FFI lives in one small module, `sys`):
+//! building needs neither pkg-config nor libpcsclite-dev, and a program using only the
+//! simulator runs without the library. Without it, `establish` fails with
+//! [`TransportError::PcscLibrary`]. Only pcsc-lite's ABI (Linux, the BSDs) is supported.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -27,12 +32,13 @@ use std::ffi::CString;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use pcsc::{Card, Context, Disposition, Protocols, ReaderState, Scope, State};
+#[allow(unsafe_code)]
+mod sys;
 
+use sys::{Card, Context, Disposition, ReaderState};
+
+pub use crate::PcscError;
 use crate::{Atr, CardChannel, Interface, Reborrow, TransportError};
-
-/// Protocols offered when connecting: whatever the card's ATR allows.
-const PROTOCOLS: Protocols = Protocols::T0.union(Protocols::T1);
 
 /// How often the reader list is refreshed while waiting for a card (readers can be plugged in
 /// while we wait).
@@ -55,11 +61,8 @@ pub enum ShareMode {
 }
 
 impl ShareMode {
-    fn to_pcsc(self) -> pcsc::ShareMode {
-        match self {
-            ShareMode::Shared => pcsc::ShareMode::Shared,
-            ShareMode::Exclusive => pcsc::ShareMode::Exclusive,
-        }
+    fn exclusive(self) -> bool {
+        self == ShareMode::Exclusive
     }
 }
 
@@ -78,7 +81,7 @@ pub struct ReaderInfo {
 
 impl ReaderInfo {
     fn from_state(state: &ReaderState) -> Self {
-        let card_present = state.event_state().contains(State::PRESENT);
+        let card_present = state.present();
         let atr = Some(state.atr())
             .filter(|atr| card_present && !atr.is_empty())
             .map(<[u8]>::to_vec);
@@ -94,16 +97,33 @@ impl ReaderInfo {
     }
 }
 
+/// Splits a PC/SC multi-string, such as the reader list of `SCardListReaders`
+/// (`"Reader A\0Reader B\0\0"`), into its strings. Stops at the first empty string or at the
+/// end of `bytes`, whichever comes first; never reads past `bytes`.
+///
+/// ```
+/// let names = cps_transport::pcsc::split_multi_string(b"Reader A\0Reader B\0\0");
+/// assert_eq!(names, [c"Reader A".to_owned(), c"Reader B".to_owned()]);
+/// ```
+pub fn split_multi_string(bytes: &[u8]) -> Vec<CString> {
+    bytes
+        .split(|&b| b == 0)
+        .take_while(|s| !s.is_empty())
+        .filter_map(|s| CString::new(s).ok())
+        .collect()
+}
+
 /// Maps a PC/SC error to a [`TransportError`] saying what to do.
 ///
 /// `SCARD_W_RESET_CARD` maps to [`TransportError::CardReset`]; the callers that hold a card
 /// reconnect before returning it.
-fn map_error(operation: &'static str, reader: Option<&str>, e: pcsc::Error) -> TransportError {
-    use pcsc::Error as E;
+fn map_error(operation: &'static str, reader: Option<&str>, e: PcscError) -> TransportError {
+    use PcscError as E;
     let reader = || reader.unwrap_or("(unnamed)").to_owned();
-    let pcsc_error = |hint: &str| TransportError::Pcsc {
+    let pcsc_error = |hint: &'static str| TransportError::Pcsc {
         operation,
-        detail: format!("{e} ({:#010X}){hint}", e as u32),
+        error: e,
+        hint,
     };
     match e {
         E::NoService => TransportError::ServiceUnavailable {
@@ -136,12 +156,25 @@ fn map_error(operation: &'static str, reader: Option<&str>, e: pcsc::Error) -> T
     }
 }
 
+/// Maps a failure to load the library or establish a context.
+fn map_establish_error(e: sys::EstablishError) -> TransportError {
+    match e {
+        sys::EstablishError::Load(detail) => TransportError::PcscLibrary {
+            library: sys::LIBRARY,
+            detail,
+        },
+        sys::EstablishError::Pcsc(e) => map_error("SCardEstablishContext", None, e),
+    }
+}
+
 /// Whether pcscd still answers: a fresh `SCardEstablishContext` fails with "no service" once
 /// it has stopped (an existing context cannot tell).
 fn service_alive() -> bool {
     !matches!(
-        Context::establish(Scope::User),
-        Err(pcsc::Error::NoService | pcsc::Error::ServiceStopped)
+        Context::establish(),
+        Err(sys::EstablishError::Pcsc(
+            PcscError::NoService | PcscError::ServiceStopped
+        ))
     )
 }
 
@@ -150,9 +183,9 @@ fn service_alive() -> bool {
 fn map_error_probing(
     operation: &'static str,
     reader: Option<&str>,
-    e: pcsc::Error,
+    e: PcscError,
 ) -> TransportError {
-    use pcsc::Error as E;
+    use PcscError as E;
     match e {
         E::CommError | E::NotTransacted | E::InvalidHandle | E::NoService | E::Timeout
             if !service_alive() =>
@@ -251,19 +284,20 @@ impl fmt::Debug for PcscContext {
 }
 
 impl PcscContext {
-    /// Connects to the PC/SC service.
+    /// Connects to the PC/SC service, loading the PC/SC library on first use.
     ///
-    /// Fails with [`TransportError::ServiceUnavailable`] when pcscd is not running.
+    /// Fails with [`TransportError::PcscLibrary`] when `libpcsclite.so.1` cannot be loaded,
+    /// and with [`TransportError::ServiceUnavailable`] when pcscd is not running.
     pub fn establish() -> Result<Self, TransportError> {
-        Context::establish(Scope::User)
+        Context::establish()
             .map(|ctx| PcscContext { ctx })
-            .map_err(|e| map_error("SCardEstablishContext", None, e))
+            .map_err(map_establish_error)
     }
 
     fn raw_reader_names(&self) -> Result<Vec<CString>, TransportError> {
-        match self.ctx.list_readers_owned() {
+        match self.ctx.list_readers() {
             Ok(names) => Ok(names),
-            Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
+            Err(PcscError::NoReadersAvailable) => Ok(Vec::new()),
             Err(e) => Err(map_error_probing("SCardListReaders", None, e)),
         }
     }
@@ -296,13 +330,11 @@ impl PcscContext {
                     None => Ok(Vec::new()),
                 };
             }
-            let mut states: Vec<ReaderState> = names
-                .into_iter()
-                .map(|n| ReaderState::new(n, State::UNAWARE))
-                .collect();
+            let mut states: Vec<ReaderState> =
+                names.into_iter().map(ReaderState::unaware).collect();
             match self.ctx.get_status_change(Duration::ZERO, &mut states) {
                 Ok(()) => return Ok(states),
-                Err(pcsc::Error::UnknownReader) if attempts < 3 => continue,
+                Err(PcscError::UnknownReader) if attempts < 3 => continue,
                 Err(e) => return Err(map_error_probing("SCardGetStatusChange", only, e)),
             }
         }
@@ -330,7 +362,7 @@ impl PcscContext {
         }
         match self.ctx.get_status_change(wait, states) {
             // A timeout or a vanished reader: the caller looks again.
-            Ok(()) | Err(pcsc::Error::Timeout) | Err(pcsc::Error::UnknownReader) => Ok(()),
+            Ok(()) | Err(PcscError::Timeout) | Err(PcscError::UnknownReader) => Ok(()),
             Err(e) => Err(map_error_probing("SCardGetStatusChange", None, e)),
         }
     }
@@ -353,10 +385,7 @@ impl PcscContext {
                 });
             }
             let mut states = self.snapshot(reader)?;
-            if let Some(found) = states
-                .iter()
-                .find(|s| s.event_state().contains(State::PRESENT))
-            {
+            if let Some(found) = states.iter().find(|s| s.present()) {
                 return Ok(found.name().to_string_lossy().into_owned());
             }
             let now = Instant::now();
@@ -393,10 +422,7 @@ impl PcscContext {
                 Err(TransportError::UnknownReader { .. }) => return Ok(()),
                 Err(e) => return Err(e),
             };
-            if states
-                .iter()
-                .all(|s| !s.event_state().contains(State::PRESENT))
-            {
+            if states.iter().all(|s| !s.present()) {
                 return Ok(());
             }
             let now = Instant::now();
@@ -416,9 +442,9 @@ impl PcscContext {
         let name = CString::new(reader).map_err(|_| TransportError::UnknownReader {
             reader: reader.to_owned(),
         })?;
-        let card = self
+        let mut card = self
             .ctx
-            .connect(&name, share.to_pcsc(), PROTOCOLS)
+            .connect(&name, share.exclusive())
             .map_err(|e| map_error_probing("SCardConnect", Some(reader), e))?;
         let mut link = Link {
             ctx: self.ctx.clone(),
@@ -426,10 +452,10 @@ impl PcscContext {
             reader: reader.to_owned(),
             atr: Vec::new(),
             protocol: None,
-            share: share.to_pcsc(),
-            recv: vec![0; pcsc::MAX_BUFFER_SIZE_EXTENDED],
+            share,
+            recv: vec![0; sys::MAX_BUFFER_SIZE_EXTENDED],
         };
-        link.refresh_status(&card)?;
+        link.refresh_status(&mut card)?;
         Ok(PcscChannel::spawn(card, link))
     }
 }
@@ -440,86 +466,42 @@ struct Link {
     reader_c: CString,
     reader: String,
     atr: Vec<u8>,
-    protocol: Option<pcsc::Protocol>,
-    share: pcsc::ShareMode,
+    /// `Some(0)` for T=0, `Some(1)` for T=1.
+    protocol: Option<u8>,
+    share: ShareMode,
     /// Receive buffer, sized for the largest extended response (65536 data bytes + SW).
     recv: Vec<u8>,
-}
-
-/// A card handle: the card itself, or the card inside a transaction.
-trait CardHandle {
-    fn card(&self) -> &Card;
-    fn reconnect_card(
-        &mut self,
-        share: pcsc::ShareMode,
-        init: Disposition,
-    ) -> Result<(), pcsc::Error>;
-}
-
-impl CardHandle for Card {
-    fn card(&self) -> &Card {
-        self
-    }
-    fn reconnect_card(
-        &mut self,
-        share: pcsc::ShareMode,
-        init: Disposition,
-    ) -> Result<(), pcsc::Error> {
-        self.reconnect(share, PROTOCOLS, init)
-    }
-}
-
-impl CardHandle for pcsc::Transaction<'_> {
-    fn card(&self) -> &Card {
-        self
-    }
-    fn reconnect_card(
-        &mut self,
-        share: pcsc::ShareMode,
-        init: Disposition,
-    ) -> Result<(), pcsc::Error> {
-        self.reconnect(share, PROTOCOLS, init)
-    }
 }
 
 impl Link {
     /// Reads the ATR and protocol with `SCardStatus` (Debian's vpcd cannot answer
     /// `SCardGetAttrib(SCARD_ATTR_ATR_STRING)`).
-    fn refresh_status(&mut self, card: &Card) -> Result<(), TransportError> {
-        let status = card
-            .status2_owned()
+    fn refresh_status(&mut self, card: &mut Card) -> Result<(), TransportError> {
+        self.atr = card
+            .status()
             .map_err(|e| map_error("SCardStatus", Some(&self.reader), e))?;
-        self.atr = status.atr().to_vec();
-        self.protocol = status.protocol2();
+        self.protocol = card.protocol();
         Ok(())
     }
 
-    fn reconnect(
-        &mut self,
-        handle: &mut impl CardHandle,
-        init: Disposition,
-    ) -> Result<(), TransportError> {
-        handle
-            .reconnect_card(self.share, init)
+    fn reconnect(&mut self, card: &mut Card, init: Disposition) -> Result<(), TransportError> {
+        card.reconnect(self.share.exclusive(), init)
             .map_err(|e| map_error("SCardReconnect", Some(&self.reader), e))?;
-        self.refresh_status(handle.card())
+        self.refresh_status(card)
     }
 
     /// Whether the card has left the reader, waiting up to `grace` for pcscd to notice.
     fn card_left(&self, grace: Duration) -> bool {
         let deadline = Instant::now() + grace;
-        let mut states = [ReaderState::new(self.reader_c.clone(), State::UNAWARE)];
+        let mut states = [ReaderState::unaware(self.reader_c.clone())];
         let mut wait = Duration::ZERO;
         loop {
             match self.ctx.get_status_change(wait, &mut states) {
                 Ok(()) => {}
-                Err(pcsc::Error::UnknownReader) => return true,
+                Err(PcscError::UnknownReader) => return true,
                 Err(_) => return false,
             }
-            if states
-                .iter()
-                .any(|s| !s.event_state().contains(State::PRESENT))
-            {
+            if states.iter().any(|s| !s.present()) {
                 return true;
             }
             wait = deadline.saturating_duration_since(Instant::now());
@@ -532,15 +514,10 @@ impl Link {
         }
     }
 
-    fn transmit(
-        &mut self,
-        handle: &mut impl CardHandle,
-        command: &[u8],
-    ) -> Result<Vec<u8>, TransportError> {
-        let result = handle
-            .card()
+    fn transmit(&mut self, card: &mut Card, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        let result = card
             .transmit(command, &mut self.recv)
-            .map(<[u8]>::to_vec);
+            .map(|n| self.recv.get(..n).unwrap_or_default().to_vec());
         match result {
             // A native DESFire answer may be its status byte alone (notes §8).
             Ok(response) if !response.is_empty() => Ok(response),
@@ -553,17 +530,17 @@ impl Link {
                 attempted: "reading the card's response",
                 detail: "no byte at all".to_string(),
             }),
-            Err(pcsc::Error::ResetCard | pcsc::Error::UnpoweredCard) => {
+            Err(PcscError::ResetCard | PcscError::UnpoweredCard) => {
                 // Another application reset (or powered down) the card: reconnect without
                 // resetting it again, and tell the caller that the card state is gone.
-                self.reconnect(handle, Disposition::LeaveCard)?;
+                self.reconnect(card, Disposition::Leave)?;
                 Err(TransportError::CardReset)
             }
-            Err(pcsc::Error::InsufficientBuffer) => Err(TransportError::Protocol {
+            Err(PcscError::InsufficientBuffer) => Err(TransportError::Protocol {
                 attempted: "reading the card's response",
                 detail: format!("the response exceeds {} bytes", self.recv.len()),
             }),
-            Err(e @ (pcsc::Error::NotTransacted | pcsc::Error::CommError)) => {
+            Err(e @ (PcscError::NotTransacted | PcscError::CommError)) => {
                 // The reader failed mid-exchange. If that is because pcscd stopped or the
                 // card was just pulled out, say so rather than reporting a communication error.
                 if !service_alive() {
@@ -593,7 +570,7 @@ enum Req {
 /// The card's state after a request, copied back to the host side.
 struct Status {
     atr: Vec<u8>,
-    protocol: Option<pcsc::Protocol>,
+    protocol: Option<u8>,
 }
 
 type Reply = (Result<Vec<u8>, TransportError>, Status);
@@ -627,18 +604,14 @@ fn answer(
 }
 
 impl Link {
-    fn handle(
-        &mut self,
-        handle: &mut impl CardHandle,
-        req: Req,
-    ) -> Result<Vec<u8>, TransportError> {
+    fn handle(&mut self, card: &mut Card, req: Req) -> Result<Vec<u8>, TransportError> {
         match req {
             Req::Transmit(command) => {
                 // The command may carry a PIN: wiped once sent.
                 let command = zeroize::Zeroizing::new(command);
-                self.transmit(handle, &command)
+                self.transmit(card, &command)
             }
-            Req::Reconnect(init) => self.reconnect(handle, init).map(|()| Vec::new()),
+            Req::Reconnect(init) => self.reconnect(card, init).map(|()| Vec::new()),
             // Nested transaction: the outer one already keeps other applications out.
             Req::Begin | Req::End => Ok(Vec::new()),
             Req::Disconnect(_) => Ok(Vec::new()),
@@ -652,20 +625,21 @@ fn serve(mut card: Card, mut link: Link, jobs: std::sync::mpsc::Receiver<Job>) {
     while let Ok(Job { req, reply }) = jobs.recv() {
         match req {
             Req::Begin => {
-                let ended_by = match card.transaction2() {
-                    Ok(mut tx) => {
+                let ended_by = match card.begin_transaction() {
+                    Ok(()) => {
                         answer(&reply, &link, Ok(Vec::new()));
-                        let ended_by = serve_transaction(&mut tx, &mut link, &jobs);
-                        // Dropping the guard ends the transaction (SCARD_LEAVE_CARD).
-                        drop(tx);
+                        let ended_by = serve_transaction(&mut card, &mut link, &jobs);
+                        // SCardEndTransaction with SCARD_LEAVE_CARD; a failure here (card
+                        // removed, reset) shows on the next request.
+                        let _ = card.end_transaction();
                         ended_by
                     }
-                    Err((card, pcsc::Error::ResetCard)) => {
-                        let r = link.reconnect(card, Disposition::LeaveCard);
+                    Err(PcscError::ResetCard) => {
+                        let r = link.reconnect(&mut card, Disposition::Leave);
                         answer(&reply, &link, r.and(Err(TransportError::CardReset)));
                         continue;
                     }
-                    Err((_, e)) => {
+                    Err(e) => {
                         let e = map_error_probing("SCardBeginTransaction", Some(&link.reader), e);
                         answer(&reply, &link, Err(e));
                         continue;
@@ -695,7 +669,7 @@ fn serve(mut card: Card, mut link: Link, jobs: std::sync::mpsc::Receiver<Job>) {
 /// Serves requests inside a transaction; returns the request that ends it (`End` or
 /// `Disconnect`), or `None` when the host side is gone.
 fn serve_transaction(
-    tx: &mut pcsc::Transaction<'_>,
+    card: &mut Card,
     link: &mut Link,
     jobs: &std::sync::mpsc::Receiver<Job>,
 ) -> Option<Job> {
@@ -703,7 +677,7 @@ fn serve_transaction(
         match req {
             Req::End | Req::Disconnect(_) => return Some(Job { req, reply }),
             req => {
-                let r = link.handle(tx, req);
+                let r = link.handle(card, req);
                 answer(&reply, link, r);
             }
         }
@@ -715,7 +689,7 @@ fn disconnect(card: Card, link: &Link, d: Disposition, reply: std::sync::mpsc::S
     let r = card
         .disconnect(d)
         .map(|()| Vec::new())
-        .map_err(|(_card, e)| map_error("SCardDisconnect", Some(&link.reader), e));
+        .map_err(|e| map_error("SCardDisconnect", Some(&link.reader), e));
     answer(&reply, link, r);
 }
 
@@ -741,8 +715,8 @@ pub struct PcscChannel {
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     reader: String,
     atr: Vec<u8>,
-    protocol: Option<pcsc::Protocol>,
-    share: pcsc::ShareMode,
+    protocol: Option<u8>,
+    share: ShareMode,
     timeouts: Timeouts,
     /// Set when a request timed out: the worker may still be blocked in pcscd.
     stuck: bool,
@@ -866,28 +840,21 @@ impl PcscChannel {
 
     /// The transmission protocol in use: `Some(0)` for T=0, `Some(1)` for T=1.
     pub fn protocol(&self) -> Option<u8> {
-        match self.protocol {
-            Some(pcsc::Protocol::T0) => Some(0),
-            Some(pcsc::Protocol::T1) => Some(1),
-            _ => None,
-        }
+        self.protocol
     }
 
     /// Whether the connection is shared or exclusive.
     pub fn share_mode(&self) -> ShareMode {
-        match self.share {
-            pcsc::ShareMode::Exclusive => ShareMode::Exclusive,
-            _ => ShareMode::Shared,
-        }
+        self.share
     }
 
     /// Disconnects, resetting the card (`reset`, which clears verified PINs and sessions) or
     /// leaving it as it is for the next application.
     pub fn disconnect(mut self, reset: bool) -> Result<(), TransportError> {
         let disposition = if reset {
-            Disposition::ResetCard
+            Disposition::Reset
         } else {
-            Disposition::LeaveCard
+            Disposition::Leave
         };
         let r = self.call(Req::Disconnect(disposition), DROP_WAIT);
         self.jobs = None;
@@ -902,9 +869,9 @@ impl Drop for PcscChannel {
     fn drop(&mut self) {
         if self.jobs.is_some() {
             let disposition = if self.state_changed {
-                Disposition::ResetCard
+                Disposition::Reset
             } else {
-                Disposition::LeaveCard
+                Disposition::Leave
             };
             let _ = self.call(Req::Disconnect(disposition), DROP_WAIT);
         }
@@ -923,7 +890,7 @@ impl CardChannel for PcscChannel {
     /// Warm reset: `SCardReconnect` with `SCARD_RESET_CARD`.
     fn reset(&mut self) -> Result<(), TransportError> {
         let wait = self.timeouts.contact;
-        self.call(Req::Reconnect(Disposition::ResetCard), wait)
+        self.call(Req::Reconnect(Disposition::Reset), wait)
             .map(|_| ())
     }
 
@@ -980,7 +947,7 @@ mod tests {
 
     #[test]
     fn errors_map_to_actionable_variants() {
-        use pcsc::Error as E;
+        use PcscError as E;
         let r = Some("Reader 0");
         assert!(matches!(
             map_error("SCardEstablishContext", None, E::NoService),
@@ -1031,7 +998,50 @@ mod tests {
     #[test]
     fn share_mode_round_trip() {
         assert_eq!(ShareMode::default(), ShareMode::Shared);
-        assert_eq!(ShareMode::Exclusive.to_pcsc(), pcsc::ShareMode::Exclusive);
+        assert!(ShareMode::Exclusive.exclusive());
+        assert!(!ShareMode::Shared.exclusive());
+    }
+
+    #[test]
+    fn every_pcsclite_code_is_typed_and_unknown_codes_are_errors() {
+        // Every code pcsclite.h defines maps to a named variant and back.
+        for code in (0x8010_0001..=0x8010_0031).chain(0x8010_0065..=0x8010_006F) {
+            let e = PcscError::from_code(code);
+            if code == 0x8010_0022 {
+                // Commented out in pcsclite.h.
+                assert_eq!(e, PcscError::Unknown(code));
+                continue;
+            }
+            assert!(!matches!(e, PcscError::Unknown(_)), "{code:#X}");
+            assert_eq!(e.code(), code);
+            assert!(e.to_string().starts_with("SCARD_"), "{e}");
+            // Mapping to a transport error never panics.
+            let _ = map_error("SCardTransmit", Some("R"), e);
+        }
+        for code in [0, 1, 0x8010_0032, 0x8010_0070, u32::MAX] {
+            let e = PcscError::from_code(code);
+            assert_eq!(e, PcscError::Unknown(code));
+            assert_eq!(e.code(), code);
+            let t = map_error("SCardConnect", None, e);
+            assert!(matches!(t, TransportError::Pcsc { .. }), "{t}");
+        }
+        assert_eq!(
+            PcscError::from_code(0x8010_0069).to_string(),
+            "SCARD_W_REMOVED_CARD (0x80100069)"
+        );
+    }
+
+    #[test]
+    fn missing_library_is_a_typed_error() {
+        let e = map_establish_error(sys::EstablishError::Load("not found".into()));
+        match &e {
+            TransportError::PcscLibrary { library, detail } => {
+                assert_eq!(*library, "libpcsclite.so.1");
+                assert_eq!(detail, "not found");
+            }
+            other => panic!("{other}"),
+        }
+        assert!(e.to_string().contains("libpcsclite.so.1"), "{e}");
     }
 }
 
