@@ -1,8 +1,10 @@
 //! `cps`: the French health-professional card (CPS3 / CPS4) from the command line.
 //!
-//! Without `--reader`, every card command runs on the built-in simulated CPS4 (no reader, no
-//! pcscd): `cps info` works at once on a fresh machine. `--reader NAME` uses a PC/SC reader,
-//! `--reader auto` the first reader holding a card; `--wait [SECONDS]` waits for the card.
+//! Without `--reader`, a card command uses the card in the reader holding one (refused when
+//! several or none do); the built-in simulated CPS4 only with `--sim` or when no PC/SC service
+//! runs (`cps info` works at once on a fresh machine), its output saying so on its first line.
+//! `--reader NAME|N|PART` uses a PC/SC reader, `--reader auto` the first reader holding a card;
+//! `--wait [SECONDS]` waits for the card (in any reader without `--reader`).
 //!
 //! Exit codes:
 //!
@@ -65,6 +67,21 @@ fn stdout_failure() -> Option<Failure> {
     ))
 }
 
+/// Prints a JSON value on stdout. On a simulated card, an object gets a `simulator` field
+/// (the notice human output starts with); a list is printed as is and the notice goes to
+/// stderr.
+pub fn emit(mut value: serde_json::Value) {
+    if let Some(notice) = opts::sim_in_use() {
+        match value.as_object_mut() {
+            Some(object) => {
+                object.insert("simulator".into(), notice.into());
+            }
+            None => eprintln!("cps: {notice}"),
+        }
+    }
+    out!("{value}");
+}
+
 /// At most `max` characters of something a user or a peer supplied, control characters
 /// replaced, for an error message.
 pub fn shorten(text: &str, max: usize) -> String {
@@ -86,9 +103,10 @@ mod update;
 pub use opts::{CardArgs, SecretArgs};
 
 const EXIT_CODES: &str = "\
-Card selection: without --reader the built-in simulated CPS4 (persona dr-martin) is used;
---sim cps3|cps4, --persona, --contactless choose another simulated card. --reader NAME uses
-a PC/SC reader, --reader auto the first reader holding a card; --wait [SECONDS] waits for it.
+Card selection: without --reader, the card in the reader holding one (refused when several
+or none do); the built-in simulated card only with --sim cps3|cps4 (--persona, --contactless)
+or when no PC/SC service runs, and its output says so first. --reader NAME|N|PART picks a
+reader by name, number or unique part of its name; --wait [SECONDS] waits for the card.
 
 PINs, PUKs and keys are never taken from the command line: they are asked on the terminal
 without echo (default), or read from stdin (--pin-from stdin, one line per secret) or from
@@ -215,9 +233,10 @@ enum SimCmd {
     /// PC/SC application (OpenSC, your software) sees it; runs until interrupted. The holder
     /// is --persona; --contactless presents its contactless interface.
     Serve {
-        /// Card profile: cps3 or cps4 (the CPS4: ChipDoc on logical channel 1).
-        #[arg(long, default_value = "cps4")]
-        profile: String,
+        /// Card profile: cps3 or cps4 (the CPS4: ChipDoc on logical channel 1) [default: the
+        /// global --sim, else cps4].
+        #[arg(long)]
+        profile: Option<String>,
         /// vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01".
         #[arg(long, default_value_t = 35963)]
         port: u16,
@@ -382,10 +401,12 @@ fn main() -> ExitCode {
             std::time::Duration::from_secs_f64(seconds),
         ));
     }
+    let mut card = cli.card;
+    card.json = cli.json;
     let mut ctx = Ctx {
         json: cli.json,
         secrets: secret::Secrets::new(cli.secrets.pin_from),
-        card: cli.card,
+        card,
     };
     let result = match cli.command {
         Cmd::Info => info::info(&mut ctx),
@@ -420,16 +441,23 @@ fn main() -> ExitCode {
             reconnect_for,
             pull_at,
             freeze_at,
-        }) => sim::serve(
-            &profile,
-            ctx.card.persona.as_deref().unwrap_or(opts::DEFAULT_PERSONA),
-            port,
-            ctx.card.contactless,
-            std::time::Duration::from_secs(reconnect_for),
-            pull_at
-                .map(cps_transport::vpcd::Fault::PullAt)
-                .or(freeze_at.map(cps_transport::vpcd::Fault::FreezeAt)),
-        ),
+        }) => match (profile, ctx.card.sim.clone()) {
+            (Some(p), Some(s)) if !p.eq_ignore_ascii_case(&s) => Err(Failure::usage(format!(
+                "--sim {} and --profile {} name two different cards",
+                shorten(&s, 16),
+                shorten(&p, 16)
+            ))),
+            (p, s) => sim::serve(
+                &p.or(s).unwrap_or_else(|| "cps4".to_owned()),
+                ctx.card.persona.as_deref().unwrap_or(opts::DEFAULT_PERSONA),
+                port,
+                ctx.card.contactless,
+                std::time::Duration::from_secs(reconnect_for),
+                pull_at
+                    .map(cps_transport::vpcd::Fault::PullAt)
+                    .or(freeze_at.map(cps_transport::vpcd::Fault::FreezeAt)),
+            ),
+        },
     };
     let result = match (result, stdout_failure()) {
         (Ok(_), Some(f)) => Err(f),
@@ -534,8 +562,7 @@ fn run_apdu(
         .iter()
         .map(|a| parse_hex_apdu(a, native))
         .collect::<Result<Vec<_>, _>>()?;
-    let reader = ctx.card.reader.as_deref().filter(|r| *r != "auto");
-    let channel = readers::connect(reader, exclusive)?;
+    let channel = readers::connect(ctx.card.reader.as_deref(), exclusive)?;
     let mut out = std::io::stdout().lock();
     stdout_result(writeln!(
         out,

@@ -309,6 +309,8 @@ fn establishment_badge_through_pcscd_with_python_desfire() {
     .unwrap();
     let o = cps(
         &[
+            "--sim",
+            "cps4",
             "desfire",
             "provision",
             "--profile",
