@@ -80,7 +80,12 @@ pub fn emit(mut value: serde_json::Value) {
         }
     }
     out!("{value}");
+    RESULT_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
 }
+
+/// Whether a JSON result was printed: a failure after it (`certs verify` finding a bad
+/// chain, exit 8) is told by that result, not by a second JSON document.
+static RESULT_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// At most `max` characters of something a user or a peer supplied, control characters
 /// replaced, for an error message.
@@ -119,9 +124,28 @@ card reset by another application); 5 the card refused a command; 6 wrong PIN/PU
 7 PIN/PUK blocked; 8 verification failed (signature, chain, auth-test, DESFire); 9 `cps
 doctor` found a failure.";
 
+/// `cps --version`: version, git commit, build date, what is built in.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit    ",
+    env!("CPS_GIT_COMMIT"),
+    "\nbuilt     ",
+    env!("CPS_BUILD_DATE"),
+    " (",
+    env!("CPS_BUILD_PROFILE"),
+    ")\nfeatures  pcsc (PC/SC readers), sim (built-in simulated CPS3/CPS4, vpcd), fido2, desfire, \
+     update (relay and reference update server)"
+);
+
 /// Command-line tool for the French health-professional smart card (CPS3 / CPS4).
 #[derive(Parser, Debug)]
-#[command(name = "cps", version, about, after_help = EXIT_CODES)]
+#[command(
+    name = "cps",
+    version,
+    long_version = LONG_VERSION,
+    about,
+    after_help = EXIT_CODES
+)]
 struct Cli {
     /// Machine-readable output (JSON on stdout).
     #[arg(long, global = true)]
@@ -223,6 +247,19 @@ enum Cmd {
     /// The simulated CPS cards (test cards without a physical card).
     #[command(subcommand)]
     Sim(SimCmd),
+    /// Shell completions on stdout, e.g. `cps completions bash > /etc/bash_completion.d/cps`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Man pages generated from this command line: `cps man` prints cps(1) on stdout;
+    /// `--dir DIR` writes cps.1 and one page per command (cps-info.1, ...) into DIR.
+    Man {
+        /// Write every page into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -258,15 +295,14 @@ enum SimCmd {
 pub struct Failure {
     code: u8,
     message: String,
+    /// PIN or PUK tries left, for a wrong or blocked PIN / PUK (`--json` errors).
+    tries_left: Option<u8>,
 }
 
 impl Failure {
     /// A usage error (exit code 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: 2,
-            message: message.into(),
-        }
+        Failure::new(2, message)
     }
 
     /// A failure with an explicit exit code.
@@ -274,7 +310,40 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            tries_left: None,
         }
+    }
+
+    /// The failure as JSON (`--json`): exit code, message, tries left for PIN errors.
+    fn json(&self) -> serde_json::Value {
+        let mut error = serde_json::json!({
+            "exit_code": self.code,
+            "kind": exit_kind(self.code),
+            "message": self.message,
+        });
+        if let (Some(n), Some(o)) = (self.tries_left, error.as_object_mut()) {
+            o.insert("tries_left".into(), n.into());
+        }
+        let mut all = serde_json::json!({ "error": error });
+        if let (Some(notice), Some(o)) = (opts::sim_in_use(), all.as_object_mut()) {
+            o.insert("simulator".into(), notice.into());
+        }
+        all
+    }
+}
+
+/// A short name for an exit code (`--json` errors).
+fn exit_kind(code: u8) -> &'static str {
+    match code {
+        2 => "usage",
+        3 => "no_card",
+        4 => "reader_busy",
+        5 => "card_refused",
+        6 => "wrong_pin",
+        7 => "blocked",
+        8 => "verification_failed",
+        9 => "doctor_failure",
+        _ => "failure",
     }
 }
 
@@ -299,10 +368,7 @@ fn transport_code(e: &TransportError) -> u8 {
 
 impl From<TransportError> for Failure {
     fn from(e: TransportError) -> Self {
-        Failure {
-            code: transport_code(&e),
-            message: e.to_string(),
-        }
+        Failure::new(transport_code(&e), e.to_string())
     }
 }
 
@@ -359,9 +425,17 @@ impl From<cps::Error> for Failure {
                 _ => 1,
             }
         };
+        let tries_left = match &e {
+            cps::Error::IasEcc(Ias::WrongPin { retries_left } | Ias::WrongPuk { retries_left }) => {
+                Some(*retries_left)
+            }
+            cps::Error::IasEcc(Ias::PinBlocked | Ias::PukBlocked) => Some(0),
+            _ => None,
+        };
         Failure {
             code,
             message: e.to_string(),
+            tries_left,
         }
     }
 }
@@ -381,8 +455,93 @@ pub struct Ctx {
     pub secrets: secret::Secrets,
 }
 
+/// The command line as documented: the global options shown once (in `cps --help`) rather
+/// than in every command's help (for help and man pages only; parsing uses [`Cli`] as
+/// derived).
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let globals: Vec<clap::Id> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.get_id().clone())
+        .collect();
+    hide_globals(cmd, &globals)
+}
+
+fn hide_globals(cmd: clap::Command, globals: &[clap::Id]) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let mut cmd = cmd;
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |mut sub| {
+            let own: Vec<clap::Id> = sub.get_arguments().map(|a| a.get_id().clone()).collect();
+            for id in globals.iter().filter(|id| own.contains(id)) {
+                sub = sub.mut_arg(id.clone(), |a| a.hide(true));
+            }
+            if sub.get_after_help().is_none() {
+                sub = sub.after_help(
+                    "Global options (--reader, --sim, --wait, --json, --pin-from...): `cps --help`.",
+                );
+            }
+            hide_globals(sub, globals)
+        });
+    }
+    cmd
+}
+
+/// `cps CMD... --help` (or `cps help CMD...`): the help of CMD without the global options.
+fn concise_help(args: &[String]) -> Option<String> {
+    let mut cmd = command();
+    let mut path = Vec::new();
+    let mut current = &mut cmd;
+    for arg in args.iter().skip(1) {
+        if arg.starts_with('-') || (path.is_empty() && arg == "help") {
+            continue;
+        }
+        if current.find_subcommand(arg).is_some() {
+            path.push(arg.clone());
+            current = current.find_subcommand_mut(arg)?;
+        }
+    }
+    if path.is_empty() {
+        return None;
+    }
+    let name = format!("cps {}", path.join(" "));
+    Some(
+        current
+            .clone()
+            .bin_name(name)
+            .render_long_help()
+            .to_string(),
+    )
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = {
+        use clap::CommandFactory;
+        use clap::FromArgMatches;
+        let parsed = Cli::command()
+            .try_get_matches_from(&args)
+            .and_then(|m| Cli::from_arg_matches(&m));
+        match parsed {
+            Ok(cli) => cli,
+            Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+                match concise_help(&args) {
+                    Some(help) => {
+                        out!("{}", help.trim_end());
+                        return ExitCode::SUCCESS;
+                    }
+                    None => e.exit(),
+                }
+            }
+            Err(e) => e.exit(),
+        }
+    };
     // Ctrl-C: the current card command finishes, nothing more is sent (the card is left as
     // a complete command left it); a second Ctrl-C quits at once. The update server keeps
     // the default (it holds no card).
@@ -401,6 +560,7 @@ fn main() -> ExitCode {
             std::time::Duration::from_secs_f64(seconds),
         ));
     }
+    let json = cli.json;
     let mut card = cli.card;
     card.json = cli.json;
     let mut ctx = Ctx {
@@ -435,6 +595,19 @@ fn main() -> ExitCode {
             apdus,
         } => run_apdu(&ctx, exclusive, raw, check, native, &apdus),
         Cmd::Sim(SimCmd::List) => sim::list(ctx.json),
+        Cmd::Completions { shell } => {
+            let mut out = Vec::new();
+            // The derived definition: the global options complete after every command.
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "cps",
+                &mut out,
+            );
+            stdout_result(std::io::stdout().write_all(&out));
+            Ok(0)
+        }
+        Cmd::Man { dir } => man(dir.as_deref()),
         Cmd::Sim(SimCmd::Serve {
             profile,
             port,
@@ -466,12 +639,57 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
+            if json
+                && !f.message.is_empty()
+                && !RESULT_PRINTED.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                out!("{}", f.json());
+                let _ = std::io::stdout().flush();
+            }
             if !f.message.is_empty() {
                 eprintln!("cps: {}", f.message);
             }
             ExitCode::from(f.code)
         }
     }
+}
+
+/// `cps man`: cps(1) on stdout, or every page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> Result<u8, Failure> {
+    let cmd = command();
+    let Some(dir) = dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .render(&mut page)
+            .map_err(|e| Failure::new(1, format!("man page: {e}")))?;
+        stdout_result(std::io::stdout().write_all(&page));
+        return Ok(0);
+    };
+    let written = write_pages(cmd, "cps", dir).map_err(|e| {
+        Failure::new(
+            1,
+            format!("writing the man pages into {}: {e}", dir.display()),
+        )
+    })?;
+    out!("wrote {written} man pages into {}", dir.display());
+    Ok(0)
+}
+
+/// Writes the page of `cmd` (named `name`) and its commands' pages; the number written.
+fn write_pages(cmd: clap::Command, name: &str, dir: &std::path::Path) -> std::io::Result<usize> {
+    let mut written = 0;
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        let sub_name = format!("{name}-{}", sub.get_name());
+        let sub = sub.clone().name(sub_name.clone());
+        written += write_pages(sub, &sub_name, dir)?;
+    }
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.name(name.to_owned())).render(&mut page)?;
+    std::fs::write(dir.join(format!("{name}.1")), page)?;
+    Ok(written + 1)
 }
 
 fn parse_hex_apdu(arg: &str, native: bool) -> Result<Vec<u8>, Failure> {

@@ -64,10 +64,10 @@ pub fn connect(reader: Option<&str>, exclusive: bool) -> Result<PcscChannel, Fai
                 .collect();
             match with_card.as_slice() {
                 [] => {
-                    return Err(Failure {
-                        code: 3,
-                        message: "no card in any reader: insert a card (see `cps readers`)".into(),
-                    });
+                    return Err(Failure::new(
+                        3,
+                        "no card in any reader: insert a card (see `cps readers`)",
+                    ));
                 }
                 [first, ..] if reader == Some("auto") => first.clone(),
                 [one] => one.clone(),
