@@ -103,6 +103,7 @@ mod pin;
 mod readers;
 mod secret;
 mod sim;
+mod trace;
 mod update;
 
 pub use opts::{CardArgs, SecretArgs};
@@ -147,9 +148,17 @@ const LONG_VERSION: &str = concat!(
     after_help = EXIT_CODES
 )]
 struct Cli {
-    /// Machine-readable output (JSON on stdout).
+    /// Machine-readable output (JSON on stdout, errors included).
     #[arg(long, global = true)]
     json: bool,
+    /// More on stderr: -v the card used and a summary of the exchanges; -vv every APDU
+    /// (secrets hidden) with its timing.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Write the APDUs exchanged with the card to FILE, secrets hidden, with timing: a
+    /// transcript for a helpdesk ticket that `cps replay FILE` reads back.
+    #[arg(long, global = true, value_name = "FILE")]
+    trace: Option<std::path::PathBuf>,
     #[command(flatten)]
     card: CardArgs,
     #[command(flatten)]
@@ -259,6 +268,20 @@ enum Cmd {
         /// Write every page into this directory.
         #[arg(long, value_name = "DIR")]
         dir: Option<std::path::PathBuf>,
+    },
+    /// Read back a trace (`--trace FILE`): without COMMAND, its exchanges decoded; with
+    /// COMMAND (`cps replay FILE info`), that command run with the trace as the card (a
+    /// secret is matched by length: give one of the same length).
+    Replay {
+        /// The trace file.
+        file: std::path::PathBuf,
+        /// A card command and its options.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
     },
 }
 
@@ -560,15 +583,47 @@ fn main() -> ExitCode {
             std::time::Duration::from_secs_f64(seconds),
         ));
     }
+    let result = run(cli, None);
+    let result = match (result, stdout_failure()) {
+        (Ok(_), Some(f)) => Err(f),
+        (r, _) => r,
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if JSON_MODE.load(std::sync::atomic::Ordering::Relaxed)
+                && !f.message.is_empty()
+                && !RESULT_PRINTED.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                out!("{}", f.json());
+                let _ = std::io::stdout().flush();
+            }
+            if !f.message.is_empty() {
+                eprintln!("cps: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// `--json` of the command that runs (for its error).
+static JSON_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs one command; `replay`: the card is the transcript in this file.
+fn run(cli: Cli, replay_of: Option<std::path::PathBuf>) -> Result<u8, Failure> {
     let json = cli.json;
+    JSON_MODE.store(json, std::sync::atomic::Ordering::Relaxed);
     let mut card = cli.card;
     card.json = cli.json;
+    card.trace = cli.trace;
+    card.verbose = cli.verbose;
+    card.replay = replay_of;
     let mut ctx = Ctx {
         json: cli.json,
         secrets: secret::Secrets::new(cli.secrets.pin_from),
         card,
     };
-    let result = match cli.command {
+    match cli.command {
         Cmd::Info => info::info(&mut ctx),
         Cmd::Identity { situations } => info::identity(&mut ctx, situations),
         Cmd::Certs { cmd } => certs::run(&mut ctx, cmd.unwrap_or(certs::CertsCmd::List)),
@@ -608,6 +663,8 @@ fn main() -> ExitCode {
             Ok(0)
         }
         Cmd::Man { dir } => man(dir.as_deref()),
+        Cmd::Replay { file, command } if command.is_empty() => trace::show(&file),
+        Cmd::Replay { file, command } => replay(&file, &command, json),
         Cmd::Sim(SimCmd::Serve {
             profile,
             port,
@@ -631,27 +688,43 @@ fn main() -> ExitCode {
                     .or(freeze_at.map(cps_transport::vpcd::Fault::FreezeAt)),
             ),
         },
-    };
-    let result = match (result, stdout_failure()) {
-        (Ok(_), Some(f)) => Err(f),
-        (r, _) => r,
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(f) => {
-            if json
-                && !f.message.is_empty()
-                && !RESULT_PRINTED.load(std::sync::atomic::Ordering::Relaxed)
-            {
-                out!("{}", f.json());
-                let _ = std::io::stdout().flush();
-            }
-            if !f.message.is_empty() {
-                eprintln!("cps: {}", f.message);
-            }
-            ExitCode::from(f.code)
-        }
     }
+}
+
+/// `cps replay FILE COMMAND...`: COMMAND run with the trace as the card.
+fn replay(file: &std::path::Path, command: &[String], json: bool) -> Result<u8, Failure> {
+    let args = std::iter::once("cps".to_owned()).chain(command.iter().cloned());
+    let mut inner = Cli::try_parse_from(args).map_err(|e| {
+        Failure::usage(format!(
+            "cps replay FILE COMMAND: {}",
+            e.to_string().lines().next().unwrap_or("bad command")
+        ))
+    })?;
+    let card_command = matches!(
+        inner.command,
+        Cmd::Info
+            | Cmd::Identity { .. }
+            | Cmd::Certs { .. }
+            | Cmd::Pin(_)
+            | Cmd::Sign(_)
+            | Cmd::Verify(_)
+            | Cmd::AuthTest(_)
+            | Cmd::Fido2(_)
+            | Cmd::Desfire(_)
+    );
+    if !card_command {
+        return Err(Failure::usage(
+            "cps replay FILE COMMAND: COMMAND is a card command (info, identity, certs, pin, \
+             sign, verify, auth-test, fido2, desfire)",
+        ));
+    }
+    if inner.card.reader.is_some() || inner.card.sim.is_some() || inner.card.trace.is_some() {
+        return Err(Failure::usage(
+            "cps replay FILE COMMAND: the card is the trace (no --reader, --sim or --trace)",
+        ));
+    }
+    inner.json |= json;
+    run(inner, Some(file.to_owned()))
 }
 
 /// `cps man`: cps(1) on stdout, or every page into `dir`.

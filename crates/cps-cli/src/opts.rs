@@ -54,6 +54,15 @@ pub struct CardArgs {
     /// `--json` (set by `main`): the simulator notice goes into the JSON output.
     #[arg(skip)]
     pub json: bool,
+    /// `--trace FILE` (set by `main`).
+    #[arg(skip)]
+    pub trace: Option<std::path::PathBuf>,
+    /// `-v` count (set by `main`).
+    #[arg(skip)]
+    pub verbose: u8,
+    /// `cps replay FILE COMMAND`: the card is this trace (set by `main`).
+    #[arg(skip)]
+    pub replay: Option<std::path::PathBuf>,
 }
 
 fn parse_timeout(s: &str) -> Result<f64, String> {
@@ -370,6 +379,36 @@ impl CardArgs {
     /// On a simulated card, the notice saying so is printed first (human output) or kept
     /// for the JSON output's `simulator` field.
     pub fn open(&self) -> Result<Card, Failure> {
+        let mut card = self.open_untraced()?;
+        if self.trace.is_some() || self.verbose > 0 {
+            let log = crate::trace::TraceLog::new(self.trace.as_deref(), self.verbose)?;
+            let origin = card.origin().to_string();
+            let channel = card.channel_mut();
+            // The channel is moved into the tracer; a blank replay stands in for a moment.
+            let inner = std::mem::replace(
+                channel,
+                Box::new(cps_transport::record::ReplayChannel::new(Default::default())),
+            );
+            *channel = Box::new(crate::trace::Traced::new(inner, &origin, log));
+        }
+        Ok(card)
+    }
+
+    fn open_untraced(&self) -> Result<Card, Failure> {
+        if let Some(path) = &self.replay {
+            let channel = crate::trace::replay_channel(path)?;
+            announce_sim(
+                format!(
+                    "REPLAYED TRACE, not a card: the answers come from {}",
+                    path.display()
+                ),
+                self.json,
+            );
+            return Ok(Card::from_channel(
+                channel,
+                cps::Origin::Reader(format!("trace {}", path.display())),
+            ));
+        }
         let (source, why) = self.source()?;
         let mut progress = Progress::new(&source);
         let card = Card::open_with_progress(&source, &mut |p| progress.show(p));

@@ -180,3 +180,122 @@ fn subcommand_help_is_concise_and_global_help_complete() {
         assert!(help.contains(global), "{global}: {help}");
     }
 }
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("cps-helpdesk-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+#[test]
+fn trace_and_replay_info() {
+    let file = scratch("info.trace");
+    let f = file.display().to_string();
+    let o = cps(&["--sim", "cps4", "--trace", &f, "info", "--at", "2026-03-01"]);
+    assert_eq!(o.status.code(), Some(0));
+    let live = out(&o);
+    let trace = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        trace.starts_with("# cps-rs APDU transcript v1\n"),
+        "{trace}"
+    );
+    assert!(trace.contains("# card: built-in simulator (CPS4 of dr-martin, contact)"));
+    // 28 exchanges, each with its timing line.
+    assert_eq!(
+        trace.lines().filter(|l| l.starts_with("> ")).count(),
+        28,
+        "{trace}"
+    );
+    assert_eq!(trace.lines().filter(|l| l.starts_with("# #")).count(), 28);
+    assert!(trace.contains("# end: 28 exchange(s)"), "{trace}");
+    // Replayed: the same card data, the first lines saying where it comes from.
+    let o = cps(&["replay", &f, "info", "--at", "2026-03-01"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let replayed = out(&o);
+    assert!(
+        replayed.starts_with("REPLAYED TRACE, not a card"),
+        "{replayed}"
+    );
+    let body = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| {
+                !l.starts_with("SIMULATED") && !l.starts_with("REPLAYED") && !l.starts_with("card ")
+            })
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(body(&live), body(&replayed));
+    // Another command than the one traced: the mismatch is reported, not hidden.
+    let o = cps(&["replay", &f, "certs"]);
+    assert_ne!(o.status.code(), Some(0));
+    // Without a command: the exchanges decoded.
+    let o = cps(&["replay", &f]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(out(&o).ends_with("28 exchange(s)\n"), "{}", out(&o));
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn a_traced_pin_never_reaches_the_file() {
+    let file = scratch("pin.trace");
+    let f = file.display().to_string();
+    // A wrong PIN (9731): exit 6, traced.
+    let o = cps_env(
+        &[
+            "--sim",
+            "cps4",
+            "--trace",
+            &f,
+            "-v",
+            "pin",
+            "verify",
+            "--pin-from",
+            "env",
+        ],
+        &[("CPS_PIN", "9731")],
+    );
+    assert_eq!(o.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("exchange(s) with the card"), "{stderr}");
+    let trace = std::fs::read_to_string(&file).unwrap();
+    let verify: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.starts_with("> ") && l[2..].get(2..4) == Some("20"))
+        .collect();
+    assert_eq!(verify.len(), 1, "{trace}");
+    assert!(verify[0].contains(" *"), "VERIFY not redacted: {trace}");
+    assert!(
+        !trace.contains("39373331") && !trace.contains("9731"),
+        "{trace}"
+    );
+    assert!(trace.contains("< 63C2"), "{trace}");
+    // Replayed with another PIN of the same length: the card's answer as recorded.
+    let o = cps_env(
+        &["replay", &f, "pin", "verify", "--pin-from", "env"],
+        &[("CPS_PIN", "0000")],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("2 tries left"));
+    // -vv shows every APDU on stderr, the PIN hidden there too.
+    let o = cps_env(
+        &["--sim", "cps4", "-vv", "pin", "verify", "--pin-from", "env"],
+        &[("CPS_PIN", "9731")],
+    );
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("cps: > ") && stderr.contains("*"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("39373331"), "{stderr}");
+    let _ = std::fs::remove_file(&file);
+}
