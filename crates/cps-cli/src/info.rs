@@ -283,6 +283,7 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
         });
         crate::emit(json!({
             "family": who.family.to_string(),
+            "holder": who.holder_name(),
             "name": who.display_name(),
             "civility": who.civility,
             "family_name": who.family_name,
@@ -297,17 +298,7 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
         }));
         return Ok(0);
     }
-    line(
-        "holder",
-        format!(
-            "{}{}",
-            who.civility
-                .as_deref()
-                .map(|c| format!("{c} "))
-                .unwrap_or_default(),
-            who.display_name()
-        ),
-    );
+    line("holder", who.holder_name());
     line("card family", &who.family);
     line(
         "national id",

@@ -132,7 +132,7 @@ fn info_on_the_default_simulated_cps4() {
         "3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44",
         "generation    CPS4",
         "family        CPS",
-        "holder        Claire Anne MARTIN (810001234567)",
+        "holder        DR Claire Anne MARTIN (810001234567)",
         "PIN           not verified, 3 tries left",
         "IAS-ECC       present",
         "Certificat de Signature CPS (signature, RSA-2048): valid until 2028-06-30 (852 days left)",
@@ -915,5 +915,46 @@ fn usage_errors() {
     ] {
         let o = cps(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// Issue 17 item 5: one holder name everywhere — the civility the card carries, the given
+/// names, the family name — in `info` and `identity`, human and JSON, for every persona.
+#[test]
+fn holder_named_the_same_way_everywhere() {
+    let list = json(&cps(&["sim", "list", "--json"]));
+    let personas: Vec<String> = list["personas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(personas.len() >= 6);
+    for profile in ["cps3", "cps4"] {
+        for p in &personas {
+            let who = json(&cps(&[
+                "--sim",
+                profile,
+                "--persona",
+                p,
+                "identity",
+                "--json",
+            ]));
+            let civility = who["civility"].as_str().unwrap();
+            let expected = format!("{civility} {}", who["name"].as_str().unwrap());
+            assert_eq!(who["holder"], expected.as_str(), "{profile} {p}");
+            let info = json(&cps(&["--sim", profile, "--persona", p, "info", "--json"]));
+            assert_eq!(info["iasecc"]["holder"], expected.as_str(), "{profile} {p}");
+            let human = ok(&cps(&["--sim", profile, "--persona", p, "info"]));
+            assert!(
+                human.contains(&format!("holder        {expected} (")),
+                "{profile} {p}: {human}"
+            );
+            let human = ok(&cps(&["--sim", profile, "--persona", p, "identity"]));
+            assert!(
+                human.contains(&format!("holder        {expected}\n")),
+                "{profile} {p}: {human}"
+            );
+        }
     }
 }
