@@ -309,8 +309,6 @@ fn establishment_badge_through_pcscd_with_python_desfire() {
     .unwrap();
     let o = cps(
         &[
-            "--sim",
-            "cps4",
             "desfire",
             "provision",
             "--profile",

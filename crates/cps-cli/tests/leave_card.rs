@@ -91,7 +91,7 @@ fn another_applications_verified_pin_survives_read_only_commands() {
             }
 
             // A PIN went through `cps pin verify`: it resets the card when it lets it go.
-            let o = cps(&["--sim", "cps4", "pin", "verify", "--pin-from", "env"]);
+            let o = cps(&["pin", "verify", "--pin-from", "env"]);
             assert_eq!(
                 o.status.code(),
                 Some(0),
