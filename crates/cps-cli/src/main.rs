@@ -861,6 +861,14 @@ fn run_apdu(
         channel.reader_name().unwrap_or("?"),
         spaced_hex(channel.atr())
     ));
+    let channel: cps::Channel = Box::new(channel);
+    let channel: cps::Channel = if ctx.card.trace.is_some() || ctx.card.verbose > 0 {
+        let origin = format!("reader {:?}", channel.reader_name().unwrap_or("?"));
+        let log = trace::TraceLog::new(ctx.card.trace.as_deref(), ctx.card.verbose)?;
+        Box::new(trace::Traced::new(channel, &origin, log))
+    } else {
+        channel
+    };
     let mut exchange = Exchange::new(channel);
     let mut all_ok = true;
     for bytes in &commands {

@@ -202,6 +202,30 @@ fn a_card_in_a_reader_is_used_not_the_simulator() {
         "{}",
         out(&o)
     );
+    // Traced: the APDUs in the file, a PIN in a VERIFY hidden.
+    let file = std::env::temp_dir().join(format!("cps-select-{}.trace", std::process::id()));
+    let f = file.display().to_string();
+    let o = cps(&[
+        "--trace",
+        &f,
+        "apdu",
+        "00A4040008A0000006472F0001",
+        "0020000108 39 37 33 31 FF FF FF FF",
+    ]);
+    assert!(
+        out(&o).starts_with("# reader \"Virtual PCD 00 01\""),
+        "{}",
+        out(&o)
+    );
+    let trace = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        trace.contains("# card: reader \"Virtual PCD 00 01\""),
+        "{trace}"
+    );
+    assert!(trace.contains("> 00A4040008A0000006472F0001\n"), "{trace}");
+    assert!(trace.contains("> 0020000108 *8\n"), "{trace}");
+    assert!(!trace.contains("39373331"), "{trace}");
+    let _ = std::fs::remove_file(&file);
 }
 
 #[test]
