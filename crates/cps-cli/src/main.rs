@@ -562,6 +562,19 @@ fn main() -> ExitCode {
                     None => e.exit(),
                 }
             }
+            // A usage error under --json: JSON on stdout as for any other error.
+            Err(e) if e.exit_code() == 2 && args.iter().any(|a| a == "--json") => {
+                let message = e.to_string();
+                let message = message
+                    .lines()
+                    .next()
+                    .unwrap_or("usage error")
+                    .trim_start_matches("error: ");
+                out!("{}", Failure::usage(message).json());
+                let _ = std::io::stdout().flush();
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
             Err(e) => e.exit(),
         }
     };

@@ -78,6 +78,15 @@ fn json_errors_on_stdout_with_the_same_exit_codes() {
     assert_eq!(j["error"]["exit_code"], 2, "{j}");
     assert_eq!(j["error"]["kind"], "usage", "{j}");
     assert!(j["error"].get("tries_left").is_none(), "{j}");
+    // A bad argument under --json: JSON too, exit 2.
+    let o = cps(&["--json", "info", "--bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "usage", "{j}");
+    assert!(
+        j["error"]["message"].as_str().unwrap().contains("--bogus"),
+        "{j}"
+    );
     // Without --json: nothing on stdout but the simulator notice, the message on stderr.
     let o = cps(&["--sim", "cps4", "pin", "verify", "--pin-from", "env"]);
     assert_eq!(o.status.code(), Some(2));
