@@ -327,7 +327,10 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
     match situations {
         None => line(
             "situations",
-            "not read (billing data: `cps identity --situations` asks the PIN)",
+            format!(
+                "not read (billing data: `{} --situations` asks the PIN)",
+                crate::opts::command_again()
+            ),
         ),
         Some(all) => {
             for s in all {
