@@ -100,7 +100,7 @@ pub fn run(ctx: &mut Ctx, cmd: CertsCmd) -> Result<u8, Failure> {
                 .collect();
             if ctx.json {
                 let list: Vec<_> = infos.iter().map(cert_json).collect();
-                out!("{}", json!(list));
+                crate::emit(json!(list));
                 return Ok(0);
             }
             for (i, c) in infos.iter().enumerate() {
@@ -140,7 +140,7 @@ pub fn run(ctx: &mut Ctx, cmd: CertsCmd) -> Result<u8, Failure> {
                 written.push(path.display().to_string());
             }
             if ctx.json {
-                out!("{}", json!({ "written": written }));
+                crate::emit(json!({ "written": written }));
             } else {
                 for w in &written {
                     out!("wrote {w}");
@@ -184,7 +184,7 @@ pub fn run(ctx: &mut Ctx, cmd: CertsCmd) -> Result<u8, Failure> {
                         |(l, r)| json!({"label": l, "valid": r.is_ok(), "error": r.as_ref().err()}),
                     )
                     .collect();
-                out!("{}", json!({"at": at.to_string(), "certificates": list}));
+                crate::emit(json!({"at": at.to_string(), "certificates": list}));
             } else {
                 for (l, r) in &results {
                     match r {

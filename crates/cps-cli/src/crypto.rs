@@ -163,17 +163,14 @@ pub fn sign(ctx: &mut Ctx, args: &SignArgs) -> Result<u8, Failure> {
             .map_err(|e| Failure::new(1, format!("writing {}: {e}", path.display())))?;
     }
     if ctx.json {
-        out!(
-            "{}",
-            json!({
-                "key": key.label,
-                "algorithm": key.algorithm.to_string(),
-                "sha256": hex::encode(digest.as_bytes()),
-                "signature_file": out.display().to_string(),
-                "signature_bytes": der.len(),
-                "apdus": ias.round_trips(),
-            })
-        );
+        crate::emit(json!({
+            "key": key.label,
+            "algorithm": key.algorithm.to_string(),
+            "sha256": hex::encode(digest.as_bytes()),
+            "signature_file": out.display().to_string(),
+            "signature_bytes": der.len(),
+            "apdus": ias.round_trips(),
+        }));
     } else {
         line("key", format!("{} ({})", key.label, key.algorithm));
         line("SHA-256", hex::encode(digest.as_bytes()));
@@ -231,15 +228,12 @@ pub fn verify(ctx: &mut Ctx, args: &VerifyArgs) -> Result<u8, Failure> {
         &sig,
     );
     if ctx.json {
-        out!(
-            "{}",
-            json!({
-                "valid": result.is_ok(),
-                "error": result.as_ref().err().map(ToString::to_string),
-                "signer": cert.subject().to_string(),
-                "algorithm": alg.name(),
-            })
-        );
+        crate::emit(json!({
+            "valid": result.is_ok(),
+            "error": result.as_ref().err().map(ToString::to_string),
+            "signer": cert.subject().to_string(),
+            "algorithm": alg.name(),
+        }));
     } else {
         match &result {
             Ok(()) => out!("signature OK ({}) by {}", alg.name(), cert.subject()),
@@ -274,17 +268,14 @@ pub fn auth_test(ctx: &mut Ctx, _args: &AuthTestArgs) -> Result<u8, Failure> {
         .ok_or_else(|| Failure::new(5, format!("no certificate for key {}", key.label)))?;
     let result = sig.verify(&cert, &digest);
     if ctx.json {
-        out!(
-            "{}",
-            json!({
-                "key": key.label,
-                "algorithm": key.algorithm.to_string(),
-                "challenge": hex::encode(challenge),
-                "response_bytes": sig.as_bytes().len(),
-                "certificate": cert.subject().to_string(),
-                "verified": result.is_ok(),
-            })
-        );
+        crate::emit(json!({
+            "key": key.label,
+            "algorithm": key.algorithm.to_string(),
+            "challenge": hex::encode(challenge),
+            "response_bytes": sig.as_bytes().len(),
+            "certificate": cert.subject().to_string(),
+            "verified": result.is_ok(),
+        }));
     } else {
         line("key", format!("{} ({})", key.label, key.algorithm));
         line("challenge", hex::encode(challenge));

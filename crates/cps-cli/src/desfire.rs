@@ -174,6 +174,11 @@ pub enum DesfireCmd {
 }
 
 /// The establishment keys: from `path` (a key file), else from the environment.
+/// What `cps info` says of DESFire on a card powered through its contact interface.
+const CONTACT_SIDE: &str = "DESFire not checked: DESFire answers through the contactless \
+                            interface only: present the card to a contactless reader \
+                            (simulator: --contactless)";
+
 fn establishment_keys(path: Option<&Path>) -> Result<EstablishmentKeys, Failure> {
     let text = match path {
         Some(p) => {
@@ -337,6 +342,11 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
         return door_check_profile(ctx, &profile, &door_master, today, *show_data);
     }
     let mut card = ctx.card.open()?;
+    // The contact side answers DESFire frames with 6D00 / 6E00: say what `cps info` says
+    // instead, and send nothing.
+    if card.interface() == cps_transport::Interface::Contact {
+        return Err(Failure::new(5, CONTACT_SIDE));
+    }
     let json = ctx.json;
     let mut d = card.desfire();
     match cmd {
@@ -349,17 +359,14 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
             };
             let (storage, exact) = v.hardware.storage_bytes();
             if json {
-                out!(
-                    "{}",
-                    json!({
-                        "generation": format!("{:?}", v.generation()),
-                        "uid": hex::encode_upper(v.uid),
-                        "storage_bytes": storage,
-                        "storage_exact": exact,
-                        "applications": apps.as_ref().ok().map(|_| &apps_text),
-                        "applications_error": apps.as_ref().err().map(ToString::to_string),
-                    })
-                );
+                crate::emit(json!({
+                    "generation": format!("{:?}", v.generation()),
+                    "uid": hex::encode_upper(v.uid),
+                    "storage_bytes": storage,
+                    "storage_exact": exact,
+                    "applications": apps.as_ref().ok().map(|_| &apps_text),
+                    "applications_error": apps.as_ref().err().map(ToString::to_string),
+                }));
             } else {
                 line("generation", format!("{:?}", v.generation()));
                 line("UID", hex::encode_upper(v.uid));
@@ -378,9 +385,8 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
             let key = key.ok_or_else(|| Failure::new(1, "no key"))?;
             let how = authenticate(&mut d, k.key_no, key).map_err(fail)?;
             if json {
-                out!(
-                    "{}",
-                    json!({"aid": k.aid.to_string(), "key_no": k.key_no, "authenticated": how})
+                crate::emit(
+                    json!({"aid": k.aid.to_string(), "key_no": k.key_no, "authenticated": how}),
                 );
             } else {
                 out!(
@@ -403,9 +409,8 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
             }
             let data = d.read_data(file, offset, length).map_err(fail)?;
             if json {
-                out!(
-                    "{}",
-                    json!({"aid": k.aid.to_string(), "file": file, "data": hex::encode_upper(&*data)})
+                crate::emit(
+                    json!({"aid": k.aid.to_string(), "file": file, "data": hex::encode_upper(&*data)}),
                 );
             } else {
                 out!("{}", cps_transport::spaced_hex(&data));
@@ -460,19 +465,16 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
             match d.door_check_with(k.aid, k.key_no, &key, diversify, file, &config) {
                 Ok(c) => {
                     if json {
-                        out!(
-                            "{}",
-                            json!({
-                                "granted": true,
-                                "aid": c.aid.to_string(),
-                                "file": c.file_no,
-                                "uid": c.uid.as_ref().map(hex::encode_upper),
-                                "session": format!("{:?}", c.session),
-                                "credential_bytes": c.data.len(),
-                                "credential": show_data.then(|| hex::encode_upper(&*c.data)),
-                                "exchanges": c.exchanges,
-                            })
-                        );
+                        crate::emit(json!({
+                            "granted": true,
+                            "aid": c.aid.to_string(),
+                            "file": c.file_no,
+                            "uid": c.uid.as_ref().map(hex::encode_upper),
+                            "session": format!("{:?}", c.session),
+                            "credential_bytes": c.data.len(),
+                            "credential": show_data.then(|| hex::encode_upper(&*c.data)),
+                            "exchanges": c.exchanges,
+                        }));
                     } else {
                         line("door check", "GRANTED");
                         line(
@@ -489,10 +491,7 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
                 }
                 Err(refusal) => {
                     if json {
-                        out!(
-                            "{}",
-                            json!({"granted": false, "reason": refusal.to_string()})
-                        );
+                        crate::emit(json!({"granted": false, "reason": refusal.to_string()}));
                     }
                     return Err(Failure::new(8, format!("door check refused: {refusal}")));
                 }
@@ -512,6 +511,9 @@ fn provision_cmd(
 ) -> Result<u8, Failure> {
     let json = ctx.json;
     let mut card = ctx.card.open()?;
+    if card.interface() == cps_transport::Interface::Contact {
+        return Err(Failure::new(5, CONTACT_SIDE));
+    }
     let mut d = card.desfire();
     if options.dry_run && !json {
         out!("dry run: nothing is written to the card");
@@ -570,19 +572,16 @@ fn provision_cmd(
                 })
             })
             .collect();
-        out!(
-            "{}",
-            json!({
-                "uid": hex::encode_upper(&report.uid),
-                "aid": profile.aid.to_string(),
-                "file": profile.file_no,
-                "dry_run": options.dry_run,
-                "changed": report.changed,
-                "picc_key": format!("{:?}", report.picc_key),
-                "exchanges": report.exchanges,
-                "steps": steps,
-            })
-        );
+        crate::emit(json!({
+            "uid": hex::encode_upper(&report.uid),
+            "aid": profile.aid.to_string(),
+            "file": profile.file_no,
+            "dry_run": options.dry_run,
+            "changed": report.changed,
+            "picc_key": format!("{:?}", report.picc_key),
+            "exchanges": report.exchanges,
+            "steps": steps,
+        }));
     } else {
         line("card UID", hex::encode_upper(&report.uid));
         line(
@@ -624,6 +623,9 @@ fn door_check_profile(
 ) -> Result<u8, Failure> {
     let json = ctx.json;
     let mut card = ctx.card.open()?;
+    if card.interface() == cps_transport::Interface::Contact {
+        return Err(Failure::new(5, CONTACT_SIDE));
+    }
     let mut d = card.desfire();
     let uid = if profile.diversify {
         reader_uid(&mut d)
@@ -634,23 +636,20 @@ fn door_check_profile(
     match provision::door_check(&mut d, profile, door_master, uid.as_deref(), Some(today)) {
         Ok(read) => {
             if json {
-                out!(
-                    "{}",
-                    json!({
-                        "granted": true,
-                        "aid": profile.aid.to_string(),
-                        "file": profile.file_no,
-                        "uid": read.credential.uid.as_ref().map(hex::encode_upper),
-                        "uid_from_reader": uid.is_some(),
-                        "holder": read.record.holder,
-                        "valid_from": read.record.valid_from.to_string(),
-                        "valid_until": read.record.valid_until.to_string(),
-                        "session": format!("{:?}", read.credential.session),
-                        "credential": show_data.then(|| hex::encode_upper(&*read.credential.data)),
-                        "exchanges": read.credential.exchanges,
-                        "reader_commands": reader_commands,
-                    })
-                );
+                crate::emit(json!({
+                    "granted": true,
+                    "aid": profile.aid.to_string(),
+                    "file": profile.file_no,
+                    "uid": read.credential.uid.as_ref().map(hex::encode_upper),
+                    "uid_from_reader": uid.is_some(),
+                    "holder": read.record.holder,
+                    "valid_from": read.record.valid_from.to_string(),
+                    "valid_until": read.record.valid_until.to_string(),
+                    "session": format!("{:?}", read.credential.session),
+                    "credential": show_data.then(|| hex::encode_upper(&*read.credential.data)),
+                    "exchanges": read.credential.exchanges,
+                    "reader_commands": reader_commands,
+                }));
             } else {
                 line("door check", "GRANTED");
                 line("holder", &read.record.holder);
@@ -679,10 +678,7 @@ fn door_check_profile(
         }
         Err(refusal) => {
             if json {
-                out!(
-                    "{}",
-                    json!({"granted": false, "reason": refusal.to_string()})
-                );
+                crate::emit(json!({"granted": false, "reason": refusal.to_string()}));
             }
             let code = match &refusal {
                 DoorRefusal::Card(cps::desfire::Refusal::Other(DesfireError::Transport(_))) => 3,

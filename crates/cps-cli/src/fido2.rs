@@ -85,7 +85,7 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
     let json = ctx.json;
     let say = |text: &str| {
         if json {
-            out!("{}", json!({ "result": text }));
+            crate::emit(json!({ "result": text }));
         } else {
             out!("{text}");
         }
@@ -101,21 +101,18 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
             let i = f.info().clone();
             let aaguid = hex::encode_upper(i.aaguid);
             if json {
-                out!(
-                    "{}",
-                    json!({
-                        "versions": i.versions,
-                        "extensions": i.extensions,
-                        "aaguid": aaguid,
-                        "options": i.options.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
-                        "pin_uv_auth_protocols": i.pin_uv_auth_protocols,
-                        "algorithms": i.algorithms,
-                        "max_msg_size": i.max_msg_size,
-                        "remaining_discoverable_credentials": i.remaining_discoverable_credentials,
-                        "enrolled": enrolled,
-                        "pin_retries": retries,
-                    })
-                );
+                crate::emit(json!({
+                    "versions": i.versions,
+                    "extensions": i.extensions,
+                    "aaguid": aaguid,
+                    "options": i.options.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+                    "pin_uv_auth_protocols": i.pin_uv_auth_protocols,
+                    "algorithms": i.algorithms,
+                    "max_msg_size": i.max_msg_size,
+                    "remaining_discoverable_credentials": i.remaining_discoverable_credentials,
+                    "enrolled": enrolled,
+                    "pin_retries": retries,
+                }));
             } else {
                 line("versions", i.versions.join(" "));
                 line("extensions", i.extensions.join(" "));
@@ -176,17 +173,14 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
                 .map(|a| hex::encode(&a.credential_id))
                 .unwrap_or_default();
             if json {
-                out!(
-                    "{}",
-                    json!({
-                        "rp": rp,
-                        "credential_id": cred,
-                        "attestation_format": r.fmt,
-                        "user_verified": r.auth_data.user_verified(),
-                        "sign_count": r.auth_data.sign_count,
-                        "resident": resident,
-                    })
-                );
+                crate::emit(json!({
+                    "rp": rp,
+                    "credential_id": cred,
+                    "attestation_format": r.fmt,
+                    "user_verified": r.auth_data.user_verified(),
+                    "sign_count": r.auth_data.sign_count,
+                    "resident": resident,
+                }));
             } else {
                 line("credential", &cred);
                 line("attestation", &r.fmt);
@@ -223,7 +217,7 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
                         })
                     })
                     .collect();
-                out!("{}", json!({"rp": rp, "assertions": list}));
+                crate::emit(json!({"rp": rp, "assertions": list}));
             } else {
                 for a in &all {
                     line("credential", hex::encode(&a.credential_id));
@@ -246,7 +240,7 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
                         })
                     })
                     .collect();
-                out!("{}", json!(list));
+                crate::emit(json!(list));
             } else if all.is_empty() {
                 out!("no discoverable credential");
             } else {

@@ -165,7 +165,7 @@ pub fn info(ctx: &mut Ctx) -> Result<u8, Failure> {
 
 fn print_info(ctx: &Ctx, i: &CardInfo) {
     if ctx.json {
-        out!("{}", info_json(i));
+        crate::emit(info_json(i));
         return;
     }
     line("card", &i.origin);
@@ -281,36 +281,24 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
                 })
                 .collect::<Vec<_>>()
         });
-        out!(
-            "{}",
-            json!({
-                "family": who.family.to_string(),
-                "name": who.display_name(),
-                "civility": who.civility,
-                "family_name": who.family_name,
-                "given_names": who.given_names,
-                "national_id_type": who.national_id_type,
-                "national_id": who.national_id,
-                "rpps": who.rpps,
-                "profession": coded(&who.profession),
-                "speciality": coded(&who.speciality),
-                "student": who.student,
-                "practice_situations": s,
-            })
-        );
+        crate::emit(json!({
+            "family": who.family.to_string(),
+            "holder": who.holder_name(),
+            "name": who.display_name(),
+            "civility": who.civility,
+            "family_name": who.family_name,
+            "given_names": who.given_names,
+            "national_id_type": who.national_id_type,
+            "national_id": who.national_id,
+            "rpps": who.rpps,
+            "profession": coded(&who.profession),
+            "speciality": coded(&who.speciality),
+            "student": who.student,
+            "practice_situations": s,
+        }));
         return Ok(0);
     }
-    line(
-        "holder",
-        format!(
-            "{}{}",
-            who.civility
-                .as_deref()
-                .map(|c| format!("{c} "))
-                .unwrap_or_default(),
-            who.display_name()
-        ),
-    );
+    line("holder", who.holder_name());
     line("card family", &who.family);
     line(
         "national id",
@@ -339,7 +327,10 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
     match situations {
         None => line(
             "situations",
-            "not read (billing data: `cps identity --situations` asks the PIN)",
+            format!(
+                "not read (billing data: `{} --situations` asks the PIN)",
+                crate::opts::command_again()
+            ),
         ),
         Some(all) => {
             for s in all {
@@ -368,10 +359,25 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
 /// `cps doctor`: exit code 9 when a check failed.
 pub fn doctor(ctx: &mut Ctx) -> Result<u8, Failure> {
     let at = ctx.card.at()?;
-    let source = ctx.card.source()?;
+    let (source, why) = ctx.card.doctor_source()?;
+    if let (cps::CardSource::Simulator(spec), Some(why)) = (&source, &why) {
+        crate::opts::announce_sim(
+            crate::opts::sim_notice(&cps::Origin::Simulator(spec.clone()), why),
+            ctx.json,
+        );
+    }
     let mut progress = crate::opts::Progress::new(&source);
-    let checks = doctor::run(&source, at, &mut |p| progress.show(p));
+    let mut checks = doctor::run(&source, at, &mut |p| progress.show(p));
     progress.finish();
+    // The checklist's advice names `cps doctor`: say it with the options the user gave.
+    let again = crate::opts::command_again();
+    for c in &mut checks {
+        if let Some(a) = &mut c.action {
+            *a = a
+                .replace("cps doctor --wait 30", &format!("{again} --wait 30"))
+                .replace("`cps doctor`", &format!("`{again}`"));
+        }
+    }
     let failed = doctor::has_failure(&checks);
     if ctx.json {
         let list: Vec<Value> = checks
@@ -385,7 +391,7 @@ pub fn doctor(ctx: &mut Ctx) -> Result<u8, Failure> {
                 })
             })
             .collect();
-        out!("{}", json!({"checks": list, "failed": failed}));
+        crate::emit(json!({"checks": list, "failed": failed}));
     } else {
         for c in &checks {
             let tag = match c.status {

@@ -1,8 +1,10 @@
 //! `cps`: the French health-professional card (CPS3 / CPS4) from the command line.
 //!
-//! Without `--reader`, every card command runs on the built-in simulated CPS4 (no reader, no
-//! pcscd): `cps info` works at once on a fresh machine. `--reader NAME` uses a PC/SC reader,
-//! `--reader auto` the first reader holding a card; `--wait [SECONDS]` waits for the card.
+//! Without `--reader`, a card command uses the card in the reader holding one (refused when
+//! several or none do); the built-in simulated CPS4 only with `--sim` or when no PC/SC service
+//! runs (`cps info` works at once on a fresh machine), its output saying so on its first line.
+//! `--reader NAME|N|PART` uses a PC/SC reader, `--reader auto` the first reader holding a card;
+//! `--wait [SECONDS]` waits for the card (in any reader without `--reader`).
 //!
 //! Exit codes:
 //!
@@ -65,6 +67,26 @@ fn stdout_failure() -> Option<Failure> {
     ))
 }
 
+/// Prints a JSON value on stdout. On a simulated card, an object gets a `simulator` field
+/// (the notice human output starts with); a list is printed as is and the notice goes to
+/// stderr.
+pub fn emit(mut value: serde_json::Value) {
+    if let Some(notice) = opts::sim_in_use() {
+        match value.as_object_mut() {
+            Some(object) => {
+                object.insert("simulator".into(), notice.into());
+            }
+            None => eprintln!("cps: {notice}"),
+        }
+    }
+    out!("{value}");
+    RESULT_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a JSON result was printed: a failure after it (`certs verify` finding a bad
+/// chain, exit 8) is told by that result, not by a second JSON document.
+static RESULT_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// At most `max` characters of something a user or a peer supplied, control characters
 /// replaced, for an error message.
 pub fn shorten(text: &str, max: usize) -> String {
@@ -82,14 +104,16 @@ mod pin;
 mod readers;
 mod secret;
 mod sim;
+mod trace;
 mod update;
 
 pub use opts::{CardArgs, SecretArgs};
 
 const EXIT_CODES: &str = "\
-Card selection: without --reader the built-in simulated CPS4 (persona dr-martin) is used;
---sim cps3|cps4, --persona, --contactless choose another simulated card. --reader NAME uses
-a PC/SC reader, --reader auto the first reader holding a card; --wait [SECONDS] waits for it.
+Card selection: without --reader, the card in the reader holding one (refused when several
+or none do); the built-in simulated card only with --sim cps3|cps4 (--persona, --contactless)
+or when no PC/SC service runs, and its output says so first. --reader NAME|N|PART picks a
+reader by name, number or unique part of its name; --wait [SECONDS] waits for the card.
 
 PINs, PUKs and keys are never taken from the command line: they are asked on the terminal
 without echo (default), or read from stdin (--pin-from stdin, one line per secret) or from
@@ -102,13 +126,40 @@ card reset by another application); 5 the card refused a command; 6 wrong PIN/PU
 7 PIN/PUK blocked; 8 verification failed (signature, chain, auth-test, DESFire); 9 `cps
 doctor` found a failure.";
 
+/// `cps --version`: version, git commit, build date, what is built in.
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "\ncommit    ",
+    env!("CPS_GIT_COMMIT"),
+    "\nbuilt     ",
+    env!("CPS_BUILD_DATE"),
+    " (",
+    env!("CPS_BUILD_PROFILE"),
+    ")\nfeatures  pcsc (PC/SC readers), sim (built-in simulated CPS3/CPS4, vpcd), fido2, desfire, \
+     update (relay and reference update server)"
+);
+
 /// Command-line tool for the French health-professional smart card (CPS3 / CPS4).
 #[derive(Parser, Debug)]
-#[command(name = "cps", version, about, after_help = EXIT_CODES)]
+#[command(
+    name = "cps",
+    version,
+    long_version = LONG_VERSION,
+    about,
+    after_help = EXIT_CODES
+)]
 struct Cli {
-    /// Machine-readable output (JSON on stdout).
+    /// Machine-readable output (JSON on stdout, errors included).
     #[arg(long, global = true)]
     json: bool,
+    /// More on stderr: -v the card used and a summary of the exchanges; -vv every APDU
+    /// (secrets hidden) with its timing.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Write the APDUs exchanged with the card to FILE, secrets hidden, with timing: a
+    /// transcript for a helpdesk ticket that `cps replay FILE` reads back.
+    #[arg(long, global = true, value_name = "FILE")]
+    trace: Option<std::path::PathBuf>,
     #[command(flatten)]
     card: CardArgs,
     #[command(flatten)]
@@ -206,6 +257,33 @@ enum Cmd {
     /// The simulated CPS cards (test cards without a physical card).
     #[command(subcommand)]
     Sim(SimCmd),
+    /// Shell completions on stdout, e.g. `cps completions bash > /etc/bash_completion.d/cps`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Man pages generated from this command line: `cps man` prints cps(1) on stdout;
+    /// `--dir DIR` writes cps.1 and one page per command (cps-info.1, ...) into DIR.
+    Man {
+        /// Write every page into this directory.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// Read back a trace (`--trace FILE`): without COMMAND, its exchanges decoded; with
+    /// COMMAND (`cps replay FILE info`), that command run with the trace as the card (a
+    /// secret is matched by length: give one of the same length).
+    Replay {
+        /// The trace file.
+        file: std::path::PathBuf,
+        /// A card command and its options.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "COMMAND"
+        )]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -216,9 +294,10 @@ enum SimCmd {
     /// PC/SC application (OpenSC, your software) sees it; runs until interrupted. The holder
     /// is --persona; --contactless presents its contactless interface.
     Serve {
-        /// Card profile: cps3 or cps4 (the CPS4: ChipDoc on logical channel 1).
-        #[arg(long, default_value = "cps4")]
-        profile: String,
+        /// Card profile: cps3 or cps4 (the CPS4: ChipDoc on logical channel 1) [default: the
+        /// global --sim, else cps4].
+        #[arg(long)]
+        profile: Option<String>,
         /// vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01".
         #[arg(long, default_value_t = 35963)]
         port: u16,
@@ -240,15 +319,14 @@ enum SimCmd {
 pub struct Failure {
     code: u8,
     message: String,
+    /// PIN or PUK tries left, for a wrong or blocked PIN / PUK (`--json` errors).
+    tries_left: Option<u8>,
 }
 
 impl Failure {
     /// A usage error (exit code 2).
     pub fn usage(message: impl Into<String>) -> Self {
-        Failure {
-            code: 2,
-            message: message.into(),
-        }
+        Failure::new(2, message)
     }
 
     /// A failure with an explicit exit code.
@@ -256,7 +334,40 @@ impl Failure {
         Failure {
             code,
             message: message.into(),
+            tries_left: None,
         }
+    }
+
+    /// The failure as JSON (`--json`): exit code, message, tries left for PIN errors.
+    fn json(&self) -> serde_json::Value {
+        let mut error = serde_json::json!({
+            "exit_code": self.code,
+            "kind": exit_kind(self.code),
+            "message": self.message,
+        });
+        if let (Some(n), Some(o)) = (self.tries_left, error.as_object_mut()) {
+            o.insert("tries_left".into(), n.into());
+        }
+        let mut all = serde_json::json!({ "error": error });
+        if let (Some(notice), Some(o)) = (opts::sim_in_use(), all.as_object_mut()) {
+            o.insert("simulator".into(), notice.into());
+        }
+        all
+    }
+}
+
+/// A short name for an exit code (`--json` errors).
+fn exit_kind(code: u8) -> &'static str {
+    match code {
+        2 => "usage",
+        3 => "no_card",
+        4 => "reader_busy",
+        5 => "card_refused",
+        6 => "wrong_pin",
+        7 => "blocked",
+        8 => "verification_failed",
+        9 => "doctor_failure",
+        _ => "failure",
     }
 }
 
@@ -282,10 +393,10 @@ fn transport_code(e: &TransportError) -> u8 {
 
 impl From<TransportError> for Failure {
     fn from(e: TransportError) -> Self {
-        Failure {
-            code: transport_code(&e),
-            message: advice::with_advice(cps::describe(&e), advice::for_transport(&e)),
-        }
+        Failure::new(
+            transport_code(&e),
+            advice::with_advice(cps::describe(&e), advice::for_transport(&e)),
+        )
     }
 }
 
@@ -342,9 +453,17 @@ impl From<cps::Error> for Failure {
                 _ => 1,
             }
         };
+        let tries_left = match &e {
+            cps::Error::IasEcc(Ias::WrongPin { retries_left } | Ias::WrongPuk { retries_left }) => {
+                Some(*retries_left)
+            }
+            cps::Error::IasEcc(Ias::PinBlocked | Ias::PukBlocked) => Some(0),
+            _ => None,
+        };
         Failure {
             code,
             message: advice::with_advice(cps::describe(&e), advice::for_error(&e)),
+            tries_left,
         }
     }
 }
@@ -364,8 +483,106 @@ pub struct Ctx {
     pub secrets: secret::Secrets,
 }
 
+/// The command line as documented: the global options shown once (in `cps --help`) rather
+/// than in every command's help (for help and man pages only; parsing uses [`Cli`] as
+/// derived).
+fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let globals: Vec<clap::Id> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .map(|a| a.get_id().clone())
+        .collect();
+    hide_globals(cmd, &globals)
+}
+
+fn hide_globals(cmd: clap::Command, globals: &[clap::Id]) -> clap::Command {
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let mut cmd = cmd;
+    for name in names {
+        cmd = cmd.mut_subcommand(name, |mut sub| {
+            let own: Vec<clap::Id> = sub.get_arguments().map(|a| a.get_id().clone()).collect();
+            for id in globals.iter().filter(|id| own.contains(id)) {
+                sub = sub.mut_arg(id.clone(), |a| a.hide(true));
+            }
+            if sub.get_after_help().is_none() {
+                sub = sub.after_help(
+                    "Global options (--reader, --sim, --wait, --json, --pin-from...): `cps --help`.",
+                );
+            }
+            hide_globals(sub, globals)
+        });
+    }
+    cmd
+}
+
+/// `cps CMD... --help` (or `cps help CMD...`): the help of CMD without the global options.
+fn concise_help(args: &[String]) -> Option<String> {
+    let mut cmd = command();
+    let mut path = Vec::new();
+    let mut current = &mut cmd;
+    for arg in args.iter().skip(1) {
+        if arg.starts_with('-') || (path.is_empty() && arg == "help") {
+            continue;
+        }
+        if current.find_subcommand(arg).is_some() {
+            path.push(arg.clone());
+            current = current.find_subcommand_mut(arg)?;
+        }
+    }
+    if path.is_empty() {
+        return None;
+    }
+    let name = format!("cps {}", path.join(" "));
+    Some(
+        current
+            .clone()
+            .bin_name(name)
+            .render_long_help()
+            .to_string(),
+    )
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<String> = std::env::args().collect();
+    let cli = {
+        use clap::CommandFactory;
+        use clap::FromArgMatches;
+        let parsed = Cli::command()
+            .try_get_matches_from(&args)
+            .and_then(|m| Cli::from_arg_matches(&m));
+        match parsed {
+            Ok(cli) => cli,
+            Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+                match concise_help(&args) {
+                    Some(help) => {
+                        out!("{}", help.trim_end());
+                        return ExitCode::SUCCESS;
+                    }
+                    None => e.exit(),
+                }
+            }
+            // A usage error under --json: JSON on stdout as for any other error.
+            Err(e) if e.exit_code() == 2 && args.iter().any(|a| a == "--json") => {
+                let message = e.to_string();
+                let message = message
+                    .lines()
+                    .next()
+                    .unwrap_or("usage error")
+                    .trim_start_matches("error: ");
+                out!("{}", Failure::usage(message).json());
+                let _ = std::io::stdout().flush();
+                let _ = e.print();
+                return ExitCode::from(2);
+            }
+            Err(e) => e.exit(),
+        }
+    };
     // Ctrl-C: the current card command finishes, nothing more is sent (the card is left as
     // a complete command left it); a second Ctrl-C quits at once. The update server keeps
     // the default (it holds no card).
@@ -384,12 +601,47 @@ fn main() -> ExitCode {
             std::time::Duration::from_secs_f64(seconds),
         ));
     }
+    let result = run(cli, None);
+    let result = match (result, stdout_failure()) {
+        (Ok(_), Some(f)) => Err(f),
+        (r, _) => r,
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            if JSON_MODE.load(std::sync::atomic::Ordering::Relaxed)
+                && !f.message.is_empty()
+                && !RESULT_PRINTED.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                out!("{}", f.json());
+                let _ = std::io::stdout().flush();
+            }
+            if !f.message.is_empty() {
+                eprintln!("cps: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+/// `--json` of the command that runs (for its error).
+static JSON_MODE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Runs one command; `replay`: the card is the transcript in this file.
+fn run(cli: Cli, replay_of: Option<std::path::PathBuf>) -> Result<u8, Failure> {
+    let json = cli.json;
+    JSON_MODE.store(json, std::sync::atomic::Ordering::Relaxed);
+    let mut card = cli.card;
+    card.json = cli.json;
+    card.trace = cli.trace;
+    card.verbose = cli.verbose;
+    card.replay = replay_of;
     let mut ctx = Ctx {
         json: cli.json,
         secrets: secret::Secrets::new(cli.secrets.pin_from),
-        card: cli.card,
+        card,
     };
-    let result = match cli.command {
+    match cli.command {
         Cmd::Info => info::info(&mut ctx),
         Cmd::Identity { situations } => info::identity(&mut ctx, situations),
         Cmd::Certs { cmd } => certs::run(&mut ctx, cmd.unwrap_or(certs::CertsCmd::List)),
@@ -416,36 +668,119 @@ fn main() -> ExitCode {
             apdus,
         } => run_apdu(&ctx, exclusive, raw, check, native, &apdus),
         Cmd::Sim(SimCmd::List) => sim::list(ctx.json),
+        Cmd::Completions { shell } => {
+            let mut out = Vec::new();
+            // The derived definition: the global options complete after every command.
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "cps",
+                &mut out,
+            );
+            stdout_result(std::io::stdout().write_all(&out));
+            Ok(0)
+        }
+        Cmd::Man { dir } => man(dir.as_deref()),
+        Cmd::Replay { file, command } if command.is_empty() => trace::show(&file),
+        Cmd::Replay { file, command } => replay(&file, &command, json),
         Cmd::Sim(SimCmd::Serve {
             profile,
             port,
             reconnect_for,
             pull_at,
             freeze_at,
-        }) => sim::serve(
-            &profile,
-            ctx.card.persona.as_deref().unwrap_or(opts::DEFAULT_PERSONA),
-            port,
-            ctx.card.contactless,
-            std::time::Duration::from_secs(reconnect_for),
-            pull_at
-                .map(cps_transport::vpcd::Fault::PullAt)
-                .or(freeze_at.map(cps_transport::vpcd::Fault::FreezeAt)),
-        ),
-    };
-    let result = match (result, stdout_failure()) {
-        (Ok(_), Some(f)) => Err(f),
-        (r, _) => r,
-    };
-    match result {
-        Ok(code) => ExitCode::from(code),
-        Err(f) => {
-            if !f.message.is_empty() {
-                eprintln!("cps: {}", f.message);
-            }
-            ExitCode::from(f.code)
-        }
+        }) => match (profile, ctx.card.sim.clone()) {
+            (Some(p), Some(s)) if !p.eq_ignore_ascii_case(&s) => Err(Failure::usage(format!(
+                "--sim {} and --profile {} name two different cards",
+                shorten(&s, 16),
+                shorten(&p, 16)
+            ))),
+            (p, s) => sim::serve(
+                &p.or(s).unwrap_or_else(|| "cps4".to_owned()),
+                ctx.card.persona.as_deref().unwrap_or(opts::DEFAULT_PERSONA),
+                port,
+                ctx.card.contactless,
+                std::time::Duration::from_secs(reconnect_for),
+                pull_at
+                    .map(cps_transport::vpcd::Fault::PullAt)
+                    .or(freeze_at.map(cps_transport::vpcd::Fault::FreezeAt)),
+            ),
+        },
     }
+}
+
+/// `cps replay FILE COMMAND...`: COMMAND run with the trace as the card.
+fn replay(file: &std::path::Path, command: &[String], json: bool) -> Result<u8, Failure> {
+    let args = std::iter::once("cps".to_owned()).chain(command.iter().cloned());
+    let mut inner = Cli::try_parse_from(args).map_err(|e| {
+        Failure::usage(format!(
+            "cps replay FILE COMMAND: {}",
+            e.to_string().lines().next().unwrap_or("bad command")
+        ))
+    })?;
+    let card_command = matches!(
+        inner.command,
+        Cmd::Info
+            | Cmd::Identity { .. }
+            | Cmd::Certs { .. }
+            | Cmd::Pin(_)
+            | Cmd::Sign(_)
+            | Cmd::Verify(_)
+            | Cmd::AuthTest(_)
+            | Cmd::Fido2(_)
+            | Cmd::Desfire(_)
+    );
+    if !card_command {
+        return Err(Failure::usage(
+            "cps replay FILE COMMAND: COMMAND is a card command (info, identity, certs, pin, \
+             sign, verify, auth-test, fido2, desfire)",
+        ));
+    }
+    if inner.card.reader.is_some() || inner.card.sim.is_some() || inner.card.trace.is_some() {
+        return Err(Failure::usage(
+            "cps replay FILE COMMAND: the card is the trace (no --reader, --sim or --trace)",
+        ));
+    }
+    inner.json |= json;
+    run(inner, Some(file.to_owned()))
+}
+
+/// `cps man`: cps(1) on stdout, or every page into `dir`.
+fn man(dir: Option<&std::path::Path>) -> Result<u8, Failure> {
+    let cmd = command();
+    let Some(dir) = dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(cmd)
+            .render(&mut page)
+            .map_err(|e| Failure::new(1, format!("man page: {e}")))?;
+        stdout_result(std::io::stdout().write_all(&page));
+        return Ok(0);
+    };
+    let written = write_pages(cmd, "cps", dir).map_err(|e| {
+        Failure::new(
+            1,
+            format!("writing the man pages into {}: {e}", dir.display()),
+        )
+    })?;
+    out!("wrote {written} man pages into {}", dir.display());
+    Ok(0)
+}
+
+/// Writes the page of `cmd` (named `name`) and its commands' pages; the number written.
+fn write_pages(cmd: clap::Command, name: &str, dir: &std::path::Path) -> std::io::Result<usize> {
+    let mut written = 0;
+    for sub in cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        let sub_name = format!("{name}-{}", sub.get_name());
+        let sub = sub.clone().name(sub_name.clone());
+        written += write_pages(sub, &sub_name, dir)?;
+    }
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd.name(name.to_owned())).render(&mut page)?;
+    std::fs::write(dir.join(format!("{name}.1")), page)?;
+    Ok(written + 1)
 }
 
 fn parse_hex_apdu(arg: &str, native: bool) -> Result<Vec<u8>, Failure> {
@@ -536,8 +871,7 @@ fn run_apdu(
         .iter()
         .map(|a| parse_hex_apdu(a, native))
         .collect::<Result<Vec<_>, _>>()?;
-    let reader = ctx.card.reader.as_deref().filter(|r| *r != "auto");
-    let channel = readers::connect(reader, exclusive)?;
+    let channel = readers::connect(ctx.card.reader.as_deref(), exclusive)?;
     let mut out = std::io::stdout().lock();
     stdout_result(writeln!(
         out,
@@ -545,6 +879,14 @@ fn run_apdu(
         channel.reader_name().unwrap_or("?"),
         spaced_hex(channel.atr())
     ));
+    let channel: cps::Channel = Box::new(channel);
+    let channel: cps::Channel = if ctx.card.trace.is_some() || ctx.card.verbose > 0 {
+        let origin = format!("reader {:?}", channel.reader_name().unwrap_or("?"));
+        let log = trace::TraceLog::new(ctx.card.trace.as_deref(), ctx.card.verbose)?;
+        Box::new(trace::Traced::new(channel, &origin, log))
+    } else {
+        channel
+    };
     let mut exchange = Exchange::new(channel);
     let mut all_ok = true;
     for bytes in &commands {

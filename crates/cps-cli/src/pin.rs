@@ -55,7 +55,7 @@ pub fn run(ctx: &mut Ctx, cmd: PinCmd) -> Result<u8, Failure> {
             let p = ias.pin_status().map_err(fail)?;
             let k = ias.puk_status().map_err(fail)?;
             if ctx.json {
-                out!("{}", json!({"pin": status_json(p), "puk": status_json(k)}));
+                crate::emit(json!({"pin": status_json(p), "puk": status_json(k)}));
             } else {
                 line("PIN", p);
                 line("PUK", k);
@@ -79,7 +79,7 @@ pub fn run(ctx: &mut Ctx, cmd: PinCmd) -> Result<u8, Failure> {
         }
     };
     if ctx.json {
-        out!("{}", json!({"result": done}));
+        crate::emit(json!({"result": done}));
     } else {
         out!("{done}");
     }

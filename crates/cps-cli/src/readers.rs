@@ -45,23 +45,43 @@ pub fn run(json: bool) -> Result<u8, Failure> {
     Ok(0)
 }
 
-/// Connects to the named reader, or to the first reader holding a card.
+/// Connects to the reader named on the command line (its name, number or a unique part of
+/// it), to the first reader holding a card for `auto`, or without `--reader` to the one reader
+/// holding a card (refused when several do).
 pub fn connect(reader: Option<&str>, exclusive: bool) -> Result<PcscChannel, Failure> {
     let ctx = PcscContext::establish()?;
     let name = match reader {
-        Some(name) => name.to_owned(),
-        None => {
+        Some(name) if name != "auto" => crate::opts::resolve_reader(name, &ctx.reader_names()?)?,
+        _ => {
             let readers = ctx.list_readers()?;
             if readers.is_empty() {
                 return Err(TransportError::NoReader.into());
             }
-            match readers.into_iter().find(|r| r.card_present) {
-                Some(r) => r.name,
-                None => {
-                    return Err(Failure {
-                        code: 3,
-                        message: "no card in any reader: insert a card (see `cps readers`)".into(),
-                    });
+            let with_card: Vec<String> = readers
+                .into_iter()
+                .filter(|r| r.card_present)
+                .map(|r| r.name)
+                .collect();
+            match with_card.as_slice() {
+                [] => {
+                    return Err(Failure::new(
+                        3,
+                        "no card in any reader: insert a card (see `cps readers`)",
+                    ));
+                }
+                [first, ..] if reader == Some("auto") => first.clone(),
+                [one] => one.clone(),
+                several => {
+                    return Err(Failure::usage(format!(
+                        "{} readers hold a card: {}; choose one with --reader NAME or --reader \
+                         NUMBER",
+                        several.len(),
+                        several
+                            .iter()
+                            .map(|n| format!("{n:?}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )));
                 }
             }
         }

@@ -8,10 +8,7 @@ use cps_transport::vpcd::{self, VpcdConfig};
 use crate::Failure;
 
 fn sim_failure(e: impl std::fmt::Display) -> Failure {
-    Failure {
-        code: 2,
-        message: e.to_string(),
-    }
+    Failure::new(2, e.to_string())
 }
 
 /// Parses a profile name.
@@ -115,9 +112,10 @@ pub fn serve(
     let mut apdus = 0u64;
     let mut first = true;
     loop {
-        let stats = vpcd::serve(&mut card, &cfg, stop).map_err(|e| Failure {
-            code: 3,
-            message: if first {
+        let stats = vpcd::serve(&mut card, &cfg, stop).map_err(|e| {
+            Failure::new(
+                3,
+                if first {
                 format!(
                     "{e} (is pcscd running with vsmartcard-vpcd? `apt-get install pcscd vsmartcard-vpcd`)"
                 )
@@ -126,7 +124,8 @@ pub fn serve(
                     "PC/SC service stopped and did not come back within {} s ({e}); {apdus} APDUs answered",
                     reconnect_for.as_secs()
                 )
-            },
+                },
+            )
         })?;
         apdus += stats.apdus;
         match stats.end {

@@ -44,10 +44,7 @@ pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
     match result {
         Ok(Outcome::UpToDate { sequence }) => {
             if ctx.json {
-                out!(
-                    "{}",
-                    serde_json::json!({"outcome": "up_to_date", "sequence": sequence})
-                );
+                crate::emit(serde_json::json!({"outcome": "up_to_date", "sequence": sequence}));
             } else {
                 out!("up to date: the card is at update {sequence}, nothing pending");
             }
@@ -55,9 +52,8 @@ pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
         }
         Ok(Outcome::Updated { sequence, steps }) => {
             if ctx.json {
-                out!(
-                    "{}",
-                    serde_json::json!({"outcome": "updated", "sequence": sequence, "steps": steps})
+                crate::emit(
+                    serde_json::json!({"outcome": "updated", "sequence": sequence, "steps": steps}),
                 );
             } else {
                 out!("updated: {steps} steps committed, the card is now at update {sequence}");

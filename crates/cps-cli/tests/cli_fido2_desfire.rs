@@ -19,7 +19,7 @@ const AT: &str = "2026-03-01";
 
 #[test]
 fn fido2_applet_of_the_simulated_cps4_is_blank() {
-    let j = ok_json(&["fido2", "info", "--json"], &[]);
+    let j = ok_json(&["--sim", "cps4", "fido2", "info", "--json"], &[]);
     assert_eq!(j["enrolled"], false);
     assert!(
         j["versions"]
@@ -29,11 +29,11 @@ fn fido2_applet_of_the_simulated_cps4_is_blank() {
             .any(|v| v.as_str().unwrap().starts_with("FIDO_2")),
         "{j}"
     );
-    let j = ok_json(&["info", "--json", "--at", AT], &[]);
+    let j = ok_json(&["--sim", "cps4", "info", "--json", "--at", AT], &[]);
     assert_eq!(j["fido2"]["state"], "present");
     assert_eq!(j["fido2"]["enrolled"], false);
     // Doctor: a blank applet is a warning with the action to take, not a failure.
-    let o = cps_env(&["doctor", "--at", AT], &[]);
+    let o = cps_env(&["--sim", "cps4", "doctor", "--at", AT], &[]);
     let report = String::from_utf8_lossy(&o.stdout);
     assert!(
         report.contains("[warn] FIDO2 applet: blank") && report.contains("cps fido2 enroll"),

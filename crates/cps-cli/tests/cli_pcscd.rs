@@ -77,7 +77,7 @@ fn info_doctor_pin_and_sign_through_pcscd() {
     for expected in [
         "card          reader \"Virtual PCD 00 00\"",
         "generation    CPS4",
-        "holder        Claire Anne MARTIN (810001234567)",
+        "holder        DR Claire Anne MARTIN (810001234567)",
         "PIN           not verified, 3 tries left",
         "Certificat d'Authentification CPS (authentication, RSA-2048): valid until 2028-06-30",
     ] {
@@ -230,7 +230,7 @@ fn wait_for_a_card_with_progress_and_timeout() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["generation"], "CPS3");
-    assert_eq!(j["iasecc"]["holder"], "Sophie BERNARD");
+    assert_eq!(j["iasecc"]["holder"], "MME Sophie BERNARD");
     handle.remove().unwrap();
     ctx.wait_for_removal(READER1, Duration::from_secs(10))
         .unwrap();

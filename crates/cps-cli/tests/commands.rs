@@ -126,13 +126,13 @@ fn help_documents_commands_card_selection_secrets_and_exit_codes() {
 
 #[test]
 fn info_on_the_default_simulated_cps4() {
-    let out = ok(&cps(&["info", "--at", AT]));
+    let out = ok(&cps(&["--sim", "cps4", "info", "--at", AT]));
     for expected in [
         "built-in simulator (CPS4 of dr-martin, contact)",
         "3B 9B 18 80 01 00 12 25 00 64 80 04 01 00 00 90 44",
         "generation    CPS4",
         "family        CPS",
-        "holder        Claire Anne MARTIN (810001234567)",
+        "holder        DR Claire Anne MARTIN (810001234567)",
         "PIN           not verified, 3 tries left",
         "IAS-ECC       present",
         "Certificat de Signature CPS (signature, RSA-2048): valid until 2028-06-30 (852 days left)",
@@ -143,7 +143,7 @@ fn info_on_the_default_simulated_cps4() {
     // Without a contactless interface DESFire is not looked for, and says so.
     assert!(out.contains("DESFire       not checked"), "{out}");
 
-    let j = json(&cps(&["info", "--json", "--at", AT]));
+    let j = json(&cps(&["--sim", "cps4", "info", "--json", "--at", AT]));
     assert_eq!(j["generation"], "CPS4");
     assert_eq!(j["interface"], "contact");
     assert_eq!(j["iasecc"]["state"], "present");
@@ -175,10 +175,17 @@ fn info_on_cps3_contactless_and_certificate_dates() {
     assert_eq!(j["fido2"]["state"], "not checked");
 
     // After the holder certificates' notAfter: expired, in both outputs.
-    let out = ok(&cps(&["info", "--at", "2028-08-01"]));
+    let out = ok(&cps(&["--sim", "cps4", "info", "--at", "2028-08-01"]));
     assert!(out.contains("EXPIRED on 2028-06-30 (31 days ago)"), "{out}");
     // Within the 90-day window: renewal due.
-    let j = json(&cps(&["info", "--json", "--at", "2028-05-01"]));
+    let j = json(&cps(&[
+        "--sim",
+        "cps4",
+        "info",
+        "--json",
+        "--at",
+        "2028-05-01",
+    ]));
     assert_eq!(
         j["iasecc"]["certificates"][0]["renewal"]["state"],
         "renewal_due"
@@ -187,7 +194,7 @@ fn info_on_cps3_contactless_and_certificate_dates() {
 
 #[test]
 fn identity_and_practice_situations_after_the_pin() {
-    let out = ok(&cps(&["identity"]));
+    let out = ok(&cps(&["--sim", "cps4", "identity"]));
     assert!(out.contains("DR Claire Anne MARTIN"), "{out}");
     assert!(out.contains("RPPS          10001234567"), "{out}");
     assert!(out.contains("not read"), "{out}");
@@ -203,13 +210,28 @@ fn identity_and_practice_situations_after_the_pin() {
     assert!(j["practice_situations"].is_null());
 
     let out = ok(&cps_with(
-        &["identity", "--situations", "--pin-from", "env"],
+        &[
+            "--sim",
+            "cps4",
+            "identity",
+            "--situations",
+            "--pin-from",
+            "env",
+        ],
         &[("CPS_PIN", "1234")],
         None,
     ));
     assert!(out.contains("situation 2   CHU d'Angers"), "{out}");
     let j = json(&cps_with(
-        &["identity", "--billing", "--json", "--pin-from", "stdin"],
+        &[
+            "--sim",
+            "cps4",
+            "identity",
+            "--billing",
+            "--json",
+            "--pin-from",
+            "stdin",
+        ],
         &[],
         Some("1234\n"),
     ));
@@ -225,7 +247,14 @@ fn identity_and_practice_situations_after_the_pin() {
 
     // Wrong PIN: exit code 6, tries left in the message, the PIN is never echoed.
     let o = cps_with(
-        &["identity", "--situations", "--pin-from", "env"],
+        &[
+            "--sim",
+            "cps4",
+            "identity",
+            "--situations",
+            "--pin-from",
+            "env",
+        ],
         &[("CPS_PIN", "9876")],
         None,
     );
@@ -236,28 +265,39 @@ fn identity_and_practice_situations_after_the_pin() {
 
 #[test]
 fn pin_commands_and_their_error_paths() {
-    let j = json(&cps(&["pin", "status", "--json"]));
+    let j = json(&cps(&["--sim", "cps4", "pin", "status", "--json"]));
     assert_eq!(j["pin"]["tries_left"], 3);
     assert_eq!(j["puk"]["tries_left"], 3);
-    assert!(ok(&cps(&["pin", "status"])).contains("PIN           not verified, 3 tries left"));
+    assert!(
+        ok(&cps(&["--sim", "cps4", "pin", "status"]))
+            .contains("PIN           not verified, 3 tries left")
+    );
 
     assert!(
         ok(&cps_with(
-            &["pin", "verify", "--pin-from", "stdin"],
+            &["--sim", "cps4", "pin", "verify", "--pin-from", "stdin"],
             &[],
             Some("1234\n")
         ))
         .contains("PIN verified")
     );
     let j = json(&cps_with(
-        &["pin", "verify", "--json", "--pin-from", "env"],
+        &[
+            "--sim",
+            "cps4",
+            "pin",
+            "verify",
+            "--json",
+            "--pin-from",
+            "env",
+        ],
         &[("CPS_PIN", "1234")],
         None,
     ));
     assert_eq!(j["result"], "PIN verified");
 
     let o = cps_with(
-        &["pin", "verify", "--pin-from", "stdin"],
+        &["--sim", "cps4", "pin", "verify", "--pin-from", "stdin"],
         &[],
         Some("0000\n"),
     );
@@ -270,7 +310,7 @@ fn pin_commands_and_their_error_paths() {
 
     // A malformed PIN is refused before any APDU: usage error, no try spent.
     let o = cps_with(
-        &["pin", "verify", "--pin-from", "stdin"],
+        &["--sim", "cps4", "pin", "verify", "--pin-from", "stdin"],
         &[],
         Some("12a4\n"),
     );
@@ -278,24 +318,28 @@ fn pin_commands_and_their_error_paths() {
     assert!(stderr(&o).contains("no try was spent"), "{}", stderr(&o));
 
     // No terminal to prompt on, nothing on stdin, no variable: clear usage errors.
-    let o = cps(&["pin", "verify"]);
+    let o = cps(&["--sim", "cps4", "pin", "verify"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--pin-from"), "{}", stderr(&o));
-    let o = cps_with(&["pin", "verify", "--pin-from", "stdin"], &[], Some(""));
+    let o = cps_with(
+        &["--sim", "cps4", "pin", "verify", "--pin-from", "stdin"],
+        &[],
+        Some(""),
+    );
     assert_eq!(o.status.code(), Some(2));
-    let o = cps(&["pin", "verify", "--pin-from", "env"]);
+    let o = cps(&["--sim", "cps4", "pin", "verify", "--pin-from", "env"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("CPS_PIN"), "{}", stderr(&o));
 
     // Change: current then new PIN on stdin; the wrong current PIN is refused by the card.
     let out = ok(&cps_with(
-        &["pin", "change", "--pin-from", "stdin"],
+        &["--sim", "cps4", "pin", "change", "--pin-from", "stdin"],
         &[],
         Some("1234\n5678\n"),
     ));
     assert!(out.contains("PIN changed"), "{out}");
     let o = cps_with(
-        &["pin", "change", "--pin-from", "env"],
+        &["--sim", "cps4", "pin", "change", "--pin-from", "env"],
         &[("CPS_PIN", "1111"), ("CPS_NEW_PIN", "5678")],
         None,
     );
@@ -303,13 +347,13 @@ fn pin_commands_and_their_error_paths() {
 
     // Unblock with the PUK (the simulated card's PUK is 12345678), and a wrong PUK.
     let out = ok(&cps_with(
-        &["pin", "unblock", "--pin-from", "env"],
+        &["--sim", "cps4", "pin", "unblock", "--pin-from", "env"],
         &[("CPS_PUK", "12345678"), ("CPS_NEW_PIN", "4321")],
         None,
     ));
     assert!(out.contains("PIN unblocked"), "{out}");
     let o = cps_with(
-        &["pin", "unblock", "--pin-from", "env"],
+        &["--sim", "cps4", "pin", "unblock", "--pin-from", "env"],
         &[("CPS_PUK", "00000000"), ("CPS_NEW_PIN", "4321")],
         None,
     );
@@ -358,6 +402,8 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     // CPS4: its RSA-2048 signature key, PKCS#1 v1.5.
     let out = ok(&cps_with(
         &[
+            "--sim",
+            "cps4",
             "sign",
             "--in",
             &doc_s,
@@ -373,17 +419,19 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     let sig = std::fs::read(dir.join("feuille.txt.sig")).unwrap();
     assert_eq!(sig.len(), 256, "RSA-2048 signature");
 
-    let out = ok(&cps(&["verify", "--in", &doc_s, "--cert", &cert]));
+    let out = ok(&cps(&[
+        "--sim", "cps4", "verify", "--in", &doc_s, "--cert", &cert,
+    ]));
     assert!(
         out.contains("signature OK (RSA PKCS#1 v1.5 SHA-256)"),
         "{out}"
     );
-    let j = json(&cps(&["verify", "--in", &doc_s, "--json"]));
+    let j = json(&cps(&["--sim", "cps4", "verify", "--in", &doc_s, "--json"]));
     assert_eq!(j["valid"], true);
 
     // The other persona's certificate does not verify it: exit code 8.
     let other = pki("cps3/pharmacien-durand/sign.crt.pem");
-    let o = cps(&["verify", "--in", &doc_s, "--cert", &other]);
+    let o = cps(&["--sim", "cps4", "verify", "--in", &doc_s, "--cert", &other]);
     assert_eq!(o.status.code(), Some(8), "{}", stdout(&o));
     assert!(stdout(&o).contains("signature INVALID"));
 
@@ -391,7 +439,7 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     let mut f = std::fs::OpenOptions::new().append(true).open(&doc).unwrap();
     f.write_all(b"!").unwrap();
     drop(f);
-    let o = cps(&["verify", "--in", &doc_s, "--cert", &cert]);
+    let o = cps(&["--sim", "cps4", "verify", "--in", &doc_s, "--cert", &cert]);
     assert_eq!(o.status.code(), Some(8));
 
     // CPS3 RSA, authentication key, JSON; verified with the card's certificate.
@@ -428,6 +476,8 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     let pss_s = pss.display().to_string();
     ok(&cps_with(
         &[
+            "--sim",
+            "cps4",
             "sign",
             "--pss",
             "--in",
@@ -440,23 +490,35 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
         &[("CPS_PIN", "1234")],
         None,
     ));
-    let o = cps(&["verify", "--in", &doc_s, "--sig", &pss_s, "--cert", &cert]);
+    let o = cps(&[
+        "--sim", "cps4", "verify", "--in", &doc_s, "--sig", &pss_s, "--cert", &cert,
+    ]);
     assert_eq!(o.status.code(), Some(8), "PSS is not PKCS#1 v1.5");
     let out = ok(&cps(&[
-        "verify", "--pss", "--in", &doc_s, "--sig", &pss_s, "--cert", &cert,
+        "--sim", "cps4", "verify", "--pss", "--in", &doc_s, "--sig", &pss_s, "--cert", &cert,
     ]));
     assert!(out.contains("signature OK (RSA-PSS SHA-256)"), "{out}");
     let v15 = dir.join("v15.sig").display().to_string();
     ok(&cps_with(
-        &["sign", "--in", &doc_s, "--out", &v15, "--pin-from", "env"],
+        &[
+            "--sim",
+            "cps4",
+            "sign",
+            "--in",
+            &doc_s,
+            "--out",
+            &v15,
+            "--pin-from",
+            "env",
+        ],
         &[("CPS_PIN", "1234")],
         None,
     ));
     ok(&cps(&[
-        "verify", "--in", &doc_s, "--sig", &v15, "--cert", &cert,
+        "--sim", "cps4", "verify", "--in", &doc_s, "--sig", &v15, "--cert", &cert,
     ]));
     let o = cps(&[
-        "verify", "--pss", "--in", &doc_s, "--sig", &v15, "--cert", &cert,
+        "--sim", "cps4", "verify", "--pss", "--in", &doc_s, "--sig", &v15, "--cert", &cert,
     ]);
     assert_eq!(o.status.code(), Some(8), "PKCS#1 v1.5 is not PSS");
     let o = cps_with(
@@ -477,12 +539,20 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
 
     // Without the PIN nothing is signed; a wrong PIN exits 6.
     let o = cps_with(
-        &["sign", "--in", &doc_s, "--pin-from", "env"],
+        &["--sim", "cps4", "sign", "--in", &doc_s, "--pin-from", "env"],
         &[("CPS_PIN", "1111")],
         None,
     );
     assert_eq!(o.status.code(), Some(6));
-    let o = cps(&["sign", "--in", "/nonexistent/file", "--pin-from", "env"]);
+    let o = cps(&[
+        "--sim",
+        "cps4",
+        "sign",
+        "--in",
+        "/nonexistent/file",
+        "--pin-from",
+        "env",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -490,7 +560,7 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
 #[test]
 fn auth_test_on_both_generations() {
     let out = ok(&cps_with(
-        &["auth-test", "--pin-from", "env"],
+        &["--sim", "cps4", "auth-test", "--pin-from", "env"],
         &[("CPS_PIN", "1234")],
         None,
     ));
@@ -507,13 +577,13 @@ fn auth_test_on_both_generations() {
     assert_eq!(j["verified"], true);
     assert_eq!(j["response_bytes"], 256);
     let j = json(&cps_with(
-        &["auth-test", "--json", "--pin-from", "env"],
+        &["--sim", "cps4", "auth-test", "--json", "--pin-from", "env"],
         &[("CPS_PIN", "1234")],
         None,
     ));
     assert_eq!(j["key"], "CPS_PRIV_AUT");
     let o = cps_with(
-        &["auth-test", "--pin-from", "env"],
+        &["--sim", "cps4", "auth-test", "--pin-from", "env"],
         &[("CPS_PIN", "4444")],
         None,
     );
@@ -522,7 +592,7 @@ fn auth_test_on_both_generations() {
 
 #[test]
 fn certs_list_export_and_chain_verification() {
-    let out = ok(&cps(&["certs", "--at", AT]));
+    let out = ok(&cps(&["--sim", "cps4", "certs", "--at", AT]));
     assert!(
         out.contains("label         Certificat d'Authentification CPS"),
         "{out}"
@@ -539,8 +609,10 @@ fn certs_list_export_and_chain_verification() {
 
     let dir = scratch("certs");
     let d = dir.display().to_string();
-    let out = ok(&cps(&["certs", "export", "--out", &d]));
-    assert_eq!(out.lines().count(), 2, "{out}");
+    let out = ok(&cps(&["--sim", "cps4", "certs", "export", "--out", &d]));
+    // The simulator notice, then one line per certificate written.
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.starts_with("SIMULATED CARD, not a real card"), "{out}");
     let pem = std::fs::read_to_string(dir.join("Certificat_de_Signature_CPS.pem")).unwrap();
     assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
     // The exported certificate is the test PKI's own.
@@ -548,7 +620,7 @@ fn certs_list_export_and_chain_verification() {
     // simulated card carries its P-256 cps4 certificates any more).
     let expected = std::fs::read(pki("cps3/dr-martin/sign.crt.der")).unwrap();
     let j = json(&cps(&[
-        "certs", "export", "--out", &d, "--format", "der", "--json",
+        "--sim", "cps4", "certs", "export", "--out", &d, "--format", "der", "--json",
     ]));
     assert_eq!(j["written"].as_array().unwrap().len(), 2);
     let der = std::fs::read(dir.join("Certificat_de_Signature_CPS.der")).unwrap();
@@ -557,6 +629,8 @@ fn certs_list_export_and_chain_verification() {
     let root = pki("ca/root.crt.pem");
     let persons = pki("ca/persons.crt.pem");
     let out = ok(&cps(&[
+        "--sim",
+        "cps4",
         "certs",
         "verify",
         "--root",
@@ -568,7 +642,9 @@ fn certs_list_export_and_chain_verification() {
     ]));
     assert_eq!(out.matches("chain OK").count(), 2, "{out}");
     // Without the intermediate CA the chain cannot be built: exit code 8.
-    let o = cps(&["certs", "verify", "--root", &root, "--at", AT, "--json"]);
+    let o = cps(&[
+        "--sim", "cps4", "certs", "verify", "--root", &root, "--at", AT, "--json",
+    ]);
     assert_eq!(o.status.code(), Some(8));
     let j = json(&o);
     assert!(
@@ -580,6 +656,8 @@ fn certs_list_export_and_chain_verification() {
     );
     // After expiry: invalid.
     let o = cps(&[
+        "--sim",
+        "cps4",
         "certs",
         "verify",
         "--root",
@@ -592,14 +670,21 @@ fn certs_list_export_and_chain_verification() {
     assert_eq!(o.status.code(), Some(8));
     assert!(stdout(&o).contains("expired"), "{}", stdout(&o));
     // A root file that is not a certificate: usage error.
-    let o = cps(&["certs", "verify", "--root", &pki("personas.json")]);
+    let o = cps(&[
+        "--sim",
+        "cps4",
+        "certs",
+        "verify",
+        "--root",
+        &pki("personas.json"),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn doctor_on_the_simulator_says_what_it_did_not_check() {
-    let o = cps(&["doctor", "--at", AT]);
+    let o = cps(&["--sim", "cps4", "doctor", "--at", AT]);
     let out = stdout(&o);
     assert!(
         out.contains("[ -- ] PC/SC service: built-in simulator in use"),
@@ -628,7 +713,14 @@ fn doctor_on_the_simulator_says_what_it_did_not_check() {
     let failed = out.contains("[FAIL]");
     assert_eq!(o.status.code(), Some(if failed { 9 } else { 0 }), "{out}");
 
-    let j = json(&cps(&["doctor", "--json", "--at", "2028-08-01"]));
+    let j = json(&cps(&[
+        "--sim",
+        "cps4",
+        "doctor",
+        "--json",
+        "--at",
+        "2028-08-01",
+    ]));
     let checks = j["checks"].as_array().unwrap();
     let expired: Vec<_> = checks
         .iter()
@@ -704,7 +796,7 @@ fn desfire_door_check_refuses_a_cps3_badge() {
         None,
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let o = cps(&["desfire", "auth", "--aid", "F5123"]);
+    let o = cps(&["--sim", "cps4", "desfire", "auth", "--aid", "F5123"]);
     assert_eq!(o.status.code(), Some(2));
 }
 
@@ -823,5 +915,46 @@ fn usage_errors() {
     ] {
         let o = cps(args);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+    }
+}
+
+/// Issue 17 item 5: one holder name everywhere — the civility the card carries, the given
+/// names, the family name — in `info` and `identity`, human and JSON, for every persona.
+#[test]
+fn holder_named_the_same_way_everywhere() {
+    let list = json(&cps(&["sim", "list", "--json"]));
+    let personas: Vec<String> = list["personas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(personas.len() >= 6);
+    for profile in ["cps3", "cps4"] {
+        for p in &personas {
+            let who = json(&cps(&[
+                "--sim",
+                profile,
+                "--persona",
+                p,
+                "identity",
+                "--json",
+            ]));
+            let civility = who["civility"].as_str().unwrap();
+            let expected = format!("{civility} {}", who["name"].as_str().unwrap());
+            assert_eq!(who["holder"], expected.as_str(), "{profile} {p}");
+            let info = json(&cps(&["--sim", profile, "--persona", p, "info", "--json"]));
+            assert_eq!(info["iasecc"]["holder"], expected.as_str(), "{profile} {p}");
+            let human = ok(&cps(&["--sim", profile, "--persona", p, "info"]));
+            assert!(
+                human.contains(&format!("holder        {expected} (")),
+                "{profile} {p}: {human}"
+            );
+            let human = ok(&cps(&["--sim", profile, "--persona", p, "identity"]));
+            assert!(
+                human.contains(&format!("holder        {expected}\n")),
+                "{profile} {p}: {human}"
+            );
+        }
     }
 }

@@ -87,7 +87,7 @@ fn update_server_and_update_on_the_simulated_cps4() {
         .unwrap();
     assert_eq!(r.status_code, 204);
 
-    let o = cps(&["update", "--json", "--server", &url]);
+    let o = cps(&["--sim", "cps4", "update", "--json", "--server", &url]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

@@ -251,6 +251,15 @@ impl HolderIdentity {
         parts.push(&self.family_name);
         parts.join(" ")
     }
+
+    /// The holder as cps-rs shows it everywhere: the civility the card carries (`84`), when
+    /// it carries one, then [`Self::display_name`] ("DR Claire Anne MARTIN").
+    pub fn holder_name(&self) -> String {
+        match self.civility.as_deref().map(str::trim) {
+            Some(c) if !c.is_empty() => format!("{c} {}", self.display_name()),
+            _ => self.display_name(),
+        }
+    }
 }
 
 /// `CPS_ACTIVITY_nn_PS` (a data object of the DODF).
@@ -468,6 +477,18 @@ mod tests {
         let enc = id.encode();
         assert_eq!(HolderIdentity::parse(&enc).unwrap(), id);
         assert_eq!(id.display_name(), "Claire Anne MARTIN");
+        assert_eq!(
+            id.holder_name(),
+            match id.civility.as_deref() {
+                Some(c) => format!("{c} Claire Anne MARTIN"),
+                None => "Claire Anne MARTIN".to_owned(),
+            }
+        );
+        let mut no_civility = id.clone();
+        no_civility.civility = None;
+        assert_eq!(no_civility.holder_name(), "Claire Anne MARTIN");
+        no_civility.civility = Some(" ".into());
+        assert_eq!(no_civility.holder_name(), "Claire Anne MARTIN");
         // Unknown tags inside and around, padding after.
         let (e1, _) = cps_apdu::tlv::parse_one(&enc).unwrap();
         let mut inner = vec![0x9F, 0x20, 0x01, 0x42];

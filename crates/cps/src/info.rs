@@ -112,7 +112,8 @@ pub struct IasInfo {
     pub family: CardFamily,
     /// Card serial number (decimal digits of EF.SN).
     pub serial: String,
-    /// Holder display name.
+    /// The holder as every cps-rs output shows it: the card's civility, the given names, the
+    /// family name ("DR Claire Anne MARTIN"; `HolderIdentity::holder_name`).
     pub holder: String,
     /// Holder national identifier.
     pub national_id: String,
@@ -226,7 +227,7 @@ fn ias_info(card: &mut Card, at: UnixTime) -> Result<Presence<IasInfo>, Error> {
         detected_by: ias.detected_by(),
         family: identity.family.clone(),
         serial: serial.digits(),
-        holder: identity.display_name(),
+        holder: identity.holder_name(),
         national_id: identity.national_id.clone(),
         pin,
         certificates,

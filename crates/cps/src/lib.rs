@@ -18,7 +18,7 @@
 //! let info = card.info(at)?;
 //! let Presence::Present(ias) = &info.ias else { panic!("IAS-ECC: {:?}", info.ias) };
 //! assert_eq!(ias.generation, Generation::Cps4);
-//! assert_eq!(ias.holder, "Claire Anne MARTIN");
+//! assert_eq!(ias.holder, "DR Claire Anne MARTIN");
 //! assert!(ias.certificates.iter().all(|c| matches!(c.renewal, cps::x509::RenewalStatus::Valid { .. })));
 //!
 //! // The IAS-ECC client of cps-iasecc, on the same card: PIN, then a signature verified with
