@@ -13,8 +13,14 @@ pub fn for_transport(e: &TransportError) -> Option<&'static str> {
              libpcsclite1 and pcscd (`apt-get install libpcsclite1 pcscd`); the simulated card \
              works without them (commands without --reader)"
         }
+        TransportError::ServiceUnavailable { .. } => {
+            "start pcscd (e.g. `systemctl start pcscd.socket`)"
+        }
+        TransportError::ServiceStopped { .. } => "start pcscd again and retry",
+        TransportError::NoReader => "plug one in, or use the simulator (--sim cps4)",
         TransportError::UnknownReader { .. } => "see `cps readers`",
         TransportError::NoCard { .. } => "insert the card",
+        TransportError::CardReset => "run the command again (it selects the application again)",
         TransportError::CardUnresponsive | TransportError::NoAnswer { .. } => "reinsert the card",
         _ => return None,
     })

@@ -7,30 +7,28 @@ use cps_apdu::{ApduError, StatusWord};
 #[non_exhaustive]
 pub enum TransportError {
     /// The PC/SC service (pcscd) cannot be reached.
-    #[error(
-        "PC/SC service unavailable: start pcscd (e.g. `systemctl start pcscd.socket`) ({detail})"
-    )]
+    #[error("PC/SC service unavailable ({detail})")]
     ServiceUnavailable {
         /// What the PC/SC layer said.
         detail: String,
     },
     /// The PC/SC service (pcscd) stopped while we were using it.
-    #[error("PC/SC service stopped during {operation}: start pcscd again and retry")]
+    #[error("PC/SC service stopped during {operation}")]
     ServiceStopped {
         /// The PC/SC call that failed.
         operation: &'static str,
     },
     /// No reader is connected.
-    #[error("no smart-card reader found: plug one in, or use the simulator")]
+    #[error("no smart-card reader found")]
     NoReader,
     /// The named reader does not exist.
-    #[error("reader {reader:?} not found (see `cps readers`)")]
+    #[error("reader {reader:?} not found")]
     UnknownReader {
         /// The name asked for.
         reader: String,
     },
     /// The reader holds no card.
-    #[error("no card in reader {reader:?}: insert the card")]
+    #[error("no card in reader {reader:?}")]
     NoCard {
         /// Reader name.
         reader: String,
@@ -43,18 +41,18 @@ pub enum TransportError {
     },
     /// The card was reset (by another application or a power glitch). The channel has been
     /// reconnected, but every card state is lost: select the application and verify the PIN again.
-    #[error("the card was reset by another application: select the application again")]
+    #[error("the card was reset by another application")]
     CardReset,
     /// The card was removed.
     #[error("the card was removed from the reader")]
     CardRemoved,
     /// The card did not answer or the reader gave up.
-    #[error("the card does not respond (mute card or bad contact): reinsert it")]
+    #[error("the card does not respond (mute card or bad contact)")]
     CardUnresponsive,
     /// The card (or the reader, or pcscd) did not answer a command in time. The command may
     /// or may not have been executed; it is not sent again.
     #[error(
-        "the card did not answer {command} within {seconds:.1} s (card frozen, removed or reader hung): reinsert it"
+        "the card did not answer {command} within {seconds:.1} s (card frozen, removed or reader hung)"
     )]
     NoAnswer {
         /// The command awaited (its name from `cps_apdu::table`).
@@ -99,7 +97,7 @@ pub enum TransportError {
         detail: String,
     },
     /// A socket or file error (vpcd link, transcript file).
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was attempted.
         context: String,
@@ -108,7 +106,7 @@ pub enum TransportError {
         source: std::io::Error,
     },
     /// Malformed APDU bytes (from the card, the reader or a file).
-    #[error("malformed APDU: {0}")]
+    #[error("malformed APDU")]
     Apdu(#[from] ApduError),
     /// The card answered in a way the exchange layer cannot follow (e.g. endless `61xx`).
     #[error("protocol error while {attempted}: {detail}")]

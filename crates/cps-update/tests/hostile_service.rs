@@ -82,7 +82,7 @@ fn an_endless_service_is_stopped_and_its_text_made_printable() {
         &AtomicBool::new(false),
     )
     .unwrap_err();
-    assert!(err.to_string().contains("1000 steps"), "{err}");
+    assert!(chain(&err).contains("1000 steps"), "{err}");
 }
 
 #[test]
