@@ -10,16 +10,15 @@
 #  (c) there, `cps readers` and `cps --reader NAME info` fail with exit code 3 and a message
 #      naming the Debian packages to install (libpcsclite1, pcscd);
 #  (d) outside the namespace, the same binary lists pcscd's readers (vpcd's "Virtual PCD"),
-#      with pcscd started by scripts/with-pcscd.sh under the shared pcscd lock.
+#      with pcscd started by scripts/with-pcscd.sh.
 #
-# Needs root (mount namespaces), util-linux (unshare, flock), and for (d) pcscd + vsmartcard-vpcd.
-# Do not run it under `flock /tmp/cps-pcscd.lock`: it takes that lock itself for step (d).
+# Needs root (mount namespaces), util-linux (unshare), and for (d) pcscd + vsmartcard-vpcd (no
+# other pcscd running: like scripts/test.sh, the caller serialises pcscd users).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 TARGET="$ROOT/target/no-pcsc"
 BIN="$TARGET/debug/cps"
-LOCK=/tmp/cps-pcscd.lock
 
 fail() {
   echo "no-pcsc-check: FAILED: $*" >&2
@@ -100,7 +99,7 @@ unshare --mount --propagation private "$0" --inside
 
 # (d) The same binary with the library present: pcscd's readers are listed.
 [ -n "$(pcsc_library)" ] || fail "libpcsclite.so.1 is not installed: cannot check readers (apt-get install libpcsclite1 pcscd vsmartcard-vpcd)"
-out="$(flock "$LOCK" scripts/with-pcscd.sh "$BIN" readers 2>&1)" || fail "cps readers with libpcsclite present: $out"
+out="$(scripts/with-pcscd.sh "$BIN" readers 2>&1)" || fail "cps readers with libpcsclite present: $out"
 grep -q "Virtual PCD" <<<"$out" || fail "cps readers did not list vpcd's reader: $out"
 ok "same binary, library present: $(grep -m1 'Virtual PCD' <<<"$out")"
 
