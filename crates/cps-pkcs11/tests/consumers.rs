@@ -18,20 +18,22 @@
 )]
 
 use std::collections::BTreeSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use cps_sim::{Profile, SimCard};
+use cps_testkit::{
+    AUT_ID, READER, SIG_ID, clear_module_cache, insert, official_module as official, openssl, p11,
+    remove, run, run_with, wait,
+};
 use cps_transport::pcsc::PcscContext;
-use cps_transport::vpcd::{self, VpcdConfig, VpcdHandle};
+use cps_transport::vpcd::VpcdHandle;
 
-const READER: &str = "Virtual PCD 00 00";
-const SIG_ID: &str = "e828bd080f8025000001ff001001";
-const AUT_ID: &str = "e828bd080f8025000001ff001002";
-/// Where the official module caches PKCS#15 files per card serial.
-const MODULE_CACHE: &str = "/etc/opt/santesocial/CPS/cache";
+/// A missing tool or service: `SKIPPED`, or a failure under `CI=true`.
+fn skip_or_fail(reason: &str) {
+    cps_testkit::skip_or_fail("the PKCS#11 consumer test", reason);
+}
 
 /// Our module: `cargo test` builds the crate's cdylib into the `deps` folder of this test's
 /// binary (`cargo build` also copies it one level up).
@@ -43,99 +45,6 @@ fn ours() -> PathBuf {
         return built;
     }
     deps.parent().unwrap().join("libcps_pkcs11.so")
-}
-
-fn official() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/tools/cryptolib-cps/libcps3_pkcs11_lux.so")
-}
-
-fn skip_or_fail(reason: &str) {
-    cps_transport::pcsc::testing::skip_or_fail(&format!(
-        "the PKCS#11 consumer test cannot run: {reason}"
-    ));
-}
-
-/// A program's (success, stdout + stderr) within 90 s; `None` when not installed.
-fn run(program: &str, args: &[&str]) -> Option<(bool, String)> {
-    let child = match Process::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => panic!("starting {program}: {e}"),
-    };
-    Some(wait(child, program, args))
-}
-
-fn wait(mut child: std::process::Child, program: &str, args: &[&str]) -> (bool, String) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("{program} {args:?} did not finish in 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    (status.success(), out)
-}
-
-fn p11(m: &Path, args: &[&str]) -> (bool, String) {
-    let mut all = vec!["--module", m.to_str().unwrap()];
-    all.extend_from_slice(args);
-    run("pkcs11-tool", &all).expect("pkcs11-tool is installed")
-}
-
-fn openssl(args: &[&str]) -> (bool, String) {
-    run("openssl", args).expect("openssl is installed")
-}
-
-fn clear_module_cache(serial: &str) {
-    let Ok(entries) = std::fs::read_dir(MODULE_CACHE) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if e.file_name()
-            .to_string_lossy()
-            .starts_with(&format!("{serial}_"))
-        {
-            std::fs::remove_file(e.path()).unwrap();
-        }
-    }
-}
-
-fn insert(ctx: &PcscContext, card: SimCard) -> VpcdHandle<SimCard> {
-    let handle = vpcd::spawn(card, VpcdConfig::with_port(vpcd::DEFAULT_PORT)).unwrap();
-    assert!(handle.wait_connected(Duration::from_secs(5)), "vpcd link");
-    ctx.wait_for_card(Some(READER), Duration::from_secs(5))
-        .unwrap();
-    handle
-}
-
-fn remove(ctx: &PcscContext, handle: VpcdHandle<SimCard>) {
-    handle.remove().unwrap();
-    ctx.wait_for_removal(READER, Duration::from_secs(5))
-        .unwrap();
 }
 
 /// (object kind, label, ID) of each object of a `pkcs11-tool -O` listing.
@@ -571,21 +480,6 @@ fn cryptoki_round(generation: &str, dir: &Path) {
     assert!(keys.is_empty());
     drop(session);
     ctx.finalize().unwrap();
-}
-
-/// Runs a program with `input` on its stdin and extra environment: (success, stdout + stderr).
-fn run_with(program: &str, args: &[&str], input: &[u8], env: &[(&str, &str)]) -> (bool, String) {
-    use std::io::Write as _;
-    let mut child = Process::new(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {program}: {e}"));
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    wait(child, program, args)
 }
 
 /// `openssl s_server -Verify` on a free local port: asks for a client certificate and refuses
@@ -1064,7 +958,7 @@ fn consumers_on_the_simulated_cards() {
         c.wrong_pin();
 
         // Side by side with the official module: same objects (kind, label, ID).
-        clear_module_cache(serial);
+        clear_module_cache(&[serial]);
         let (ok, theirs) = p11(&official, &["-O", "--login", "--pin", "1234"]);
         assert!(ok, "{theirs}");
         let (ok, mine, _) = c.ours("-O --login", &["-O", "--login", "--pin", "1234"]);
@@ -1108,7 +1002,7 @@ fn consumers_on_the_simulated_cards() {
         // APDUs and wall time of find + login + sign, both modules (official: warm cache
         // after one run, its best case).
         let (ours_apdus, ours_time) = c.sign_round_trip(&m);
-        clear_module_cache(serial);
+        clear_module_cache(&[serial]);
         let (cold, cold_time) = c.sign_round_trip(&official);
         let (warm, warm_time) = c.sign_round_trip(&official);
         let line = format!(

@@ -14,111 +14,21 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
-use std::time::{Duration, Instant};
+
+use std::time::Duration;
 
 use cps_sim::{Profile, SimCard};
+use cps_testkit::{
+    AUT_ID, READER, SIG_ID, clear_module_cache, insert, official_module as module, openssl, p11,
+    remove, run,
+};
 use cps_transport::pcsc::PcscContext;
-use cps_transport::vpcd::{self, VpcdConfig, VpcdHandle};
+use cps_transport::vpcd::VpcdHandle;
 
-const READER: &str = "Virtual PCD 00 00";
-/// PKCS#15 iDs of the real cards: the PKCS#15 AID then 01 (signature) / 02 (authentication)
-/// (OpenSC issue #2267).
-const SIG_ID: &str = "e828bd080f8025000001ff001001";
-const AUT_ID: &str = "e828bd080f8025000001ff001002";
-
-fn module() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/tools/cryptolib-cps/libcps3_pkcs11_lux.so")
-}
-
+/// A missing tool or service: `SKIPPED`, or a failure under `CI=true`.
 fn skip_or_fail(reason: &str) {
-    cps_transport::pcsc::testing::skip_or_fail(&format!(
-        "the official-middleware test cannot run: {reason}"
-    ));
-}
-
-/// Runs a program with a time limit: (success, stdout + stderr); `None` when not installed.
-fn run(program: &str, args: &[&str]) -> Option<(bool, String)> {
-    let mut child = match Process::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => panic!("starting {program}: {e}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(90);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("{program} {args:?} did not finish in 90 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    Some((status.success(), out))
-}
-
-/// The official module caches PKCS#15 files per card serial in this folder (it creates it);
-/// APDU counts depend on it.
-const MODULE_CACHE: &str = "/etc/opt/santesocial/CPS/cache";
-
-/// Forgets what the module cached for the simulated cards' serials (`<serial>_<path>` files).
-fn clear_module_cache(serials: &[&str]) {
-    let Ok(entries) = std::fs::read_dir(MODULE_CACHE) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if serials.iter().any(|s| name.starts_with(&format!("{s}_"))) {
-            std::fs::remove_file(e.path()).unwrap();
-        }
-    }
-}
-
-fn p11(m: &Path, args: &[&str]) -> (bool, String) {
-    let mut all = vec!["--module", m.to_str().unwrap()];
-    all.extend_from_slice(args);
-    run("pkcs11-tool", &all).expect("pkcs11-tool is installed")
-}
-
-fn openssl(args: &[&str]) -> (bool, String) {
-    run("openssl", args).expect("openssl is installed")
-}
-
-fn insert(ctx: &PcscContext, card: SimCard) -> VpcdHandle<SimCard> {
-    let handle = vpcd::spawn(card, VpcdConfig::with_port(vpcd::DEFAULT_PORT)).unwrap();
-    assert!(handle.wait_connected(Duration::from_secs(5)), "vpcd link");
-    ctx.wait_for_card(Some(READER), Duration::from_secs(5))
-        .unwrap();
-    handle
-}
-
-fn remove(ctx: &PcscContext, handle: VpcdHandle<SimCard>) {
-    handle.remove().unwrap();
-    ctx.wait_for_removal(READER, Duration::from_secs(5))
-        .unwrap();
+    cps_testkit::skip_or_fail("the official-middleware test", reason);
 }
 
 /// The public key of the persona's certificate, as a PEM file for openssl.

@@ -15,69 +15,27 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command as Process, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cps_sim::{CardStats, Profile, SimCard};
+use cps_testkit::{READER, insert, remove, run_env};
 use cps_transport::pcsc::{PcscContext, ShareMode};
-use cps_transport::vpcd::{self, VpcdConfig, VpcdHandle};
+use cps_transport::vpcd::VpcdHandle;
 use cps_transport::{CardChannel, TransportError};
 
-const READER: &str = "Virtual PCD 00 00";
 const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";
 /// DigestInfo prefix of SHA-256 (RFC 8017 §9.2 note 1).
 const DI_SHA256: &str = "3031300d060960864801650304020105000420";
 
 /// Under CI=true a missing PC/SC stack is a failure; elsewhere the test is skipped, loudly.
 fn skip_or_fail(reason: &str) {
-    cps_transport::pcsc::testing::skip_or_fail(&format!(
-        "the OpenSC end-to-end test cannot run: {reason}"
-    ));
+    cps_testkit::skip_or_fail("the OpenSC end-to-end test", reason);
 }
 
-/// Runs a tool with a time limit; `None` when it is not installed.
+/// Runs a tool with a time limit and extra environment; `None` when it is not installed.
 fn run(program: &str, args: &[&str], env: &[(&str, &Path)]) -> Option<(bool, String)> {
-    let mut cmd = Process::new(program);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(e) => panic!("starting {program}: {e}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("{program} {args:?} did not finish in 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    Some((status.success(), format!("{out}{err}")))
+    run_env(program, args, env)
 }
 
 /// One OpenSC operation: runs it, prints it, records the APDUs the card received for it.
@@ -115,24 +73,6 @@ fn temp_dir() -> PathBuf {
     let d = std::env::temp_dir().join(format!("cps-sim-opensc-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
-}
-
-/// Inserts `card` and waits until pcscd sees it.
-fn insert(ctx: &PcscContext, card: SimCard) -> VpcdHandle<SimCard> {
-    let handle = vpcd::spawn(card, VpcdConfig::with_port(vpcd::DEFAULT_PORT)).unwrap();
-    assert!(
-        handle.wait_connected(Duration::from_secs(5)),
-        "vpcd link did not connect"
-    );
-    ctx.wait_for_card(Some(READER), Duration::from_secs(5))
-        .unwrap();
-    handle
-}
-
-fn remove(ctx: &PcscContext, handle: VpcdHandle<SimCard>) {
-    handle.remove().unwrap();
-    ctx.wait_for_removal(READER, Duration::from_secs(5))
-        .unwrap();
 }
 
 /// Our own PIN status APDU through PC/SC (never spends a try): the status word.

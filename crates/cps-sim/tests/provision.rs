@@ -179,7 +179,7 @@ fn door_refusals() {
         matches!(err, DoorRefusal::Card(Refusal::AuthenticationFailed(_))),
         "{err}"
     );
-    let text = chain(&err);
+    let text = cps_testkit::error_chain(&err);
     assert_eq!(text.matches("authentication failed").count(), 1, "{text}");
     assert!(text.contains("AUTHENTICATION_ERROR"), "{text}");
     // The wrong UID (another card's): diversified key differs.
@@ -600,16 +600,4 @@ fn reader_pseudo_apdus_on_the_contactless_cards() {
         .unwrap();
     contact.power_on();
     assert_eq!(contact.process(&h("FF CA 00 00 00")), h("6E 00"));
-}
-
-/// The error's message and its causes, as an application shows them.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }

@@ -67,7 +67,7 @@ fn an_endless_service_is_stopped_and_its_text_made_printable() {
     )
     .unwrap_err();
     assert!(matches!(err, UpdateError::Service(_)), "{err}");
-    assert!(chain(&err).contains("50 steps"), "{err}");
+    assert!(cps_testkit::error_chain(&err).contains("50 steps"), "{err}");
     assert_eq!(seen.len(), 50);
     for what in &seen {
         assert!(!what.chars().any(char::is_control), "{what:?}");
@@ -82,7 +82,10 @@ fn an_endless_service_is_stopped_and_its_text_made_printable() {
         &AtomicBool::new(false),
     )
     .unwrap_err();
-    assert!(chain(&err).contains("1000 steps"), "{err}");
+    assert!(
+        cps_testkit::error_chain(&err).contains("1000 steps"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -180,16 +183,4 @@ fn bad_addresses_are_explained_in_plain_words() {
     }
     assert!(HttpService::parse("http://127.0.0.1:8700").is_ok());
     assert!(HttpService::parse("http://[::1]:8700/base").is_ok());
-}
-
-/// The error's message and its causes, as an application shows them.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }

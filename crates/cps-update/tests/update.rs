@@ -586,7 +586,10 @@ fn a_card_without_update_application_or_unknown_to_the_issuer() {
     // Not registered.
     let card = SimCard::new(Profile::Cps4, "pharmacien-durand").unwrap();
     let err = update(InProcessChannel::new(card), &mut issuer, &mut |_| {}, &NO).unwrap_err();
-    assert!(chain(&err).contains("not registered"), "{err}");
+    assert!(
+        cps_testkit::error_chain(&err).contains("not registered"),
+        "{err}"
+    );
 }
 
 proptest::proptest! {
@@ -638,16 +641,4 @@ proptest::proptest! {
             }
         }
     }
-}
-
-/// The error's message and its causes, as an application shows them.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }

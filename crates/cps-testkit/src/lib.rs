@@ -1,0 +1,181 @@
+//! Test support shared by the end-to-end tests of cps-rs (not published): external tools
+//! (`pkcs11-tool`, `openssl`...) run with a time limit, the simulated card inserted in and
+//! removed from pcscd's virtual reader (vsmartcard-vpcd), the official Cryptolib CPS module
+//! and its cache.
+//!
+//! A missing tool or service is the caller's to report with [`skip_or_fail`]: a `SKIPPED`
+//! line, or a failure under `CI=true`.
+#![forbid(unsafe_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::expect_used,
+    reason = "test support: a panic is a test failure"
+)]
+
+use std::io::{Read, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use cps_sim::SimCard;
+use cps_transport::pcsc::PcscContext;
+use cps_transport::vpcd::{self, VpcdConfig, VpcdHandle};
+
+/// The reader vpcd offers on its default port.
+pub const READER: &str = "Virtual PCD 00 00";
+/// PKCS#15 ID of the signature key of the real cards: the PKCS#15 AID then 01 (OpenSC issue
+/// #2267).
+pub const SIG_ID: &str = "e828bd080f8025000001ff001001";
+/// PKCS#15 ID of the authentication key: the PKCS#15 AID then 02.
+pub const AUT_ID: &str = "e828bd080f8025000001ff001002";
+/// Where the official module caches PKCS#15 files per card serial (it creates the folder);
+/// its APDU counts depend on it.
+pub const MODULE_CACHE: &str = "/etc/opt/santesocial/CPS/cache";
+/// How long an external tool may run.
+pub const TOOL_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The official Cryptolib CPS 5.2.2 PKCS#11 module (`../shared/tools/cryptolib-cps/`, beside
+/// the checkout).
+pub fn official_module() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/tools/cryptolib-cps/libcps3_pkcs11_lux.so")
+}
+
+/// A test that cannot run: `SKIPPED`, or a failure under `CI=true`.
+pub fn skip_or_fail(test: &str, reason: &str) {
+    cps_transport::pcsc::testing::skip_or_fail(&format!("{test} cannot run: {reason}"));
+}
+
+/// Runs a program (stdin empty, extra environment `env`) within [`TOOL_TIMEOUT`]:
+/// (success, stdout then stderr); `None` when the program is not installed.
+pub fn run_env<K: AsRef<std::ffi::OsStr>, V: AsRef<std::ffi::OsStr>>(
+    program: &str,
+    args: &[&str],
+    env: &[(K, V)],
+) -> Option<(bool, String)> {
+    let mut cmd = Process::new(program);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    match cmd.spawn() {
+        Ok(child) => Some(wait(child, program, args)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => panic!("starting {program}: {e}"),
+    }
+}
+
+/// [`run_env`] without extra environment.
+pub fn run(program: &str, args: &[&str]) -> Option<(bool, String)> {
+    run_env::<&str, &str>(program, args, &[])
+}
+
+/// Runs a program with `input` on its stdin and extra environment: (success, stdout then
+/// stderr). The program must be installed.
+pub fn run_with(
+    program: &str,
+    args: &[&str],
+    input: &[u8],
+    env: &[(&str, &str)],
+) -> (bool, String) {
+    let mut child = Process::new(program)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {program}: {e}"));
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    wait(child, program, args)
+}
+
+/// Waits for a started program within [`TOOL_TIMEOUT`] (killed and a panic after it):
+/// (success, stdout then stderr).
+pub fn wait(mut child: Child, program: &str, args: &[&str]) -> (bool, String) {
+    let deadline = Instant::now() + TOOL_TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("{program} {args:?} did not finish in {TOOL_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    (status.success(), out)
+}
+
+/// OpenSC's `pkcs11-tool --module m ARGS` (installed).
+pub fn p11(m: &Path, args: &[&str]) -> (bool, String) {
+    let mut all = vec!["--module", m.to_str().unwrap()];
+    all.extend_from_slice(args);
+    run("pkcs11-tool", &all).expect("pkcs11-tool is installed")
+}
+
+/// `openssl ARGS` (installed).
+pub fn openssl(args: &[&str]) -> (bool, String) {
+    run("openssl", args).expect("openssl is installed")
+}
+
+/// Forgets what the official module cached for these card serials (`<serial>_<path>` files).
+pub fn clear_module_cache(serials: &[&str]) {
+    let Ok(entries) = std::fs::read_dir(MODULE_CACHE) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if serials.iter().any(|s| name.starts_with(&format!("{s}_"))) {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+}
+
+/// Inserts `card` in vpcd's default reader and waits until pcscd sees it.
+pub fn insert(ctx: &PcscContext, card: SimCard) -> VpcdHandle<SimCard> {
+    let handle = vpcd::spawn(card, VpcdConfig::with_port(vpcd::DEFAULT_PORT)).unwrap();
+    assert!(
+        handle.wait_connected(Duration::from_secs(5)),
+        "vpcd link did not connect"
+    );
+    ctx.wait_for_card(Some(READER), Duration::from_secs(5))
+        .unwrap();
+    handle
+}
+
+/// Removes the card and waits until pcscd sees the reader empty.
+pub fn remove(ctx: &PcscContext, handle: VpcdHandle<SimCard>) {
+    handle.remove().unwrap();
+    ctx.wait_for_removal(READER, Duration::from_secs(5))
+        .unwrap();
+}
+
+/// An error's message and its causes (`what: why: why`), as an application shows them.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
