@@ -530,9 +530,14 @@ impl Link {
                 attempted: "reading the card's response",
                 detail: "no byte at all".to_string(),
             }),
-            Err(PcscError::ResetCard | PcscError::UnpoweredCard) => {
-                // Another application reset (or powered down) the card: reconnect without
-                // resetting it again, and tell the caller that the card state is gone.
+            // Another application reset (or powered down) the card: reconnect without
+            // resetting it again, and tell the caller that the card state is gone.
+            // SCARD_E_PROTO_MISMATCH belongs here too: pcsc-lite's SCardTransmit (winscard.c)
+            // refuses the command, before sending anything, when the protocol of our
+            // connection differs from the card's current one, which a reset by another
+            // process leaves undefined until the card is negotiated again (seen by the fault
+            // suite with three processes on one card).
+            Err(PcscError::ResetCard | PcscError::UnpoweredCard | PcscError::ProtoMismatch) => {
                 self.reconnect(card, Disposition::Leave)?;
                 Err(TransportError::CardReset)
             }
