@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 
-use cps_iasecc::{CpsCard, Digest, KeyUsage, Pin};
+use cps_iasecc::{CpsCard, Digest, KeyRole, Pin};
 use cps_sim::{Profile, SimCard};
 use cps_transport::InProcessChannel;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -31,7 +31,7 @@ fn verify_and_sign(sim: SimCard) -> Card {
     let mut card = CpsCard::open(InProcessChannel::new(sim)).unwrap();
     card.verify_pin(&Pin::new("1234").unwrap()).unwrap();
     black_box(
-        card.sign(KeyUsage::Signature, &Digest::sha256_of(b"bench"))
+        card.sign(KeyRole::Signature, &Digest::sha256_of(b"bench"))
             .unwrap(),
     );
     card

@@ -4,7 +4,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
-use cps::iasecc::{Digest, KeyFamily, KeySelector, KeyUsage, Pin, Signature};
+use cps::iasecc::{Digest, KeyFamily, KeyRole, KeySelector, Pin, Signature};
 use cps::x509::{CpsCertificate, SignedData};
 use rand_core::RngCore;
 use serde_json::json;
@@ -75,8 +75,8 @@ pub struct AuthTestArgs {}
 /// The card's RSA key for this use (CPS3 and CPS4 have RSA-2048 keys only).
 fn selector(key: KeyName) -> KeySelector {
     let usage = match key {
-        KeyName::Sign => KeyUsage::Signature,
-        KeyName::Auth => KeyUsage::Authentication,
+        KeyName::Sign => KeyRole::Signature,
+        KeyName::Auth => KeyRole::Authentication,
     };
     KeySelector::UsageIn(usage, KeyFamily::Rsa)
 }
@@ -188,10 +188,12 @@ fn algorithm_for(
 ) -> Result<cps::x509::SignatureAlgorithm, Failure> {
     match cert.public_key().algorithm() {
         cps::x509::KeyAlgorithm::Rsa { .. } if pss => {
-            Ok(cps::x509::SignatureAlgorithm::RsaPssSha256)
+            Ok(cps::x509::SignatureAlgorithm::RSA_PSS_SHA256)
         }
-        cps::x509::KeyAlgorithm::Rsa { .. } => Ok(cps::x509::SignatureAlgorithm::RsaPkcs1v15Sha256),
-        cps::x509::KeyAlgorithm::EcP256 => Ok(cps::x509::SignatureAlgorithm::EcdsaP256Sha256),
+        cps::x509::KeyAlgorithm::Rsa { .. } => {
+            Ok(cps::x509::SignatureAlgorithm::RSA_PKCS1V15_SHA256)
+        }
+        cps::x509::KeyAlgorithm::EcP256 => Ok(cps::x509::SignatureAlgorithm::ECDSA_SHA256),
         other => Err(Failure::new(
             8,
             format!("the certificate's key ({other}) is not one CPS cards sign with"),

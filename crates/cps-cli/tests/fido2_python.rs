@@ -12,7 +12,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use cps_fido2::{Fido2, Registration};
-use cps_iasecc::{CpsCard, Digest, KeyUsage, Pin};
+use cps_iasecc::{CpsCard, Digest, KeyRole, Pin};
 use cps_transport::pcsc::{PcscContext, ShareMode};
 
 /// The second vpcd slot ("Virtual PCD 00 01"), as the other `cps sim serve` test.
@@ -138,8 +138,8 @@ fn python_fido2_and_our_clients_drive_the_served_cps4() {
     let mut card = CpsCard::open(&mut channel).unwrap();
     card.verify_pin(&Pin::new("1234").unwrap()).unwrap();
     let digest = Digest::sha256_of(b"after FIDO2, through pcscd");
-    let sig = card.sign(KeyUsage::Signature, &digest).unwrap();
-    let key = card.resolve_key(KeyUsage::Signature).unwrap();
+    let sig = card.sign(KeyRole::Signature, &digest).unwrap();
+    let key = card.resolve_key(KeyRole::Signature).unwrap();
     let cert = card
         .certificate_for(&key)
         .unwrap()

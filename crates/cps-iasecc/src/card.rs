@@ -11,7 +11,7 @@ use cps_transport::{CardChannel, Exchange};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::{
-    Digest, HashAlgorithm, KeyAlgorithm, KeyFamily, KeyInfo, KeySelector, KeySource, KeyUsage,
+    Digest, HashAlgorithm, KeyAlgorithm, KeyFamily, KeyInfo, KeyRole, KeySelector, KeySource,
     Signature, SignatureAlgorithm,
 };
 use crate::error::{Error, Result};
@@ -711,7 +711,7 @@ impl<C: CardChannel> CpsCard<C> {
     /// AUTHENTICATE: 2 APDUs). RSA: PKCS#1 v1.5 over the digest's DigestInfo; P-256: raw
     /// `r ‖ s` over the digest. The PIN must have been verified.
     pub fn authenticate(&mut self, digest: &Digest) -> Result<Signature> {
-        self.authenticate_with(KeyUsage::Authentication, digest)
+        self.authenticate_with(KeyRole::Authentication, digest)
     }
 
     /// Client authentication with a chosen key.
@@ -729,7 +729,7 @@ impl<C: CardChannel> CpsCard<C> {
     pub fn decipher(&mut self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         self.run(|s| {
             s.with_key(
-                &KeySelector::UsageIn(KeyUsage::Decipher, KeyFamily::Rsa),
+                &KeySelector::UsageIn(KeyRole::Decipher, KeyFamily::Rsa),
                 |s, k| s.decipher_with(k, ciphertext),
             )
         })
@@ -751,7 +751,7 @@ fn pin_result(sw: StatusWord, attempted: &'static str, puk: bool) -> Result<()> 
 /// The key table of the CPS profile (docs/card-layout.md, "Keys"): used when the PrKDF has
 /// not been read, so that an operation costs only its own APDUs.
 fn profile_keys(generation: Generation) -> Vec<KeyInfo> {
-    let key = |label: &str, reference: u8, usage: KeyUsage, flags: u64, algorithm| KeyInfo {
+    let key = |label: &str, reference: u8, usage: KeyRole, flags: u64, algorithm| KeyInfo {
         label: label.to_owned(),
         id: Vec::new(),
         usage,
@@ -771,11 +771,11 @@ fn profile_keys(generation: Generation) -> Vec<KeyInfo> {
         Generation::Cps4 => CPS4_AUTH_KEY,
     };
     vec![
-        key("CPS_PRIV_SIG", CPS4_SIGN_KEY, KeyUsage::Signature, nr, rsa),
+        key("CPS_PRIV_SIG", CPS4_SIGN_KEY, KeyRole::Signature, nr, rsa),
         key(
             "CPS_PRIV_AUT",
             auth_ref,
-            KeyUsage::Authentication,
+            KeyRole::Authentication,
             sign | decrypt,
             rsa,
         ),
@@ -1307,10 +1307,10 @@ impl Session<'_, '_> {
         let keys = self.known_keys();
         let pick = |family: KeyFamily| {
             keys.iter()
-                .find(|k| k.algorithm.family() == family && k.usage == usage)
+                .find(|k| k.algorithm.family() == Some(family) && k.usage == usage)
                 .or_else(|| {
                     keys.iter()
-                        .find(|k| k.algorithm.family() == family && k.can(usage))
+                        .find(|k| k.algorithm.family() == Some(family) && k.can(usage))
                 })
         };
         let other = match family {
@@ -1328,9 +1328,9 @@ impl Session<'_, '_> {
                         KeyFamily::Ec => "EC",
                     },
                     match usage {
-                        KeyUsage::Authentication => "authentication",
-                        KeyUsage::Signature => "signature",
-                        KeyUsage::Decipher => "decryption",
+                        KeyRole::Authentication => "authentication",
+                        KeyRole::Signature => "signature",
+                        KeyRole::Decipher => "decryption",
                     }
                 ),
             })
@@ -1408,7 +1408,7 @@ impl Session<'_, '_> {
     }
 
     fn response_ne(&self, key: &KeyInfo) -> usize {
-        let len = key.algorithm.signature_len();
+        let len = key.algorithm.signature_len().unwrap_or(SHORT_NE);
         if len <= SHORT_NE || self.st.read_ne <= SHORT_NE {
             SHORT_NE
         } else {
@@ -1442,13 +1442,13 @@ impl Session<'_, '_> {
     /// The CPS3 algorithm reference of PKCS#1 v1.5 signature with this hash.
     fn cps3_sign_alg(&self, key: &KeyInfo, hash: HashAlgorithm) -> Result<u8> {
         match (key.algorithm.family(), hash) {
-            (KeyFamily::Rsa, HashAlgorithm::Sha256) => {
+            (Some(KeyFamily::Rsa), HashAlgorithm::Sha256) => {
                 Ok(self.alg_ref(key, CKM_SHA256_RSA_PKCS, false, ALG_RSA_SHA256))
             }
-            (KeyFamily::Rsa, HashAlgorithm::Sha1) => {
+            (Some(KeyFamily::Rsa), HashAlgorithm::Sha1) => {
                 Ok(self.alg_ref(key, CKM_SHA1_RSA_PKCS, false, ALG_RSA_SHA1))
             }
-            (KeyFamily::Ec, HashAlgorithm::Sha256) => {
+            (Some(KeyFamily::Ec), HashAlgorithm::Sha256) => {
                 Ok(self.alg_ref(key, CKM_ECDSA_SHA256, false, ALG_ECDSA_SHA256))
             }
             (family, hash) => Err(Error::Unsupported {
@@ -1474,8 +1474,9 @@ impl Session<'_, '_> {
         }
         let alg = self.cps3_sign_alg(key, digest.algorithm())?;
         let algorithm = match key.algorithm.family() {
-            KeyFamily::Rsa => SignatureAlgorithm::RsaPkcs1v15(digest.algorithm()),
-            KeyFamily::Ec => SignatureAlgorithm::Ecdsa(digest.algorithm()),
+            Some(KeyFamily::Rsa) => SignatureAlgorithm::RsaPkcs1v15(digest.algorithm()),
+            // cps3_sign_alg accepted RSA and EC keys only.
+            Some(KeyFamily::Ec) | None => SignatureAlgorithm::Ecdsa(digest.algorithm()),
         };
         self.mse(
             0xB6,
@@ -1507,7 +1508,7 @@ impl Session<'_, '_> {
             return self.sign_with(key, &digest, false);
         }
         let alg = self.cps3_sign_alg(key, hash)?;
-        if key.algorithm.family() != KeyFamily::Rsa {
+        if key.algorithm.family() != Some(KeyFamily::Rsa) {
             return Err(Error::Unsupported {
                 what: "a message hashed by the card with an EC key",
                 detail: "give a digest instead (sign)".into(),
@@ -1564,7 +1565,7 @@ impl Session<'_, '_> {
                 });
             }
         };
-        if key.algorithm.family() != KeyFamily::Rsa {
+        if key.algorithm.family() != Some(KeyFamily::Rsa) {
             return Err(Error::Unsupported {
                 what: "an EC key on a CPS4",
                 detail: "the CPS4 has RSA-2048 keys only".into(),
@@ -1606,13 +1607,13 @@ impl Session<'_, '_> {
             // The CPS4 has no INTERNAL AUTHENTICATE (6D00): the host pads the DigestInfo
             // (type 1, RFC 8017 §9.2) and the card applies its private key by PSO DECIPHER
             // (card-cps4.c `decipher` through pkcs15-sec.c for CKM_RSA_PKCS).
-            if key.algorithm.family() != KeyFamily::Rsa {
+            if key.algorithm.family() != Some(KeyFamily::Rsa) {
                 return Err(Error::Unsupported {
                     what: "an EC key on a CPS4",
                     detail: "the CPS4 has RSA-2048 keys only".into(),
                 });
             }
-            let k = key.algorithm.signature_len();
+            let k = key.algorithm.signature_len().unwrap_or(0);
             let block = crate::crypto::pkcs1_type1(&digest.digest_info(), k)?;
             self.chipdoc_mse_ct(key)?;
             let sig = self.chipdoc_raw_rsa(&block, "authenticating (PSO DECIPHER)")?;
@@ -1624,12 +1625,18 @@ impl Session<'_, '_> {
             ));
         }
         let (alg, data, algorithm) = match key.algorithm.family() {
-            KeyFamily::Rsa => (
+            None => {
+                return Err(Error::Unsupported {
+                    what: "this key algorithm for INTERNAL AUTHENTICATE",
+                    detail: key.algorithm.to_string(),
+                });
+            }
+            Some(KeyFamily::Rsa) => (
                 self.alg_ref(key, CKM_RSA_PKCS, false, ALG_RSA_PKCS1),
                 digest.digest_info(),
                 SignatureAlgorithm::RsaPkcs1v15(digest.algorithm()),
             ),
-            KeyFamily::Ec => (
+            Some(KeyFamily::Ec) => (
                 self.alg_ref(key, CKM_ECDSA, false, ALG_ECDSA),
                 digest.as_bytes().to_vec(),
                 SignatureAlgorithm::Ecdsa(digest.algorithm()),
@@ -1659,7 +1666,7 @@ impl Session<'_, '_> {
     }
 
     fn decipher_with(&mut self, key: &KeyInfo, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        if key.algorithm.family() != KeyFamily::Rsa {
+        if key.algorithm.family() != Some(KeyFamily::Rsa) {
             return Err(Error::Unsupported {
                 what: "decryption with an EC key",
                 detail: "the card deciphers with its RSA authentication key only".into(),
@@ -1699,11 +1706,13 @@ impl Session<'_, '_> {
 
 /// A signature must be exactly as long as the key says (RSA: modulus bytes; ECDSA: 2 × 32).
 fn check_signature_len(key: &KeyInfo, sig: &[u8]) -> Result<()> {
-    let want = key.algorithm.signature_len();
     // A key of the profile table has an assumed RSA size: only PrKDF keys and EC keys have a
     // length that can be checked.
-    let checkable = key.source == KeySource::PrKdf || key.algorithm.family() == KeyFamily::Ec;
-    if checkable && sig.len() != want {
+    let checkable = key.source == KeySource::PrKdf || key.algorithm.family() == Some(KeyFamily::Ec);
+    let Some(want) = key.algorithm.signature_len().filter(|_| checkable) else {
+        return Ok(());
+    };
+    if sig.len() != want {
         return Err(Error::malformed(
             "signature",
             format!(
@@ -1784,7 +1793,7 @@ mod tests {
             assert!(k.can(k.usage));
             assert_eq!(k.algorithm, KeyAlgorithm::Rsa { bits: 2048 });
         }
-        assert!(k4[1].can(KeyUsage::Decipher) && !k4[0].can(KeyUsage::Decipher));
+        assert!(k4[1].can(KeyRole::Decipher) && !k4[0].can(KeyRole::Decipher));
     }
 
     #[test]

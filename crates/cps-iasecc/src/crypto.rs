@@ -13,53 +13,7 @@ use sha2::Digest as _;
 
 use crate::error::{Error, Result};
 use crate::pkcs15::{KeyEntry, KeyType, KeyUsageFlags, Path};
-
-/// A hash algorithm.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum HashAlgorithm {
-    /// SHA-1 (legacy; CPS3 cards still list it).
-    Sha1,
-    /// SHA-256.
-    Sha256,
-    /// SHA-384.
-    Sha384,
-    /// SHA-512.
-    Sha512,
-}
-
-impl HashAlgorithm {
-    /// Digest length in bytes.
-    pub fn output_len(self) -> usize {
-        match self {
-            HashAlgorithm::Sha1 => 20,
-            HashAlgorithm::Sha256 => 32,
-            HashAlgorithm::Sha384 => 48,
-            HashAlgorithm::Sha512 => 64,
-        }
-    }
-
-    /// The DER prefix of the PKCS#1 `DigestInfo` (RFC 8017 §9.2, note 1).
-    pub fn digest_info_prefix(self) -> &'static [u8] {
-        match self {
-            HashAlgorithm::Sha1 => &[
-                0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2B, 0x0E, 0x03, 0x02, 0x1A, 0x05, 0x00, 0x04,
-                0x14,
-            ],
-            HashAlgorithm::Sha256 => &[
-                0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                0x01, 0x05, 0x00, 0x04, 0x20,
-            ],
-            HashAlgorithm::Sha384 => &[
-                0x30, 0x41, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                0x02, 0x05, 0x00, 0x04, 0x30,
-            ],
-            HashAlgorithm::Sha512 => &[
-                0x30, 0x51, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-                0x03, 0x05, 0x00, 0x04, 0x40,
-            ],
-        }
-    }
-}
+pub use cps_x509::{HashAlgorithm, KeyAlgorithm, KeyFamily, SignatureAlgorithm};
 
 /// A message digest computed by the host, which the card signs.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -168,69 +122,13 @@ impl Digest {
 
 /// What a key is for, as the card's PKCS#15 usage flags say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyUsage {
-    /// Client authentication (usage `sign` without `nonRepudiation`): INTERNAL AUTHENTICATE.
+pub enum KeyRole {
+    /// Client authentication (usage `sign` without `nonRepudiation`), e.g. TLS.
     Authentication,
     /// Qualified-style signature (`nonRepudiation`): PSO COMPUTE DIGITAL SIGNATURE.
     Signature,
     /// Decryption (`decrypt` / `unwrap`): PSO DECIPHER.
     Decipher,
-}
-
-/// The algorithm family of a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyFamily {
-    /// RSA.
-    Rsa,
-    /// Elliptic curve (P-256 on CPS4).
-    Ec,
-}
-
-/// The algorithm and size of a key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyAlgorithm {
-    /// RSA with this modulus size.
-    Rsa {
-        /// Modulus size in bits.
-        bits: u32,
-    },
-    /// ECDSA on NIST P-256.
-    EcP256,
-    /// Another elliptic curve, by field size.
-    Ec {
-        /// Field size in bits.
-        field_bits: u32,
-    },
-}
-
-impl KeyAlgorithm {
-    /// RSA or EC.
-    pub fn family(self) -> KeyFamily {
-        match self {
-            KeyAlgorithm::Rsa { .. } => KeyFamily::Rsa,
-            KeyAlgorithm::EcP256 | KeyAlgorithm::Ec { .. } => KeyFamily::Ec,
-        }
-    }
-
-    /// Size of a raw signature in bytes (modulus size, or 2 × field size).
-    pub fn signature_len(self) -> usize {
-        let bits = match self {
-            KeyAlgorithm::Rsa { bits } => bits,
-            KeyAlgorithm::EcP256 => 512,
-            KeyAlgorithm::Ec { field_bits } => 2 * field_bits,
-        };
-        usize::try_from(bits.div_ceil(8)).unwrap_or(usize::MAX)
-    }
-}
-
-impl std::fmt::Display for KeyAlgorithm {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            KeyAlgorithm::Rsa { bits } => write!(f, "RSA-{bits}"),
-            KeyAlgorithm::EcP256 => f.write_str("ECDSA P-256"),
-            KeyAlgorithm::Ec { field_bits } => write!(f, "EC-{field_bits}"),
-        }
-    }
 }
 
 /// Where a [`KeyInfo`] came from.
@@ -250,7 +148,7 @@ pub struct KeyInfo {
     /// PKCS#15 iD: the certificate with the same iD holds the public key.
     pub id: Vec<u8>,
     /// Main usage.
-    pub usage: KeyUsage,
+    pub usage: KeyRole,
     /// All usage flags of the PrKDF.
     pub flags: KeyUsageFlags,
     /// Algorithm and size.
@@ -269,26 +167,26 @@ pub struct KeyInfo {
 
 impl KeyInfo {
     /// Whether the key's flags allow this usage.
-    pub fn can(&self, usage: KeyUsage) -> bool {
+    pub fn can(&self, usage: KeyRole) -> bool {
         let f = self.flags;
         match usage {
-            KeyUsage::Signature => f.non_repudiation(),
-            KeyUsage::Authentication => f.sign() || f.sign_recover(),
-            KeyUsage::Decipher => {
-                self.algorithm.family() == KeyFamily::Rsa && (f.decrypt() || f.unwrap())
+            KeyRole::Signature => f.non_repudiation(),
+            KeyRole::Authentication => f.sign() || f.sign_recover(),
+            KeyRole::Decipher => {
+                self.algorithm.family() == Some(KeyFamily::Rsa) && (f.decrypt() || f.unwrap())
             }
         }
     }
 
     /// The main usage of a set of flags: non-repudiation → signature; sign → authentication;
     /// decrypt/unwrap → decipher.
-    pub fn main_usage(flags: KeyUsageFlags) -> Option<KeyUsage> {
+    pub fn main_usage(flags: KeyUsageFlags) -> Option<KeyRole> {
         if flags.non_repudiation() {
-            Some(KeyUsage::Signature)
+            Some(KeyRole::Signature)
         } else if flags.sign() || flags.sign_recover() {
-            Some(KeyUsage::Authentication)
+            Some(KeyRole::Authentication)
         } else if flags.decrypt() || flags.unwrap() {
-            Some(KeyUsage::Decipher)
+            Some(KeyRole::Decipher)
         } else {
             None
         }
@@ -303,7 +201,10 @@ impl KeyInfo {
             // RSA without modulusLength: OpenSC requires it; assume the CPS size.
             (KeyType::Rsa, None) => KeyAlgorithm::Rsa { bits: 2048 },
             (KeyType::Ec, Some(256) | None) => KeyAlgorithm::EcP256,
-            (KeyType::Ec, Some(field_bits)) => KeyAlgorithm::Ec { field_bits },
+            (KeyType::Ec, Some(field_bits)) => KeyAlgorithm::EcOther {
+                curve: None,
+                field_bits: Some(field_bits),
+            },
             (KeyType::Other(_), _) => return None,
         };
         Some(KeyInfo {
@@ -327,9 +228,9 @@ pub enum KeySelector {
     /// The card's key for this usage, in the preferred family
     /// ([`CpsCard::set_key_preference`](crate::CpsCard::set_key_preference): P-256 on CPS4,
     /// RSA on CPS3), or the other family when the card has none in the preferred one.
-    Usage(KeyUsage),
+    Usage(KeyRole),
     /// The card's key for this usage in this family (no fallback).
-    UsageIn(KeyUsage, KeyFamily),
+    UsageIn(KeyRole, KeyFamily),
     /// The key with this reference (`84 01 <ref>` of MSE), as the PrKDF (if read) or the CPS
     /// profile table describes it.
     Reference(u8),
@@ -337,8 +238,8 @@ pub enum KeySelector {
     Key(KeyInfo),
 }
 
-impl From<KeyUsage> for KeySelector {
-    fn from(u: KeyUsage) -> Self {
+impl From<KeyRole> for KeySelector {
+    fn from(u: KeyRole) -> Self {
         KeySelector::Usage(u)
     }
 }
@@ -353,18 +254,6 @@ impl From<&KeyInfo> for KeySelector {
     fn from(k: &KeyInfo) -> Self {
         KeySelector::Key(k.clone())
     }
-}
-
-/// The algorithm of a signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SignatureAlgorithm {
-    /// RSA PKCS#1 v1.5 over the DigestInfo of this hash.
-    RsaPkcs1v15(HashAlgorithm),
-    /// RSASSA-PSS with this hash, MGF1 with the same hash and a salt as long as the hash
-    /// (RFC 8017 §8.1; the CPS4, Cryptolib `CPSV4_ALG_*_PSS`).
-    RsaPss(HashAlgorithm),
-    /// ECDSA over this hash; the bytes are the raw `r ‖ s`.
-    Ecdsa(HashAlgorithm),
 }
 
 /// A signature made by the card.
@@ -448,26 +337,10 @@ impl Signature {
         certificate: &cps_x509::CpsCertificate,
         digest: &Digest,
     ) -> std::result::Result<(), cps_x509::SignatureError> {
-        let algorithm = match self.algorithm {
-            SignatureAlgorithm::RsaPkcs1v15(HashAlgorithm::Sha256) => {
-                cps_x509::SignatureAlgorithm::RsaPkcs1v15Sha256
-            }
-            SignatureAlgorithm::Ecdsa(HashAlgorithm::Sha256) => {
-                cps_x509::SignatureAlgorithm::EcdsaP256Sha256
-            }
-            SignatureAlgorithm::RsaPss(HashAlgorithm::Sha256) => {
-                cps_x509::SignatureAlgorithm::RsaPssSha256
-            }
-            _ => {
-                return Err(cps_x509::SignatureError::DigestLength(
-                    digest.as_bytes().len(),
-                ));
-            }
-        };
         cps_x509::verify_signature(
             certificate,
             cps_x509::SignedData::Sha256Digest(digest.as_bytes()),
-            algorithm,
+            self.algorithm,
             &self.bytes,
         )
     }

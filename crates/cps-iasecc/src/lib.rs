@@ -5,7 +5,7 @@
 //! PIN, signature, client authentication and decryption.
 //!
 //! ```
-//! use cps_iasecc::{CpsCard, Digest, Generation, KeyUsage, Pin, PinStatus};
+//! use cps_iasecc::{CpsCard, Digest, Generation, KeyRole, Pin, PinStatus};
 //!
 //! // A simulated CPS4 of the test persona "dr-martin", in this process (no pcscd needed).
 //! // A real card is opened the same way on a PC/SC channel.
@@ -23,8 +23,8 @@
 //!
 //! // RSA-2048 PKCS#1 v1.5 (or `sign_pss` on a CPS4), verified with the card's certificate.
 //! let digest = Digest::sha256_of(b"feuille de soins");
-//! let sig = card.sign(KeyUsage::Signature, &digest)?;
-//! let key = card.resolve_key(KeyUsage::Signature)?;
+//! let sig = card.sign(KeyRole::Signature, &digest)?;
+//! let key = card.resolve_key(KeyRole::Signature)?;
 //! let cert = card.certificate_for(&key)?.expect("the card has the certificate");
 //! sig.verify(cert.parsed.as_ref().expect("a CPS certificate"), &digest)?;
 //! // open 2 (ChipDoc on channel 1, then the application), identity 1, PIN status 1,
@@ -125,7 +125,7 @@ pub mod pkcs15;
 
 pub use card::{CHIPDOC_AID, CPS_IAS_AID, CardSerial, Certificate, CpsCard};
 pub use crypto::{
-    Digest, HashAlgorithm, KeyAlgorithm, KeyFamily, KeyInfo, KeySelector, KeySource, KeyUsage,
+    Digest, HashAlgorithm, KeyAlgorithm, KeyFamily, KeyInfo, KeyRole, KeySelector, KeySource,
     Signature, SignatureAlgorithm, ecdsa_raw_to_der, pkcs1_type2_unpad,
 };
 pub use error::{Error, Result};

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use cps_iasecc::{CpsCard, Digest, KeyUsage, Pin, PinStatus};
+use cps_iasecc::{CpsCard, Digest, KeyRole, Pin, PinStatus};
 use cps_sim::{Profile, SimCard};
 use cps_transport::pcsc::ShareMode;
 use cps_transport::vpcd::{self, VpcdConfig};
@@ -36,9 +36,9 @@ fn client_through_pcscd_on_both_profiles() {
         let before = card.round_trips();
         card.verify_pin(&Pin::new("1234").unwrap()).unwrap();
         let digest = Digest::sha256_of(b"feuille de soins electronique");
-        let sig = card.sign(KeyUsage::Signature, &digest).unwrap();
+        let sig = card.sign(KeyRole::Signature, &digest).unwrap();
         let pin_and_sign = card.round_trips() - before;
-        let key = card.resolve_key(KeyUsage::Signature).unwrap();
+        let key = card.resolve_key(KeyRole::Signature).unwrap();
         let cert = card.certificate_for(&key).unwrap().unwrap();
         sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
         println!(

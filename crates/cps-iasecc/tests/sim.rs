@@ -11,7 +11,7 @@
 
 use cps_iasecc::{
     CardFamily, CpsCard, DetectedBy, Digest, Error, Generation, HashAlgorithm, KeyAlgorithm,
-    KeyFamily, KeySelector, KeyUsage, Pin, PinStatus, Puk, SignatureAlgorithm,
+    KeyFamily, KeyRole, KeySelector, Pin, PinStatus, Puk, SignatureAlgorithm,
 };
 use cps_sim::{Profile, SimCard};
 use cps_transport::InProcessChannel;
@@ -197,8 +197,8 @@ fn pkcs15_objects_match_the_card() {
             assert_eq!(k.id, id);
             assert_eq!(k.algorithm, KeyAlgorithm::Rsa { bits: 2048 });
             let usage = match k.reference {
-                0x81 => KeyUsage::Signature,
-                _ => KeyUsage::Authentication,
+                0x81 => KeyRole::Signature,
+                _ => KeyRole::Authentication,
             };
             assert_eq!(k.usage, usage, "{}", k.label);
             // The key lives in the DF named by the AID (empty path): the application.
@@ -208,7 +208,7 @@ fn pkcs15_objects_match_the_card() {
             keys.iter()
                 .find(|k| k.reference == auth_ref(profile))
                 .unwrap()
-                .can(KeyUsage::Decipher)
+                .can(KeyRole::Decipher)
         );
         // No PuKDF any more: the public keys come from the certificates.
         assert!(card.public_keys().unwrap().is_empty());
@@ -277,7 +277,7 @@ fn apdu_counts_are_the_protocol_minimum() {
         assert_eq!(card.pin_status().unwrap(), PinStatus::RetriesLeft(3));
         assert_eq!(delta(&mut card), 1);
         card.verify_pin(&pin("1234")).unwrap();
-        card.sign(KeyUsage::Signature, &Digest::sha256_of(b"m"))
+        card.sign(KeyRole::Signature, &Digest::sha256_of(b"m"))
             .unwrap();
         // CPS3: VERIFY + MSE SET DST + PSO HASH + PSO CDS (case 2: answered at once);
         // CPS4: VERIFY + MSE SET DST + PSO CDS (the hash goes in the CDS itself, case 4:
@@ -405,7 +405,7 @@ fn pin_life_cycle() {
         assert_eq!(e.to_string(), "PIN blocked (6983)");
         // Signing is refused without the PIN.
         assert!(matches!(
-            card.sign(KeyUsage::Signature, &Digest::sha256_of(b"x")),
+            card.sign(KeyRole::Signature, &Digest::sha256_of(b"x")),
             Err(Error::SecurityStatusNotSatisfied { .. })
         ));
         // Unblock: a wrong PUK first.
@@ -463,7 +463,7 @@ fn sign_and_verify_with_the_certificate() {
             let mut card = open(profile, persona);
             card.verify_pin(&pin("1234")).unwrap();
             let digest = Digest::sha256_of(format!("FSE of {persona}").as_bytes());
-            let sel = KeySelector::UsageIn(KeyUsage::Signature, KeyFamily::Rsa);
+            let sel = KeySelector::UsageIn(KeyRole::Signature, KeyFamily::Rsa);
             let sig = card.sign(sel.clone(), &digest).unwrap();
             let key = card.resolve_key(sel).unwrap();
             assert_eq!(sig.key_reference(), key.reference);
@@ -481,7 +481,7 @@ fn sign_and_verify_with_the_certificate() {
             assert!(sig.verify(parsed, &Digest::sha256_of(b"other")).is_err());
             let auth = card
                 .resolve_key(KeySelector::UsageIn(
-                    KeyUsage::Authentication,
+                    KeyRole::Authentication,
                     KeyFamily::Rsa,
                 ))
                 .unwrap();
@@ -492,7 +492,7 @@ fn sign_and_verify_with_the_certificate() {
             );
             // EC keys: none on either card.
             assert!(matches!(
-                card.resolve_key(KeySelector::UsageIn(KeyUsage::Signature, KeyFamily::Ec)),
+                card.resolve_key(KeySelector::UsageIn(KeyRole::Signature, KeyFamily::Ec)),
                 Err(Error::KeyNotFound { .. })
             ));
         }
@@ -512,7 +512,7 @@ fn sign_whole_messages_the_card_finishes_the_hash_on_cps3() {
     for profile in PROFILES {
         let mut card = open(profile, "dr-martin");
         card.verify_pin(&pin("1234")).unwrap();
-        let key = card.resolve_key(KeyUsage::Signature).unwrap();
+        let key = card.resolve_key(KeyRole::Signature).unwrap();
         let cert = card.certificate_for(&key).unwrap().unwrap();
         let public = rsa_key_of(&cert);
         // Lengths around the block size: one byte, exactly one block, one block and one
@@ -521,7 +521,7 @@ fn sign_whole_messages_the_card_finishes_the_hash_on_cps3() {
             let message: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
             card.reset_round_trips();
             let sig = card
-                .sign_message(KeyUsage::Signature, HashAlgorithm::Sha256, &message)
+                .sign_message(KeyRole::Signature, HashAlgorithm::Sha256, &message)
                 .unwrap();
             // CPS3: MSE SET HT + PSO HASH (state ‖ last block) + MSE SET DST + PSO CDS, the
             // official middleware's sequence; CPS4: MSE + CDS + GET RESPONSE (T=0 case 4).
@@ -535,7 +535,7 @@ fn sign_whole_messages_the_card_finishes_the_hash_on_cps3() {
                 .unwrap_or_else(|e| panic!("{profile:?} {len}: {e}"));
             // SHA-1 too (both cards still sign it).
             let sig = card
-                .sign_message(KeyUsage::Signature, HashAlgorithm::Sha1, &message)
+                .sign_message(KeyRole::Signature, HashAlgorithm::Sha1, &message)
                 .unwrap();
             let sha1 = sha1_of(&message);
             public
@@ -548,7 +548,7 @@ fn sign_whole_messages_the_card_finishes_the_hash_on_cps3() {
         }
         // The digest-only form keeps working (PSO HASH 90 <hash> on CPS3).
         let d = Digest::new(HashAlgorithm::Sha1, &sha1_of(b"abc")).unwrap();
-        let sig = card.sign(KeyUsage::Signature, &d).unwrap();
+        let sig = card.sign(KeyRole::Signature, &d).unwrap();
         public
             .verify(
                 rsa::Pkcs1v15Sign::new::<sha1::Sha1>(),
@@ -569,7 +569,7 @@ fn sha1_of(data: &[u8]) -> Vec<u8> {
 fn pss_on_cps4_only() {
     let mut card = open(Profile::Cps4, "dr-martin");
     card.verify_pin(&pin("1234")).unwrap();
-    for usage in [KeyUsage::Signature, KeyUsage::Authentication] {
+    for usage in [KeyRole::Signature, KeyRole::Authentication] {
         let key = card.resolve_key(usage).unwrap();
         let cert = card.certificate_for(&key).unwrap().unwrap();
         let public = rsa_key_of(&cert);
@@ -617,7 +617,7 @@ fn pss_on_cps4_only() {
     cps3.verify_pin(&pin("1234")).unwrap();
     let before = cps3.round_trips();
     let e = cps3
-        .sign_pss(KeyUsage::Signature, &Digest::sha256_of(b"x"))
+        .sign_pss(KeyRole::Signature, &Digest::sha256_of(b"x"))
         .unwrap_err();
     assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
     assert_eq!(cps3.round_trips(), before, "refused before any APDU");
@@ -629,33 +629,30 @@ fn default_key_choice_per_generation_and_override() {
     cps4.verify_pin(&pin("1234")).unwrap();
     let d = Digest::sha256_of(b"x");
     assert_eq!(
-        cps4.sign(KeyUsage::Signature, &d).unwrap().key_reference(),
+        cps4.sign(KeyRole::Signature, &d).unwrap().key_reference(),
         0x81
     );
     assert_eq!(cps4.authenticate(&d).unwrap().key_reference(), 0x20);
     // No EC key: the preference falls back to RSA, an explicit family does not.
     cps4.set_key_preference(KeyFamily::Ec);
     assert_eq!(
-        cps4.sign(KeyUsage::Signature, &d).unwrap().key_reference(),
+        cps4.sign(KeyRole::Signature, &d).unwrap().key_reference(),
         0x81
     );
     let mut cps3 = open(Profile::Cps3, "dr-martin");
     cps3.verify_pin(&pin("1234")).unwrap();
     cps3.set_key_preference(KeyFamily::Ec);
     assert_eq!(
-        cps3.sign(KeyUsage::Signature, &d).unwrap().key_reference(),
+        cps3.sign(KeyRole::Signature, &d).unwrap().key_reference(),
         0x81
     );
     assert!(matches!(
-        cps3.sign(KeySelector::UsageIn(KeyUsage::Signature, KeyFamily::Ec), &d),
+        cps3.sign(KeySelector::UsageIn(KeyRole::Signature, KeyFamily::Ec), &d),
         Err(Error::KeyNotFound { .. })
     ));
     // A key from keys() works too.
     let keys = cps3.keys().unwrap();
-    let sig_key = keys
-        .iter()
-        .find(|k| k.usage == KeyUsage::Signature)
-        .unwrap();
+    let sig_key = keys.iter().find(|k| k.usage == KeyRole::Signature).unwrap();
     assert_eq!(cps3.sign(sig_key, &d).unwrap().key_reference(), 0x81);
 }
 
@@ -679,7 +676,7 @@ fn authenticate_and_verify() {
         };
         assert_eq!(card.round_trips(), expected, "{profile:?}");
         assert_eq!(sig.key_reference(), auth_ref(profile));
-        let key = card.resolve_key(KeyUsage::Authentication).unwrap();
+        let key = card.resolve_key(KeyRole::Authentication).unwrap();
         let cert = card.certificate_for(&key).unwrap().unwrap();
         sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
         assert!(
@@ -741,14 +738,14 @@ fn unknown_key_reference_falls_back_to_the_prkdf() {
     card.verify_pin(&pin("1234")).unwrap();
     card.reset_round_trips();
     let digest = Digest::sha256_of(b"x");
-    let sig = card.sign(KeyUsage::Signature, &digest).unwrap();
+    let sig = card.sign(KeyRole::Signature, &digest).unwrap();
     assert_eq!(sig.key_reference(), 0x85);
     // MSE refused (6A88), ODF + PrKDF read (SELECT + GET RESPONSE + READ each), then MSE +
     // PSO CDS + GET RESPONSE.
     assert_eq!(card.round_trips(), 1 + 6 + 3);
     // From now on the PrKDF is known: no detour.
     card.reset_round_trips();
-    let key = card.resolve_key(KeyUsage::Signature).unwrap();
+    let key = card.resolve_key(KeyRole::Signature).unwrap();
     assert_eq!(
         (key.reference, key.source),
         (0x85, cps_iasecc::KeySource::PrKdf)
@@ -770,7 +767,7 @@ fn signature_digest_rules() {
     card.verify_pin(&pin("1234")).unwrap();
     let before = card.round_trips();
     let e = card
-        .sign(KeyUsage::Signature, &Digest::sha384_of(b"x"))
+        .sign(KeyRole::Signature, &Digest::sha384_of(b"x"))
         .unwrap_err();
     assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
     assert_eq!(card.round_trips(), before, "refused before any APDU");
@@ -879,7 +876,7 @@ fn cps4_channel_closed_by_a_reset_is_reopened_without_resending_secrets() {
     card.verify_pin(&pin("1234")).unwrap();
     card.channel_mut().power_cycle();
     let e = card
-        .sign(KeyUsage::Signature, &Digest::sha256_of(b"x"))
+        .sign(KeyRole::Signature, &Digest::sha256_of(b"x"))
         .unwrap_err();
     assert!(matches!(e, Error::ChannelClosed { .. }), "{e:?}");
     assert!(e.is_card_reset());
@@ -895,7 +892,7 @@ fn cps4_channel_closed_by_a_reset_is_reopened_without_resending_secrets() {
     assert_eq!(card.channel().card().tries_left(1), Some(3));
     // The caller verifies again and signs: the channel is open.
     card.verify_pin(&pin("1234")).unwrap();
-    card.sign(KeyUsage::Signature, &Digest::sha256_of(b"x"))
+    card.sign(KeyRole::Signature, &Digest::sha256_of(b"x"))
         .unwrap();
     // A CPS3 has no logical channel: nothing of this applies.
     let mut cps3 = open(Profile::Cps3, "dr-martin");

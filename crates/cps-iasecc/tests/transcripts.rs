@@ -14,7 +14,7 @@
 
 use std::path::PathBuf;
 
-use cps_iasecc::{CpsCard, Digest, HolderIdentity, KeyUsage, Pin, PinStatus, PracticeSituation};
+use cps_iasecc::{CpsCard, Digest, HolderIdentity, KeyRole, Pin, PinStatus, PracticeSituation};
 use cps_sim::{Profile, SimCard};
 use cps_transport::record::{Recorder, ReplayChannel, Transcript};
 use cps_transport::{CardChannel, InProcessChannel};
@@ -44,11 +44,11 @@ fn session<C: CardChannel>(channel: C, pin: &str) -> (Outcome, C) {
     let situations = card.practice_situations().unwrap();
     let certs = card.certificates().unwrap();
     let digest = Digest::sha256_of(b"cps-rs transcript");
-    let signature = card.sign(KeyUsage::Signature, &digest).unwrap();
+    let signature = card.sign(KeyRole::Signature, &digest).unwrap();
     let authentication = card.authenticate(&digest).unwrap();
     for (sig, usage) in [
-        (&signature, KeyUsage::Signature),
-        (&authentication, KeyUsage::Authentication),
+        (&signature, KeyRole::Signature),
+        (&authentication, KeyRole::Authentication),
     ] {
         let key = card.resolve_key(usage).unwrap();
         let cert = card.certificate_for(&key).unwrap().unwrap();

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use cps_iasecc::pkcs15::DataObjectEntry;
-use cps_iasecc::{CpsCard, Digest, Generation, HashAlgorithm, KeyInfo, KeyUsage, Pin, PinStatus};
+use cps_iasecc::{CpsCard, Digest, Generation, HashAlgorithm, KeyInfo, KeyRole, Pin, PinStatus};
 use cps_transport::TransportError;
 use cps_transport::pcsc::{PcscChannel, PcscContext, ShareMode};
 use cryptoki_sys::*;
@@ -1117,7 +1117,7 @@ impl Module {
         let allowed = if decrypt {
             key.flags.decrypt()
         } else {
-            key.can(KeyUsage::Signature) || key.can(KeyUsage::Authentication)
+            key.can(KeyRole::Signature) || key.can(KeyRole::Authentication)
         };
         if !allowed {
             return Err(CKR_KEY_FUNCTION_NOT_PERMITTED);
@@ -1200,7 +1200,10 @@ impl Module {
             s.sign = None;
             return Err(CKR_FUNCTION_FAILED);
         }
-        let len = key.algorithm.signature_len();
+        let len = key
+            .algorithm
+            .signature_len()
+            .ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
         match capacity {
             None => return Ok(Output::Size(len)),
             Some(c) if c < len => return Ok(Output::TooSmall(len)),
@@ -1219,7 +1222,7 @@ impl Module {
         s.sign = None;
         let signature = self.on_card(slot, |c| {
             let card = &mut c.card;
-            let is_sig = key.usage == KeyUsage::Signature;
+            let is_sig = key.usage == KeyRole::Signature;
             let r = match mech {
                 Mechanism::RsaPkcs => {
                     let digest = parse_digest_info(&message)?;
@@ -1270,10 +1273,11 @@ impl Module {
             return Err(CKR_MECHANISM_INVALID);
         }
         let (_, key, _) = self.key_for(h, key, true)?;
-        self.session(h)?.decrypt = Some(Operation::Decrypt {
-            len: key.algorithm.signature_len(),
-            result: None,
-        });
+        let len = key
+            .algorithm
+            .signature_len()
+            .ok_or(CKR_KEY_TYPE_INCONSISTENT)?;
+        self.session(h)?.decrypt = Some(Operation::Decrypt { len, result: None });
         Ok(())
     }
 
@@ -1373,7 +1377,7 @@ fn attribute(c: &mut Conn, obj: &Object, attr: CK_ATTRIBUTE_TYPE) -> R<Attr> {
             // The cards keep the PIN verified for several operations (no user-consent key):
             // no fresh login per signature.
             CKA_ALWAYS_AUTHENTICATE => bool_attr(false),
-            CKA_SIGN => bool_attr(k.can(KeyUsage::Signature) || k.can(KeyUsage::Authentication)),
+            CKA_SIGN => bool_attr(k.can(KeyRole::Signature) || k.can(KeyRole::Authentication)),
             CKA_DECRYPT => bool_attr(k.flags.decrypt()),
             CKA_KEY_GEN_MECHANISM => ulong_attr(CK_UNAVAILABLE_INFORMATION),
             CKA_START_DATE | CKA_END_DATE => Attr::Value(Vec::new()),

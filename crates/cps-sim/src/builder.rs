@@ -218,6 +218,12 @@ impl SimCardBuilder {
         let iface = match self.interface {
             Interface::Contact => Some(&spec.contact),
             Interface::Contactless => spec.contactless.as_ref(),
+            Interface::Unknown => {
+                return Err(SimError::invalid(
+                    &name,
+                    "a simulated card is powered by contacts or contactless",
+                ));
+            }
         }
         .ok_or_else(|| SimError::invalid(&name, "the profile has no contactless interface"))?
         .clone();
@@ -234,7 +240,9 @@ impl SimCardBuilder {
                 iface.extended_length,
                 iface.native_application,
             ),
-            Interface::Contactless => (Protocol::T1, iface.extended_length, native_on_iface),
+            Interface::Contactless | Interface::Unknown => {
+                (Protocol::T1, iface.extended_length, native_on_iface)
+            }
         };
         let atr = match self.atr_variant {
             0 => iface.atr.0.clone(),

@@ -13,17 +13,13 @@ use crate::iso::Native;
 use crate::persona::Persona;
 use crate::profile::Protocol;
 
-/// The interface through which the card is powered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Interface {
-    /// ISO 7816-3 contacts: the profile's contact ATR and protocol, the IAS-ECC application.
-    #[default]
-    Contact,
-    /// ISO 14443 through a PC/SC reader: a PC/SC part 3 ATR (`3B 8n 80 01 ...`), T=1
-    /// behaviour. The IAS-ECC application is not reachable (its AID answers `6A82`); applets
-    /// available contactless (DESFire, later) are.
-    Contactless,
-}
+/// The interface through which the card is powered: the transport's
+/// [`cps_transport::Interface`]. A simulated card is powered by contacts (the profile's contact
+/// ATR and protocol, the IAS-ECC application) or contactless (ISO 14443 through a PC/SC reader: a
+/// PC/SC part 3 ATR `3B 8n 80 01 ...`, T=1 behaviour; the IAS-ECC application answers `6A82`
+/// there, the applets available contactless (DESFire) answer); `Unknown` is refused by
+/// [`crate::SimCardBuilder::build`].
+pub use cps_transport::Interface;
 
 /// The class of the PC/SC reader's own pseudo-APDUs (PC/SC Part 3 §3.2.2.1).
 const READER_CLA: u8 = 0xFF;

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use cps_fido2::ctap::{self, CtapStatus};
 use cps_fido2::{Fido2, Fido2Error, PollPolicy, Registration};
-use cps_iasecc::{CpsCard, Digest, KeyUsage, Pin};
+use cps_iasecc::{CpsCard, Digest, KeyRole, Pin};
 use cps_sim::{Fido2Mode, Fido2Presence, Interface, Profile, SimCard};
 use cps_transport::{InProcessChannel, VirtualCard};
 use sha2::Digest as _;
@@ -118,8 +118,8 @@ fn iasecc_and_fido2_alternate_on_one_card() {
         let mut card = CpsCard::open(&mut *ch).unwrap();
         card.verify_pin(&Pin::new("1234").unwrap()).unwrap();
         let digest = Digest::sha256_of(msg);
-        let sig = card.sign(KeyUsage::Signature, &digest).unwrap();
-        let key = card.resolve_key(KeyUsage::Signature).unwrap();
+        let sig = card.sign(KeyRole::Signature, &digest).unwrap();
+        let key = card.resolve_key(KeyRole::Signature).unwrap();
         let cert = card
             .certificate_for(&key)
             .unwrap()

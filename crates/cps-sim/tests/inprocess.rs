@@ -1471,3 +1471,14 @@ fn select_by_file_id_leaves_an_applet_and_a_refused_select_keeps_the_current_one
         "DESFire GetVersion still answered"
     );
 }
+
+/// A simulated card is powered by contacts or contactless: the transport's `Unknown` (a
+/// malformed ATR) is refused when the card is built, not mapped to a plausible interface.
+#[test]
+fn unknown_interface_is_refused() {
+    let built = cps_sim::SimCard::builder()
+        .profile(cps_sim::Profile::Cps3)
+        .interface(cps_sim::Interface::Unknown)
+        .build();
+    assert!(built.is_err(), "an unknown interface must not build a card");
+}

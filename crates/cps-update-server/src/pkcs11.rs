@@ -178,7 +178,7 @@ impl Pkcs11Keys {
             cps_x509::verify_signature(
                 &ca_cert,
                 cps_x509::SignedData::Message(probe),
-                cps_x509::SignatureAlgorithm::RsaPkcs1v15Sha256,
+                cps_x509::SignatureAlgorithm::RSA_PKCS1V15_SHA256,
                 &sig,
             )
             .map_err(|_| {

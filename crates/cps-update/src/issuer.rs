@@ -591,8 +591,8 @@ impl Issuer {
                 let key = PublicKeyInfo::from_spki_der(&spki)
                     .map_err(|e| service(format!("new public key: {e}")))?;
                 let alg = match key.algorithm() {
-                    cps_x509::KeyAlgorithm::EcP256 => SignatureAlgorithm::EcdsaP256Sha256,
-                    _ => SignatureAlgorithm::RsaPkcs1v15Sha256,
+                    cps_x509::KeyAlgorithm::EcP256 => SignatureAlgorithm::ECDSA_SHA256,
+                    _ => SignatureAlgorithm::RSA_PKCS1V15_SHA256,
                 };
                 verify_with_key(&key, SignedData::Message(&run.challenge), alg, &data).map_err(
                     |e| {

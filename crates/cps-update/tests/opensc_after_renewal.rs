@@ -160,7 +160,7 @@ fn openssl_and_opensc_accept_the_renewed_card() {
     verify_signature(
         &certs[0],
         SignedData::Sha256Digest(&digest),
-        SignatureAlgorithm::RsaPkcs1v15Sha256,
+        SignatureAlgorithm::RSA_PKCS1V15_SHA256,
         &sig,
     )
     .unwrap();

@@ -131,8 +131,8 @@ fn check_updated(before: &State, card: SimCard, p: Profile) {
         cps.verify_pin(&cps_iasecc::Pin::new("1234").unwrap())
             .unwrap();
         let digest = cps_iasecc::Digest::sha256_of(b"feuille de soins apres renouvellement");
-        let sig = cps.sign(cps_iasecc::KeyUsage::Signature, &digest).unwrap();
-        let key = cps.resolve_key(cps_iasecc::KeyUsage::Signature).unwrap();
+        let sig = cps.sign(cps_iasecc::KeyRole::Signature, &digest).unwrap();
+        let key = cps.resolve_key(cps_iasecc::KeyRole::Signature).unwrap();
         let cert = cps.certificate_for(&key).unwrap().unwrap();
         sig.verify(cert.parsed.as_ref().unwrap(), &digest).unwrap();
     } else {

@@ -4,30 +4,71 @@ use core::fmt;
 
 use const_oid::ObjectIdentifier;
 use der::{Decode, Reader, SliceReader, Tagged};
-use rsa::traits::PublicKeyParts;
 use x509_cert::Certificate;
 
 use crate::error::ParseError;
-use crate::name::{DistinguishedName, HolderIdentity};
+use crate::name::{DistinguishedName, SubjectIdentity};
 use crate::oids;
 use crate::pem;
 use crate::time::{UnixTime, Validity, from_x509_time};
 
-/// Public key algorithm of a certificate.
+/// Public key algorithm, of a certificate or of a card key (the card's PKCS#15 gives the
+/// same information for its private keys: `cps_iasecc::KeyInfo`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum KeyAlgorithm {
-    /// RSA (rsaEncryption) with the modulus size in bits (CPS3 holder keys: 2048).
+    /// RSA (rsaEncryption) with the modulus size in bits (CPS3 and CPS4 holder keys: 2048).
     Rsa {
         /// Modulus length in bits.
-        bits: usize,
+        bits: u32,
     },
-    /// ECDSA/ECDH key on NIST P-256 (secp256r1), the CPS4 holder keys of the simulator.
+    /// ECDSA/ECDH key on NIST P-256 (secp256r1).
     EcP256,
-    /// An elliptic-curve key on another curve (the curve OID).
-    EcOther(ObjectIdentifier),
+    /// An elliptic-curve key on another curve: its OID when a certificate names it, its field
+    /// size when a card's PKCS#15 gives it.
+    EcOther {
+        /// The named curve (certificates).
+        curve: Option<ObjectIdentifier>,
+        /// The field size in bits (PKCS#15 `keyInfo`).
+        field_bits: Option<u32>,
+    },
     /// Any other algorithm (its OID).
     Other(ObjectIdentifier),
+}
+
+/// RSA or elliptic curve: what decides the signature and decryption mechanisms of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyFamily {
+    /// RSA.
+    Rsa,
+    /// Elliptic curve.
+    Ec,
+}
+
+impl KeyAlgorithm {
+    /// RSA or EC; `None` for another algorithm.
+    pub fn family(self) -> Option<KeyFamily> {
+        match self {
+            KeyAlgorithm::Rsa { .. } => Some(KeyFamily::Rsa),
+            KeyAlgorithm::EcP256 | KeyAlgorithm::EcOther { .. } => Some(KeyFamily::Ec),
+            KeyAlgorithm::Other(_) => None,
+        }
+    }
+
+    /// Size in bytes of a raw signature made with this key (the modulus size, or twice the
+    /// field size for ECDSA `r ‖ s`); `None` when the size is not known.
+    pub fn signature_len(self) -> Option<usize> {
+        let bits = match self {
+            KeyAlgorithm::Rsa { bits } => bits,
+            KeyAlgorithm::EcP256 => 512,
+            KeyAlgorithm::EcOther {
+                field_bits: Some(f),
+                ..
+            } => f.checked_mul(2)?,
+            KeyAlgorithm::EcOther { .. } | KeyAlgorithm::Other(_) => return None,
+        };
+        usize::try_from(bits.div_ceil(8)).ok()
+    }
 }
 
 impl fmt::Display for KeyAlgorithm {
@@ -35,7 +76,14 @@ impl fmt::Display for KeyAlgorithm {
         match self {
             KeyAlgorithm::Rsa { bits } => write!(f, "RSA-{bits}"),
             KeyAlgorithm::EcP256 => f.write_str("ECDSA P-256"),
-            KeyAlgorithm::EcOther(curve) => write!(f, "EC curve {curve}"),
+            KeyAlgorithm::EcOther {
+                curve: Some(curve), ..
+            } => write!(f, "EC curve {curve}"),
+            KeyAlgorithm::EcOther {
+                field_bits: Some(bits),
+                ..
+            } => write!(f, "EC-{bits}"),
+            KeyAlgorithm::EcOther { .. } => f.write_str("EC"),
             KeyAlgorithm::Other(oid) => write!(f, "algorithm {oid}"),
         }
     }
@@ -76,7 +124,7 @@ impl PublicKeyInfo {
             }
             let k = rsa::RsaPublicKey::try_from(spki.clone())
                 .map_err(|e| ParseError::PublicKey(format!("RSA: {e}")))?;
-            (KeyAlgorithm::Rsa { bits: k.n().bits() }, VerifyKey::Rsa(k))
+            (KeyAlgorithm::Rsa { bits: rsa_bits(&k) }, VerifyKey::Rsa(k))
         } else if spki.algorithm.oid == oids::EC_PUBLIC_KEY {
             // RFC 5480 §2.1.1: parameters = namedCurve OID.
             let curve = spki
@@ -88,7 +136,13 @@ impl PublicKeyInfo {
                     .map_err(|_| ParseError::PublicKey("invalid P-256 point".into()))?;
                 (KeyAlgorithm::EcP256, VerifyKey::P256(k))
             } else {
-                (KeyAlgorithm::EcOther(curve), VerifyKey::Unsupported)
+                (
+                    KeyAlgorithm::EcOther {
+                        curve: Some(curve),
+                        field_bits: None,
+                    },
+                    VerifyKey::Unsupported,
+                )
             }
         } else {
             (
@@ -275,7 +329,7 @@ pub struct CpsCertificate {
     subject_key_id: Option<Vec<u8>>,
     authority_key_id: Option<Vec<u8>>,
     unhandled_critical: Vec<ObjectIdentifier>,
-    holder: HolderIdentity,
+    holder: SubjectIdentity,
 }
 
 /// Extensions whose presence this profile understands (interpreted, or informational only:
@@ -332,7 +386,7 @@ impl CpsCertificate {
             signature: cert.signature.raw_bytes().to_vec(),
             version,
             serial: tbs_cert.serial_number.as_bytes().to_vec(),
-            holder: HolderIdentity::from_subject(&subject),
+            holder: SubjectIdentity::from_subject(&subject),
             issuer,
             subject,
             validity,
@@ -458,7 +512,7 @@ impl CpsCertificate {
     }
 
     /// The holder identity read from the subject.
-    pub fn holder(&self) -> &HolderIdentity {
+    pub fn holder(&self) -> &SubjectIdentity {
         &self.holder
     }
 
@@ -622,4 +676,9 @@ impl<'a> RawParts<'a> {
             spki,
         })
     }
+}
+
+/// The modulus size of an RSA key in bits (saturating: no real modulus comes near `u32::MAX`).
+pub(crate) fn rsa_bits(key: &impl rsa::traits::PublicKeyParts) -> u32 {
+    u32::try_from(key.n().bits()).unwrap_or(u32::MAX)
 }

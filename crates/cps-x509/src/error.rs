@@ -160,6 +160,9 @@ pub enum SignatureError {
     /// A precomputed digest has the wrong length.
     #[error("a SHA-256 digest is 32 bytes, got {0}")]
     DigestLength(usize),
+    /// Only the SHA-256 schemes are verified here.
+    #[error("{0} signatures are not verified (SHA-256 schemes only)")]
+    UnsupportedAlgorithm(&'static str),
     /// The signature bytes are not a well-formed signature for the algorithm.
     #[error("malformed signature")]
     Malformed,

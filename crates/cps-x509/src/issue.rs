@@ -24,7 +24,7 @@ use x509_cert::{Certificate, TbsCertificate, Version};
 use crate::cert::{CertUsage, CpsCertificate, KeyAlgorithm, KeyUsage, PublicKeyInfo};
 use crate::error::IssueError;
 use crate::keys::PrivateKey;
-use crate::name::HolderIdentity;
+use crate::name::SubjectIdentity;
 use crate::oids;
 use crate::signature::{SignatureAlgorithm, SignedData};
 use crate::time::{Validity, to_x509_time};
@@ -54,7 +54,7 @@ pub struct HolderSubject {
 impl HolderSubject {
     /// Rebuilds the subject fields from a parsed holder identity (to renew a certificate with the
     /// same subject); `None` if the national identifier or a name is missing.
-    pub fn from_identity(h: &HolderIdentity) -> Option<Self> {
+    pub fn from_identity(h: &SubjectIdentity) -> Option<Self> {
         Some(Self {
             country: h.country.clone().unwrap_or_else(|| "FR".to_owned()),
             organisation: h.organisation.clone(),
@@ -211,12 +211,12 @@ impl CertificateSigner for PrivateKey {
         match self {
             PrivateKey::Rsa(_) => Ok(self.sign(
                 SignedData::Message(tbs_der),
-                SignatureAlgorithm::RsaPkcs1v15Sha256,
+                SignatureAlgorithm::RSA_PKCS1V15_SHA256,
             )?),
             PrivateKey::P256(_) => {
                 let raw = self.sign(
                     SignedData::Message(tbs_der),
-                    SignatureAlgorithm::EcdsaP256Sha256,
+                    SignatureAlgorithm::ECDSA_SHA256,
                 )?;
                 // Certificates carry the DER Ecdsa-Sig-Value (RFC 5758 §3.2), not r ‖ s.
                 let sig = p256::ecdsa::Signature::from_slice(&raw)

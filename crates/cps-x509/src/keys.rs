@@ -4,7 +4,6 @@ use der::Decode;
 use p256::ecdsa::signature::hazmat::PrehashSigner;
 use pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::Pkcs1v15Sign;
-use rsa::traits::PublicKeyParts;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
@@ -95,7 +94,9 @@ impl PrivateKey {
     /// The key algorithm.
     pub fn algorithm(&self) -> KeyAlgorithm {
         match self {
-            PrivateKey::Rsa(k) => KeyAlgorithm::Rsa { bits: k.n().bits() },
+            PrivateKey::Rsa(k) => KeyAlgorithm::Rsa {
+                bits: crate::cert::rsa_bits(k.as_ref()),
+            },
             PrivateKey::P256(_) => KeyAlgorithm::EcP256,
         }
     }
@@ -104,8 +105,8 @@ impl PrivateKey {
     /// SHA-256 for P-256).
     pub fn default_signature_algorithm(&self) -> SignatureAlgorithm {
         match self {
-            PrivateKey::Rsa(_) => SignatureAlgorithm::RsaPkcs1v15Sha256,
-            PrivateKey::P256(_) => SignatureAlgorithm::EcdsaP256Sha256,
+            PrivateKey::Rsa(_) => SignatureAlgorithm::RSA_PKCS1V15_SHA256,
+            PrivateKey::P256(_) => SignatureAlgorithm::ECDSA_SHA256,
         }
     }
 
@@ -118,10 +119,10 @@ impl PrivateKey {
     ) -> Result<Vec<u8>, KeyError> {
         let digest = data.sha256().map_err(KeyError::DigestLength)?;
         match (self, algorithm) {
-            (PrivateKey::Rsa(k), SignatureAlgorithm::RsaPkcs1v15Sha256) => k
+            (PrivateKey::Rsa(k), SignatureAlgorithm::RSA_PKCS1V15_SHA256) => k
                 .sign(Pkcs1v15Sign::new::<Sha256>(), &digest)
                 .map_err(|e| KeyError::Sign(e.to_string())),
-            (PrivateKey::P256(k), SignatureAlgorithm::EcdsaP256Sha256) => {
+            (PrivateKey::P256(k), SignatureAlgorithm::ECDSA_SHA256) => {
                 let sig: p256::ecdsa::Signature = k
                     .sign_prehash(&digest)
                     .map_err(|e| KeyError::Sign(e.to_string()))?;

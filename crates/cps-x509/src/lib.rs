@@ -61,7 +61,7 @@ pub mod test_pki;
 pub mod time;
 
 pub use cert::{
-    BasicConstraints, CertUsage, CpsCertificate, KeyAlgorithm, KeyUsage, PublicKeyInfo,
+    BasicConstraints, CertUsage, CpsCertificate, KeyAlgorithm, KeyFamily, KeyUsage, PublicKeyInfo,
 };
 pub use chain::{MAX_CHAIN_CA_CERTIFICATES, verify_chain};
 pub use const_oid::ObjectIdentifier;
@@ -72,7 +72,9 @@ pub use issue::{
     issue_root_certificate,
 };
 pub use keys::PrivateKey;
-pub use name::{Attribute, DistinguishedName, HolderIdentity, NationalId, NationalIdKind};
+pub use name::{Attribute, DistinguishedName, NationalId, NationalIdKind, SubjectIdentity};
 pub use renewal::{RENEWAL_AGE_YEARS, RenewalReason, RenewalStatus, renewal_status};
-pub use signature::{SignatureAlgorithm, SignedData, verify_signature, verify_with_key};
+pub use signature::{
+    HashAlgorithm, SignatureAlgorithm, SignedData, verify_signature, verify_with_key,
+};
 pub use time::{UnixTime, Validity};

@@ -298,7 +298,7 @@ impl fmt::Display for NationalId {
 /// The profession *code* and the speciality are not encoded in the IGC-Santé subject: they are
 /// on the card (and in the Annuaire Santé), not in the certificate.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct HolderIdentity {
+pub struct SubjectIdentity {
     /// National identifier, from the first CN.
     pub national_id: Option<NationalId>,
     /// Family name (SN).
@@ -317,7 +317,7 @@ pub struct HolderIdentity {
     pub country: Option<String>,
 }
 
-impl HolderIdentity {
+impl SubjectIdentity {
     pub(crate) fn from_subject(dn: &DistinguishedName) -> Self {
         let s = |oid: &ObjectIdentifier| dn.get(oid).map(str::to_owned);
         Self {

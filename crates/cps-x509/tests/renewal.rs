@@ -52,13 +52,13 @@ fn renewal_certificate_for_a_card_generated_key() {
     let sig = card_key
         .sign(
             SignedData::Message(b"doc"),
-            SignatureAlgorithm::EcdsaP256Sha256,
+            SignatureAlgorithm::ECDSA_SHA256,
         )
         .unwrap();
     verify_signature(
         &new,
         SignedData::Message(b"doc"),
-        SignatureAlgorithm::EcdsaP256Sha256,
+        SignatureAlgorithm::ECDSA_SHA256,
         &sig,
     )
     .unwrap();

@@ -33,12 +33,12 @@ fn sign_then_verify_every_fixture() {
                 let sig2 = key.sign(SignedData::Sha256Digest(&digest), alg).unwrap();
                 match profile {
                     Profile::Cps3 => {
-                        assert_eq!(alg, SignatureAlgorithm::RsaPkcs1v15Sha256);
+                        assert_eq!(alg, SignatureAlgorithm::RSA_PKCS1V15_SHA256);
                         assert_eq!(sig.len(), 256);
                         assert_eq!(sig, sig2, "PKCS#1 v1.5 is deterministic");
                     }
                     Profile::Cps4 => {
-                        assert_eq!(alg, SignatureAlgorithm::EcdsaP256Sha256);
+                        assert_eq!(alg, SignatureAlgorithm::ECDSA_SHA256);
                         assert_eq!(sig.len(), 64, "raw r||s as cards return it");
                         assert_eq!(sig, sig2, "RFC 6979");
                     }
@@ -70,16 +70,13 @@ fn ecdsa_der_form_and_bad_inputs() {
     let cert = fx.certificate().unwrap();
     let key = fx.private_key().unwrap();
     let raw = key
-        .sign(
-            SignedData::Message(MSG),
-            SignatureAlgorithm::EcdsaP256Sha256,
-        )
+        .sign(SignedData::Message(MSG), SignatureAlgorithm::ECDSA_SHA256)
         .unwrap();
     let der = p256::ecdsa::Signature::from_slice(&raw).unwrap().to_der();
     verify_signature(
         &cert,
         SignedData::Message(MSG),
-        SignatureAlgorithm::EcdsaP256Sha256,
+        SignatureAlgorithm::ECDSA_SHA256,
         der.as_bytes(),
     )
     .unwrap();
@@ -93,7 +90,7 @@ fn ecdsa_der_form_and_bad_inputs() {
         let err = verify_signature(
             &cert,
             SignedData::Message(MSG),
-            SignatureAlgorithm::EcdsaP256Sha256,
+            SignatureAlgorithm::ECDSA_SHA256,
             bad,
         )
         .unwrap_err();
@@ -107,7 +104,7 @@ fn ecdsa_der_form_and_bad_inputs() {
         verify_signature(
             &cert,
             SignedData::Message(MSG),
-            SignatureAlgorithm::RsaPkcs1v15Sha256,
+            SignatureAlgorithm::RSA_PKCS1V15_SHA256,
             &raw
         ),
         Err(SignatureError::KeyMismatch { .. })
@@ -115,7 +112,7 @@ fn ecdsa_der_form_and_bad_inputs() {
     assert!(matches!(
         key.sign(
             SignedData::Message(MSG),
-            SignatureAlgorithm::RsaPkcs1v15Sha256
+            SignatureAlgorithm::RSA_PKCS1V15_SHA256
         ),
         Err(KeyError::AlgorithmMismatch { .. })
     ));
@@ -124,7 +121,7 @@ fn ecdsa_der_form_and_bad_inputs() {
         verify_signature(
             &cert,
             SignedData::Sha256Digest(&[0; 20]),
-            SignatureAlgorithm::EcdsaP256Sha256,
+            SignatureAlgorithm::ECDSA_SHA256,
             &raw
         ),
         Err(SignatureError::DigestLength(20))
@@ -132,7 +129,7 @@ fn ecdsa_der_form_and_bad_inputs() {
     assert_eq!(
         key.sign(
             SignedData::Sha256Digest(&[0; 33]),
-            SignatureAlgorithm::EcdsaP256Sha256
+            SignatureAlgorithm::ECDSA_SHA256
         ),
         Err(KeyError::DigestLength(33))
     );
@@ -144,7 +141,7 @@ fn ecdsa_der_form_and_bad_inputs() {
         .unwrap()
         .sign(
             SignedData::Message(MSG),
-            SignatureAlgorithm::RsaPkcs1v15Sha256,
+            SignatureAlgorithm::RSA_PKCS1V15_SHA256,
         )
         .unwrap();
     for bad in [
@@ -157,7 +154,7 @@ fn ecdsa_der_form_and_bad_inputs() {
             verify_signature(
                 &rsa_cert,
                 SignedData::Message(MSG),
-                SignatureAlgorithm::RsaPkcs1v15Sha256,
+                SignatureAlgorithm::RSA_PKCS1V15_SHA256,
                 bad
             ),
             Err(SignatureError::Invalid)
@@ -170,14 +167,14 @@ fn ecdsa_der_form_and_bad_inputs() {
         .unwrap()
         .sign(
             SignedData::Message(MSG),
-            SignatureAlgorithm::RsaPkcs1v15Sha256,
+            SignatureAlgorithm::RSA_PKCS1V15_SHA256,
         )
         .unwrap();
     assert_eq!(
         verify_signature(
             &rsa_cert,
             SignedData::Message(MSG),
-            SignatureAlgorithm::RsaPkcs1v15Sha256,
+            SignatureAlgorithm::RSA_PKCS1V15_SHA256,
             &other
         ),
         Err(SignatureError::Invalid)
@@ -194,7 +191,7 @@ fn rsa_signature_matches_an_independent_pkcs1_encoding() {
     let sig = key
         .sign(
             SignedData::Message(MSG),
-            SignatureAlgorithm::RsaPkcs1v15Sha256,
+            SignatureAlgorithm::RSA_PKCS1V15_SHA256,
         )
         .unwrap();
     let cps_x509::PrivateKey::Rsa(rsa_key) = key else {

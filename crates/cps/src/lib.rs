@@ -7,7 +7,7 @@
 //!
 //! ```
 //! use cps::{Card, CardSource, Presence};
-//! use cps::iasecc::{Digest, Generation, KeyUsage, Pin};
+//! use cps::iasecc::{Digest, Generation, KeyRole, Pin};
 //!
 //! // The built-in simulated CPS4 of the test persona "dr-martin": no reader, no pcscd.
 //! // A real card: CardSource::Reader { reader: ReaderChoice::FirstWithCard, wait: None }.
@@ -26,8 +26,8 @@
 //! let mut ias = card.iasecc()?;
 //! ias.verify_pin(&Pin::new("1234")?)?;
 //! let digest = Digest::sha256_of(b"feuille de soins");
-//! let signature = ias.sign(KeyUsage::Signature, &digest)?;
-//! let key = ias.resolve_key(KeyUsage::Signature)?;
+//! let signature = ias.sign(KeyRole::Signature, &digest)?;
+//! let key = ias.resolve_key(KeyRole::Signature)?;
 //! let cert = ias.certificate_for(&key)?.ok_or("no certificate")?;
 //! signature.verify(cert.parsed.as_ref().ok_or("not a CPS certificate")?, &digest)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())

@@ -10,7 +10,7 @@
     reason = "test code: a panic is a test failure"
 )]
 
-use cps::iasecc::{CpsCard, Digest, KeyUsage, Pin, PinStatus, Puk};
+use cps::iasecc::{CpsCard, Digest, KeyRole, Pin, PinStatus, Puk};
 use cps::sim::{Profile, SimCard};
 use cps::transport::{CardChannel, InProcessChannel, Reborrow, TransportError};
 
@@ -140,14 +140,14 @@ fn a_signature_is_computed_once() {
         // Without a fault: how many PSO a signature takes on this card.
         let mut card = open_with(profile, 0x2A, None);
         card.verify_pin(&Pin::new("1234").unwrap()).unwrap();
-        card.sign(KeyUsage::Signature, &Digest::sha256_of(b"ordonnance"))
+        card.sign(KeyRole::Signature, &Digest::sha256_of(b"ordonnance"))
             .unwrap();
         let clean = card.channel().inner.card().stats().count(0x2A);
         assert!(clean >= 1, "{profile:?}");
         for fault in FAULTS {
             let mut card = open(profile, 0x2A, fault);
             card.verify_pin(&Pin::new("1234").unwrap()).unwrap();
-            let _ = card.sign(KeyUsage::Signature, &Digest::sha256_of(b"ordonnance"));
+            let _ = card.sign(KeyRole::Signature, &Digest::sha256_of(b"ordonnance"));
             let relay = card.channel();
             let pso = relay.inner.card().stats().count(0x2A);
             assert!(
