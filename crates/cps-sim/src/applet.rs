@@ -11,6 +11,26 @@
 use cps_apdu::{Command, Response};
 
 use crate::Interface;
+use crate::iso::Native;
+use crate::profile::ProfileSpec;
+
+/// The card's storage, lent to the selected applet for one command: the native
+/// application's file system and keys, and the profile that says how its PKCS#15 directories
+/// are generated. The card's own remote-update application writes through it; other applets
+/// keep their state in themselves (a DESFire PICC its files, the FIDO2 applet its
+/// credentials) and ignore it. Opaque outside this crate.
+pub struct Storage<'a> {
+    pub(crate) native: &'a mut Native,
+    pub(crate) spec: &'a ProfileSpec,
+}
+
+impl std::fmt::Debug for Storage<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("profile", &self.spec.name)
+            .finish_non_exhaustive()
+    }
+}
 
 /// What the card tells an applet about the current session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +45,7 @@ pub struct AppletContext {
 ///
 /// ```
 /// use cps_apdu::{Command, Response, StatusWord};
-/// use cps_sim::{Applet, AppletContext, Interface};
+/// use cps_sim::{Applet, AppletContext, Interface, Storage};
 ///
 /// /// An applet that only answers its own SELECT (with no FCI) and GET CHALLENGE.
 /// #[derive(Clone)]
@@ -35,7 +55,7 @@ pub struct AppletContext {
 ///     fn aid(&self) -> &[u8] { &[0xA0, 0x00, 0x00, 0x00, 0x01] }
 ///     fn available_on(&self, _: Interface) -> bool { true }
 ///     fn select(&mut self, _: &AppletContext) -> Response { Response::status(StatusWord::SUCCESS) }
-///     fn process(&mut self, c: &Command, _: &AppletContext) -> Response {
+///     fn process(&mut self, c: &Command, _: &AppletContext, _: &mut Storage<'_>) -> Response {
 ///         match c.ins {
 ///             0x84 => Response::success(vec![0x42; 8]),
 ///             _ => Response::status(StatusWord::INS_NOT_SUPPORTED),
@@ -63,8 +83,20 @@ pub trait Applet: Send + Sync {
     fn deselect(&mut self) {}
 
     /// Processes one complete command (chains already reassembled; GET RESPONSE is served by
-    /// the card core). Must never panic; unknown commands get an error status word.
-    fn process(&mut self, command: &Command, ctx: &AppletContext) -> Response;
+    /// the card core), with the card's storage lent for the command. Must never panic;
+    /// unknown commands get an error status word.
+    fn process(
+        &mut self,
+        command: &Command,
+        ctx: &AppletContext,
+        storage: &mut Storage<'_>,
+    ) -> Response;
+
+    /// Whether the card core reassembles ISO 7816-4 command chains (CLA bit `10`) for this
+    /// applet; when `false`, a chained command is refused with `6D00` before reaching it.
+    fn accepts_chaining(&self) -> bool {
+        true
+    }
 
     /// Power-on or reset: clears the applet's volatile state.
     fn reset(&mut self);

@@ -67,8 +67,6 @@ pub fn ins_name(ins: u8) -> &'static str {
 enum Active {
     Native,
     Applet(usize),
-    /// The remote-update application.
-    Update,
     /// Nothing selectable answered yet (contactless without applets).
     None,
     /// An application that only answers SELECT (profile `select_only_aids`).
@@ -93,9 +91,9 @@ pub struct SimCard {
     pub(crate) extended: bool,
     pub(crate) native_available: bool,
     pub(crate) native: Native,
+    /// The applications selected by AID: DESFire, FIDO2, the remote-update application
+    /// (contact interface, when the native application is there).
     pub(crate) applets: Vec<Box<dyn Applet>>,
-    /// The remote-update application (contact interface).
-    pub(crate) update: crate::update::UpdateApp,
     /// The profile, kept to rebuild the PKCS#15 directories after a remote update.
     pub(crate) spec: std::sync::Arc<crate::profile::ProfileSpec>,
     /// The card serial number (EF.SN value).
@@ -141,10 +139,13 @@ impl SimCard {
         extended: bool,
         native_available: bool,
         native: Native,
-        applets: Vec<Box<dyn Applet>>,
+        mut applets: Vec<Box<dyn Applet>>,
         spec: std::sync::Arc<crate::profile::ProfileSpec>,
         serial: Vec<u8>,
     ) -> Self {
+        if native_available {
+            applets.push(Box::new(crate::update::UpdateApp::new(serial.clone())));
+        }
         let mut card = SimCard {
             profile_name,
             persona,
@@ -155,7 +156,6 @@ impl SimCard {
             native_available,
             native,
             applets,
-            update: crate::update::UpdateApp::new(serial.clone()),
             spec,
             serial,
             active: Active::None,
@@ -253,12 +253,14 @@ impl SimCard {
 
     /// Sequence number of the last remote update committed (0 at personalisation).
     pub fn update_sequence(&self) -> u32 {
-        self.update.sequence()
+        self.applet::<crate::update::UpdateApp>()
+            .map_or(0, crate::update::UpdateApp::sequence)
     }
 
     /// Whether a remote update is staged and not committed.
     pub fn update_staged(&self) -> bool {
-        self.update.has_staged()
+        self.applet::<crate::update::UpdateApp>()
+            .is_some_and(crate::update::UpdateApp::has_staged)
     }
 
     /// The first applet of type `T` (e.g. [`crate::desfire::DesfireApplet`]), to inspect
@@ -294,7 +296,6 @@ impl SimCard {
         for a in &mut self.applets {
             a.reset();
         }
-        self.update.reset();
         let interface = self.interface;
         for c in self.channels.iter_mut().skip(1) {
             *c = None;
@@ -408,7 +409,13 @@ impl SimCard {
                 let ctx = self.ctx();
                 let ne = cmd.ne;
                 let response = match self.applets.get_mut(i) {
-                    Some(a) => a.process(&cmd, &ctx),
+                    Some(a) => {
+                        let mut storage = crate::applet::Storage {
+                            native: &mut self.native,
+                            spec: &self.spec,
+                        };
+                        a.process(&cmd, &ctx, &mut storage)
+                    }
                     None => Response::status(StatusWord::INS_NOT_SUPPORTED),
                 };
                 return self.deliver(response, ne);
@@ -590,10 +597,11 @@ impl SimCard {
 
     fn chain_refusal(&self, cmd: &Command) -> Option<StatusWord> {
         match self.active {
-            Active::Applet(_) => None,
-            Active::None | Active::Update | Active::SelectOnly(_) => {
-                Some(StatusWord::INS_NOT_SUPPORTED)
-            }
+            Active::Applet(i) => match self.applets.get(i) {
+                Some(a) if a.accepts_chaining() => None,
+                _ => Some(StatusWord::INS_NOT_SUPPORTED),
+            },
+            Active::None | Active::SelectOnly(_) => Some(StatusWord::INS_NOT_SUPPORTED),
             Active::Native => {
                 if let Some(sw) = self.native_cla_error(cmd.cla & !cps_apdu::chain::CHAINING_BIT) {
                     Some(sw)
@@ -706,13 +714,6 @@ impl SimCard {
                 }
                 return r;
             }
-            if self.interface == Interface::Contact
-                && self.native_available
-                && cmd.data.as_slice() == cps_update::script::UPDATE_AID
-            {
-                self.switch_to(Active::Update);
-                return self.update.select();
-            }
             if let Some(i) = self
                 .applets
                 .iter()
@@ -748,7 +749,7 @@ impl SimCard {
             && cmd.cla & 0xFC == 0x00
             && self.native_available
             && self.native_aid.is_none()
-            && matches!(self.active, Active::Applet(_) | Active::Update)
+            && matches!(self.active, Active::Applet(_))
         {
             let r = self.native.select(cmd);
             if r.sw.is_ok_or_warning() {
@@ -758,7 +759,13 @@ impl SimCard {
         }
         match self.active {
             Active::Applet(i) => match self.applets.get_mut(i) {
-                Some(a) => a.process(cmd, &ctx),
+                Some(a) => {
+                    let mut storage = crate::applet::Storage {
+                        native: &mut self.native,
+                        spec: &self.spec,
+                    };
+                    a.process(cmd, &ctx, &mut storage)
+                }
                 None => Response::status(StatusWord::INS_NOT_SUPPORTED),
             },
             Active::Native => {
@@ -768,10 +775,6 @@ impl SimCard {
                 self.native.process(cmd)
             }
             Active::SelectOnly(_) => Response::status(StatusWord::INS_NOT_SUPPORTED),
-            Active::Update => {
-                let raw = cmd.to_bytes();
-                self.update.process(&raw, cmd, &mut self.native, &self.spec)
-            }
             Active::None => Response::status(if cmd.ins == 0xA4 {
                 StatusWord::FILE_NOT_FOUND
             } else {

@@ -108,7 +108,7 @@ pub mod profile;
 mod security;
 mod update;
 
-pub use applet::{Applet, AppletContext};
+pub use applet::{Applet, AppletContext, Storage};
 pub use builder::{HOLDER_PIN, PUK, SimCardBuilder};
 pub use card::{CardStats, Interface, SimCard, ins_name};
 pub use error::SimError;

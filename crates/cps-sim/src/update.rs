@@ -19,6 +19,7 @@ use rand_core::{OsRng, RngCore};
 use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
+use crate::applet::{Applet, AppletContext, Storage};
 use crate::iso::Native;
 use crate::keys::{DIGEST_INFO_SHA256, KeyKind, KeyPair};
 use crate::profile::{Content, FileSpec, ProfileSpec};
@@ -112,7 +113,7 @@ impl UpdateApp {
     }
 
     /// One command of the update application.
-    pub fn process(
+    fn process_update(
         &mut self,
         raw: &[u8],
         cmd: &Command,
@@ -433,5 +434,54 @@ fn rebuild_pkcs15(native: &mut Native, spec: &ProfileSpec) {
     drop(views);
     for (path, content) in out {
         native.replace_ef(&path, content);
+    }
+}
+
+/// The update application is one of the card's applets: selected by its AID on the contact
+/// interface, it writes the native application's files and keys through the [`Storage`] the
+/// card lends it.
+impl Applet for UpdateApp {
+    fn name(&self) -> &str {
+        "remote update"
+    }
+
+    fn aid(&self) -> &[u8] {
+        &cps_update::script::UPDATE_AID
+    }
+
+    fn available_on(&self, interface: crate::Interface) -> bool {
+        interface == crate::Interface::Contact
+    }
+
+    fn select(&mut self, _: &AppletContext) -> Response {
+        UpdateApp::select(self)
+    }
+
+    fn process(
+        &mut self,
+        command: &Command,
+        _: &AppletContext,
+        storage: &mut Storage<'_>,
+    ) -> Response {
+        let raw = command.to_bytes();
+        self.process_update(&raw, command, storage.native, storage.spec)
+    }
+
+    /// The update commands are short, each one complete (the script splits files in
+    /// chunks): a chained command is refused (modelled: the update application is ours).
+    fn accepts_chaining(&self) -> bool {
+        false
+    }
+
+    fn reset(&mut self) {
+        UpdateApp::reset(self);
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+
+    fn boxed_clone(&self) -> Box<dyn Applet> {
+        Box::new(self.clone())
     }
 }

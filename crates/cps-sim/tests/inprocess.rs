@@ -1280,7 +1280,12 @@ impl Applet for Echo {
         self.selected += 1;
         Response::success(b"echo".to_vec())
     }
-    fn process(&mut self, c: &Command, _: &AppletContext) -> Response {
+    fn process(
+        &mut self,
+        c: &Command,
+        _: &AppletContext,
+        _: &mut cps_sim::Storage<'_>,
+    ) -> Response {
         match c.ins {
             0xEE => Response::success(c.data.clone()),
             _ => Response::status(StatusWord::INS_NOT_SUPPORTED),

@@ -61,7 +61,7 @@ use rand_core::{OsRng, RngCore};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::applet::{Applet, AppletContext};
+use crate::applet::{Applet, AppletContext, Storage};
 use crate::card::Interface;
 use crate::persona::Persona;
 use model::{App, File, FileData, Picc, Records, Staged, Value, read_i32, read_u24, u24};
@@ -1680,7 +1680,7 @@ impl Applet for DesfireApplet {
         })
     }
 
-    fn process(&mut self, command: &Command, _ctx: &AppletContext) -> Response {
+    fn process(&mut self, command: &Command, _: &AppletContext, _: &mut Storage<'_>) -> Response {
         if command.cla != cps_desfire::frame::WRAPPED_CLA {
             // ISO 7816-4 file access is not emulated: no application here has ISO file
             // identifiers, so a SELECT finds nothing and other instructions are unknown.

@@ -22,7 +22,7 @@ use applet::{AppletMode, FidoApplet};
 use authenticator::{AttestationMode, PresencePolicy};
 use cps_fido2::transport::FIDO_AID;
 
-use crate::applet::{Applet, AppletContext};
+use crate::applet::{Applet, AppletContext, Storage};
 use crate::card::Interface;
 
 /// How a tester sets up the simulated FIDO2 applet ([`SimCardBuilder::fido2_presence`] and
@@ -91,7 +91,7 @@ impl Applet for Fido2Applet {
         self.inner.deselect();
     }
 
-    fn process(&mut self, command: &Command, _: &AppletContext) -> Response {
+    fn process(&mut self, command: &Command, _: &AppletContext, _: &mut Storage<'_>) -> Response {
         self.inner.command(command)
     }
 
