@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# CI step: builds the Debian package (scripts/build-deb.sh), installs it with dpkg, exercises
+# what it installed (the command on the simulator and through pcscd + vpcd, man pages,
+# completions, the PKCS#11 module directly and through p11-kit), then removes and purges it
+# and checks nothing it installed is left. Needs root (dpkg -i); the caller serialises pcscd
+# users (flock /tmp/cps-pcscd.lock, as for scripts/test.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+fail() { echo "deb-check: FAILED: $*" >&2; exit 1; }
+step() { echo "deb-check: $*"; }
+
+scripts/build-deb.sh
+DEB="$(ls -t target/dist/cps-rs_*.deb | head -1)"
+[ -f "$DEB" ] || fail "no package built"
+MULTIARCH="$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine)"
+MODULE="/usr/lib/$MULTIARCH/pkcs11/libcps_pkcs11.so"
+TAR="$(ls -t target/dist/cps-rs-*-x86_64-linux-gnu.tar.gz | head -1)"
+
+step "package contents and metadata"
+dpkg-deb --info "$DEB" | grep -q "Package: cps-rs" || fail "control file"
+FILES="$(dpkg-deb --contents "$DEB" | awk '{print $6}')"
+for f in ./usr/bin/cps ".$MODULE" ./usr/share/p11-kit/modules/cps-rs.module \
+  ./usr/lib/mozilla/pkcs11-modules/cps_rs.json \
+  ./usr/share/man/man1/cps.1.gz ./usr/share/man/man1/cps-info.1.gz \
+  ./usr/share/bash-completion/completions/cps ./usr/share/zsh/vendor-completions/_cps \
+  ./usr/share/fish/vendor_completions.d/cps.fish ./usr/share/doc/cps-rs/copyright; do
+  grep -qxF "$f" <<<"$FILES" || fail "$f missing from the package"
+done
+tar -tzf "$TAR" | grep -q '/cps$' || fail "cps missing from $TAR"
+
+step "dpkg -i"
+dpkg -r cps-rs >/dev/null 2>&1 || true
+dpkg -i "$DEB"
+[ "$(command -v cps)" = /usr/bin/cps ] || fail "cps is not /usr/bin/cps on PATH: $(command -v cps || true)"
+VERSION="$(dpkg-deb --field "$DEB" Version)"
+[ "$(cps --version | sed -n 1p)" = "cps $VERSION" ] || fail "cps --version: $(cps --version)"
+
+step "cps on the built-in simulator"
+cd /tmp   # not the source tree: the installed command needs nothing from it
+cps --sim cps4 info | grep -q "MARTIN" || fail "cps --sim cps4 info does not show the holder"
+cps --sim cps3 doctor >/dev/null || fail "cps --sim cps3 doctor failed"
+cd "$ROOT"
+
+step "man pages and completions"
+zcat /usr/share/man/man1/cps.1.gz | grep -q '^\.TH' || fail "cps.1 is not a man page"
+bash -c 'source /usr/share/bash-completion/completions/cps && complete -p cps' >/dev/null \
+  || fail "bash completion does not register cps"
+
+step "the PKCS#11 module, directly and through p11-kit"
+pkcs11-tool --module "$MODULE" --show-info | grep -qi "cps" || fail "pkcs11-tool --show-info"
+p11-kit list-modules 2>/dev/null | grep -q "cps-rs" || fail "p11-kit does not list the cps-rs module"
+python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["type"]=="pkcs11" and m["path"]==sys.argv[2], m' \
+  /usr/lib/mozilla/pkcs11-modules/cps_rs.json "$MODULE" || fail "Firefox manifest"
+
+step "cps through pcscd with a simulated card in the virtual reader"
+scripts/with-pcscd.sh bash -c '
+  set -euo pipefail
+  cps sim serve --profile cps3 >/tmp/deb-check-serve.log 2>&1 &
+  SERVE=$!
+  trap "kill $SERVE 2>/dev/null; wait $SERVE 2>/dev/null" EXIT
+  for _ in $(seq 1 50); do
+    cps info >/tmp/deb-check-info.txt 2>&1 && break
+    sleep 0.2
+  done
+  grep -q "MARTIN" /tmp/deb-check-info.txt || { cat /tmp/deb-check-info.txt /tmp/deb-check-serve.log >&2; exit 1; }
+  cps doctor --reader auto >/dev/null
+  pkcs11-tool --module "'"$MODULE"'" --list-token-slots | grep -qi "token"
+' || fail "cps / the module through pcscd"
+
+step "dpkg -r and dpkg -P leave nothing"
+dpkg -r cps-rs >/dev/null
+dpkg -P cps-rs >/dev/null
+for f in /usr/bin/cps "$MODULE" /usr/share/p11-kit/modules/cps-rs.module \
+  /usr/lib/mozilla/pkcs11-modules/cps_rs.json /usr/share/man/man1/cps.1.gz; do
+  [ ! -e "$f" ] || fail "$f left after removal"
+done
+! dpkg -s cps-rs >/dev/null 2>&1 || fail "cps-rs still known to dpkg"
+step "OK ($DEB, $TAR)"
