@@ -702,8 +702,8 @@ fn run(cli: Cli, replay_of: Option<std::path::PathBuf>) -> Result<u8, Failure> {
                 ctx.card.contactless,
                 std::time::Duration::from_secs(reconnect_for),
                 pull_at
-                    .map(cps_transport::vpcd::Fault::PullAt)
-                    .or(freeze_at.map(cps_transport::vpcd::Fault::FreezeAt)),
+                    .map(cps_sim::vpcd::Fault::PullAt)
+                    .or(freeze_at.map(cps_sim::vpcd::Fault::FreezeAt)),
             ),
         },
     }

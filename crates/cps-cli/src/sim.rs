@@ -2,8 +2,8 @@
 
 use std::sync::atomic::AtomicBool;
 
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_sim::{Interface, Profile, SimCard};
-use cps_transport::vpcd::{self, VpcdConfig};
 
 use crate::Failure;
 

@@ -10,9 +10,9 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_transport::VirtualCard;
 use cps_transport::pcsc::PcscContext;
-use cps_transport::vpcd::{self, VpcdConfig};
 
 fn cps(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cps"))

@@ -5,7 +5,7 @@
     reason = "test code: a failed expectation should abort the test"
 )]
 //! The `cps` binary through the real PC/SC stack (pcscd + vsmartcard-vpcd), on a simulated
-//! card served by this test with `cps_transport::vpcd`: `cps info` and `cps doctor` through
+//! card served by this test with `cps_sim::vpcd`: `cps info` and `cps doctor` through
 //! `--reader`, the PIN until it is blocked and unblocked (the card outlives each `cps`
 //! process here), signature, no card, unknown reader, and `--wait`.
 //!
@@ -16,9 +16,9 @@ mod common;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_sim::{Profile, SimCard};
 use cps_transport::pcsc::PcscContext;
-use cps_transport::vpcd::{self, VpcdConfig};
 
 const AT: &str = "2026-03-01";
 const READER0: &str = "Virtual PCD 00 00";

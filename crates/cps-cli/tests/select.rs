@@ -21,9 +21,9 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_sim::{Profile, SimCard};
 use cps_transport::pcsc::PcscContext;
-use cps_transport::vpcd::{self, VpcdConfig};
 
 const READER0: &str = "Virtual PCD 00 00";
 const READER1: &str = "Virtual PCD 00 01";

@@ -8,9 +8,9 @@
 use std::time::Duration;
 
 use cps_iasecc::{CpsCard, Digest, KeyRole, Pin, PinStatus};
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_sim::{Profile, SimCard};
 use cps_transport::pcsc::ShareMode;
-use cps_transport::vpcd::{self, VpcdConfig};
 
 #[test]
 fn client_through_pcscd_on_both_profiles() {

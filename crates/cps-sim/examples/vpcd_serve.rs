@@ -7,8 +7,8 @@
 
 use std::io::BufRead;
 
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_sim::{Profile, SimCard};
-use cps_transport::vpcd::{self, VpcdConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);

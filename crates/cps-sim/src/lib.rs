@@ -5,7 +5,7 @@
 //! objects, signature, client authentication, decryption, key generation) and the PKCS#15
 //! files that describe it, as laid out in `docs/card-layout.md`. It answers byte for byte what
 //! OpenSC 0.23's `iasecc` driver needs, so unmodified OpenSC tools work with it behind pcscd
-//! (through [`cps_transport::vpcd`]), and in-process through [`cps_transport::InProcessChannel`].
+//! (through [`vpcd`]), and in-process through [`cps_transport::InProcessChannel`].
 //!
 //! ```
 //! use cps_apdu::{Command, StatusWord};
@@ -107,6 +107,7 @@ mod pki;
 pub mod profile;
 mod security;
 mod update;
+pub mod vpcd;
 
 pub use applet::{Applet, AppletContext, Storage};
 pub use builder::{HOLDER_PIN, PUK, SimCardBuilder};

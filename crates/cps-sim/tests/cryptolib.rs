@@ -18,13 +18,13 @@ use std::path::{Path, PathBuf};
 
 use std::time::Duration;
 
+use cps_sim::vpcd::VpcdHandle;
 use cps_sim::{Profile, SimCard};
 use cps_testkit::{
     AUT_ID, READER, SIG_ID, clear_module_cache, insert, official_module as module, openssl, p11,
     remove, run,
 };
 use cps_transport::pcsc::PcscContext;
-use cps_transport::vpcd::VpcdHandle;
 
 /// A missing tool or service: `SKIPPED`, or a failure under `CI=true`.
 fn skip_or_fail(reason: &str) {

@@ -11,10 +11,10 @@ use cps_desfire::client::{DoorConfig, UidSource};
 use cps_desfire::crypto::Key;
 use cps_desfire::{Aid, AuthMode, Desfire, Refusal};
 use cps_sim::desfire::{DesfireApplet, access_control as ac};
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_sim::{Interface, Profile, SimCard, persona};
 use cps_transport::CardChannel;
 use cps_transport::pcsc::ShareMode;
-use cps_transport::vpcd::{self, VpcdConfig};
 
 const READER: &str = "Virtual PCD 00 01";
 

@@ -18,10 +18,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use cps_sim::vpcd::VpcdHandle;
 use cps_sim::{CardStats, Profile, SimCard};
 use cps_testkit::{READER, insert, remove, run_env};
 use cps_transport::pcsc::{PcscContext, ShareMode};
-use cps_transport::vpcd::VpcdHandle;
 use cps_transport::{CardChannel, TransportError};
 
 const PKCS11: &str = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so";

@@ -19,8 +19,8 @@ use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use cps_sim::SimCard;
+use cps_sim::vpcd::{self, VpcdConfig, VpcdHandle};
 use cps_transport::pcsc::PcscContext;
-use cps_transport::vpcd::{self, VpcdConfig, VpcdHandle};
 
 /// The reader vpcd offers on its default port.
 pub const READER: &str = "Virtual PCD 00 00";

@@ -164,7 +164,8 @@ impl TransportError {
         matches!(self, TransportError::CardReset)
     }
 
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    /// An I/O failure while doing `context` (e.g. "reading from vpcd").
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         TransportError::Io {
             context: context.into(),
             source,

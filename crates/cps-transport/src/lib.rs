@@ -12,8 +12,8 @@
 //! - Every wait is bounded: the PC/SC channel gives up on a card that does not answer
 //!   ([`pcsc::Timeouts`], [`TransportError::NoAnswer`]).
 //! - The card side: [`VirtualCard`] is what a simulated card implements; [`InProcessChannel`]
-//!   turns one into a host channel without pcscd, and [`vpcd`] connects one to pcscd's `vpcd`
-//!   driver so that every PC/SC application sees it in a reader.
+//!   turns one into a host channel without pcscd (`cps_sim::vpcd` connects one to pcscd's
+//!   `vpcd` driver: the card side of that link lives with the simulator).
 //!
 //! `pcsc` (feature `pcsc`, on by default) is the backend for real readers: it loads pcsc-lite's
 //! `libpcsclite.so.1` at run time, so nothing PC/SC is needed to build or to use the rest;
@@ -53,7 +53,6 @@ mod inprocess;
 #[cfg(feature = "pcsc")]
 pub mod pcsc;
 pub mod record;
-pub mod vpcd;
 
 pub use atr::{Atr, Interface, spaced_hex};
 pub use error::{PcscError, TransportError};
@@ -76,7 +75,7 @@ pub fn cancel_requested() -> bool {
 }
 
 /// The process-wide cancellation flag itself, for APIs that take one (the update relay,
-/// `vpcd::serve`).
+/// `cps_sim::vpcd::serve`).
 pub fn cancel_flag() -> &'static std::sync::atomic::AtomicBool {
     &CANCEL
 }

@@ -21,8 +21,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cps_apdu::{Command, Response, StatusWord};
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_transport::pcsc::{PcscChannel, PcscContext, ShareMode, Timeouts};
-use cps_transport::vpcd::{self, VpcdConfig};
 use cps_transport::{CardChannel, Exchange, Interface, TransportError, VirtualCard};
 
 const READER: &str = "Virtual PCD 00 00";

@@ -19,10 +19,10 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use cps_iasecc::PracticeSituation;
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_sim::{Profile, SimCard};
 use cps_transport::InProcessChannel;
 use cps_transport::pcsc::testing::skip_or_fail;
-use cps_transport::vpcd::{self, VpcdConfig};
 use cps_update::issuer::{DAM_PATH, Issuer, test_record};
 use cps_update::relay::{Outcome, update};
 use cps_update::scp::TEST_MASTER_KEY;

@@ -8,8 +8,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cps::iasecc::Pin;
+use cps::sim::vpcd::{self, VpcdConfig};
 use cps::sim::{Profile, SimCard};
-use cps::transport::vpcd::{self, VpcdConfig};
 use cps::watch::{CardEvent, CardWatch};
 use cps::{Card, CardSource, ReaderChoice};
 

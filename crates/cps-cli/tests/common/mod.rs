@@ -10,8 +10,8 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use cps_sim::vpcd::{self, VpcdConfig};
 use cps_transport::VirtualCard;
-use cps_transport::vpcd::{self, VpcdConfig};
 
 const READER1: &str = "Virtual PCD 00 01";
 

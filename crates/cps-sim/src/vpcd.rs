@@ -27,7 +27,7 @@
 //! round trip through pcscd below a millisecond.
 //!
 //! ```no_run
-//! use cps_transport::vpcd::{self, VpcdConfig};
+//! use cps_sim::vpcd::{self, VpcdConfig};
 //! # use cps_transport::VirtualCard;
 //! # struct MyCard;
 //! # impl VirtualCard for MyCard {
@@ -50,7 +50,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::{TransportError, VirtualCard};
+use cps_transport::{TransportError, VirtualCard};
 
 /// vpcd's port for the first virtual reader, `Virtual PCD 00 00`.
 pub const DEFAULT_PORT: u16 = 35963;
