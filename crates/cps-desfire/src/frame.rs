@@ -247,6 +247,7 @@ pub fn wrap_iso(code: u8, payload: &[u8]) -> Result<Vec<u8>, FrameError> {
     Ok(v)
 }
 
+#[cfg(feature = "card")]
 /// Card side: parses `90 CMD 00 00 [Lc data] [00]` into `(CMD, data)`. Le is optional;
 /// P1/P2 must be zero.
 pub fn unwrap_iso_command(apdu: &[u8]) -> Result<(u8, &[u8]), FrameError> {
@@ -273,6 +274,7 @@ pub fn unwrap_iso_command(apdu: &[u8]) -> Result<(u8, &[u8]), FrameError> {
     }
 }
 
+#[cfg(feature = "card")]
 /// Card side: `data || 91 STATUS`.
 pub fn iso_response(status: DesfireStatus, data: &[u8]) -> Vec<u8> {
     let mut v = Vec::with_capacity(data.len() + 2);
@@ -314,6 +316,7 @@ pub fn split_command(
         .collect())
 }
 
+#[cfg(feature = "card")]
 /// Card side: splits a response into frames of at most `max_payload` bytes: all but the last
 /// carry status `AF`, the last carries `status`.
 pub fn split_response(
@@ -401,6 +404,7 @@ impl ResponseAssembler {
     }
 }
 
+#[cfg(feature = "card")]
 /// Card side: reassembles a command sent in `AF` frames. The card decides (from the command
 /// code and header) how long the command is and calls [`CommandAssembler::push`] with each
 /// continuation frame until it has everything.
@@ -411,6 +415,7 @@ pub struct CommandAssembler {
     limit: usize,
 }
 
+#[cfg(feature = "card")]
 impl CommandAssembler {
     /// Starts with the first frame (`CMD part1`); refuses more than `limit` payload bytes.
     pub fn new(first_frame: &[u8], limit: usize) -> Result<Self, FrameError> {

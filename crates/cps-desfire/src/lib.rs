@@ -30,8 +30,10 @@
 //!
 //! ## Layers
 //!
-//! The core is `no_std + alloc` (disable the default `std` feature) and independent of who is
-//! host and who is card, so that a simulated card reuses it:
+//! The core is `no_std + alloc` (disable the default `std` feature). The card's half of the
+//! framing and of secure messaging (parsing wrapped commands, framing and sealing responses,
+//! opening commands) is behind feature `card`, for simulators (cps-sim), tests and fuzzing: a
+//! client compiles none of it.
 //!
 //! - [`crypto`]: keys (DES, 2K3DES, 3K3DES, AES-128; zeroized, versions in DES parity bits),
 //!   CBC with explicit IVs, CMAC for 64- and 128-bit blocks, CRC16-A and the DESFire CRC32;

@@ -275,6 +275,7 @@ fn split_mac(payload: &[u8], mac_len: usize) -> Result<(&[u8], &[u8]), SmError> 
         })
 }
 
+#[cfg(feature = "card")]
 fn split_header(payload: &[u8], header_len: usize) -> Result<(&[u8], &[u8]), SmError> {
     if payload.len() < header_len {
         return Err(SmError::TooShort {
@@ -418,6 +419,7 @@ impl Ev1Session {
         Ok(out)
     }
 
+    #[cfg(feature = "card")]
     /// Card: checks and opens what [`Ev1Session::seal_command`] produced; returns the data
     /// (the header is the first `header_len` bytes of `payload`, left as it is).
     /// `expected_len` (e.g. from a WriteData header) pins the CRC of an enciphered command.
@@ -464,6 +466,7 @@ impl Ev1Session {
         }
     }
 
+    #[cfg(feature = "card")]
     /// Card: protects a `00` response (errors carry no MAC: pass them through unsealed).
     pub fn seal_response(
         &mut self,
@@ -622,6 +625,7 @@ impl D40Session {
         Ok(out)
     }
 
+    #[cfg(feature = "card")]
     /// Card: opens a command produced by [`D40Session::seal_command`].
     pub fn open_command(
         &mut self,
@@ -653,6 +657,7 @@ impl D40Session {
         }
     }
 
+    #[cfg(feature = "card")]
     /// Card: protects a response.
     pub fn seal_response(
         &mut self,
@@ -874,6 +879,7 @@ impl Ev2Session {
         buf
     }
 
+    #[cfg(feature = "card")]
     /// Card: checks and opens a command from [`Ev2Session::seal_command`]; returns the data.
     pub fn open_command(
         &mut self,
@@ -906,6 +912,7 @@ impl Ev2Session {
         Ok(Zeroizing::new(data.to_vec()))
     }
 
+    #[cfg(feature = "card")]
     /// Card: protects a response and advances CmdCtr (errors are passed through unsealed,
     /// the session ends).
     pub fn seal_response(
@@ -1082,6 +1089,7 @@ impl SecureChannel {
         }
     }
 
+    #[cfg(feature = "card")]
     /// Card: opens a command (`expected_len`: the data length when the header tells it).
     pub fn open_command(
         &mut self,
@@ -1102,6 +1110,7 @@ impl SecureChannel {
         }
     }
 
+    #[cfg(feature = "card")]
     /// Card: protects a response.
     pub fn seal_response(
         &mut self,

@@ -9,7 +9,8 @@
 //! resumes where the last one stopped ([`script`]). The protocol is documented in
 //! `docs/remote-update.md`.
 //!
-//! - [`scp`]: the secure channel (both ends, pure functions);
+//! - [`scp`]: the secure channel (the host's end; the card's end with feature `card`, for
+//!   simulators);
 //! - [`script`]: the update application's commands, shared by card and issuer;
 //! - [`relay`]: [`relay::update`], what an editor calls, with progress and cancellation;
 //! - [`issuer`] (feature `issuer`): the reference update authority;

@@ -358,6 +358,7 @@ impl HostSession {
     }
 }
 
+#[cfg(feature = "card")]
 /// The card's end of a session.
 #[derive(Clone)]
 pub struct CardSession {
@@ -366,6 +367,7 @@ pub struct CardSession {
     expected_host: Option<[u8; 8]>,
 }
 
+#[cfg(feature = "card")]
 impl std::fmt::Debug for CardSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CardSession")
@@ -374,6 +376,7 @@ impl std::fmt::Debug for CardSession {
     }
 }
 
+#[cfg(feature = "card")]
 /// The card's answer to INITIALIZE UPDATE and its pending session.
 #[derive(Debug)]
 pub struct CardHello {
@@ -383,6 +386,7 @@ pub struct CardHello {
     pub session: CardSession,
 }
 
+#[cfg(feature = "card")]
 impl CardSession {
     /// INITIALIZE UPDATE on the card: derives the session from the host challenge and the
     /// card's fresh random challenge.
