@@ -19,7 +19,7 @@ MODULE="/usr/lib/$MULTIARCH/pkcs11/libcps_pkcs11.so"
 TAR="$(ls -t target/dist/cps-rs-*-x86_64-linux-gnu.tar.gz | head -1)"
 
 step "package contents and metadata"
-dpkg-deb --info "$DEB" | grep -q "Package: cps-rs" || fail "control file"
+[ "$(dpkg-deb --field "$DEB" Package)" = cps-rs ] || fail "control file"
 FILES="$(dpkg-deb --contents "$DEB" | awk '{print $6}')"
 for f in ./usr/bin/cps ".$MODULE" ./usr/share/p11-kit/modules/cps-rs.module \
   ./usr/lib/mozilla/pkcs11-modules/cps_rs.json \
@@ -28,7 +28,7 @@ for f in ./usr/bin/cps ".$MODULE" ./usr/share/p11-kit/modules/cps-rs.module \
   ./usr/share/fish/vendor_completions.d/cps.fish ./usr/share/doc/cps-rs/copyright; do
   grep -qxF "$f" <<<"$FILES" || fail "$f missing from the package"
 done
-tar -tzf "$TAR" | grep -q '/cps$' || fail "cps missing from $TAR"
+grep -q '/cps$' <<<"$(tar -tzf "$TAR")" || fail "cps missing from $TAR"
 
 step "dpkg -i"
 dpkg -r cps-rs >/dev/null 2>&1 || true
@@ -39,18 +39,18 @@ VERSION="$(dpkg-deb --field "$DEB" Version)"
 
 step "cps on the built-in simulator"
 cd /tmp   # not the source tree: the installed command needs nothing from it
-cps --sim cps4 info | grep -q "MARTIN" || fail "cps --sim cps4 info does not show the holder"
+grep -q "MARTIN" <<<"$(cps --sim cps4 info)" || fail "cps --sim cps4 info does not show the holder"
 cps --sim cps3 doctor >/dev/null || fail "cps --sim cps3 doctor failed"
 cd "$ROOT"
 
 step "man pages and completions"
-zcat /usr/share/man/man1/cps.1.gz | grep -q '^\.TH' || fail "cps.1 is not a man page"
+grep -q '^\.TH' <<<"$(zcat /usr/share/man/man1/cps.1.gz)" || fail "cps.1 is not a man page"
 bash -c 'source /usr/share/bash-completion/completions/cps && complete -p cps' >/dev/null \
   || fail "bash completion does not register cps"
 
 step "the PKCS#11 module, directly and through p11-kit"
-pkcs11-tool --module "$MODULE" --show-info | grep -qi "cps" || fail "pkcs11-tool --show-info"
-p11-kit list-modules 2>/dev/null | grep -q "cps-rs" || fail "p11-kit does not list the cps-rs module"
+grep -qi "cps-rs" <<<"$(pkcs11-tool --module "$MODULE" --show-info)" || fail "pkcs11-tool --show-info"
+grep -q "^cps-rs: " <<<"$(p11-kit list-modules 2>/dev/null)" || fail "p11-kit does not list the cps-rs module"
 python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["type"]=="pkcs11" and m["path"]==sys.argv[2], m' \
   /usr/lib/mozilla/pkcs11-modules/cps_rs.json "$MODULE" || fail "Firefox manifest"
 
@@ -59,14 +59,14 @@ scripts/with-pcscd.sh bash -c '
   set -euo pipefail
   cps sim serve --profile cps3 >/tmp/deb-check-serve.log 2>&1 &
   SERVE=$!
-  trap "kill $SERVE 2>/dev/null; wait $SERVE 2>/dev/null" EXIT
+  trap "kill $SERVE 2>/dev/null; wait $SERVE 2>/dev/null || true" EXIT
   for _ in $(seq 1 50); do
     cps info >/tmp/deb-check-info.txt 2>&1 && break
     sleep 0.2
   done
   grep -q "MARTIN" /tmp/deb-check-info.txt || { cat /tmp/deb-check-info.txt /tmp/deb-check-serve.log >&2; exit 1; }
   cps doctor --reader auto >/dev/null
-  pkcs11-tool --module "'"$MODULE"'" --list-token-slots | grep -qi "token"
+  grep -qi "token" <<<"$(pkcs11-tool --module "'"$MODULE"'" --list-token-slots)"
 ' || fail "cps / the module through pcscd"
 
 step "dpkg -r and dpkg -P leave nothing"
