@@ -574,6 +574,31 @@ pub unsafe extern "C" fn C_Login(
     })
 }
 
+/// `C_SetPIN`: both PINs copied into buffers wiped on drop, each sent once, never logged.
+///
+/// # Safety
+/// `old` valid for `old_len` bytes, `new` for `new_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SetPIN(
+    h: CK_SESSION_HANDLE,
+    old: *mut CK_UTF8CHAR,
+    old_len: CK_ULONG,
+    new: *mut CK_UTF8CHAR,
+    new_len: CK_ULONG,
+) -> CK_RV {
+    guard(|| {
+        if old.is_null() || new.is_null() {
+            // No protected authentication path (no PIN pad): both PINs must be given.
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        // SAFETY: valid for their lengths by the caller's contract.
+        let old = Zeroizing::new(unsafe { slice(old, old_len) }?.to_vec());
+        // SAFETY: as above.
+        let new = Zeroizing::new(unsafe { slice(new, new_len) }?.to_vec());
+        with_module(|m| m.set_pin(h, &old, &new))
+    })
+}
+
 /// `C_Logout`.
 ///
 /// # Safety
@@ -872,7 +897,6 @@ macro_rules! unsupported {
 unsupported! {
     C_InitToken(CK_SLOT_ID, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR);
     C_InitPIN(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, CK_ULONG);
-    C_SetPIN(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR, CK_ULONG);
     C_GetOperationState(CK_SESSION_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
     C_SetOperationState(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE);
     C_CreateObject(CK_SESSION_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
@@ -992,6 +1016,15 @@ mod tests {
             let mut pin = *b"1234";
             assert_eq!(
                 C_Login(7, CKU_USER, pin.as_mut_ptr(), 4),
+                CKR_SESSION_HANDLE_INVALID
+            );
+            let mut new = *b"5678";
+            assert_eq!(
+                C_SetPIN(7, pin.as_mut_ptr(), 4, std::ptr::null_mut(), 4),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                C_SetPIN(7, pin.as_mut_ptr(), 4, new.as_mut_ptr(), 4),
                 CKR_SESSION_HANDLE_INVALID
             );
             // A non-empty buffer behind a NULL pointer.

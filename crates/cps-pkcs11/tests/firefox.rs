@@ -1,0 +1,383 @@
+//! A real browser on the simulated CPS3 and CPS4 through pcscd + vsmartcard-vpcd: headless
+//! Firefox ESR (Debian `firefox-esr`) loads our module by enterprise policy
+//! (`SecurityDevices`), the test gives the PIN to the token, Firefox chooses the card's
+//! certificate by itself (`security.default_personal_cert` = `Select Automatically`) when a
+//! local `openssl s_server -Verify` asks for one, and the page shows the holder's name taken
+//! from the certificate. TLS 1.2 with RSA PKCS#1 on the CPS3, TLS 1.3 (RSA-PSS) on the CPS4.
+//!
+//! Nothing is written outside a temporary directory: Firefox runs from a private copy of its
+//! installation directory (its launcher copied, everything else linked), whose
+//! `distribution/policies.json` holds the policy — where Firefox looks for policies next to
+//! its binary when `/etc/firefox-esr/policies/policies.json` does not exist — with a fresh
+//! profile (`user.js`) and `HOME`. The test drives it through Marionette (`--marionette`,
+//! length-prefixed JSON) and, in its chrome context, gives the PIN with
+//! `nsIPK11Token.checkPassword` (what logs NSS into the token), as the PIN dialog would.
+//!
+//! Needs pcscd with vpcd, `openssl` and Firefox ESR (`/usr/lib/firefox-esr`, or the directory
+//! in `FIREFOX_ESR_DIR`). Without them the test prints `SKIPPED` and passes, except under
+//! `CI=true`, where it fails.
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs,
+    reason = "test code: a panic is a test failure"
+)]
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use cps_sim::{Profile, SimCard};
+use cps_testkit::{READER, TlsServer, insert, remove, run};
+use cps_transport::pcsc::PcscContext;
+use serde_json::{Value, json};
+
+/// The name the policy gives the module in Firefox's security devices.
+const DEVICE: &str = "CPS (cps-rs)";
+
+fn skip_or_fail(reason: &str) {
+    cps_testkit::skip_or_fail("the Firefox test", reason);
+}
+
+/// Our module, built by `cargo test` next to this test's binary.
+fn ours() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let built = deps.join("libcps_pkcs11.so");
+    if built.exists() {
+        return built;
+    }
+    deps.parent().unwrap().join("libcps_pkcs11.so")
+}
+
+/// Where Firefox ESR is installed (Debian: `/usr/lib/firefox-esr`).
+fn firefox_dir() -> PathBuf {
+    std::env::var_os("FIREFOX_ESR_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/lib/firefox-esr"))
+}
+
+/// A private Firefox installation in `dir`: the launcher copied (Firefox finds its
+/// `distribution` directory next to its own binary, `/proc/self/exe`), every other entry
+/// linked, and `distribution/policies.json` loading `module` as a security device.
+fn private_install(dir: &Path, module: &Path) -> PathBuf {
+    let src = firefox_dir();
+    let app = dir.join("firefox");
+    std::fs::create_dir_all(app.join("distribution")).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name();
+        match name.to_str().unwrap() {
+            "distribution" | "firefox-bin" => {}
+            "firefox-esr" => {
+                std::fs::copy(e.path(), app.join(&name)).unwrap();
+            }
+            _ => std::os::unix::fs::symlink(e.path(), app.join(&name)).unwrap(),
+        }
+    }
+    // The policy as an administrator writes it (docs/pkcs11.md, crates/cps-pkcs11/dist/).
+    let policies = json!({
+        "policies": {
+            "SecurityDevices": { "Add": { DEVICE: module } },
+            "DisableAppUpdate": true,
+        }
+    });
+    std::fs::write(
+        app.join("distribution/policies.json"),
+        serde_json::to_vec_pretty(&policies).unwrap(),
+    )
+    .unwrap();
+    app.join("firefox-esr")
+}
+
+/// A running headless Firefox, stopped (by its process id) when dropped.
+struct Firefox {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Firefox {
+    /// Starts Firefox with a fresh profile in `dir` and Marionette on `port`.
+    fn start(binary: &Path, dir: &Path, port: u16) -> Firefox {
+        let profile = dir.join("profile");
+        let home = dir.join("home");
+        let _ = std::fs::remove_dir_all(&profile);
+        std::fs::create_dir_all(&profile).unwrap();
+        std::fs::create_dir_all(&home).unwrap();
+        let prefs = [
+            // The certificate is chosen without a dialog.
+            (
+                "security.default_personal_cert",
+                json!("Select Automatically"),
+            ),
+            ("marionette.port", json!(port)),
+            // No network but the local server.
+            ("security.OCSP.enabled", json!(0)),
+            ("app.update.disabledForTesting", json!(true)),
+            ("browser.shell.checkDefaultBrowser", json!(false)),
+            ("datareporting.policy.dataSubmissionEnabled", json!(false)),
+            ("toolkit.telemetry.reportingpolicy.firstRun", json!(false)),
+            ("network.captive-portal-service.enabled", json!(false)),
+            ("network.connectivity-service.enabled", json!(false)),
+            ("browser.safebrowsing.update.enabled", json!(false)),
+        ];
+        let user_js: String = prefs
+            .iter()
+            .map(|(k, v)| format!("user_pref({}, {v});\n", json!(k)))
+            .collect();
+        std::fs::write(profile.join("user.js"), user_js).unwrap();
+        let log = dir.join("firefox.log");
+        let child = Process::new(binary)
+            .args(["--headless", "--marionette", "-remote-allow-system-access"])
+            .args(["--no-remote", "--profile"])
+            .arg(&profile)
+            .env("HOME", &home)
+            .env("MOZ_CRASHREPORTER_DISABLE", "1")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(dir.join("firefox.err")).unwrap())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
+        Firefox { child, log }
+    }
+}
+
+impl Drop for Firefox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A Marionette client (protocol 3: each message is `length:json`; a command is
+/// `[0, id, name, parameters]`, its answer `[1, id, error, result]`).
+struct Marionette {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    next: u64,
+}
+
+impl Marionette {
+    /// Connects to Firefox's Marionette port (retried while Firefox starts) and opens a
+    /// WebDriver session that accepts the local server's self-signed certificate.
+    fn connect(port: u16, firefox: &mut Firefox) -> Marionette {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let stream = loop {
+            if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
+                break s;
+            }
+            if let Some(status) = firefox.child.try_wait().unwrap() {
+                panic!(
+                    "Firefox exited ({status}) before Marionette listened: {}",
+                    std::fs::read_to_string(&firefox.log).unwrap_or_default()
+                );
+            }
+            assert!(Instant::now() < deadline, "Marionette did not listen");
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(90)))
+            .unwrap();
+        let mut m = Marionette {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+            next: 0,
+        };
+        let hello = m.receive();
+        assert_eq!(hello["marionetteProtocol"], json!(3), "{hello}");
+        m.command(
+            "WebDriver:NewSession",
+            json!({ "acceptInsecureCerts": true }),
+        )
+        .unwrap();
+        m
+    }
+
+    fn receive(&mut self) -> Value {
+        let mut len = Vec::new();
+        self.reader.read_until(b':', &mut len).unwrap();
+        let len: usize = std::str::from_utf8(&len[..len.len() - 1])
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut body = vec![0; len];
+        self.reader.read_exact(&mut body).unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    /// Sends a command: its result, or the error Firefox answered.
+    fn command(&mut self, name: &str, params: Value) -> Result<Value, Value> {
+        self.next += 1;
+        let msg = serde_json::to_vec(&json!([0, self.next, name, params])).unwrap();
+        self.writer
+            .write_all(format!("{}:", msg.len()).as_bytes())
+            .unwrap();
+        self.writer.write_all(&msg).unwrap();
+        let answer = self.receive();
+        assert_eq!(answer[1], json!(self.next), "{answer}");
+        if answer[2].is_null() {
+            Ok(answer[3].clone())
+        } else {
+            Err(answer[2].clone())
+        }
+    }
+
+    /// Runs a script (in the current context) with `args`; its value.
+    fn script(&mut self, script: &str, args: Value) -> Value {
+        self.command(
+            "WebDriver:ExecuteScript",
+            json!({ "script": script, "args": args }),
+        )
+        .unwrap_or_else(|e| panic!("script failed: {e}"))["value"]
+            .clone()
+    }
+
+    fn context(&mut self, context: &str) {
+        self.command("Marionette:SetContext", json!({ "value": context }))
+            .unwrap();
+    }
+}
+
+/// In Firefox's chrome context: the security devices with their slots, then NSS logs into
+/// the token of `DEVICE` with the PIN (`nsIPK11Token.checkPassword`, as the PIN dialog does).
+const LOGIN: &str = r#"
+const [device, pin] = arguments;
+return (async () => {
+  const db = Cc["@mozilla.org/security/pkcs11moduledb;1"].getService(Ci.nsIPKCS11ModuleDB);
+  const seen = [];
+  for (const m of await db.listModules()) {
+    seen.push(m.name);
+    if (m.name !== device) continue;
+    for (const s of m.slots) {
+      // nsIPKCS11Slot.SLOT_NOT_LOGGED_IN: a token that needs the PIN.
+      if (s.status !== Ci.nsIPKCS11Slot.SLOT_NOT_LOGGED_IN) continue;
+      const t = s.getToken();
+      const ok = await t.checkPassword(pin);
+      return { module: m.libName, slot: s.name, token: t.tokenName, ok: ok,
+               loggedIn: await t.isLoggedIn() };
+    }
+    return { module: m.libName, slots: m.slots.map(s => [s.name, s.status]) };
+  }
+  return { modules: seen };
+})();
+"#;
+
+/// One card: Firefox started with the policy, the PIN given, the page of a server that
+/// requires a client certificate. Returns a line for the report.
+fn browse(generation: &str, dir: &Path, binary: &Path) -> String {
+    let (tls, extra, protocol): (&str, &[&str], &str) = if generation == "CPS3" {
+        // A CPS3 signs PKCS#1 v1.5 only: TLS 1.2 with RSA signature algorithms.
+        (
+            "-tls1_2",
+            &["-client_sigalgs", "RSA+SHA256:RSA+SHA1"],
+            "TLSv1.2",
+        )
+    } else {
+        ("-tls1_3", &[], "TLSv1.3")
+    };
+    let server = TlsServer::start(dir, tls, extra);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let mut firefox = Firefox::start(binary, dir, port);
+    let mut m = Marionette::connect(port, &mut firefox);
+
+    m.context("chrome");
+    let login = m.script(LOGIN, json!([DEVICE, "1234"]));
+    eprintln!("[{generation}] Firefox security devices: {login}");
+    assert_eq!(
+        login["module"],
+        json!(ours().to_str().unwrap()),
+        "the policy did not load the module: {login}"
+    );
+    assert_eq!(
+        login["token"],
+        json!(format!("{generation} dr-martin")),
+        "{login}"
+    );
+    assert_eq!(login["ok"], json!(true), "the PIN was refused: {login}");
+    assert_eq!(login["loggedIn"], json!(true), "{login}");
+
+    m.context("content");
+    let url = format!("https://127.0.0.1:{}/", server.port);
+    m.command("WebDriver:Navigate", json!({ "url": url }))
+        .unwrap_or_else(|e| panic!("navigate to {url}: {e}"));
+    let page = m.script("return document.body.innerText;", json!([]));
+    let page = page.as_str().unwrap_or_default().to_owned();
+    let _ = m.command("Marionette:Quit", json!({}));
+    let elapsed = started.elapsed();
+    drop(firefox);
+    drop(server);
+    // s_server -www shows the protocol and the client's certificate (its subject and PEM).
+    assert!(
+        page.contains("Client certificate")
+            && page.contains("SN=MARTIN")
+            && page.contains("GN=CLAIRE"),
+        "the page does not show the card holder's certificate:\n{page}"
+    );
+    assert!(page.contains(&format!("Protocol  : {protocol}")), "{page}");
+    let holder = page
+        .lines()
+        .find(|l| l.contains("Subject:") && l.contains("MARTIN"))
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    eprintln!("[{generation}] page: {holder}");
+    format!(
+        "{generation} Firefox ESR: module by policy, PIN given, certificate chosen automatically, {protocol}, page shows \"{holder}\" ({:.1} s)",
+        elapsed.as_secs_f64()
+    )
+}
+
+#[test]
+fn firefox_esr_client_auth_on_the_simulated_cards() {
+    let module = ours();
+    if !module.exists() {
+        return skip_or_fail(&format!("{} was not built", module.display()));
+    }
+    if !firefox_dir().join("firefox-esr").exists() {
+        return skip_or_fail(&format!(
+            "Firefox ESR is not installed in {} (Debian package firefox-esr; .ci/run installs it)",
+            firefox_dir().display()
+        ));
+    }
+    if run("openssl", &["version"]).is_none() {
+        return skip_or_fail("openssl is not installed");
+    }
+    let ctx = match PcscContext::establish() {
+        Ok(c) => c,
+        Err(e) => return skip_or_fail(&format!("pcscd not running: {e}")),
+    };
+    if !ctx.reader_names().unwrap().iter().any(|n| n == READER) {
+        return skip_or_fail("pcscd has no vpcd reader");
+    }
+    ctx.wait_for_removal(READER, Duration::from_secs(2))
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("cps-firefox-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let binary = private_install(&dir, &module);
+
+    let mut report = Vec::new();
+    for (profile, generation) in [(Profile::Cps3, "CPS3"), (Profile::Cps4, "CPS4")] {
+        let handle = insert(&ctx, SimCard::new(profile, "dr-martin").unwrap());
+        report.push(browse(generation, &dir, &binary));
+        assert_eq!(
+            handle.card().tries_left(0x01),
+            Some(3),
+            "the PIN was presented once, right"
+        );
+        remove(&ctx, handle);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    eprintln!(
+        "\n=== Firefox ESR on the simulated cards\n{}",
+        report.join("\n")
+    );
+}
