@@ -64,8 +64,35 @@ fn firefox_dir() -> PathBuf {
 /// `distribution` directory next to its own binary, `/proc/self/exe`), every other entry
 /// linked, and `distribution/policies.json` loading `module` as a security device.
 fn private_install(dir: &Path, module: &Path) -> PathBuf {
-    let src = firefox_dir();
     let app = dir.join("firefox");
+    if !app.exists() {
+        link_install(&app);
+    }
+    write_policies(&app, Some(module));
+    app.join("firefox-esr")
+}
+
+/// The policies of the private installation: the module as a security device, or none.
+fn write_policies(app: &Path, module: Option<&Path>) {
+    // The policy as an administrator writes it (docs/pkcs11.md, crates/cps-pkcs11/dist/).
+    let policies = match module {
+        Some(module) => json!({
+            "policies": {
+                "SecurityDevices": { "Add": { DEVICE: module } },
+                "DisableAppUpdate": true,
+            }
+        }),
+        None => json!({ "policies": { "DisableAppUpdate": true } }),
+    };
+    std::fs::write(
+        app.join("distribution/policies.json"),
+        serde_json::to_vec_pretty(&policies).unwrap(),
+    )
+    .unwrap();
+}
+
+fn link_install(app: &Path) {
+    let src = firefox_dir();
     std::fs::create_dir_all(app.join("distribution")).unwrap();
     for e in std::fs::read_dir(&src).unwrap() {
         let e = e.unwrap();
@@ -78,19 +105,6 @@ fn private_install(dir: &Path, module: &Path) -> PathBuf {
             _ => std::os::unix::fs::symlink(e.path(), app.join(&name)).unwrap(),
         }
     }
-    // The policy as an administrator writes it (docs/pkcs11.md, crates/cps-pkcs11/dist/).
-    let policies = json!({
-        "policies": {
-            "SecurityDevices": { "Add": { DEVICE: module } },
-            "DisableAppUpdate": true,
-        }
-    });
-    std::fs::write(
-        app.join("distribution/policies.json"),
-        serde_json::to_vec_pretty(&policies).unwrap(),
-    )
-    .unwrap();
-    app.join("firefox-esr")
 }
 
 /// A running headless Firefox, stopped (by its process id) when dropped.
@@ -335,6 +349,123 @@ fn browse(generation: &str, dir: &Path, binary: &Path) -> String {
     )
 }
 
+/// The test extension's id, added to the manifest's `allowed_extensions` in the test copy.
+const EXTENSION_ID: &str = "cps-rs-test@cps-rs.invalid";
+
+/// The Firefox native manifest (`crates/cps-pkcs11/dist/cps_rs.json`) as a user installs it
+/// (`~/.mozilla/pkcs11-modules/`, in the test's `HOME`), its `path` set to the library cargo
+/// built and the test extension allowed: Firefox without the policy, a temporary extension
+/// with the `pkcs11` permission calls `browser.pkcs11.installModule("cps_rs")`, and the
+/// module then shows the card's token. Returns a line for the report.
+fn native_manifest(generation: &str, dir: &Path, binary: &Path) -> String {
+    let shipped: Value = serde_json::from_slice(
+        &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/cps_rs.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        shipped["name"],
+        json!("cps_rs"),
+        "the file name is the name"
+    );
+    assert_eq!(shipped["type"], json!("pkcs11"));
+    assert_eq!(shipped["path"], json!("/usr/local/lib/libcps_pkcs11.so"));
+    let description = shipped["description"].as_str().unwrap().to_owned();
+    let mut manifest = shipped.clone();
+    manifest["path"] = json!(ours());
+    manifest["allowed_extensions"] = json!([EXTENSION_ID]);
+    let manifests = dir.join("home/.mozilla/pkcs11-modules");
+    std::fs::create_dir_all(&manifests).unwrap();
+    std::fs::write(
+        manifests.join("cps_rs.json"),
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    let ext = dir.join("extension");
+    std::fs::create_dir_all(&ext).unwrap();
+    let ext_manifest = json!({
+        "manifest_version": 2,
+        "name": "cps-rs PKCS#11 test",
+        "version": "1.0",
+        "browser_specific_settings": { "gecko": { "id": EXTENSION_ID } },
+        "permissions": ["pkcs11"],
+        "background": { "scripts": ["background.js"] },
+    });
+    std::fs::write(
+        ext.join("manifest.json"),
+        serde_json::to_vec_pretty(&ext_manifest).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        ext.join("background.js"),
+        "browser.pkcs11.installModule(\"cps_rs\").catch(e => console.error(\"cps-rs test: \" + e.message));\n",
+    )
+    .unwrap();
+
+    write_policies(binary.parent().unwrap(), None);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut firefox = Firefox::start(binary, dir, port);
+    let mut m = Marionette::connect(port, &mut firefox);
+    m.context("chrome");
+    let before = m.script(MODULES, json!([]));
+    assert!(
+        !before.to_string().contains(ours().to_str().unwrap()),
+        "the module is loaded before the extension asks: {before}"
+    );
+    m.command(
+        "Addon:Install",
+        json!({ "path": ext.to_str().unwrap(), "temporary": true }),
+    )
+    .unwrap_or_else(|e| panic!("installing the test extension: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let module = loop {
+        let modules = m.script(MODULES, json!([]));
+        let found = modules
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|mo| mo["lib"] == json!(ours().to_str().unwrap()))
+            .cloned();
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the extension did not install the module: {modules}\n{}",
+            std::fs::read_to_string(&firefox.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let _ = m.command("Marionette:Quit", json!({}));
+    drop(firefox);
+    write_policies(binary.parent().unwrap(), Some(&ours()));
+    eprintln!("[{generation}] module installed by the extension: {module}");
+    assert_eq!(module["name"], json!(description), "{module}");
+    let label = format!("{generation} dr-martin");
+    assert!(
+        module["tokens"].as_array().unwrap().contains(&json!(label)),
+        "the card's token is not in {module}"
+    );
+    format!(
+        "{generation} Firefox ESR: native manifest cps_rs.json in ~/.mozilla/pkcs11-modules, browser.pkcs11.installModule(\"cps_rs\") by a test extension: module \"{description}\" shows \"{label}\""
+    )
+}
+
+/// In Firefox's chrome context: every security device, its library and its tokens.
+const MODULES: &str = r#"
+return (async () => {
+  const db = Cc["@mozilla.org/security/pkcs11moduledb;1"].getService(Ci.nsIPKCS11ModuleDB);
+  const out = [];
+  for (const m of await db.listModules()) {
+    out.push({ name: m.name, lib: m.libName, tokens: m.slots.map(s => s.tokenName) });
+  }
+  return out;
+})();
+"#;
+
 #[test]
 fn firefox_esr_client_auth_on_the_simulated_cards() {
     let module = ours();
@@ -368,6 +499,9 @@ fn firefox_esr_client_auth_on_the_simulated_cards() {
     for (profile, generation) in [(Profile::Cps3, "CPS3"), (Profile::Cps4, "CPS4")] {
         let handle = insert(&ctx, SimCard::new(profile, "dr-martin").unwrap());
         report.push(browse(generation, &dir, &binary));
+        if generation == "CPS4" {
+            report.push(native_manifest(generation, &dir, &binary));
+        }
         assert_eq!(
             handle.card().tries_left(0x01),
             Some(3),
