@@ -72,18 +72,25 @@ fn private_install(dir: &Path, module: &Path) -> PathBuf {
     app.join("firefox-esr")
 }
 
-/// The policies of the private installation: the module as a security device, or none.
+/// The policies of the private installation: the shipped snippet
+/// (`crates/cps-pkcs11/dist/policies.json`) with its path set to `module`, or none; no
+/// update checks either way.
 fn write_policies(app: &Path, module: Option<&Path>) {
-    // The policy as an administrator writes it (docs/pkcs11.md, crates/cps-pkcs11/dist/).
-    let policies = match module {
-        Some(module) => json!({
-            "policies": {
-                "SecurityDevices": { "Add": { DEVICE: module } },
-                "DisableAppUpdate": true,
-            }
-        }),
-        None => json!({ "policies": { "DisableAppUpdate": true } }),
+    let mut policies = match module {
+        Some(module) => {
+            let mut shipped: Value = serde_json::from_slice(
+                &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/policies.json"))
+                    .unwrap(),
+            )
+            .unwrap();
+            let device = &mut shipped["policies"]["SecurityDevices"]["Add"][DEVICE];
+            assert_eq!(*device, json!("/usr/local/lib/libcps_pkcs11.so"));
+            *device = json!(module);
+            shipped
+        }
+        None => json!({ "policies": {} }),
     };
+    policies["policies"]["DisableAppUpdate"] = json!(true);
     std::fs::write(
         app.join("distribution/policies.json"),
         serde_json::to_vec_pretty(&policies).unwrap(),
