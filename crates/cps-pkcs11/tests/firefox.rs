@@ -10,8 +10,9 @@
 //! `distribution/policies.json` holds the policy — where Firefox looks for policies next to
 //! its binary when `/etc/firefox-esr/policies/policies.json` does not exist — with a fresh
 //! profile (`user.js`) and `HOME`. The test drives it through Marionette (`--marionette`,
-//! length-prefixed JSON) and, in its chrome context, gives the PIN with
-//! `nsIPK11Token.checkPassword` (what logs NSS into the token), as the PIN dialog would.
+//! length-prefixed JSON) and, in its chrome context, logs into the token as the Security
+//! Devices dialog does (`nsIPK11Token.login`), answering the PIN question NSS asks through
+//! Firefox's prompter (replaced for that moment by one that answers the test's PIN).
 //!
 //! Needs pcscd with vpcd, `openssl` and Firefox ESR (`/usr/lib/firefox-esr`, or the directory
 //! in `FIREFOX_ESR_DIR`). Without them the test prints `SKIPPED` and passes, except under
@@ -262,8 +263,11 @@ impl Marionette {
     }
 }
 
-/// In Firefox's chrome context: the security devices with their slots, then NSS logs into
-/// the token of `DEVICE` with the PIN (`nsIPK11Token.checkPassword`, as the PIN dialog does).
+/// In Firefox's chrome context: the security device `device`, the slot whose token needs the
+/// PIN, and a login as the Security Devices dialog does it (`nsIPK11Token.login`). NSS asks
+/// the PIN through Firefox's prompter (`@mozilla.org/prompter;1`, `nsIPrompt.promptPassword`),
+/// which the test replaces for the time of the login with one that answers `pin` and records
+/// each question (the original is registered again afterwards).
 const LOGIN: &str = r#"
 const [device, pin] = arguments;
 return (async () => {
@@ -273,20 +277,49 @@ return (async () => {
     seen.push(m.name);
     if (m.name !== device) continue;
     for (const s of m.slots) {
-      // nsIPKCS11Slot.SLOT_NOT_LOGGED_IN: a token that needs the PIN.
       if (s.status !== Ci.nsIPKCS11Slot.SLOT_NOT_LOGGED_IN) continue;
       const t = s.getToken();
-      const ok = await t.checkPassword(pin);
-      return { module: m.libName, slot: s.name, token: t.tokenName, ok: ok,
-               loggedIn: await t.isLoggedIn() };
+      const asked = [];
+      const prompt = {
+        QueryInterface: ChromeUtils.generateQI(["nsIPrompt"]),
+        promptPassword(title, text, password, checkMsg, checkValue) {
+          asked.push(String(text));
+          password.value = pin;
+          return true;
+        },
+      };
+      const factory = {
+        QueryInterface: ChromeUtils.generateQI(["nsIFactory"]),
+        createInstance(iid) {
+          return {
+            QueryInterface: ChromeUtils.generateQI(["nsIPromptFactory"]),
+            getPrompt(parent, promptIid) { return prompt.QueryInterface(promptIid); },
+          }.QueryInterface(iid);
+        },
+      };
+      const reg = Components.manager.QueryInterface(Ci.nsIComponentRegistrar);
+      const cid = Components.ID("{6ee7e1a0-4f4e-4c2b-9a55-0c2f5d1e7a11}");
+      const original = reg.contractIDToCID("@mozilla.org/prompter;1");
+      reg.registerFactory(cid, "cps-rs test PIN prompter", "@mozilla.org/prompter;1", factory);
+      let error = null;
+      try {
+        await t.login(false);
+      } catch (e) {
+        error = String(e);
+      } finally {
+        reg.unregisterFactory(cid, factory);
+        reg.registerFactory(original, "", "@mozilla.org/prompter;1", null);
+      }
+      return { module: m.libName, slot: s.name, token: t.tokenName, asked: asked,
+               error: error, loggedIn: t.isLoggedIn };
     }
-    return { module: m.libName, slots: m.slots.map(s => [s.name, s.status]) };
+    return { module: m.libName, slots: m.slots.map(s => [s.name, s.tokenName, s.status]) };
   }
   return { modules: seen };
 })();
 "#;
 
-/// One card: Firefox started with the policy, the PIN given, the page of a server that
+/// One card: Firefox started with the policy, the PIN answered, the page of a server that
 /// requires a client certificate. Returns a line for the report.
 fn browse(generation: &str, dir: &Path, binary: &Path) -> String {
     let (tls, extra, protocol): (&str, &[&str], &str) = if generation == "CPS3" {
@@ -322,7 +355,12 @@ fn browse(generation: &str, dir: &Path, binary: &Path) -> String {
         json!(format!("{generation} dr-martin")),
         "{login}"
     );
-    assert_eq!(login["ok"], json!(true), "the PIN was refused: {login}");
+    assert_eq!(
+        login["asked"].as_array().map(Vec::len),
+        Some(1),
+        "the PIN is asked once: {login}"
+    );
+    assert_eq!(login["error"], Value::Null, "the login failed: {login}");
     assert_eq!(login["loggedIn"], json!(true), "{login}");
 
     m.context("content");
@@ -337,9 +375,7 @@ fn browse(generation: &str, dir: &Path, binary: &Path) -> String {
     drop(server);
     // s_server -www shows the protocol and the client's certificate (its subject and PEM).
     assert!(
-        page.contains("Client certificate")
-            && page.contains("SN=MARTIN")
-            && page.contains("GN=CLAIRE"),
+        page.contains("Client certificate") && page.contains("MARTIN") && page.contains("CLAIRE"),
         "the page does not show the card holder's certificate:\n{page}"
     );
     assert!(page.contains(&format!("Protocol  : {protocol}")), "{page}");
