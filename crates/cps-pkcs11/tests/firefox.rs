@@ -360,6 +360,12 @@ fn browse(generation: &str, dir: &Path, binary: &Path) -> String {
         Some(1),
         "the PIN is asked once: {login}"
     );
+    assert!(
+        login["asked"][0]
+            .as_str()
+            .is_some_and(|q| q.contains(&format!("{generation} dr-martin"))),
+        "Firefox names the token when it asks the PIN: {login}"
+    );
     assert_eq!(login["error"], Value::Null, "the login failed: {login}");
     assert_eq!(login["loggedIn"], json!(true), "{login}");
 
