@@ -347,11 +347,16 @@ impl Card<'_> {
             Some(2),
             "one try spent"
         );
+        // pkcs11-tool logs in with the old PIN first (which restores the tries), then
+        // C_SetPIN refuses the new PIN before any APDU.
         let (ok, out, apdus) = run(self, "change PIN, 3-digit new PIN", change("1234", "567"));
-        assert!(!ok && out.contains("CKR_PIN_LEN_RANGE"), "{out}");
+        assert!(
+            !ok && out.contains("C_SetPIN") && out.contains("CKR_PIN_LEN_RANGE"),
+            "{out}"
+        );
         assert_eq!(
             self.handle.card().tries_left(0x01),
-            Some(2),
+            Some(3),
             "{apdus} APDUs"
         );
         let (ok, out, _) = run(self, "change PIN 1234 -> 5678", change("1234", "5678"));
@@ -517,6 +522,30 @@ fn cryptoki_round(generation: &str, dir: &Path) {
             .unwrap_or(true)
     );
     session.logout().unwrap();
+    // C_SetPIN without login: refused in a read-only session; a wrong old PIN is refused by
+    // the card with one try spent (the token shows it), never retried; the right one
+    // changes the PIN (here to the same value), which restores the tries.
+    {
+        use cryptoki::error::{Error, RvError};
+        let pin = |p: &str| AuthPin::new(p.into());
+        let ro = ctx.open_ro_session(slots[0]).unwrap();
+        let r = ro.set_pin(&pin("1234"), &pin("5678"));
+        assert!(
+            matches!(r, Err(Error::Pkcs11(RvError::SessionReadOnly, _))),
+            "{r:?}"
+        );
+        drop(ro);
+        let rw = ctx.open_rw_session(slots[0]).unwrap();
+        let r = rw.set_pin(&pin("9999"), &pin("5678"));
+        assert!(
+            matches!(r, Err(Error::Pkcs11(RvError::PinIncorrect, _))),
+            "{r:?}"
+        );
+        assert!(ctx.get_token_info(slots[0]).unwrap().user_pin_count_low());
+        rw.set_pin(&pin("1234"), &pin("1234")).unwrap();
+        assert!(!ctx.get_token_info(slots[0]).unwrap().user_pin_count_low());
+        drop(rw);
+    }
     // After logout the private keys are gone from the listing.
     let keys = session
         .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])

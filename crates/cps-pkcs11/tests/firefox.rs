@@ -393,7 +393,7 @@ fn browse(generation: &str, dir: &Path, binary: &Path) -> String {
         .to_owned();
     eprintln!("[{generation}] page: {holder}");
     format!(
-        "{generation} Firefox ESR: module by policy, PIN given, certificate chosen automatically, {protocol}, page shows \"{holder}\" ({:.1} s)",
+        "{generation} Firefox ESR: module by policy, PIN answered, certificate chosen automatically, {protocol}, page shows \"{holder}\" ({:.1} s)",
         elapsed.as_secs_f64()
     )
 }
