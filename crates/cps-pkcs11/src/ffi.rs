@@ -294,6 +294,78 @@ pub unsafe extern "C" fn C_GetFunctionList(pp: *mut *mut CK_FUNCTION_LIST) -> CK
     })
 }
 
+/// The one interface of the module for the PKCS#11 3.0 discovery functions: `"PKCS 11"`
+/// with the v2.40 function list above. PKCS#11 3.0 (§5.4, `C_GetInterface`) lets a module
+/// offer a 2.x function list as an interface (the caller reads the version at its head, as
+/// the `cryptoki` crate and OpenSC do); the module implements no 3.0 function.
+struct Interface(CK_INTERFACE);
+
+// SAFETY: the interface only points at immutable statics (its name and the function list).
+unsafe impl Sync for Interface {}
+
+/// The interface name, NUL-terminated.
+const INTERFACE_NAME: &[u8; 8] = b"PKCS 11\0";
+
+static INTERFACE: Interface = Interface(CK_INTERFACE {
+    // Never written through (read-only to callers); the C structure has no const.
+    pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+    pFunctionList: &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut c_void,
+    flags: 0,
+});
+
+/// `C_GetInterfaceList` (PKCS#11 3.0): the one interface, two-call convention.
+///
+/// # Safety
+/// `count` valid for reads and writes; `list`, when not NULL, for `*count` interfaces.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_GetInterfaceList(
+    list: *mut CK_INTERFACE,
+    count: *mut CK_ULONG,
+) -> CK_RV {
+    // SAFETY: as the caller's contract says.
+    guard(|| unsafe { put_list(&[INTERFACE.0], list, count) })
+}
+
+/// `C_GetInterface` (PKCS#11 3.0): the interface when the name (NULL: any), the version
+/// (NULL: any) and the flags asked match it; `CKR_ARGUMENTS_BAD` otherwise.
+///
+/// # Safety
+/// `name`, when not NULL, a NUL-terminated string; `version`, when not NULL, readable;
+/// `pp` valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_GetInterface(
+    name: *mut CK_UTF8CHAR,
+    version: *mut CK_VERSION,
+    pp: *mut *mut CK_INTERFACE,
+    flags: CK_FLAGS,
+) -> CK_RV {
+    guard(|| {
+        if !name.is_null() {
+            // Byte by byte, stopping at the first difference: never past the caller's NUL.
+            for (i, want) in INTERFACE_NAME.iter().enumerate() {
+                // SAFETY: bytes up to the string's NUL are readable (caller's contract), and
+                // every earlier byte matched a non-NUL byte of ours.
+                if unsafe { name.add(i).read() } != *want {
+                    return Err(CKR_ARGUMENTS_BAD);
+                }
+            }
+        }
+        if !version.is_null() {
+            // SAFETY: readable by the caller's contract.
+            let v = unsafe { version.read() };
+            if (v.major, v.minor) != (FUNCTION_LIST.version.major, FUNCTION_LIST.version.minor) {
+                return Err(CKR_ARGUMENTS_BAD);
+            }
+        }
+        if flags & !INTERFACE.0.flags != 0 {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let interface = &INTERFACE.0 as *const CK_INTERFACE as *mut CK_INTERFACE;
+        // SAFETY: `put` checks NULL; writable by the caller's contract.
+        unsafe { put(pp, interface) }
+    })
+}
+
 /// `C_Initialize`: only OS locking is supported (`CKF_OS_LOCKING_OK`, or no locking asked).
 ///
 /// # Safety
@@ -571,6 +643,31 @@ pub unsafe extern "C" fn C_Login(
         // SAFETY: valid for `len` bytes by the caller's contract.
         let pin = Zeroizing::new(unsafe { slice(pin, len) }?.to_vec());
         with_module(|m| m.login(h, user, &pin))
+    })
+}
+
+/// `C_SetPIN`: both PINs copied into buffers wiped on drop, each sent once, never logged.
+///
+/// # Safety
+/// `old` valid for `old_len` bytes, `new` for `new_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_SetPIN(
+    h: CK_SESSION_HANDLE,
+    old: *mut CK_UTF8CHAR,
+    old_len: CK_ULONG,
+    new: *mut CK_UTF8CHAR,
+    new_len: CK_ULONG,
+) -> CK_RV {
+    guard(|| {
+        if old.is_null() || new.is_null() {
+            // No protected authentication path (no PIN pad): both PINs must be given.
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        // SAFETY: valid for their lengths by the caller's contract.
+        let old = Zeroizing::new(unsafe { slice(old, old_len) }?.to_vec());
+        // SAFETY: as above.
+        let new = Zeroizing::new(unsafe { slice(new, new_len) }?.to_vec());
+        with_module(|m| m.set_pin(h, &old, &new))
     })
 }
 
@@ -872,7 +969,6 @@ macro_rules! unsupported {
 unsupported! {
     C_InitToken(CK_SLOT_ID, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR);
     C_InitPIN(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, CK_ULONG);
-    C_SetPIN(CK_SESSION_HANDLE, *mut CK_UTF8CHAR, CK_ULONG, *mut CK_UTF8CHAR, CK_ULONG);
     C_GetOperationState(CK_SESSION_HANDLE, *mut CK_BYTE, *mut CK_ULONG);
     C_SetOperationState(CK_SESSION_HANDLE, *mut CK_BYTE, CK_ULONG, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE);
     C_CreateObject(CK_SESSION_HANDLE, *mut CK_ATTRIBUTE, CK_ULONG, *mut CK_OBJECT_HANDLE);
@@ -994,6 +1090,15 @@ mod tests {
                 C_Login(7, CKU_USER, pin.as_mut_ptr(), 4),
                 CKR_SESSION_HANDLE_INVALID
             );
+            let mut new = *b"5678";
+            assert_eq!(
+                C_SetPIN(7, pin.as_mut_ptr(), 4, std::ptr::null_mut(), 4),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                C_SetPIN(7, pin.as_mut_ptr(), 4, new.as_mut_ptr(), 4),
+                CKR_SESSION_HANDLE_INVALID
+            );
             // A non-empty buffer behind a NULL pointer.
             assert_eq!(
                 C_Sign(
@@ -1025,6 +1130,79 @@ mod tests {
         assert_eq!(guard(|| panic!("boom")), CKR_GENERAL_ERROR);
         assert_eq!(guard(|| Err(CKR_PIN_INCORRECT)), CKR_PIN_INCORRECT);
         assert_eq!(guard(|| Ok(())), CKR_OK);
+    }
+
+    #[test]
+    fn interface_discovery() {
+        // SAFETY (test): every pointer is a local of the right size.
+        unsafe {
+            let mut n: CK_ULONG = 0;
+            assert_eq!(C_GetInterfaceList(std::ptr::null_mut(), &mut n), CKR_OK);
+            assert_eq!(n, 1);
+            let mut list = [INTERFACE.0; 1];
+            n = 1;
+            assert_eq!(C_GetInterfaceList(list.as_mut_ptr(), &mut n), CKR_OK);
+            let name =
+                std::ffi::CStr::from_ptr(list[0].pInterfaceName as *const std::os::raw::c_char);
+            assert_eq!(name.to_bytes(), b"PKCS 11");
+            let functions = &*(list[0].pFunctionList as *const CK_FUNCTION_LIST);
+            assert_eq!((functions.version.major, functions.version.minor), (2, 40));
+            assert_eq!(
+                C_GetInterfaceList(std::ptr::null_mut(), std::ptr::null_mut()),
+                CKR_ARGUMENTS_BAD
+            );
+
+            let mut p: *mut CK_INTERFACE = std::ptr::null_mut();
+            let mut name = *b"PKCS 11\0";
+            let mut v240 = CK_VERSION {
+                major: 2,
+                minor: 40,
+            };
+            assert_eq!(
+                C_GetInterface(name.as_mut_ptr(), &mut v240, &mut p, 0),
+                CKR_OK
+            );
+            assert_eq!((*p).pFunctionList, list[0].pFunctionList);
+            p = std::ptr::null_mut();
+            assert_eq!(
+                C_GetInterface(std::ptr::null_mut(), std::ptr::null_mut(), &mut p, 0),
+                CKR_OK
+            );
+            assert!(!p.is_null());
+            let mut v30 = CK_VERSION { major: 3, minor: 0 };
+            assert_eq!(
+                C_GetInterface(name.as_mut_ptr(), &mut v30, &mut p, 0),
+                CKR_ARGUMENTS_BAD
+            );
+            let mut other = *b"Vendor\0";
+            assert_eq!(
+                C_GetInterface(other.as_mut_ptr(), std::ptr::null_mut(), &mut p, 0),
+                CKR_ARGUMENTS_BAD
+            );
+            let mut short = *b"PKCS\0";
+            assert_eq!(
+                C_GetInterface(short.as_mut_ptr(), std::ptr::null_mut(), &mut p, 0),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                C_GetInterface(
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut p,
+                    CKF_INTERFACE_FORK_SAFE
+                ),
+                CKR_ARGUMENTS_BAD
+            );
+            assert_eq!(
+                C_GetInterface(
+                    name.as_mut_ptr(),
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    0
+                ),
+                CKR_ARGUMENTS_BAD
+            );
+        }
     }
 
     #[test]

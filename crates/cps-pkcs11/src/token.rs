@@ -990,6 +990,37 @@ impl Module {
         Ok(())
     }
 
+    /// `C_SetPIN`: the card changes the holder PIN (CHANGE REFERENCE DATA with old and new
+    /// PIN; on a CPS4 a VERIFY of the old PIN first, as Cryptolib does: `cps_iasecc`
+    /// `CpsCard::change_pin`). Each PIN goes to the card once, never retried: a wrong old PIN
+    /// is `CKR_PIN_INCORRECT` with one try spent. Both PINs are checked (4–8 digits) before
+    /// any APDU. Only in a read/write session (PKCS#11 2.40 `C_SetPIN`:
+    /// `CKR_SESSION_READ_ONLY` otherwise). A session that was not logged in stays so: the
+    /// connection is dropped afterwards, which resets the card (the CPS4's VERIFY does not
+    /// outlive the call).
+    pub fn set_pin(&mut self, h: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> R<()> {
+        let s = self.session(h)?;
+        let (slot, rw) = (s.slot, s.rw);
+        if !rw {
+            return Err(CKR_SESSION_READ_ONLY);
+        }
+        let logged_in = self.slots.get(slot).is_some_and(|s| s.logged_in);
+        let range = cps_iasecc::PIN_MIN_LEN..=cps_iasecc::PIN_MAX_LEN;
+        if !range.contains(&old.len()) || !range.contains(&new.len()) {
+            return Err(CKR_PIN_LEN_RANGE);
+        }
+        let old = Pin::from_bytes(old).map_err(|_| CKR_PIN_INCORRECT)?;
+        let new = Pin::from_bytes(new).map_err(|_| CKR_PIN_INVALID)?;
+        let r = self.on_card_with(slot, false, |c| {
+            c.pin_status = None;
+            c.card.change_pin(&old, &new).map_err(card_err)
+        });
+        if !logged_in && let Some(s) = self.slots.get_mut(slot) {
+            s.conn = None;
+        }
+        r
+    }
+
     /// `C_Logout`.
     pub fn logout(&mut self, h: CK_SESSION_HANDLE) -> R<()> {
         let slot = self.session(h)?.slot;

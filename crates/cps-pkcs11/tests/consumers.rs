@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use cps_sim::vpcd::VpcdHandle;
 use cps_sim::{Profile, SimCard};
 use cps_testkit::{
-    AUT_ID, READER, SIG_ID, clear_module_cache, insert, official_module as official, openssl, p11,
-    remove, run, run_with, wait,
+    AUT_ID, READER, SIG_ID, TlsServer, clear_module_cache, insert, official_module as official,
+    openssl, p11, remove, run, run_with, wait,
 };
 use cps_transport::pcsc::PcscContext;
 
@@ -323,6 +323,55 @@ impl Card<'_> {
         eprintln!("wrong PIN: {verifies} APDUs in that run");
     }
 
+    /// `C_SetPIN` (`pkcs11-tool --change-pin`): a wrong old PIN is refused with one try
+    /// spent, a new PIN of the wrong length never reaches the card, the right one changes
+    /// the PIN on the card (the new PIN logs in), and it is changed back.
+    fn change_pin(&mut self) {
+        let change = |old: &str, new: &str| {
+            vec![
+                "--change-pin".to_owned(),
+                "--pin".to_owned(),
+                old.to_owned(),
+                "--new-pin".to_owned(),
+                new.to_owned(),
+            ]
+        };
+        let run = |c: &mut Self, what: &str, args: Vec<String>| {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            c.ours(what, &args)
+        };
+        let (ok, out, _) = run(self, "change PIN, wrong old PIN", change("9999", "5678"));
+        assert!(!ok && out.contains("CKR_PIN_INCORRECT"), "{out}");
+        assert_eq!(
+            self.handle.card().tries_left(0x01),
+            Some(2),
+            "one try spent"
+        );
+        // pkcs11-tool logs in with the old PIN first (which restores the tries), then
+        // C_SetPIN refuses the new PIN before any APDU.
+        let (ok, out, apdus) = run(self, "change PIN, 3-digit new PIN", change("1234", "567"));
+        assert!(
+            !ok && out.contains("C_SetPIN") && out.contains("CKR_PIN_LEN_RANGE"),
+            "{out}"
+        );
+        assert_eq!(
+            self.handle.card().tries_left(0x01),
+            Some(3),
+            "{apdus} APDUs"
+        );
+        let (ok, out, _) = run(self, "change PIN 1234 -> 5678", change("1234", "5678"));
+        assert!(ok, "{out}");
+        assert_eq!(self.handle.card().tries_left(0x01), Some(3));
+        let (ok, out, _) = self.ours(
+            "login with the new PIN",
+            &["--login", "--pin", "5678", "-O", "--type", "privkey"],
+        );
+        assert!(ok && out.contains("CPS_PRIV_SIG"), "{out}");
+        let (ok, out, _) = run(self, "change PIN back 5678 -> 1234", change("5678", "1234"));
+        assert!(ok, "{out}");
+        assert_eq!(self.handle.card().tries_left(0x01), Some(3));
+    }
+
     /// find + login + sign in one process: (APDUs, wall time).
     fn sign_round_trip(&mut self, module: &Path) -> (u64, Duration) {
         let msg = self.dir.join("rt.txt");
@@ -473,6 +522,30 @@ fn cryptoki_round(generation: &str, dir: &Path) {
             .unwrap_or(true)
     );
     session.logout().unwrap();
+    // C_SetPIN without login: refused in a read-only session; a wrong old PIN is refused by
+    // the card with one try spent (the token shows it), never retried; the right one
+    // changes the PIN (here to the same value), which restores the tries.
+    {
+        use cryptoki::error::{Error, RvError};
+        let pin = |p: &str| AuthPin::new(p.into());
+        let ro = ctx.open_ro_session(slots[0]).unwrap();
+        let r = ro.set_pin(&pin("1234"), &pin("5678"));
+        assert!(
+            matches!(r, Err(Error::Pkcs11(RvError::SessionReadOnly, _))),
+            "{r:?}"
+        );
+        drop(ro);
+        let rw = ctx.open_rw_session(slots[0]).unwrap();
+        let r = rw.set_pin(&pin("9999"), &pin("5678"));
+        assert!(
+            matches!(r, Err(Error::Pkcs11(RvError::PinIncorrect, _))),
+            "{r:?}"
+        );
+        assert!(ctx.get_token_info(slots[0]).unwrap().user_pin_count_low());
+        rw.set_pin(&pin("1234"), &pin("1234")).unwrap();
+        assert!(!ctx.get_token_info(slots[0]).unwrap().user_pin_count_low());
+        drop(rw);
+    }
     // After logout the private keys are gone from the listing.
     let keys = session
         .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
@@ -480,86 +553,6 @@ fn cryptoki_round(generation: &str, dir: &Path) {
     assert!(keys.is_empty());
     drop(session);
     ctx.finalize().unwrap();
-}
-
-/// `openssl s_server -Verify` on a free local port: asks for a client certificate and refuses
-/// one that does not chain to the TEST PKI (`-verify_return_error`); `-www` answers a status
-/// page that shows the client's certificate.
-struct TlsServer {
-    child: std::process::Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl TlsServer {
-    fn start(dir: &Path, tls: &str, extra: &[&str]) -> TlsServer {
-        let (key, cert) = (dir.join("srv.key"), dir.join("srv.crt"));
-        if !cert.exists() {
-            let (ok, out) = openssl(&[
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                key.to_str().unwrap(),
-                "-out",
-                cert.to_str().unwrap(),
-                "-subj",
-                "/CN=localhost",
-                "-days",
-                "2",
-            ]);
-            assert!(ok, "{out}");
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let chain =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testvectors/pki/ca/chain.pem");
-        let log = dir.join(format!("s_server-{port}.log"));
-        let port_s = port.to_string();
-        let mut args = vec![
-            "s_server",
-            "-accept",
-            &port_s,
-            "-cert",
-            cert.to_str().unwrap(),
-            "-key",
-            key.to_str().unwrap(),
-            "-Verify",
-            "1",
-            "-verify_return_error",
-            "-CAfile",
-            chain.to_str().unwrap(),
-            "-www",
-            tls,
-        ];
-        args.extend_from_slice(extra);
-        let child = Process::new("openssl")
-            .args(&args)
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // Ready when it accepts a connection (that probe is one failed handshake to it).
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "s_server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        TlsServer { child, port, log }
-    }
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// TLS client authentication with the card's authentication key: OpenSSL 3 through libp11's
@@ -956,6 +949,7 @@ fn consumers_on_the_simulated_cards() {
         }
         c.decrypt();
         c.wrong_pin();
+        c.change_pin();
 
         // Side by side with the official module: same objects (kind, label, ID).
         clear_module_cache(&[serial]);

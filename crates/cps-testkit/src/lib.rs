@@ -179,3 +179,88 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+/// `openssl s_server -Verify` on a free local port: asks for a client certificate and refuses
+/// one that does not chain to the TEST PKI (`-verify_return_error`); `-www` answers a status
+/// page that shows the client's certificate.
+pub struct TlsServer {
+    child: Child,
+    /// The local port it listens on (127.0.0.1).
+    pub port: u16,
+    /// Its standard output (what it printed about each connection).
+    pub log: PathBuf,
+}
+
+impl TlsServer {
+    /// Starts it with a fresh self-signed `localhost` certificate in `dir` (made once), the
+    /// protocol option `tls` (`-tls1_2`, `-tls1_3`) and `extra` options; returns once it
+    /// accepts connections.
+    pub fn start(dir: &Path, tls: &str, extra: &[&str]) -> TlsServer {
+        let (key, cert) = (dir.join("srv.key"), dir.join("srv.crt"));
+        if !cert.exists() {
+            let (ok, out) = openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                key.to_str().unwrap(),
+                "-out",
+                cert.to_str().unwrap(),
+                "-subj",
+                "/CN=localhost",
+                "-days",
+                "2",
+            ]);
+            assert!(ok, "{out}");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let chain =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testvectors/pki/ca/chain.pem");
+        let log = dir.join(format!("s_server-{port}.log"));
+        let port_s = port.to_string();
+        let mut args = vec![
+            "s_server",
+            "-accept",
+            &port_s,
+            "-cert",
+            cert.to_str().unwrap(),
+            "-key",
+            key.to_str().unwrap(),
+            "-Verify",
+            "1",
+            "-verify_return_error",
+            "-CAfile",
+            chain.to_str().unwrap(),
+            "-www",
+            tls,
+        ];
+        args.extend_from_slice(extra);
+        let child = Process::new("openssl")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Ready when it accepts a connection (that probe is one failed handshake to it).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s_server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        TlsServer { child, port, log }
+    }
+}
+
+impl Drop for TlsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
