@@ -325,6 +325,11 @@ impl State {
                 });
                 let mut u = lock(&state.update);
                 u.running = false;
+                if result.is_ok() {
+                    // The relay reports a step when it starts it: the commit done, the bar is full.
+                    u.done = u.total;
+                    u.what = String::new();
+                }
                 u.result = Some(answer(result));
             });
         if let Err(e) = spawned {
