@@ -235,67 +235,89 @@ fn fido2_enrol_list_and_reset() {
     assert_eq!(g3.get_json("api/fido2")["present"], false);
 }
 
+/// A `cps update-server` seeded with the simulated cards, dr-martin's CPS4 with a pending
+/// update (moved to Bordeaux, renewal scheduled), as tests/update.rs does.
+struct UpdateServer {
+    child: Child,
+    dir: std::path::PathBuf,
+    url: String,
+}
+
+impl UpdateServer {
+    fn start(name: &str) -> UpdateServer {
+        let dir = std::env::temp_dir().join(format!("cps-gestion-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let key_file = dir.join("admin.key");
+        std::fs::write(&key_file, "5A".repeat(32)).unwrap();
+        let key = cps_update_server::AdminKey::from_hex(&"5A".repeat(32)).unwrap();
+        let bearer = format!(
+            "Bearer {}",
+            key.token(cps_x509::UnixTime::now().secs() + 600)
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cps"))
+            .args([
+                "update-server",
+                "--listen",
+                "127.0.0.1:0",
+                "--seed-test-cards",
+            ])
+            .arg("--admin-key-file")
+            .arg(&key_file)
+            .arg("--db")
+            .arg(dir.join("issuer.sqlite"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        let url = url.trim().to_owned();
+        let serial = hex::encode_upper(
+            cps_sim::SimCard::new(cps_sim::Profile::Cps4, "dr-martin")
+                .unwrap()
+                .serial(),
+        );
+        let card: Value = minreq::get(format!("{url}/v1/cards/{serial}"))
+            .with_header("Authorization", &bearer)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        let mut situations = card["situations"].clone();
+        situations[0]["city"] = "BORDEAUX".into();
+        let r = minreq::put(format!("{url}/v1/cards/{serial}/situations"))
+            .with_header("Authorization", &bearer)
+            .with_json(&situations)
+            .unwrap()
+            .send()
+            .unwrap();
+        assert_eq!(r.status_code, 204);
+        let r = minreq::post(format!("{url}/v1/cards/{serial}/renewal"))
+            .with_header("Authorization", &bearer)
+            .with_body("{}")
+            .send()
+            .unwrap();
+        assert_eq!(r.status_code, 204);
+        UpdateServer { child, dir, url }
+    }
+}
+
+impl Drop for UpdateServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 #[test]
 fn remote_update_through_cps_update_server_with_progress() {
-    let dir = std::env::temp_dir().join(format!("cps-gestion-update-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let key_file = dir.join("admin.key");
-    std::fs::write(&key_file, "5A".repeat(32)).unwrap();
-    let key = cps_update_server::AdminKey::from_hex(&"5A".repeat(32)).unwrap();
-    let bearer = format!(
-        "Bearer {}",
-        key.token(cps_x509::UnixTime::now().secs() + 600)
-    );
-    let mut server = Command::new(env!("CARGO_BIN_EXE_cps"))
-        .args([
-            "update-server",
-            "--listen",
-            "127.0.0.1:0",
-            "--seed-test-cards",
-        ])
-        .arg("--admin-key-file")
-        .arg(&key_file)
-        .arg("--db")
-        .arg(dir.join("issuer.sqlite"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut url = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut url)
-        .unwrap();
-    let url = url.trim().to_owned();
-    // The register moves dr-martin to Bordeaux and schedules the renewal (as tests/update.rs).
-    let serial = hex::encode_upper(
-        cps_sim::SimCard::new(cps_sim::Profile::Cps4, "dr-martin")
-            .unwrap()
-            .serial(),
-    );
-    let card: Value = minreq::get(format!("{url}/v1/cards/{serial}"))
-        .with_header("Authorization", &bearer)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let mut situations = card["situations"].clone();
-    situations[0]["city"] = "BORDEAUX".into();
-    let r = minreq::put(format!("{url}/v1/cards/{serial}/situations"))
-        .with_header("Authorization", &bearer)
-        .with_json(&situations)
-        .unwrap()
-        .send()
-        .unwrap();
-    assert_eq!(r.status_code, 204);
-    let r = minreq::post(format!("{url}/v1/cards/{serial}/renewal"))
-        .with_header("Authorization", &bearer)
-        .with_body("{}")
-        .send()
-        .unwrap();
-    assert_eq!(r.status_code, 204);
-
+    let server = UpdateServer::start("update");
+    let url = server.url.clone();
     let g = Gestion::start(&["--sim", "cps4"]);
     let certs_before = g.get_json("api/card")["certificates"].clone();
     let before = g.get_json("api/update");
@@ -347,10 +369,7 @@ fn remote_update_through_cps_update_server_with_progress() {
     // A bad URL is refused before anything is sent.
     let r = g.post("api/update/start", &json!({"server": "ftp://x"}));
     assert_eq!(r["error"]["kind"], "usage", "{r}");
-
-    server.kill().unwrap();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(server);
 }
 
 #[test]
@@ -502,4 +521,61 @@ fn a_reader_and_the_simulator_together_are_refused_before_serving() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(o.stdout.is_empty());
+}
+
+/// The pages in a real browser: Debian's Firefox ESR, headless, driven through Marionette by
+/// scripts/gestion_browser_check.py (Card, PIN, Update, FIDO2, card pulled and inserted,
+/// security refusals, screenshots). With pcscd running, the card is a simulated CPS4 served
+/// into vpcd's second reader (so a separate FIDO2 client checks the enrolment, and the card is
+/// pulled and inserted); without pcscd, outside CI, the built-in simulated card. Screenshots
+/// go to `$GESTION_SCREENSHOTS` (docs/gestion for the committed ones), else under the target
+/// directory. Without Firefox (or, under CI=true, without pcscd) the test fails under CI=true
+/// and prints SKIPPED otherwise.
+#[test]
+fn the_pages_in_headless_firefox() {
+    let firefox = ["/usr/bin/firefox-esr", "/usr/bin/firefox"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    if !firefox {
+        return cps_transport::pcsc::testing::skip_or_fail(
+            "the browser test cannot run: firefox-esr is not installed (apt-get install firefox-esr)",
+        );
+    }
+    let pcscd = std::path::Path::new("/run/pcscd/pcscd.comm").exists();
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if !pcscd && ci {
+        return cps_transport::pcsc::testing::skip_or_fail(
+            "the browser test's card pull and FIDO2 client check need pcscd (run scripts/test.sh)",
+        );
+    }
+    let shots = std::env::var("GESTION_SCREENSHOTS").map_or_else(
+        |_| std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gestion-screenshots"),
+        std::path::PathBuf::from,
+    );
+    let server = UpdateServer::start("browser");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/gestion_browser_check.py"
+    );
+    let mut command = Command::new("python3");
+    command
+        .arg(script)
+        .arg(env!("CARGO_BIN_EXE_cps"))
+        .arg(&shots)
+        .args(["--update-url", &server.url]);
+    if pcscd {
+        command.args(["--reader", "Virtual PCD 00 01", "--serve-port", "35964"]);
+    } else {
+        eprintln!("note: pcscd not running: the browser test uses the built-in simulated card");
+    }
+    let out = command.stdin(Stdio::null()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("{stdout}");
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("all browser checks passed"), "{stdout}");
+    for page in ["card", "pin", "update", "fido2", "card-en"] {
+        let png = std::fs::read(shots.join(format!("gestion-{page}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{page}");
+    }
 }

@@ -158,7 +158,9 @@ const STRINGS: &[(&str, &str, &str)] = &[
         "Le code est envoyé une seule fois à la carte ; il n'est ni enregistré ni affiché.",
         "The code goes to the card once; it is never stored nor shown.",
     ),
-    ("update_server", "Service de mise à jour", "Update service"),
+    ("update_service", "Service de mise à jour", "Update service"),
+    ("usage_authentication", "authentification", "authentication"),
+    ("usage_signature", "signature", "signature"),
     ("start_update", "Lancer la mise à jour", "Start the update"),
     (
         "update_help",

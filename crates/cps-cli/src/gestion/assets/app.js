@@ -87,8 +87,8 @@ function timeline(c, today) {
   g.appendChild(svg('rect', { class: 'renewal', x: x(c.renewal_from), y: 18, width: Math.max(x(c.not_after) - x(c.renewal_from), 0), height: 14 }));
   g.appendChild(svg('line', { class: 'today', x1: x(today), x2: x(today), y1: 8, y2: 42 }));
   g.appendChild(svg('text', { x: x(c.not_before), y: 54 }, t('timeline_issued') + ' ' + day(c.not_before)));
-  g.appendChild(svg('text', { x: x(c.renewal_from), y: 12 }, t('timeline_renewal') + ' ' + day(c.renewal_from)));
-  g.appendChild(svg('text', { x: Math.max(x(c.not_after) - 150, 0), y: 54 }, t('timeline_expiry') + ' ' + day(c.not_after)));
+  g.appendChild(svg('text', { x: x(c.renewal_from), y: 12, 'text-anchor': 'middle' }, t('timeline_renewal') + ' ' + day(c.renewal_from)));
+  g.appendChild(svg('text', { x: x(c.not_after), y: 54, 'text-anchor': 'end' }, t('timeline_expiry') + ' ' + day(c.not_after)));
   g.appendChild(svg('text', { x: x(today) + 3, y: 42, class: 'today-label' }, t('timeline_today')));
   return g;
 }
@@ -137,7 +137,8 @@ async function loadCard() {
   $('test-pki').hidden = !r.certificates.some((c) => c.test_pki);
   for (const c of r.certificates) {
     const box = el('div', null, 'cert');
-    box.appendChild(el('h3', c.label + ' (' + c.usage + ')'));
+    const usage = S['usage_' + c.usage] || c.usage;
+    box.appendChild(el('h3', c.label + ' (' + usage + ')'));
     box.appendChild(el('p', verdict(c), 'verdict ' + c.renewal.state));
     box.appendChild(timeline(c, r.today));
     certs.appendChild(box);
