@@ -139,6 +139,13 @@ fn card_page_in_french_and_english_with_the_certificate_timeline() {
         g.base, g.authority
     ));
     assert!(english.contains("<html lang=\"en\">") && english.contains("CPS card management"));
+    // Every label in English, the update service offered in its field.
+    assert!(
+        english.contains(
+            "Update service <input type=\"url\" name=\"server\" value=\"http://127.0.0.1:8700\""
+        ),
+        "{english}"
+    );
     for asset in ["app.js", "style.css"] {
         let (status, head, _) = g.get(asset);
         assert_eq!(status, 200, "{asset}");
