@@ -237,6 +237,10 @@ def main():
         verdicts = m.js("return [...document.querySelectorAll('#certs .verdict')].map(v => v.textContent)")
         assert all(v.startswith("valide jusqu'au") for v in verdicts), verdicts
         assert m.js("return document.documentElement.lang") == "fr"
+        # The "simulated card" badge only for the built-in simulator (a served card is a
+        # card in a reader for the page).
+        badge = m.js("return getComputedStyle(document.getElementById('simulated')).display")
+        assert (badge == "none") == bool(reader), badge
         m.shot(os.path.join(shots, "gestion-card.png"))
         ok(f"Card page: holder, profession, PIN tries, {timelines} certificate timelines, verdicts {verdicts}")
 

@@ -535,7 +535,7 @@ fn a_reader_and_the_simulator_together_are_refused_before_serving() {
 /// security refusals, screenshots). With pcscd running, the card is a simulated CPS4 served
 /// into vpcd's second reader (so a separate FIDO2 client checks the enrolment, and the card is
 /// pulled and inserted); without pcscd, outside CI, the built-in simulated card. Screenshots
-/// go to `$GESTION_SCREENSHOTS` (docs/gestion for the committed ones), else under the target
+/// go to `$GESTION_SCREENSHOTS` ($PWD/docs/gestion for the committed ones; relative paths are from the crate directory), else under the target
 /// directory. Without Firefox (or, under CI=true, without pcscd) the test fails under CI=true
 /// and prints SKIPPED otherwise.
 #[test]
