@@ -98,6 +98,7 @@ mod certs;
 mod crypto;
 mod desfire;
 mod fido2;
+mod gestion;
 mod info;
 mod opts;
 mod pin;
@@ -229,6 +230,11 @@ enum Cmd {
         #[arg(long)]
         admin_key_file: Option<std::path::PathBuf>,
     },
+    /// The card-management page: a local web page (French or English) showing the card
+    /// and its certificates, changing or unblocking the PIN, running the remote update and
+    /// enrolling FIDO2. Prints the page's URL (with this run's secret) first, opens the
+    /// browser, and stops once the page has been closed for a while. See docs/gestion.md.
+    Gestion(gestion::GestionArgs),
     /// List PC/SC readers, card presence, ATR and interface.
     Readers,
     /// Send raw APDUs (hex) and print the responses with decoded status words.
@@ -585,8 +591,9 @@ fn main() -> ExitCode {
     };
     // Ctrl-C: the current card command finishes, nothing more is sent (the card is left as
     // a complete command left it); a second Ctrl-C quits at once. The update server keeps
-    // the default (it holds no card).
-    if !matches!(cli.command, Cmd::UpdateServer { .. }) {
+    // the default (it holds no card), and so does the page server (each card command of the
+    // page is short; a remote update interrupted there resumes on the next run).
+    if !matches!(cli.command, Cmd::UpdateServer { .. } | Cmd::Gestion(_)) {
         let _ = ctrlc::set_handler(|| {
             if cps_transport::cancel_flag().swap(true, std::sync::atomic::Ordering::SeqCst) {
                 std::process::exit(130);
@@ -659,6 +666,7 @@ fn run(cli: Cli, replay_of: Option<std::path::PathBuf>) -> Result<u8, Failure> {
             seed_test_cards,
             admin_key_file,
         } => update::serve(&listen, &db, seed_test_cards, admin_key_file.as_deref()),
+        Cmd::Gestion(args) => gestion::run(&mut ctx, &args),
         Cmd::Readers => readers::run(ctx.json),
         Cmd::Apdu {
             exclusive,

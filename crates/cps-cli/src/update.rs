@@ -37,29 +37,44 @@ pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
     };
     // Ctrl-C stops before the next APDU (safe: nothing shows on the card before commit).
     let cancel: &AtomicBool = cps_transport::cancel_flag();
-    let result = update(card.channel_mut(), service, &mut show, cancel);
+    let result = relay(&mut card, service, &mut show, cancel);
     if terminal {
         eprintln!();
     }
-    match result {
-        Ok(Outcome::UpToDate { sequence }) => {
-            if ctx.json {
-                crate::emit(serde_json::json!({"outcome": "up_to_date", "sequence": sequence}));
-            } else {
-                out!("up to date: the card is at update {sequence}, nothing pending");
-            }
-            Ok(0)
-        }
-        Ok(Outcome::Updated { sequence, steps }) => {
-            if ctx.json {
-                crate::emit(
-                    serde_json::json!({"outcome": "updated", "sequence": sequence, "steps": steps}),
-                );
-            } else {
-                out!("updated: {steps} steps committed, the card is now at update {sequence}");
-            }
-            Ok(0)
-        }
+    let outcome = result?;
+    let field = |name: &str| outcome.get(name).cloned().unwrap_or_default();
+    if ctx.json {
+        crate::emit(outcome.clone());
+    } else if field("outcome") == "up_to_date" {
+        out!(
+            "up to date: the card is at update {}, nothing pending",
+            field("sequence")
+        );
+    } else {
+        out!(
+            "updated: {} steps committed, the card is now at update {}",
+            field("steps"),
+            field("sequence")
+        );
+    }
+    Ok(0)
+}
+
+/// Relays the card's pending update from `service` (`cps update`, and the Update page of
+/// `cps gestion`): the outcome as JSON (`outcome`, `sequence`, `steps`), or the failure.
+pub fn relay(
+    card: &mut cps::Card,
+    service: HttpService,
+    show: &mut dyn FnMut(&Progress),
+    cancel: &AtomicBool,
+) -> Result<serde_json::Value, Failure> {
+    match update(card.channel_mut(), service, show, cancel) {
+        Ok(Outcome::UpToDate { sequence }) => Ok(serde_json::json!({
+            "outcome": "up_to_date", "sequence": sequence
+        })),
+        Ok(Outcome::Updated { sequence, steps }) => Ok(serde_json::json!({
+            "outcome": "updated", "sequence": sequence, "steps": steps
+        })),
         Err(UpdateError::Transport(e)) => Err(Failure::from(e)),
         Err(UpdateError::NotUpdatable(sw)) => Err(Failure::new(
             5,
