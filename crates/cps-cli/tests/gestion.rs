@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+mod common;
+
 /// A `cps gestion` process and its URL.
 struct Gestion {
     child: Child,
@@ -283,32 +285,7 @@ impl UpdateServer {
             .read_line(&mut url)
             .unwrap();
         let url = url.trim().to_owned();
-        let serial = hex::encode_upper(
-            cps_sim::SimCard::new(cps_sim::Profile::Cps4, "dr-martin")
-                .unwrap()
-                .serial(),
-        );
-        let card: Value = minreq::get(format!("{url}/v1/cards/{serial}"))
-            .with_header("Authorization", &bearer)
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let mut situations = card["situations"].clone();
-        situations[0]["city"] = "BORDEAUX".into();
-        let r = minreq::put(format!("{url}/v1/cards/{serial}/situations"))
-            .with_header("Authorization", &bearer)
-            .with_json(&situations)
-            .unwrap()
-            .send()
-            .unwrap();
-        assert_eq!(r.status_code, 204);
-        let r = minreq::post(format!("{url}/v1/cards/{serial}/renewal"))
-            .with_header("Authorization", &bearer)
-            .with_body("{}")
-            .send()
-            .unwrap();
-        assert_eq!(r.status_code, 204);
+        common::schedule_update(&url, &bearer);
         UpdateServer { child, dir, url }
     }
 }

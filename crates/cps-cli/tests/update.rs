@@ -11,6 +11,8 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
+mod common;
+
 use cps_sim::{Profile, SimCard};
 
 fn cps(args: &[&str]) -> std::process::Output {
@@ -65,27 +67,7 @@ fn update_server_and_update_on_the_simulated_cps4() {
         .send()
         .unwrap();
     assert_eq!(r.status_code, 401);
-    let card: serde_json::Value = minreq::get(format!("{url}/v1/cards/{serial}"))
-        .with_header("Authorization", &bearer)
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let mut situations = card["situations"].clone();
-    situations[0]["city"] = "BORDEAUX".into();
-    let r = minreq::put(format!("{url}/v1/cards/{serial}/situations"))
-        .with_header("Authorization", &bearer)
-        .with_json(&situations)
-        .unwrap()
-        .send()
-        .unwrap();
-    assert_eq!(r.status_code, 204);
-    let r = minreq::post(format!("{url}/v1/cards/{serial}/renewal"))
-        .with_header("Authorization", &bearer)
-        .with_body("{}")
-        .send()
-        .unwrap();
-    assert_eq!(r.status_code, 204);
+    assert_eq!(common::schedule_update(&url, &bearer), serial);
 
     let o = cps(&["--sim", "cps4", "update", "--json", "--server", &url]);
     let stderr = String::from_utf8_lossy(&o.stderr);

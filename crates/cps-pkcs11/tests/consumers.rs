@@ -35,16 +35,9 @@ fn skip_or_fail(reason: &str) {
     cps_testkit::skip_or_fail("the PKCS#11 consumer test", reason);
 }
 
-/// Our module: `cargo test` builds the crate's cdylib into the `deps` folder of this test's
-/// binary (`cargo build` also copies it one level up).
+/// Our module, built by `cargo test` next to this test's binary.
 fn ours() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let built = deps.join("libcps_pkcs11.so");
-    if built.exists() {
-        return built;
-    }
-    deps.parent().unwrap().join("libcps_pkcs11.so")
+    cps_testkit::pkcs11_module()
 }
 
 /// (object kind, label, ID) of each object of a `pkcs11-tool -O` listing.

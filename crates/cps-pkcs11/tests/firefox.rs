@@ -45,13 +45,7 @@ fn skip_or_fail(reason: &str) {
 
 /// Our module, built by `cargo test` next to this test's binary.
 fn ours() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let built = deps.join("libcps_pkcs11.so");
-    if built.exists() {
-        return built;
-    }
-    deps.parent().unwrap().join("libcps_pkcs11.so")
+    cps_testkit::pkcs11_module()
 }
 
 /// Where Firefox ESR is installed (Debian: `/usr/lib/firefox-esr`).

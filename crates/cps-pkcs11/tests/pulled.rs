@@ -39,13 +39,7 @@ fn skip_or_fail(reason: &str) {
 
 /// Our module, built by `cargo test` next to this test's binary.
 fn ours() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let built = deps.join("libcps_pkcs11.so");
-    if built.exists() {
-        return built;
-    }
-    deps.parent().unwrap().join("libcps_pkcs11.so")
+    cps_testkit::pkcs11_module()
 }
 
 /// Inserts `card` with a fault at APDU `n` of the link.

@@ -264,3 +264,15 @@ impl Drop for TlsServer {
         let _ = self.child.wait();
     }
 }
+
+/// Our PKCS#11 module as `cargo test` built it: the crate's cdylib in the `deps` folder of
+/// the running test binary (`cargo build` also copies it one level up).
+pub fn pkcs11_module() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let built = deps.join("libcps_pkcs11.so");
+    if built.exists() {
+        return built;
+    }
+    deps.parent().unwrap().join("libcps_pkcs11.so")
+}

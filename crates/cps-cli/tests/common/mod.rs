@@ -143,3 +143,36 @@ pub fn fido2_flow<C: VirtualCard + Send + 'static>(card: C) {
     handle.remove().unwrap();
     let _ = ctx.wait_for_removal(READER1, Duration::from_secs(5));
 }
+
+/// At the reference update server `url` (admin token `bearer`): moves the first practice
+/// situation of dr-martin's simulated CPS4 to BORDEAUX and schedules the renewal of its
+/// certificates, so that the card has an update pending. Returns the card serial (hex).
+pub fn schedule_update(url: &str, bearer: &str) -> String {
+    let serial = hex::encode_upper(
+        cps_sim::SimCard::new(cps_sim::Profile::Cps4, "dr-martin")
+            .unwrap()
+            .serial(),
+    );
+    let card: serde_json::Value = minreq::get(format!("{url}/v1/cards/{serial}"))
+        .with_header("Authorization", bearer)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let mut situations = card["situations"].clone();
+    situations[0]["city"] = "BORDEAUX".into();
+    let r = minreq::put(format!("{url}/v1/cards/{serial}/situations"))
+        .with_header("Authorization", bearer)
+        .with_json(&situations)
+        .unwrap()
+        .send()
+        .unwrap();
+    assert_eq!(r.status_code, 204);
+    let r = minreq::post(format!("{url}/v1/cards/{serial}/renewal"))
+        .with_header("Authorization", bearer)
+        .with_body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status_code, 204);
+    serial
+}
