@@ -2,8 +2,8 @@
 # CI step: builds the Debian package (scripts/build-deb.sh), installs it with dpkg, exercises
 # what it installed (the command on the simulator and through pcscd + vpcd, man pages,
 # completions, the PKCS#11 module directly and through p11-kit), then removes and purges it
-# and checks nothing it installed is left. Needs root (dpkg -i); the caller serialises pcscd
-# users (flock /tmp/cps-pcscd.lock, as for scripts/test.sh).
+# and checks nothing it installed is left (a failed check purges it too). Needs root (dpkg -i)
+# and no other pcscd user at the same time (CI runs its steps one after the other).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -12,11 +12,12 @@ fail() { echo "deb-check: FAILED: $*" >&2; exit 1; }
 step() { echo "deb-check: $*"; }
 
 scripts/build-deb.sh
-DEB="$(ls -t target/dist/cps-rs_*.deb | head -1)"
-[ -f "$DEB" ] || fail "no package built"
+DEB="$(ls -t target/dist/cps-rs_*.deb 2>/dev/null | head -1 || true)"
+[ -n "$DEB" ] && [ -f "$DEB" ] || fail "no package built"
 MULTIARCH="$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -dumpmachine)"
 MODULE="/usr/lib/$MULTIARCH/pkcs11/libcps_pkcs11.so"
-TAR="$(ls -t target/dist/cps-rs-*-x86_64-linux-gnu.tar.gz | head -1)"
+TAR="$(ls -t target/dist/cps-rs-*-linux-gnu.tar.gz 2>/dev/null | head -1 || true)"
+[ -n "$TAR" ] || fail "no tarball built"
 
 step "package contents and metadata"
 [ "$(dpkg-deb --field "$DEB" Package)" = cps-rs ] || fail "control file"
@@ -33,6 +34,9 @@ grep -q '/cps$' <<<"$(tar -tzf "$TAR")" || fail "cps missing from $TAR"
 step "dpkg -i"
 dpkg -r cps-rs >/dev/null 2>&1 || true
 dpkg -i "$DEB"
+# Whatever happens next, the package does not stay installed (another p11-kit or Firefox user
+# of this machine would load the module).
+trap 'dpkg -P cps-rs >/dev/null 2>&1 || true; rm -f /tmp/deb-check-info.txt /tmp/deb-check-serve.log' EXIT
 [ "$(command -v cps)" = /usr/bin/cps ] || fail "cps is not /usr/bin/cps on PATH: $(command -v cps || true)"
 VERSION="$(dpkg-deb --field "$DEB" Version)"
 [ "$(cps --version | sed -n 1p)" = "cps $VERSION" ] || fail "cps --version: $(cps --version)"
@@ -59,7 +63,7 @@ scripts/with-pcscd.sh bash -c '
   set -euo pipefail
   cps sim serve --profile cps3 >/tmp/deb-check-serve.log 2>&1 &
   SERVE=$!
-  trap "kill $SERVE 2>/dev/null; wait $SERVE 2>/dev/null || true" EXIT
+  trap "kill $SERVE 2>/dev/null || true; wait $SERVE 2>/dev/null || true" EXIT
   for _ in $(seq 1 50); do
     cps info >/tmp/deb-check-info.txt 2>&1 && break
     sleep 0.2

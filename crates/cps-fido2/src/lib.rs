@@ -22,6 +22,7 @@
 pub mod cbor;
 pub mod client;
 pub mod ctap;
+mod error;
 pub mod pin;
 pub mod transport;
 pub mod u2f;

@@ -8,11 +8,11 @@
 use std::time::{Duration, Instant};
 
 use cps_apdu::{Command, StatusWord};
-use cps_transport::{CardChannel, Exchange, TransportError};
+use cps_transport::{CardChannel, Exchange};
 
 use crate::cbor::Value;
-use crate::ctap::{self, CtapStatus, MessageError};
-use crate::pin::PinError;
+use crate::ctap::{self, CtapStatus};
+pub use crate::error::Fido2Error;
 
 /// The FIDO applet AID: RID `A0 00 00 06 47`, PIX `2F 00 01` (CTAP 2.1 §11.3.3).
 pub const FIDO_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x06, 0x47, 0x2F, 0x00, 0x01];
@@ -27,78 +27,6 @@ const INS_GET_RESPONSE: u8 = 0x11;
 const P1_GETRESPONSE_SUPPORTED: u8 = 0x80;
 /// P1 of NFCCTAP_GETRESPONSE that cancels the pending command (as python-fido2 sends it).
 const P1_CANCEL: u8 = 0x11;
-
-/// Everything that can go wrong talking to the FIDO2 applet.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Fido2Error {
-    /// Below APDU level.
-    #[error(transparent)]
-    Transport(#[from] TransportError),
-    /// The card has no FIDO applet (SELECT answered 6A82), or refused it (e.g. contactless).
-    #[error(
-        "no FIDO2 applet on this card (SELECT A0000006472F0001 answered {sw}); CPS4 cards carry one, reachable through the contact interface only"
-    )]
-    NoApplet {
-        /// The status word of the SELECT.
-        sw: StatusWord,
-    },
-    /// The card has a FIDO applet but refused to select it (`6985`: e.g. a CPS4 reached
-    /// through its contactless interface).
-    #[error(
-        "the card refused to select its FIDO2 applet ({sw}): on a CPS4 it is reachable through the contact interface only"
-    )]
-    AppletRefused {
-        /// The status word of the SELECT.
-        sw: StatusWord,
-    },
-    /// The applet cannot do what was asked (a U2F-only applet asked for a PIN or a
-    /// discoverable credential; authenticatorConfig on an applet that does not offer it).
-    #[error("the FIDO applet cannot {what}: {why}")]
-    Unsupported {
-        /// What was asked.
-        what: &'static str,
-        /// Why not, and what to do instead.
-        why: &'static str,
-    },
-    /// A CTAP1/U2F command failed.
-    #[error(transparent)]
-    U2f(#[from] crate::u2f::U2fError),
-    /// An ISO status word other than 9000 / 9100 / 61xx to a CTAP command.
-    #[error("the FIDO2 applet refused {attempted}: {sw}")]
-    Status {
-        /// What was sent.
-        attempted: &'static str,
-        /// The status word.
-        sw: StatusWord,
-    },
-    /// The authenticator answered a CTAP error.
-    #[error("{command} failed: {status}")]
-    Ctap {
-        /// The CTAP command.
-        command: &'static str,
-        /// Its status.
-        status: CtapStatus,
-    },
-    /// A response of the wrong shape.
-    #[error("malformed response to {command}: {source}")]
-    Message {
-        /// The CTAP command.
-        command: &'static str,
-        /// What is wrong.
-        #[source]
-        source: MessageError,
-    },
-    /// PIN protocol failure (bad key from the card, PIN policy).
-    #[error(transparent)]
-    Pin(#[from] PinError),
-    /// The user did not confirm presence in time (status updates kept coming).
-    #[error("timed out after {0:?} waiting for user presence")]
-    Timeout(Duration),
-    /// A precondition of the high-level API (e.g. enrolling an applet that has a PIN).
-    #[error("{0}")]
-    Usage(String),
-}
 
 /// How the client waits for an authenticator that asks for user presence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

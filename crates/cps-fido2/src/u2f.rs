@@ -52,6 +52,7 @@ use p256::ecdsa::DerSignature;
 
 use crate::cbor::{self, Value};
 use crate::ctap::{AssertionResponse, AuthenticatorData, MakeCredentialResponse, flags};
+pub use crate::error::U2fError;
 use crate::pin::cose_p256;
 use crate::transport::{CtapCard, Fido2Error};
 
@@ -80,53 +81,6 @@ pub mod control {
 const REGISTER_RESERVED: u8 = 0x05;
 /// Length of an uncompressed P-256 point (`04` ‖ X ‖ Y).
 const POINT_LEN: usize = 65;
-
-/// What went wrong in a CTAP1/U2F exchange.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum U2fError {
-    /// `6985`: the card waits for the user's presence (repeat the request once the user
-    /// confirmed), or, to a check-only request, "this key handle is mine".
-    #[error(
-        "U2F {attempted}: user presence required (SW 6985): confirm presence on the card and retry"
-    )]
-    UserPresenceRequired {
-        /// The U2F command.
-        attempted: &'static str,
-    },
-    /// `6A80`: the key handle was not made by this card for this application.
-    #[error(
-        "U2F {attempted}: the key handle was not created by this card for this application (SW 6A80)"
-    )]
-    WrongKeyHandle {
-        /// The U2F command.
-        attempted: &'static str,
-    },
-    /// Another status word.
-    #[error("U2F {attempted} refused: {sw}")]
-    Status {
-        /// The U2F command.
-        attempted: &'static str,
-        /// The status word.
-        sw: StatusWord,
-    },
-    /// A response of the wrong shape.
-    #[error("malformed U2F {what} response: {detail}")]
-    Malformed {
-        /// Which response.
-        what: &'static str,
-        /// What is wrong.
-        detail: &'static str,
-    },
-    /// A request the U2F format cannot carry (key handle longer than 255 bytes).
-    #[error("U2F {attempted}: {detail}")]
-    Request {
-        /// The U2F command.
-        attempted: &'static str,
-        /// What is wrong.
-        detail: &'static str,
-    },
-}
 
 /// A parsed registration response (§4.3).
 #[derive(Debug, Clone, PartialEq, Eq)]

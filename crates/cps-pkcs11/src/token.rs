@@ -980,10 +980,16 @@ impl Module {
         // Validated before any APDU: a typing mistake spends no try.
         let pin = Pin::from_bytes(pin).map_err(|_| CKR_PIN_INCORRECT)?;
         // Never retried: a PIN goes to the card once.
-        self.on_card_with(slot, false, |c| {
+        let r = self.on_card_with(slot, false, |c| {
             c.pin_status = None;
             c.card.verify_pin(&pin).map_err(card_err)
-        })?;
+        });
+        if matches!(r, Err(CKR_PIN_INCORRECT | CKR_PIN_LOCKED)) {
+            // A refused PIN (a context-specific login while logged in) clears the card's
+            // verification: the slot is logged out too.
+            self.logout_slot(slot);
+        }
+        r?;
         if let Some(s) = self.slots.get_mut(slot) {
             s.logged_in = true;
         }
@@ -1017,6 +1023,10 @@ impl Module {
         });
         if !logged_in && let Some(s) = self.slots.get_mut(slot) {
             s.conn = None;
+        } else if matches!(r, Err(CKR_PIN_INCORRECT | CKR_PIN_LOCKED)) {
+            // A refused PIN clears the card's verification (ISO/IEC 7816-4 VERIFY): the
+            // module must not go on believing it is logged in.
+            self.logout_slot(slot);
         }
         r
     }

@@ -537,6 +537,19 @@ fn cryptoki_round(generation: &str, dir: &Path) {
         assert!(ctx.get_token_info(slots[0]).unwrap().user_pin_count_low());
         rw.set_pin(&pin("1234"), &pin("1234")).unwrap();
         assert!(!ctx.get_token_info(slots[0]).unwrap().user_pin_count_low());
+        // Logged in, a wrong old PIN: the card drops its PIN verification and so does the
+        // module (the session is public again, C_Login works, no stale "logged in").
+        rw.login(UserType::User, Some(&pin("1234"))).unwrap();
+        let r = rw.set_pin(&pin("9999"), &pin("5678"));
+        assert!(
+            matches!(r, Err(Error::Pkcs11(RvError::PinIncorrect, _))),
+            "{r:?}"
+        );
+        let state = rw.get_session_info().unwrap().session_state();
+        assert_eq!(state, cryptoki::session::SessionState::RwPublic);
+        rw.login(UserType::User, Some(&pin("1234"))).unwrap();
+        assert!(!ctx.get_token_info(slots[0]).unwrap().user_pin_count_low());
+        rw.logout().unwrap();
         drop(rw);
     }
     // After logout the private keys are gone from the listing.

@@ -3,7 +3,7 @@
 
 use const_oid::ObjectIdentifier;
 
-use crate::cert::KeyAlgorithm;
+use crate::algorithm::KeyAlgorithm;
 use crate::time::UnixTime;
 
 /// A PEM document could not be read.

@@ -21,7 +21,8 @@ use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::{Certificate, TbsCertificate, Version};
 
-use crate::cert::{CertUsage, CpsCertificate, KeyAlgorithm, KeyUsage, PublicKeyInfo};
+use crate::algorithm::KeyAlgorithm;
+use crate::cert::{CertUsage, CpsCertificate, KeyUsage, PublicKeyInfo};
 use crate::error::IssueError;
 use crate::keys::PrivateKey;
 use crate::name::SubjectIdentity;

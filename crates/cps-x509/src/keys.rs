@@ -7,7 +7,7 @@ use rsa::Pkcs1v15Sign;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
-use crate::cert::KeyAlgorithm;
+use crate::algorithm::KeyAlgorithm;
 use crate::error::KeyError;
 use crate::oids;
 use crate::pem;
@@ -95,7 +95,7 @@ impl PrivateKey {
     pub fn algorithm(&self) -> KeyAlgorithm {
         match self {
             PrivateKey::Rsa(k) => KeyAlgorithm::Rsa {
-                bits: crate::cert::rsa_bits(k.as_ref()),
+                bits: crate::algorithm::rsa_bits(k.as_ref()),
             },
             PrivateKey::P256(_) => KeyAlgorithm::EcP256,
         }

@@ -46,6 +46,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod algorithm;
 pub mod cert;
 pub mod chain;
 pub mod error;
@@ -60,9 +61,8 @@ pub mod signature;
 pub mod test_pki;
 pub mod time;
 
-pub use cert::{
-    BasicConstraints, CertUsage, CpsCertificate, KeyAlgorithm, KeyFamily, KeyUsage, PublicKeyInfo,
-};
+pub use algorithm::{KeyAlgorithm, KeyFamily};
+pub use cert::{BasicConstraints, CertUsage, CpsCertificate, KeyUsage, PublicKeyInfo};
 pub use chain::{MAX_CHAIN_CA_CERTIFICATES, verify_chain};
 pub use const_oid::ObjectIdentifier;
 pub use error::{ChainError, IssueError, KeyError, ParseError, PemError, SignatureError};

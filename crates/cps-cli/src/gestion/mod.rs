@@ -31,8 +31,8 @@ pub struct GestionArgs {
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8700")]
     pub update_server: String,
     /// Stop when no page has asked anything for SECONDS (the page asks twice a second
-    /// while open).
-    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    /// while open; browsers slow background tabs down to about once a minute).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idle_exit: u64,
 }
 

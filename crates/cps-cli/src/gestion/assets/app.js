@@ -241,6 +241,8 @@ $('update-form').addEventListener('submit', async (ev) => {
 // ----- FIDO2 -----
 
 async function loadFido2() {
+  // A list shown for another card (or another PIN) must not stay clickable.
+  $('creds').replaceChildren();
   const r = await api('fido2');
   $('enroll-form').hidden = true;
   $('creds-form').hidden = true;
@@ -279,7 +281,13 @@ async function listCredentials(pin) {
     b.type = 'button';
     b.addEventListener('click', async () => {
       const d = await api('fido2/delete', { pin, id: c.id });
-      if (d.error) say('fido2-msg', errorText(d.error)); else say('fido2-msg', t('deleted'), true);
+      if (d.error) {
+        // Never send that PIN again: the list goes, a new listing asks for the PIN.
+        say('fido2-msg', errorText(d.error));
+        ul.replaceChildren();
+        return;
+      }
+      say('fido2-msg', t('deleted'), true);
       listCredentials(pin);
     });
     li.appendChild(b);
@@ -330,6 +338,7 @@ async function poll() {
       $('status').textContent = t('no_card');
       $('card-facts').replaceChildren();
       $('certs').replaceChildren();
+      $('creds').replaceChildren();
       document.body.dataset.card = 'absent';
     } else if (s.epoch !== epoch) {
       document.body.dataset.card = 'present';
