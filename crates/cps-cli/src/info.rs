@@ -245,6 +245,23 @@ fn coded(c: &Option<Coded>) -> Option<String> {
     })
 }
 
+/// A practice situation as `cps identity --json` and the gestion page give it; `coded`
+/// writes a code with its label (the command: "label (code)", the page: the label).
+pub(crate) fn situation_json(
+    s: &cps::iasecc::PracticeSituation,
+    coded: fn(&Option<Coded>) -> Option<String>,
+) -> serde_json::Value {
+    json!({
+        "index": s.index,
+        "practice_mode": coded(&s.practice_mode),
+        "activity_sector": coded(&s.activity_sector),
+        "structure_id_type": s.structure_id_type,
+        "structure_id": s.structure_id,
+        "structure_name": s.structure_name,
+        "city": s.city,
+    })
+}
+
 /// `cps identity [--situations]`.
 pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
     let mut card = ctx.card.open()?;
@@ -256,29 +273,14 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
         ias.verify_pin(&pin).map_err(fail)?;
         // The real cards' way: the CPS_ACTIVITY_nn_PS data objects of the DODF (what the
         // official middleware shows); EF.DAM only when the card has no such object.
-        let activities = ias.practice_activities().map_err(fail)?;
-        Some(if activities.is_empty() {
-            ias.practice_situations().map_err(fail)?
-        } else {
-            activities
-        })
+        Some(ias.practice().map_err(fail)?)
     } else {
         None
     };
     if ctx.json {
         let s = situations.as_ref().map(|all| {
             all.iter()
-                .map(|s| {
-                    json!({
-                        "index": s.index,
-                        "practice_mode": coded(&s.practice_mode),
-                        "activity_sector": coded(&s.activity_sector),
-                        "structure_id_type": s.structure_id_type,
-                        "structure_id": s.structure_id,
-                        "structure_name": s.structure_name,
-                        "city": s.city,
-                    })
-                })
+                .map(|s| situation_json(s, coded))
                 .collect::<Vec<_>>()
         });
         crate::emit(json!({

@@ -244,63 +244,11 @@ fn fido2_enrol_list_and_reset() {
     assert_eq!(g3.get_json("api/fido2")["present"], false);
 }
 
-/// A `cps update-server` seeded with the simulated cards, dr-martin's CPS4 with a pending
-/// update (moved to Bordeaux, renewal scheduled), as tests/update.rs does.
-struct UpdateServer {
-    child: Child,
-    dir: std::path::PathBuf,
-    url: String,
-}
-
-impl UpdateServer {
-    fn start(name: &str) -> UpdateServer {
-        let dir = std::env::temp_dir().join(format!("cps-gestion-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let key_file = dir.join("admin.key");
-        std::fs::write(&key_file, "5A".repeat(32)).unwrap();
-        let key = cps_update_server::AdminKey::from_hex(&"5A".repeat(32)).unwrap();
-        let bearer = format!(
-            "Bearer {}",
-            key.token(cps_x509::UnixTime::now().secs() + 600)
-        );
-        let mut child = Command::new(env!("CARGO_BIN_EXE_cps"))
-            .args([
-                "update-server",
-                "--listen",
-                "127.0.0.1:0",
-                "--seed-test-cards",
-            ])
-            .arg("--admin-key-file")
-            .arg(&key_file)
-            .arg("--db")
-            .arg(dir.join("issuer.sqlite"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut url = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut url)
-            .unwrap();
-        let url = url.trim().to_owned();
-        common::schedule_update(&url, &bearer);
-        UpdateServer { child, dir, url }
-    }
-}
-
-impl Drop for UpdateServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 #[test]
 fn remote_update_through_cps_update_server_with_progress() {
-    let server = UpdateServer::start("update");
+    // dr-martin's CPS4 with a pending update (moved to Bordeaux, renewal scheduled).
+    let server = common::UpdateServer::start("gestion-update");
+    common::schedule_update(&server.url, &server.bearer);
     let url = server.url.clone();
     let g = Gestion::start(&["--sim", "cps4"]);
     let certs_before = g.get_json("api/card")["certificates"].clone();
@@ -536,7 +484,8 @@ fn the_pages_in_headless_firefox() {
         |_| std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("gestion-screenshots"),
         std::path::PathBuf::from,
     );
-    let server = UpdateServer::start("browser");
+    let server = common::UpdateServer::start("gestion-browser");
+    common::schedule_update(&server.url, &server.bearer);
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../scripts/gestion_browser_check.py"

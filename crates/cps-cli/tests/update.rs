@@ -8,7 +8,6 @@
 //! with the simulated cards), an update scheduled through its JSON API, then `cps update`
 //! relays it to the built-in simulated CPS4 with its progress on stderr; the error paths.
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 mod common;
@@ -25,40 +24,8 @@ fn cps(args: &[&str]) -> std::process::Output {
 
 #[test]
 fn update_server_and_update_on_the_simulated_cps4() {
-    let dir = std::env::temp_dir().join(format!("cps-cli-update-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("issuer.sqlite");
-    // Administration needs a token signed with the server's administration key.
-    let key_file = dir.join("admin.key");
-    std::fs::write(&key_file, "5A".repeat(32)).unwrap();
-    let key = cps_update_server::AdminKey::from_hex(&"5A".repeat(32)).unwrap();
-    let bearer = format!(
-        "Bearer {}",
-        key.token(cps_x509::UnixTime::now().secs() + 600)
-    );
-    let mut server = Command::new(env!("CARGO_BIN_EXE_cps"))
-        .args([
-            "update-server",
-            "--listen",
-            "127.0.0.1:0",
-            "--seed-test-cards",
-            "--admin-key-file",
-        ])
-        .arg(&key_file)
-        .arg("--db")
-        .arg(&db)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line.trim().to_owned();
-    assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+    let server = common::UpdateServer::start("update");
+    let (url, bearer) = (server.url.clone(), server.bearer.clone());
 
     // The register moves dr-martin and schedules the 3-year renewal.
     let serial = hex::encode_upper(SimCard::new(Profile::Cps4, "dr-martin").unwrap().serial());
@@ -108,7 +75,5 @@ fn update_server_and_update_on_the_simulated_cps4() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unreachable"));
 
-    server.kill().unwrap();
-    let _ = server.wait();
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(server);
 }

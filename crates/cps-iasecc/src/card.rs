@@ -453,6 +453,18 @@ impl<C: CardChannel> CpsCard<C> {
         ProfessionalInfo::parse(&data)
     }
 
+    /// The practice situations as the official middleware shows them: the `CPS_ACTIVITY_nn_PS`
+    /// data objects ([`CpsCard::practice_activities`]), or EF.DAM
+    /// ([`CpsCard::practice_situations`]) on a card without such objects. Needs the PIN.
+    pub fn practice(&mut self) -> Result<Vec<PracticeSituation>> {
+        let activities = self.practice_activities()?;
+        if activities.is_empty() {
+            self.practice_situations()
+        } else {
+            Ok(activities)
+        }
+    }
+
     /// The practice situations from the `CPS_ACTIVITY_nn_PS` data objects of the DODF (the
     /// way the official middleware shows them), in DODF order: ODF + DODF (cached) then
     /// SELECT + READ per situation. Needs the PIN. Codes only (no labels on the card); see

@@ -265,24 +265,11 @@ impl State {
             self.with_card(|card| {
                 let mut ias = card.iasecc()?;
                 ias.verify_pin(&pin).map_err(fail)?;
-                let activities = ias.practice_activities().map_err(fail)?;
-                let all = if activities.is_empty() {
-                    ias.practice_situations().map_err(fail)?
-                } else {
-                    activities
-                };
-                let list: Vec<Value> = all
+                let list: Vec<Value> = ias
+                    .practice()
+                    .map_err(fail)?
                     .iter()
-                    .map(|s| {
-                        json!({
-                            "index": s.index,
-                            "practice_mode": coded(&s.practice_mode),
-                            "activity_sector": coded(&s.activity_sector),
-                            "structure_id": s.structure_id,
-                            "structure_name": s.structure_name,
-                            "city": s.city,
-                        })
-                    })
+                    .map(|s| crate::info::situation_json(s, coded))
                     .collect();
                 Ok(json!({"situations": list}))
             })

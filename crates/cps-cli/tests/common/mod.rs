@@ -176,3 +176,68 @@ pub fn schedule_update(url: &str, bearer: &str) -> String {
     assert_eq!(r.status_code, 204);
     serial
 }
+
+/// A `cps update-server` on a free loopback port, seeded with the simulated cards, its
+/// SQLite database in its own directory, administered with a fixed TEST key; stopped and
+/// removed when dropped.
+pub struct UpdateServer {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    /// Its base URL (`http://127.0.0.1:PORT`), the first line it prints.
+    pub url: String,
+    /// `Authorization` header value for the administration API (valid 10 minutes).
+    pub bearer: String,
+}
+
+impl UpdateServer {
+    /// Starts one; `name` keeps the directories of concurrent tests apart.
+    pub fn start(name: &str) -> UpdateServer {
+        use std::io::BufRead as _;
+        let dir = std::env::temp_dir().join(format!("cps-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let key_file = dir.join("admin.key");
+        std::fs::write(&key_file, "5A".repeat(32)).unwrap();
+        let key = cps_update_server::AdminKey::from_hex(&"5A".repeat(32)).unwrap();
+        let bearer = format!(
+            "Bearer {}",
+            key.token(cps_x509::UnixTime::now().secs() + 600)
+        );
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cps"))
+            .args([
+                "update-server",
+                "--listen",
+                "127.0.0.1:0",
+                "--seed-test-cards",
+            ])
+            .arg("--admin-key-file")
+            .arg(&key_file)
+            .arg("--db")
+            .arg(dir.join("issuer.sqlite"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut url = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut url)
+            .unwrap();
+        let url = url.trim().to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url:?}");
+        UpdateServer {
+            child,
+            dir,
+            url,
+            bearer,
+        }
+    }
+}
+
+impl Drop for UpdateServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
