@@ -870,13 +870,10 @@ fn consumers_on_the_simulated_cards() {
     if !m.exists() {
         return skip_or_fail(&format!("{} was not built", m.display()));
     }
-    let ctx = match PcscContext::establish() {
+    let ctx = match cps_testkit::vpcd_reader_ready() {
         Ok(c) => c,
-        Err(e) => return skip_or_fail(&format!("pcscd not running: {e}")),
+        Err(why) => return skip_or_fail(&why),
     };
-    if !ctx.reader_names().unwrap().iter().any(|n| n == READER) {
-        return skip_or_fail("pcscd has no vpcd reader");
-    }
     if run("pkcs11-tool", &["--help"]).is_none() || run("openssl", &["version"]).is_none() {
         return skip_or_fail("pkcs11-tool (opensc) or openssl is not installed");
     }

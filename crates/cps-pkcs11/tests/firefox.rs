@@ -32,8 +32,7 @@ use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use cps_sim::{Profile, SimCard};
-use cps_testkit::{READER, TlsServer, insert, remove, run};
-use cps_transport::pcsc::PcscContext;
+use cps_testkit::{TlsServer, insert, remove, run};
 use serde_json::{Value, json};
 
 /// The name the policy gives the module in Firefox's security devices.
@@ -524,15 +523,10 @@ fn firefox_esr_client_auth_on_the_simulated_cards() {
     if run("openssl", &["version"]).is_none() {
         return skip_or_fail("openssl is not installed");
     }
-    let ctx = match PcscContext::establish() {
+    let ctx = match cps_testkit::vpcd_reader_ready() {
         Ok(c) => c,
-        Err(e) => return skip_or_fail(&format!("pcscd not running: {e}")),
+        Err(why) => return skip_or_fail(&why),
     };
-    if !ctx.reader_names().unwrap().iter().any(|n| n == READER) {
-        return skip_or_fail("pcscd has no vpcd reader");
-    }
-    ctx.wait_for_removal(READER, Duration::from_secs(2))
-        .unwrap();
     let dir = std::env::temp_dir().join(format!("cps-firefox-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();

@@ -22,11 +22,9 @@
 )]
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use cps_sim::{Profile, SimCard};
-use cps_testkit::{READER, insert, remove, run};
-use cps_transport::pcsc::PcscContext;
+use cps_testkit::{insert, remove, run};
 
 /// p11-kit's system module directory on Debian.
 const SYSTEM_MODULES: &str = "/usr/share/p11-kit/modules";
@@ -82,15 +80,10 @@ fn p11_kit_module_file_on_the_simulated_cards() {
         }
         None => return skip_or_fail("unshare (util-linux) is not installed"),
     }
-    let ctx = match PcscContext::establish() {
+    let ctx = match cps_testkit::vpcd_reader_ready() {
         Ok(c) => c,
-        Err(e) => return skip_or_fail(&format!("pcscd not running: {e}")),
+        Err(why) => return skip_or_fail(&why),
     };
-    if !ctx.reader_names().unwrap().iter().any(|n| n == READER) {
-        return skip_or_fail("pcscd has no vpcd reader");
-    }
-    ctx.wait_for_removal(READER, Duration::from_secs(2))
-        .unwrap();
 
     // The shipped module file, its library path set to the one cargo built.
     let shipped =

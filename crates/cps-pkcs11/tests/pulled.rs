@@ -87,15 +87,10 @@ fn card_pulled_during_a_signature() {
     if !ours().exists() {
         return skip_or_fail(&format!("{} was not built", ours().display()));
     }
-    let ctx = match PcscContext::establish() {
+    let ctx = match cps_testkit::vpcd_reader_ready() {
         Ok(c) => c,
-        Err(e) => return skip_or_fail(&format!("pcscd not running: {e}")),
+        Err(why) => return skip_or_fail(&why),
     };
-    if !ctx.reader_names().unwrap().iter().any(|n| n == READER) {
-        return skip_or_fail("pcscd has no vpcd reader");
-    }
-    ctx.wait_for_removal(READER, Duration::from_secs(2))
-        .unwrap();
     let mut report = Vec::new();
     for (profile, generation) in [(Profile::Cps3, "CPS3"), (Profile::Cps4, "CPS4")] {
         // Without fault: how many APDUs come before the signature, and how many it takes.

@@ -16,15 +16,12 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use std::time::Duration;
-
 use cps_sim::vpcd::VpcdHandle;
 use cps_sim::{Profile, SimCard};
 use cps_testkit::{
-    AUT_ID, READER, SIG_ID, clear_module_cache, insert, official_module as module, openssl, p11,
-    remove, run,
+    AUT_ID, SIG_ID, clear_module_cache, insert, official_module as module, openssl, p11, remove,
+    run,
 };
-use cps_transport::pcsc::PcscContext;
 
 /// A missing tool or service: `SKIPPED`, or a failure under `CI=true`.
 fn skip_or_fail(reason: &str) {
@@ -349,18 +346,13 @@ fn official_middleware_on_the_simulated_cards() {
     if !m.exists() {
         return skip_or_fail(&format!("{} is missing", m.display()));
     }
-    let ctx = match PcscContext::establish() {
+    let ctx = match cps_testkit::vpcd_reader_ready() {
         Ok(c) => c,
-        Err(e) => return skip_or_fail(&format!("pcscd not running: {e}")),
+        Err(why) => return skip_or_fail(&why),
     };
-    if !ctx.reader_names().unwrap().iter().any(|n| n == READER) {
-        return skip_or_fail("pcscd has no vpcd reader");
-    }
     if run("pkcs11-tool", &["--help"]).is_none() || run("openssl", &["version"]).is_none() {
         return skip_or_fail("pkcs11-tool (opensc) or openssl is not installed");
     }
-    ctx.wait_for_removal(READER, Duration::from_secs(2))
-        .unwrap();
     let dir = std::env::temp_dir().join(format!("cps-cryptolib-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut report = Vec::new();

@@ -276,3 +276,15 @@ pub fn pkcs11_module() -> PathBuf {
     }
     deps.parent().unwrap().join("libcps_pkcs11.so")
 }
+
+/// pcscd reachable, with vsmartcard's reader [`READER`], and that reader empty: the PC/SC
+/// context, or why not (for [`skip_or_fail`]).
+pub fn vpcd_reader_ready() -> Result<PcscContext, String> {
+    let ctx = PcscContext::establish().map_err(|e| format!("pcscd not running: {e}"))?;
+    if !ctx.reader_names().unwrap().iter().any(|n| n == READER) {
+        return Err("pcscd has no vpcd reader".into());
+    }
+    ctx.wait_for_removal(READER, Duration::from_secs(2))
+        .unwrap();
+    Ok(ctx)
+}
