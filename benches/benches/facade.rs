@@ -17,13 +17,13 @@ fn bench(c: &mut Criterion) {
             profile,
             ..SimSpec::default()
         });
-        g.bench_function(format!("open + info {}", profile.name()), |b| {
+        g.bench_function(format!("open + info {}", profile.as_str()), |b| {
             b.iter(|| {
                 let mut card = Card::open(&source).unwrap();
                 black_box(card.info(at).unwrap())
             })
         });
-        g.bench_function(format!("doctor {}", profile.name()), |b| {
+        g.bench_function(format!("doctor {}", profile.as_str()), |b| {
             b.iter(|| black_box(cps::doctor::run(&source, at, &mut |_| {})))
         });
     }

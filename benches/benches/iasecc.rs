@@ -50,11 +50,11 @@ fn benches(c: &mut Criterion) {
             let card = op(template.clone());
             println!(
                 "{} {name}: {} APDUs (open included), card saw {}",
-                profile.name(),
+                profile.as_str(),
                 card.round_trips(),
                 card.channel().card().stats().summary()
             );
-            c.bench_function(&format!("iasecc {} {name}", profile.name()), |b| {
+            c.bench_function(&format!("iasecc {} {name}", profile.as_str()), |b| {
                 b.iter_batched(
                     || template.clone(),
                     |sim| black_box(op(sim)),

@@ -26,7 +26,7 @@ fn setup(renew: bool) -> (SimCard, Issuer) {
     let mut issuer = Issuer::new(TEST_MASTER_KEY).unwrap();
     issuer.register(
         test_record(
-            cps_x509::test_pki::Profile::Cps4,
+            cps_iasecc::Generation::Cps4,
             "dr-martin",
             serial.clone(),
             situations.clone(),

@@ -31,7 +31,7 @@ fn cards() -> &'static [SimCard; 2] {
             PracticeSituation::parse_all(fresh.file(&DAM_PATH).expect("EF.DAM")).expect("DAM");
         let mut issuer = Issuer::new(TEST_MASTER_KEY).expect("issuer");
         issuer.register(
-            test_record(cps_x509::test_pki::Profile::Cps4, "dr-martin", serial.clone(), situations)
+            test_record(cps_iasecc::Generation::Cps4, "dr-martin", serial.clone(), situations)
                 .expect("record"),
         );
         issuer

@@ -30,7 +30,7 @@ fn server() -> &'static (UpdateServer, Vec<u8>) {
         let situations =
             PracticeSituation::parse_all(card.file(&DAM_PATH).expect("dam")).expect("dam");
         let record = test_record(
-            cps_x509::test_pki::Profile::Cps4,
+            cps_iasecc::Generation::Cps4,
             "dr-martin",
             card.serial(),
             situations,

@@ -132,10 +132,7 @@ fn seed_simulated_cards(server: &cps_update_server::UpdateServer) -> Result<usiz
     let dam = cps_update::issuer::DAM_PATH;
     let mut n = 0;
     for persona in cps_x509::test_pki::PERSONAS {
-        for (profile, pki) in [
-            (Profile::Cps3, cps_x509::test_pki::Profile::Cps3),
-            (Profile::Cps4, cps_x509::test_pki::Profile::Cps4),
-        ] {
+        for profile in [Profile::Cps3, Profile::Cps4] {
             let card = SimCard::new(profile, persona)
                 .map_err(|e| Failure::new(1, format!("simulated card {persona}: {e}")))?;
             let serial = card.serial();
@@ -151,7 +148,7 @@ fn seed_simulated_cards(server: &cps_update_server::UpdateServer) -> Result<usiz
                 .transpose()
                 .map_err(|e| Failure::new(1, format!("EF.DAM of {persona}: {e}")))?
                 .unwrap_or_default();
-            let record = cps_update::issuer::test_record(pki, persona, serial, situations)
+            let record = cps_update::issuer::test_record(profile, persona, serial, situations)
                 .map_err(|e| Failure::new(1, e.0))?;
             server
                 .register(&record)

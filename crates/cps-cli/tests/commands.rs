@@ -430,7 +430,7 @@ fn sign_then_verify_with_the_card_and_with_a_certificate_file() {
     assert_eq!(j["valid"], true);
 
     // The other persona's certificate does not verify it: exit code 8.
-    let other = pki("cps3/pharmacien-durand/sign.crt.pem");
+    let other = pki("rsa2048/pharmacien-durand/sign.crt.pem");
     let o = cps(&["--sim", "cps4", "verify", "--in", &doc_s, "--cert", &other]);
     assert_eq!(o.status.code(), Some(8), "{}", stdout(&o));
     assert!(stdout(&o).contains("signature INVALID"));
@@ -618,7 +618,7 @@ fn certs_list_export_and_chain_verification() {
     // The exported certificate is the test PKI's own.
     // (the simulated CPS4 carries the RSA certificates of the test PKI's cps3 branch: no
     // simulated card carries its P-256 cps4 certificates any more).
-    let expected = std::fs::read(pki("cps3/dr-martin/sign.crt.der")).unwrap();
+    let expected = std::fs::read(pki("rsa2048/dr-martin/sign.crt.der")).unwrap();
     let j = json(&cps(&[
         "--sim", "cps4", "certs", "export", "--out", &d, "--format", "der", "--json",
     ]));

@@ -728,8 +728,7 @@ fn decipher_round_trip() {
 #[test]
 fn unknown_key_reference_falls_back_to_the_prkdf() {
     // A CPS4 whose signature key is 0x85 instead of the profile table's 0x81.
-    let json = Profile::Cps4
-        .json()
+    let json = cps_sim::profile::builtin_json(Profile::Cps4)
         .replace("\"reference\": \"81\"", "\"reference\": \"85\"")
         .replace("\"key\": \"81\"", "\"key\": \"85\"");
     let spec = cps_sim::ProfileSpec::from_json("CPS4", &json).unwrap();

@@ -1510,7 +1510,7 @@ mod tests {
     fn certificate_attributes_from_a_test_pki_certificate() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../testvectors/pki/cps3/dr-martin/auth.crt.der"
+            "/../../testvectors/pki/rsa2048/dr-martin/auth.crt.der"
         );
         let der = std::fs::read(path).unwrap_or_default();
         let c = CertParts::parse(der.clone()).map_err(|rv| format!("{rv:#x}"));

@@ -210,7 +210,7 @@ impl SimCardBuilder {
     /// Builds the card.
     pub fn build(self) -> Result<SimCard, SimError> {
         let spec = match &self.profile {
-            ProfileChoice::Builtin(p) => p.spec()?,
+            ProfileChoice::Builtin(p) => ProfileSpec::builtin(*p)?,
             ProfileChoice::Spec(s) => (**s).clone(),
         };
         let persona = persona::persona(&self.persona)?;

@@ -40,7 +40,7 @@
 //! test PKI) and what the generated PKCS#15 files say. A dump of a real card can replace them
 //! without code changes ([`ProfileSpec::from_file`], [`SimCardBuilder::profile_spec`]); see the
 //! module [`profile`] for the content references (`{"generate": "ef.ident"}`,
-//! `{"certificate": "cps3/auth"}`, ...).
+//! `{"certificate": "rsa2048/auth"}`, ...).
 //!
 //! ## Personas
 //!

@@ -1,12 +1,12 @@
 //! The test PKI's holder keys and certificates (embedded by cps-x509's `test-pki` feature,
-//! files in crates/cps-x509/test-pki, linked as testvectors/pki, written by its generator): `<dir>/<slot>` with `<slot>` = `<profile>/<persona>/<name>` resolved from the
-//! profile's `"cps3/auth"`-style references, files `<name>.key.der` / `.key.pem` (PKCS#8)
+//! files in crates/cps-x509/test-pki, linked as testvectors/pki, written by its generator): `<dir>/<slot>` with `<slot>` = `<key set>/<persona>/<name>` resolved from the
+//! profile's `"rsa2048/auth"`-style references, files `<name>.key.der` / `.key.pem` (PKCS#8)
 //! and `<name>.crt.der` / `.crt.pem` (X.509).
 
 use std::path::{Path, PathBuf};
 
 use cps_x509::CertUsage;
-use cps_x509::test_pki::{self, Profile as PkiProfile};
+use cps_x509::test_pki::{self, KeySet};
 
 use crate::SimError;
 use crate::keys::KeyPair;
@@ -20,11 +20,11 @@ pub(crate) struct Pki {
     dir: Option<PathBuf>,
 }
 
-/// A checked slot reference: `(profile dir, name)`.
+/// A checked slot reference: `(key set dir, name)`.
 fn split_slot<'a>(persona: &str, slot: &'a str) -> Result<(&'a str, &'a str), SimError> {
-    let (profile_dir, name) = slot.split_once('/').ok_or_else(|| {
+    let (set_dir, name) = slot.split_once('/').ok_or_else(|| {
         SimError::pki(format!(
-            "slot {slot:?}: expected \"<profile>/<name>\", e.g. \"cps3/auth\""
+            "slot {slot:?}: expected \"<key set>/<name>\", e.g. \"rsa2048/auth\""
         ))
     })?;
     let safe = |s: &str| {
@@ -32,12 +32,12 @@ fn split_slot<'a>(persona: &str, slot: &'a str) -> Result<(&'a str, &'a str), Si
             && s.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
-    if !safe(profile_dir) || !safe(name) || !safe(persona) {
+    if !safe(set_dir) || !safe(name) || !safe(persona) {
         return Err(SimError::pki(format!(
             "slot {slot:?} / persona {persona:?}: bad name"
         )));
     }
-    Ok((profile_dir, name))
+    Ok((set_dir, name))
 }
 
 impl Pki {
@@ -45,26 +45,23 @@ impl Pki {
         Pki { dir: Some(dir) }
     }
 
-    /// `<dir>/<profile dir>/<persona>/<name>` for a slot `"<profile dir>/<name>"`.
+    /// `<dir>/<key set dir>/<persona>/<name>` for a slot `"<key set dir>/<name>"`.
     fn base(dir: &Path, persona: &str, slot: &str) -> Result<PathBuf, SimError> {
-        let (profile_dir, name) = split_slot(persona, slot)?;
-        Ok(dir.join(profile_dir).join(persona).join(name))
+        let (set_dir, name) = split_slot(persona, slot)?;
+        Ok(dir.join(set_dir).join(persona).join(name))
     }
 
-    /// The embedded fixture of a slot: `cps3|cps4` / `auth|sign`.
+    /// The embedded fixture of a slot: `rsa2048|ec-p256` / `auth|sign`.
     fn embedded(persona: &str, slot: &str) -> Result<test_pki::HolderFixture, SimError> {
-        let (profile_dir, name) = split_slot(persona, slot)?;
-        let profile = match profile_dir {
-            "cps3" => PkiProfile::Cps3,
-            "cps4" => PkiProfile::Cps4,
-            _ => return Err(SimError::pki(format!("slot {slot:?}: unknown profile"))),
-        };
+        let (set_dir, name) = split_slot(persona, slot)?;
+        let key_set = KeySet::from_dir(set_dir)
+            .ok_or_else(|| SimError::pki(format!("slot {slot:?}: unknown key set")))?;
         let usage = match name {
             "auth" => CertUsage::Authentication,
             "sign" => CertUsage::Signature,
             _ => return Err(SimError::pki(format!("slot {slot:?}: unknown key"))),
         };
-        test_pki::holder(profile, persona, usage)
+        test_pki::holder(key_set, persona, usage)
             .map_err(|e| SimError::pki(format!("embedded test PKI: {e}")))
     }
 
@@ -180,21 +177,26 @@ mod tests {
         let d = Path::new("/pki");
         assert!(Pki::base(d, "dr-martin", "auth").is_err());
         assert!(Pki::base(d, "dr-martin", "../x/auth").is_err());
-        assert!(Pki::base(d, "../etc", "cps3/auth").is_err());
+        assert!(Pki::base(d, "../etc", "rsa2048/auth").is_err());
         assert!(
-            Pki::base(d, "dr-martin", "cps3/auth")
+            Pki::base(d, "dr-martin", "rsa2048/auth")
                 .unwrap()
-                .ends_with("cps3/dr-martin/auth")
+                .ends_with("rsa2048/dr-martin/auth")
         );
-        assert!(Pki::embedded("dr-martin", "cps3/other").is_err());
-        assert!(Pki::embedded("nobody", "cps3/auth").is_err());
+        assert!(Pki::embedded("dr-martin", "rsa2048/other").is_err());
+        assert!(Pki::embedded("nobody", "rsa2048/auth").is_err());
     }
 
     #[test]
     fn embedded_matches_the_committed_files() {
         let dir = Pki::from_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../cps-x509/test-pki"));
         let embedded = Pki::default();
-        for slot in ["cps3/auth", "cps3/sign", "cps4/auth", "cps4/sign"] {
+        for slot in [
+            "rsa2048/auth",
+            "rsa2048/sign",
+            "ec-p256/auth",
+            "ec-p256/sign",
+        ] {
             assert_eq!(
                 dir.certificate("dr-martin", 3, slot).unwrap(),
                 embedded.certificate("dr-martin", 3, slot).unwrap()

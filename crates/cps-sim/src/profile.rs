@@ -26,48 +26,25 @@ use zeroize::Zeroizing;
 
 use crate::SimError;
 
-/// The built-in profiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Profile {
-    /// CPS3: the "CPx" IAS-ECC card, T=0, RSA-2048 signature and authentication keys.
-    Cps3,
-    /// CPS4: the NXP ChipDoc applet on logical channel 1, RSA-2048 (PKCS#1 v1.5 and PSS),
-    /// authentication by PSO DECIPHER, as the official middleware drives it.
-    Cps4,
-}
+/// The built-in profiles: one per card generation, so the generation type of the client,
+/// [`cps_iasecc::Generation`], names them (`Profile::Cps3`: the "CPx" IAS-ECC card, T=0,
+/// RSA-2048 signature and authentication keys; `Profile::Cps4`: the NXP ChipDoc applet on
+/// logical channel 1, RSA-2048 with PKCS#1 v1.5 and PSS, authentication by PSO DECIPHER, as
+/// the official middleware drives it). Their JSON: [`builtin_json`]; parsed:
+/// [`ProfileSpec::builtin`].
+pub use cps_iasecc::Generation as Profile;
 
 const CPS3_JSON: &str = include_str!("../profiles/cps3.json");
 const CPS4_JSON: &str = include_str!("../profiles/cps4.json");
 
-impl Profile {
-    /// The built-in profiles.
-    pub const ALL: [Profile; 2] = [Profile::Cps3, Profile::Cps4];
+/// The built-in profiles.
+pub const BUILTIN: [Profile; 2] = [Profile::Cps3, Profile::Cps4];
 
-    /// The profile's name ("CPS3", "CPS4").
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Cps3 => "CPS3",
-            Profile::Cps4 => "CPS4",
-        }
-    }
-
-    /// The profile's JSON text, as shipped in `crates/cps-sim/profiles/`.
-    pub fn json(self) -> &'static str {
-        match self {
-            Profile::Cps3 => CPS3_JSON,
-            Profile::Cps4 => CPS4_JSON,
-        }
-    }
-
-    /// The parsed profile.
-    pub fn spec(self) -> Result<ProfileSpec, SimError> {
-        ProfileSpec::from_json(self.name(), self.json())
-    }
-}
-
-impl std::fmt::Display for Profile {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+/// The JSON text of a built-in profile, as shipped in `crates/cps-sim/profiles/`.
+pub fn builtin_json(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Cps3 => CPS3_JSON,
+        Profile::Cps4 => CPS4_JSON,
     }
 }
 
@@ -609,6 +586,11 @@ pub enum Fido2ModeSpec {
 }
 
 impl ProfileSpec {
+    /// The parsed built-in profile of a generation.
+    pub fn builtin(profile: Profile) -> Result<Self, SimError> {
+        Self::from_json(profile.as_str(), builtin_json(profile))
+    }
+
     /// Parses a profile from JSON; `name` is used in error messages.
     pub fn from_json(name: &str, json: &str) -> Result<Self, SimError> {
         serde_json::from_str(json).map_err(|source| SimError::ProfileSyntax {

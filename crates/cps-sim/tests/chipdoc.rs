@@ -53,7 +53,7 @@ fn with_response(c: &mut SimCard, apdu: &str) -> Vec<u8> {
 
 fn public_key(slot: &str) -> rsa::RsaPublicKey {
     let der =
-        std::fs::read(common::pki_dir().join(format!("cps3/dr-martin/{slot}.crt.der"))).unwrap();
+        std::fs::read(common::pki_dir().join(format!("rsa2048/dr-martin/{slot}.crt.der"))).unwrap();
     let spki = common::cert_public_key_bits(&der);
     rsa::RsaPublicKey::from_public_key_der(&spki)
         .or_else(|_| {

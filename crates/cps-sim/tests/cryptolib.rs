@@ -30,7 +30,7 @@ fn skip_or_fail(reason: &str) {
 
 /// The public key of the persona's certificate, as a PEM file for openssl.
 fn public_key(dir: &Path, slot: &str) -> PathBuf {
-    let cert = common::pki_dir().join(format!("cps3/dr-martin/{slot}.crt.der"));
+    let cert = common::pki_dir().join(format!("rsa2048/dr-martin/{slot}.crt.der"));
     let out = dir.join(format!("{slot}.pub.pem"));
     let (ok, o) = openssl(&[
         "x509",

@@ -363,7 +363,7 @@ fn update_binary_follows_the_access_rules() {
     assert_eq!(sw(&mut c, "00D60000"), 0x6700);
 
     // A profile where EF.IDENT is updatable after the PIN (SC 11).
-    let mut spec = Profile::Cps3.spec().unwrap();
+    let mut spec = cps_sim::ProfileSpec::builtin(Profile::Cps3).unwrap();
     let df = spec
         .files
         .children
@@ -781,7 +781,7 @@ fn get_data_keys() {
     let expected = rsa_pub(&card, 0x82);
     assert_eq!(n, expected.n().to_bytes_be());
     assert_eq!(e_, [1, 0, 1]);
-    let cert = std::fs::read(pki_dir().join("cps3/dr-martin/auth.crt.der")).unwrap();
+    let cert = std::fs::read(pki_dir().join("rsa2048/dr-martin/auth.crt.der")).unwrap();
     assert_eq!(cert_public_key_bits(&cert), card.public_key(0x82).unwrap());
     // Unknown keys.
     let r = tx(
@@ -1211,7 +1211,7 @@ fn profiles_are_data() {
         assert_eq!(a.file(&path), b.file(&path), "{path:04X?}");
     }
     // A real card's dump can replace generated contents with literal bytes.
-    let mut spec = Profile::Cps3.spec().unwrap();
+    let mut spec = cps_sim::ProfileSpec::builtin(Profile::Cps3).unwrap();
     let sn = spec
         .files
         .children
@@ -1231,22 +1231,20 @@ fn profiles_are_data() {
     // Broken profiles are typed errors.
     let bad = |json: &str| cps_sim::ProfileSpec::from_json("test", json);
     assert!(matches!(bad("{"), Err(SimError::ProfileSyntax { .. })));
-    let text = Profile::Cps3.json().replace("\"2F00\"", "\"2F01\"");
+    let text = cps_sim::profile::builtin_json(Profile::Cps3).replace("\"2F00\"", "\"2F01\"");
     let spec = bad(&text).unwrap();
     assert!(matches!(
         SimCard::builder().profile_spec(spec).build(),
         Err(SimError::InvalidProfile { .. })
     ));
-    let text = Profile::Cps3
-        .json()
-        .replace("\"ef.ident\"", "\"ef.unknown\"");
+    let text =
+        cps_sim::profile::builtin_json(Profile::Cps3).replace("\"ef.ident\"", "\"ef.unknown\"");
     assert!(matches!(
         SimCard::builder().profile_spec(bad(&text).unwrap()).build(),
         Err(SimError::InvalidProfile { .. })
     ));
-    let text = Profile::Cps3
-        .json()
-        .replace("3F00 0001 C001", "3F00 0001 C0ZZ");
+    let text =
+        cps_sim::profile::builtin_json(Profile::Cps3).replace("3F00 0001 C001", "3F00 0001 C0ZZ");
     assert!(matches!(bad(&text), Err(SimError::ProfileSyntax { .. })));
     assert!(matches!(
         SimCard::builder().persona("nobody").build(),

@@ -203,7 +203,7 @@ fn opensc_end_to_end() {
         )
         .unwrap();
         assert!(ok, "{conv}");
-        let fixture = std::fs::read(pki.join(format!("cps3/dr-martin/{file}.crt.der"))).unwrap();
+        let fixture = std::fs::read(pki.join(format!("rsa2048/dr-martin/{file}.crt.der"))).unwrap();
         assert_eq!(std::fs::read(&der).unwrap(), fixture, "{file} certificate");
     }
 

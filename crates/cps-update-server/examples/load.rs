@@ -107,7 +107,7 @@ fn records(n: usize) -> Vec<(String, String)> {
             let s = serial(i);
             let sit = situations[i % PERSONAS.len()].clone();
             let rec = test_record(
-                cps_x509::test_pki::Profile::Cps4,
+                cps_iasecc::Generation::Cps4,
                 persona(i),
                 s.clone(),
                 sit.clone(),

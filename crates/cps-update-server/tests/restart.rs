@@ -76,7 +76,7 @@ fn restart_in_the_middle_of_an_update_loses_nothing() {
     let handle = serve(server(&db), "127.0.0.1:0").unwrap();
     let url = handle.url();
     let record = test_record(
-        cps_x509::test_pki::Profile::Cps4,
+        cps_iasecc::Generation::Cps4,
         "infirmiere-bernard",
         serial.clone(),
         situations.clone(),

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use cps_iasecc::PracticeSituation;
+use cps_iasecc::{Generation, PracticeSituation};
 use cps_x509::{
     CertUsage, CpsCertificate, HolderCertificateRequest, HolderSubject, ObjectIdentifier,
     PrivateKey, PublicKeyInfo, SignatureAlgorithm, SignedData, UnixTime, Validity,
@@ -666,34 +666,39 @@ pub const DAM_PATH: [u16; 3] = [0x3F00, 0x0001, 0xD002];
 /// (authentication, EF `C001`) and `81` (signature, `C002`); CPS4 the RSA-2048 keys `20`
 /// (authentication, `card-cps4.c`; EF `C001`) and `81` (signature; `C002`). The card
 /// generates each new key of the same kind as the one it replaces: RSA-2048 on both.
-pub fn renewable_keys(profile: cps_x509::test_pki::Profile) -> Vec<RenewableKey> {
+pub fn renewable_keys(generation: Generation) -> Vec<RenewableKey> {
     let k = |key_ref, fid, usage| RenewableKey {
         key_ref,
         cert_path: vec![0x3F00, 0x0001, fid],
         usage,
     };
-    match profile {
-        cps_x509::test_pki::Profile::Cps3 => vec![
+    match generation {
+        Generation::Cps3 => vec![
             k(0x82, 0xC001, CertUsage::Authentication),
             k(0x81, 0xC002, CertUsage::Signature),
         ],
-        cps_x509::test_pki::Profile::Cps4 => vec![
+        Generation::Cps4 => vec![
             k(0x20, 0xC001, CertUsage::Authentication),
             k(0x81, 0xC002, CertUsage::Signature),
         ],
     }
 }
 
-/// A record for a test-PKI persona's card: subject from the persona's current certificate,
-/// the generation's renewable keys, the given practice situations and serial number.
+/// A record for a test-PKI persona's card of a generation: subject from the persona's current
+/// authentication certificate (the RSA-2048 fixtures both simulated cards carry), the
+/// generation's renewable keys, the given practice situations and serial number.
 pub fn test_record(
-    profile: cps_x509::test_pki::Profile,
+    generation: Generation,
     persona: &str,
     serial: Vec<u8>,
     situations: Vec<PracticeSituation>,
 ) -> Result<CardRecord, ServiceError> {
-    let fixture = cps_x509::test_pki::holder(profile, persona, CertUsage::Authentication)
-        .map_err(|e| service(format!("test PKI: {e}")))?;
+    let fixture = cps_x509::test_pki::holder(
+        cps_x509::test_pki::KeySet::Rsa2048,
+        persona,
+        CertUsage::Authentication,
+    )
+    .map_err(|e| service(format!("test PKI: {e}")))?;
     let cert = fixture
         .certificate()
         .map_err(|e| service(format!("test PKI: {e}")))?;
@@ -705,7 +710,7 @@ pub fn test_record(
         dam_path: DAM_PATH.to_vec(),
         situations,
         subject,
-        renewable: renewable_keys(profile),
+        renewable: renewable_keys(generation),
         pending: None,
     })
 }

@@ -32,8 +32,8 @@
 //! let serial = card.serial();
 //! let situations = PracticeSituation::parse_all(card.file(&DAM_PATH).unwrap())?;
 //! let mut issuer = Issuer::new(TEST_MASTER_KEY)?;
-//! let profile = cps_x509::test_pki::Profile::Cps4;
-//! issuer.register(test_record(profile, "dr-martin", serial.clone(), situations.clone())?);
+//! let generation = cps_iasecc::Generation::Cps4;
+//! issuer.register(test_record(generation, "dr-martin", serial.clone(), situations.clone())?);
 //! // The register moved the holder to a new practice place.
 //! let mut moved = situations;
 //! moved[0].city = Some("LYON".into());

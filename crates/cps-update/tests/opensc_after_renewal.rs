@@ -69,7 +69,7 @@ fn openssl_and_opensc_accept_the_renewed_card() {
     let mut issuer = Issuer::new(TEST_MASTER_KEY).unwrap();
     issuer.register(
         test_record(
-            cps_x509::test_pki::Profile::Cps3,
+            cps_iasecc::Generation::Cps3,
             "pharmacien-durand",
             serial.clone(),
             situations,

@@ -23,13 +23,6 @@ use cps_x509::test_pki;
 
 static NO: AtomicBool = AtomicBool::new(false);
 
-fn x509_profile(p: Profile) -> test_pki::Profile {
-    match p {
-        Profile::Cps3 => test_pki::Profile::Cps3,
-        _ => test_pki::Profile::Cps4,
-    }
-}
-
 fn refs(p: Profile) -> [(u8, u16); 2] {
     match p {
         Profile::Cps3 => [(0x82, 0xC001), (0x81, 0xC002)],
@@ -70,15 +63,7 @@ fn setup(p: Profile, renew: bool) -> (SimCard, Issuer, Vec<u8>) {
     let serial = card.serial();
     let situations = PracticeSituation::parse_all(card.file(&DAM_PATH).unwrap()).unwrap();
     let mut issuer = Issuer::new(TEST_MASTER_KEY).unwrap();
-    issuer.register(
-        test_record(
-            x509_profile(p),
-            "dr-martin",
-            serial.clone(),
-            situations.clone(),
-        )
-        .unwrap(),
-    );
+    issuer.register(test_record(p, "dr-martin", serial.clone(), situations.clone()).unwrap());
     let mut moved = situations;
     moved[0].city = Some("LYON 3E ARRONDISSEMENT".into());
     moved[0].structure_name = Some("CABINET DES BROTTEAUX".into());

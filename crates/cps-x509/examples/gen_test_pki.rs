@@ -5,7 +5,8 @@
 //!     [--holder-not-before 2025-07-01] [--holder-years 3] [--regen-keys]
 //! ```
 //!
-//! Keys are generated once, deterministically: key `<label>` (e.g. `cps3/dr-martin/auth`) comes
+//! Keys are generated once, deterministically: key `<label>` (e.g. `cps3/dr-martin/auth`, the v1
+//! name of `rsa2048/dr-martin/auth`) comes
 //! from a ChaCha20 RNG (rand_chacha 0.9) seeded with SHA-256(`"cps-rs test-pki v1 " + label`).
 //! An existing key file is reused unless `--regen-keys` is given, so re-running the generator
 //! (e.g. with another holder validity) re-issues certificates for the same keys. RSA PKCS#1 v1.5
@@ -60,14 +61,15 @@ struct Ctx {
 }
 
 impl Ctx {
-    fn key(&mut self, label: &str, kind: KeyKind) -> Result<PrivateKey, Error> {
+    /// The key stored as `<label>.key.pem`, generated from `seed_label` if absent.
+    fn key(&mut self, label: &str, seed_label: &str, kind: KeyKind) -> Result<PrivateKey, Error> {
         let path = self.out.join(format!("{label}.key.pem"));
         if path.exists() && !self.regen {
             return Ok(PrivateKey::from_pkcs8_pem(&std::fs::read_to_string(
                 &path,
             )?)?);
         }
-        let seed: [u8; 32] = Sha256::digest(format!("cps-rs test-pki v1 {label}")).into();
+        let seed: [u8; 32] = Sha256::digest(format!("cps-rs test-pki v1 {seed_label}")).into();
         let mut rng = Rng06(rand_chacha::ChaCha20Rng::from_seed(seed));
         let key = match kind {
             KeyKind::Rsa(bits) => {
@@ -86,6 +88,7 @@ impl Ctx {
         stem: &str,
         der: &[u8],
         key_label: &str,
+        seed_label: &str,
         meta: Value,
     ) -> Result<CpsCertificate, Error> {
         let cert = CpsCertificate::from_der(der)?;
@@ -98,7 +101,7 @@ impl Ctx {
             "cert_pem": format!("{stem}.crt.pem"),
             "cert_der": format!("{stem}.crt.der"),
             "key_pem": format!("{key_label}.key.pem"),
-            "key_seed_label": format!("cps-rs test-pki v1 {key_label}"),
+            "key_seed_label": format!("cps-rs test-pki v1 {seed_label}"),
             "algorithm": cert.public_key().algorithm().to_string(),
             "serial": cert.serial_hex(),
             "subject": cert.subject().to_string(),
@@ -225,7 +228,7 @@ fn main() -> Result<(), Error> {
 
     // --- CAs -----------------------------------------------------------------------------
     let ca_units = vec!["0002 000000000".to_owned(), "IGC-SANTE TEST".to_owned()];
-    let root_key = ctx.key("ca/root", KeyKind::Rsa(4096))?;
+    let root_key = ctx.key("ca/root", "ca/root", KeyKind::Rsa(4096))?;
     let root_subject = CaSubject {
         country: "FR".into(),
         organisation: "CPS-RS TEST PKI".into(),
@@ -242,9 +245,15 @@ fn main() -> Result<(), Error> {
             policies: &[],
         },
     )?;
-    let root = ctx.cert("ca/root", &root_der, "ca/root", json!({"kind": "root"}))?;
+    let root = ctx.cert(
+        "ca/root",
+        &root_der,
+        "ca/root",
+        "ca/root",
+        json!({"kind": "root"}),
+    )?;
 
-    let persons_key = ctx.key("ca/persons", KeyKind::Rsa(2048))?;
+    let persons_key = ctx.key("ca/persons", "ca/persons", KeyKind::Rsa(2048))?;
     let persons_subject = CaSubject {
         common_name: "TEST AC IGC-SANTE FORT PERSONNES CPS-RS".into(),
         ..root_subject.clone()
@@ -265,6 +274,7 @@ fn main() -> Result<(), Error> {
         "ca/persons",
         &persons_der,
         "ca/persons",
+        "ca/persons",
         json!({"kind": "intermediate"}),
     )?;
     write(
@@ -276,9 +286,11 @@ fn main() -> Result<(), Error> {
     let holder_validity =
         Validity::years_from(holder_not_before, holder_years).ok_or("validity")?;
     let check_at = holder_validity.not_before.add_secs(86_400);
-    for (profile, profile_byte, kind) in [
-        ("cps3", 3u8, KeyKind::Rsa(2048)),
-        ("cps4", 4u8, KeyKind::P256),
+    // Two key sets. Their seed labels keep the directory names of v1 (`cps3`, `cps4`), so
+    // that the keys stay the same; the serial keeps its `03` / `04` byte.
+    for (key_set, seed_dir, set_byte, kind) in [
+        ("rsa2048", "cps3", 3u8, KeyKind::Rsa(2048)),
+        ("ec-p256", "cps4", 4u8, KeyKind::P256),
     ] {
         for (idx, p) in personas.iter().enumerate() {
             let id = str_field(p, "id").ok_or("persona without id")?;
@@ -297,12 +309,13 @@ fn main() -> Result<(), Error> {
                     oids::TEST_POLICY_CPX_SIGN,
                 ),
             ] {
-                let label = format!("{profile}/{id}/{usage_name}");
-                let key = ctx.key(&label, kind)?;
+                let label = format!("{key_set}/{id}/{usage_name}");
+                let seed_label = format!("{seed_dir}/{id}/{usage_name}");
+                let key = ctx.key(&label, &seed_label, kind)?;
                 let spki = key.public_key_spki_der()?;
                 let persona_byte = u8::try_from(idx + 1)?;
                 let mut variants = vec![("", holder_validity, 0u8)];
-                if profile == "cps3" && id == "dr-martin" && usage == CertUsage::Authentication {
+                if key_set == "rsa2048" && id == "dr-martin" && usage == CertUsage::Authentication {
                     // "Renewal due" fixture: a 3-year certificate that expires on 2027-01-15.
                     let not_after = date("2027-01-16")?.add_secs(-1);
                     let not_before = date("2024-01-16")?;
@@ -316,7 +329,7 @@ fn main() -> Result<(), Error> {
                     ));
                 }
                 for (suffix, validity, variant) in variants {
-                    let serial = [0x25, profile_byte, persona_byte, usage_byte, variant];
+                    let serial = [0x25, set_byte, persona_byte, usage_byte, variant];
                     let der = issue_holder_certificate(
                         &persons_key,
                         &persons,
@@ -333,9 +346,10 @@ fn main() -> Result<(), Error> {
                         &format!("{label}{suffix}"),
                         &der,
                         &label,
+                        &seed_label,
                         json!({
                             "kind": "holder",
-                            "profile": profile,
+                            "key_set": key_set,
                             "persona": id,
                             "usage": usage_name,
                             "variant": if suffix.is_empty() { "current" } else { "expiring" },

@@ -511,7 +511,7 @@ mod tests {
 
     use super::*;
     use crate::error::ChainError;
-    use crate::test_pki::{self, Profile, REFERENCE_TIME};
+    use crate::test_pki::{self, KeySet, REFERENCE_TIME};
     use crate::verify_chain;
 
     fn validity() -> Validity {
@@ -528,7 +528,7 @@ mod tests {
         let persons = test_pki::intermediate_certificate().unwrap();
         let root = test_pki::root_certificate().unwrap();
         let holder =
-            test_pki::holder(Profile::Cps4, "dr-martin", CertUsage::Authentication).unwrap();
+            test_pki::holder(KeySet::EcP256, "dr-martin", CertUsage::Authentication).unwrap();
         let holder_cert = holder.certificate().unwrap();
         let holder_key = holder.private_key().unwrap();
         let subject = HolderSubject::from_identity(holder_cert.holder()).unwrap();

@@ -21,7 +21,7 @@
 //!
 //! let leaf = CpsCertificate::parse(include_bytes!(concat!(
 //!     env!("CARGO_MANIFEST_DIR"),
-//!     "/../../testvectors/pki/cps3/dr-martin/auth.crt.pem"
+//!     "/../../testvectors/pki/rsa2048/dr-martin/auth.crt.pem"
 //! )))?;
 //! let persons = CpsCertificate::parse(include_bytes!(concat!(
 //!     env!("CARGO_MANIFEST_DIR"),

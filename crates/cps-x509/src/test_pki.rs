@@ -8,9 +8,9 @@
 //! ```text
 //! TEST AC RACINE IGC-SANTE FORT CPS-RS            (RSA-4096, self-signed, 2024-01-01 → 2043-12-31)
 //! └── TEST AC IGC-SANTE FORT PERSONNES CPS-RS     (RSA-2048, pathLen 0, 2024-01-01 → 2033-12-31)
-//!     ├── cps3/<persona>/{auth,sign}              (RSA-2048 holder keys)
-//!     ├── cps3/dr-martin/auth-expiring            (same key as cps3/dr-martin/auth, expires 2027-01-15)
-//!     └── cps4/<persona>/{auth,sign}              (ECDSA P-256 holder keys)
+//!     ├── rsa2048/<persona>/{auth,sign}           (RSA-2048 holder keys: the simulated CPS3 and CPS4)
+//!     ├── rsa2048/dr-martin/auth-expiring         (same key as rsa2048/dr-martin/auth, expires 2027-01-15)
+//!     └── ec-p256/<persona>/{auth,sign}           (ECDSA P-256 holder keys, for ECDSA tests)
 //! ```
 //!
 //! Holder certificates are valid from 2025-07-01T00:00:00Z to 2028-06-30T23:59:59Z (see
@@ -25,21 +25,32 @@ use crate::keys::PrivateKey;
 use crate::pem;
 use crate::time::UnixTime;
 
-/// Card generation of a fixture.
+/// The key family of a set of holder fixtures. Not a card generation: the real CPS3 and CPS4
+/// both hold RSA-2048 keys, and both simulated cards carry the [`KeySet::Rsa2048`] fixtures;
+/// [`KeySet::EcP256`] exists to test ECDSA certificates and signatures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Profile {
-    /// CPS3: RSA-2048 holder keys.
-    Cps3,
-    /// CPS4: ECDSA P-256 holder keys.
-    Cps4,
+pub enum KeySet {
+    /// RSA-2048 holder keys (directory `rsa2048`), the keys of the simulated CPS3 and CPS4.
+    Rsa2048,
+    /// ECDSA P-256 holder keys (directory `ec-p256`).
+    EcP256,
 }
 
-impl Profile {
-    /// Directory name under `testvectors/pki` (`cps3` / `cps4`).
+impl KeySet {
+    /// Directory name under `testvectors/pki` (`rsa2048` / `ec-p256`).
     pub fn dir(self) -> &'static str {
         match self {
-            Profile::Cps3 => "cps3",
-            Profile::Cps4 => "cps4",
+            KeySet::Rsa2048 => "rsa2048",
+            KeySet::EcP256 => "ec-p256",
+        }
+    }
+
+    /// The key set named by its directory (`rsa2048` / `ec-p256`).
+    pub fn from_dir(dir: &str) -> Option<Self> {
+        match dir {
+            "rsa2048" => Some(KeySet::Rsa2048),
+            "ec-p256" => Some(KeySet::EcP256),
+            _ => None,
         }
     }
 }
@@ -61,7 +72,7 @@ pub const REFERENCE_TIME: UnixTime = UnixTime::from_secs(1_767_225_600);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum FixtureError {
-    /// No such persona / profile / usage in the test PKI.
+    /// No such persona / key set / usage in the test PKI.
     #[error("no test-PKI fixture for {0}")]
     NotFound(String),
     /// An embedded PEM key does not decode (the committed files are corrupt).
@@ -72,8 +83,8 @@ pub enum FixtureError {
 /// One holder certificate of the test PKI and its private key.
 #[derive(Clone)]
 pub struct HolderFixture {
-    /// Card generation.
-    pub profile: Profile,
+    /// The key family.
+    pub key_set: KeySet,
     /// Persona identifier (see [`PERSONAS`]).
     pub persona: &'static str,
     /// Authentication or signature.
@@ -87,7 +98,7 @@ pub struct HolderFixture {
 impl core::fmt::Debug for HolderFixture {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("HolderFixture")
-            .field("profile", &self.profile)
+            .field("key_set", &self.key_set)
             .field("persona", &self.persona)
             .field("usage", &self.usage)
             .finish_non_exhaustive()
@@ -113,7 +124,7 @@ macro_rules! pki_file {
 }
 
 struct Entry {
-    profile: Profile,
+    key_set: KeySet,
     persona: &'static str,
     usage: CertUsage,
     cert_der: &'static [u8],
@@ -123,15 +134,15 @@ struct Entry {
 macro_rules! entries {
     ($($persona:literal),* $(,)?) => {
         &[$(
-            entries!(@one Cps3, "cps3", $persona, Authentication, "auth"),
-            entries!(@one Cps3, "cps3", $persona, Signature, "sign"),
-            entries!(@one Cps4, "cps4", $persona, Authentication, "auth"),
-            entries!(@one Cps4, "cps4", $persona, Signature, "sign"),
+            entries!(@one Rsa2048, "rsa2048", $persona, Authentication, "auth"),
+            entries!(@one Rsa2048, "rsa2048", $persona, Signature, "sign"),
+            entries!(@one EcP256, "ec-p256", $persona, Authentication, "auth"),
+            entries!(@one EcP256, "ec-p256", $persona, Signature, "sign"),
         )*]
     };
-    (@one $profile:ident, $dir:literal, $persona:literal, $usage:ident, $u:literal) => {
+    (@one $set:ident, $dir:literal, $persona:literal, $usage:ident, $u:literal) => {
         Entry {
-            profile: Profile::$profile,
+            key_set: KeySet::$set,
             persona: $persona,
             usage: CertUsage::$usage,
             cert_der: include_bytes!(pki_file!(concat!($dir, "/", $persona, "/", $u, ".crt.der"))),
@@ -150,7 +161,8 @@ static HOLDERS: &[Entry] = entries!(
     "secretaire-moreau",
 );
 
-static EXPIRING_CERT_DER: &[u8] = include_bytes!(pki_file!("cps3/dr-martin/auth-expiring.crt.der"));
+static EXPIRING_CERT_DER: &[u8] =
+    include_bytes!(pki_file!("rsa2048/dr-martin/auth-expiring.crt.der"));
 static ROOT_CERT_DER: &[u8] = include_bytes!(pki_file!("ca/root.crt.der"));
 static ROOT_KEY_PEM: &str = include_str!(pki_file!("ca/root.key.pem"));
 static PERSONS_CERT_DER: &[u8] = include_bytes!(pki_file!("ca/persons.crt.der"));
@@ -163,7 +175,7 @@ pub const PERSONAS_JSON: &str = include_str!(pki_file!("personas.json"));
 
 fn fixture(e: &'static Entry, cert_der: &'static [u8]) -> Result<HolderFixture, FixtureError> {
     Ok(HolderFixture {
-        profile: e.profile,
+        key_set: e.key_set,
         persona: e.persona,
         usage: e.usage,
         cert_der,
@@ -171,36 +183,36 @@ fn fixture(e: &'static Entry, cert_der: &'static [u8]) -> Result<HolderFixture, 
     })
 }
 
-/// The current certificate of `persona` for `profile` and `usage` (Authentication or
+/// The current certificate of `persona` in `key_set` for `usage` (Authentication or
 /// Signature), with its key.
 pub fn holder(
-    profile: Profile,
+    key_set: KeySet,
     persona: &str,
     usage: CertUsage,
 ) -> Result<HolderFixture, FixtureError> {
     let e = HOLDERS
         .iter()
-        .find(|e| e.profile == profile && e.persona == persona && e.usage == usage)
-        .ok_or_else(|| FixtureError::NotFound(format!("{}/{persona}/{usage}", profile.dir())))?;
+        .find(|e| e.key_set == key_set && e.persona == persona && e.usage == usage)
+        .ok_or_else(|| FixtureError::NotFound(format!("{}/{persona}/{usage}", key_set.dir())))?;
     fixture(e, e.cert_der)
 }
 
-/// All 24 current holder fixtures (6 personas × 2 profiles × 2 usages).
+/// All 24 current holder fixtures (6 personas × 2 key sets × 2 usages).
 pub fn holders() -> Result<Vec<HolderFixture>, FixtureError> {
     HOLDERS.iter().map(|e| fixture(e, e.cert_der)).collect()
 }
 
-/// The "renewal due" fixture: dr-martin's CPS3 authentication key with a certificate valid
+/// The "renewal due" fixture: dr-martin's RSA-2048 authentication key with a certificate valid
 /// 2024-01-16T00:00:00Z → 2027-01-15T23:59:59Z.
 pub fn expiring_holder() -> Result<HolderFixture, FixtureError> {
     let e = HOLDERS
         .iter()
         .find(|e| {
-            e.profile == Profile::Cps3
+            e.key_set == KeySet::Rsa2048
                 && e.persona == "dr-martin"
                 && e.usage == CertUsage::Authentication
         })
-        .ok_or_else(|| FixtureError::NotFound("cps3/dr-martin/auth-expiring".into()))?;
+        .ok_or_else(|| FixtureError::NotFound("rsa2048/dr-martin/auth-expiring".into()))?;
     fixture(e, EXPIRING_CERT_DER)
 }
 

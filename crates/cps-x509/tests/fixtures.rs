@@ -10,7 +10,7 @@
 
 use std::time::Instant;
 
-use cps_x509::test_pki::{self, PERSONAS, Profile, REFERENCE_TIME};
+use cps_x509::test_pki::{self, KeySet, PERSONAS, REFERENCE_TIME};
 use cps_x509::{
     CertUsage, CpsCertificate, KeyAlgorithm, KeyUsage, NationalIdKind, RenewalReason,
     RenewalStatus, UnixTime, oids, renewal_status, verify_chain,
@@ -46,7 +46,7 @@ fn every_holder_fixture_parses_and_chains() {
     for fx in &holders {
         let cert = fx.certificate().unwrap();
         let p = personas.iter().find(|p| p["id"] == fx.persona).unwrap();
-        let what = format!("{:?}/{}/{}", fx.profile, fx.persona, fx.usage);
+        let what = format!("{:?}/{}/{}", fx.key_set, fx.persona, fx.usage);
 
         // Holder identity.
         assert_eq!(cert.national_id(), p["national_id"].as_str(), "{what}");
@@ -106,14 +106,14 @@ fn every_holder_fixture_parses_and_chains() {
         assert_eq!(cert.usage(), fx.usage, "{what}");
         let ku = cert.key_usage().unwrap();
         let alg = cert.public_key().algorithm();
-        match (fx.profile, fx.usage) {
-            (Profile::Cps3, CertUsage::Authentication) => {
+        match (fx.key_set, fx.usage) {
+            (KeySet::Rsa2048, CertUsage::Authentication) => {
                 assert_eq!(
                     ku,
                     KeyUsage::DIGITAL_SIGNATURE.union(KeyUsage::KEY_ENCIPHERMENT)
                 )
             }
-            (Profile::Cps4, CertUsage::Authentication) => {
+            (KeySet::EcP256, CertUsage::Authentication) => {
                 assert_eq!(ku, KeyUsage::DIGITAL_SIGNATURE)
             }
             (_, CertUsage::Signature) => assert_eq!(ku, KeyUsage::NON_REPUDIATION),
@@ -131,9 +131,9 @@ fn every_holder_fixture_parses_and_chains() {
         }
         assert!(cert.is_test_pki());
         assert!(!cert.is_ca());
-        match fx.profile {
-            Profile::Cps3 => assert_eq!(alg, KeyAlgorithm::Rsa { bits: 2048 }),
-            Profile::Cps4 => assert_eq!(alg, KeyAlgorithm::EcP256),
+        match fx.key_set {
+            KeySet::Rsa2048 => assert_eq!(alg, KeyAlgorithm::Rsa { bits: 2048 }),
+            KeySet::EcP256 => assert_eq!(alg, KeyAlgorithm::EcP256),
         }
         // The key belongs to the certificate.
         let key = fx.private_key().unwrap();
@@ -164,8 +164,8 @@ fn every_holder_fixture_parses_and_chains() {
         );
     }
     // Unknown fixtures are errors, not panics.
-    assert!(test_pki::holder(Profile::Cps3, "nobody", CertUsage::Authentication).is_err());
-    assert!(test_pki::holder(Profile::Cps3, "dr-martin", CertUsage::Other).is_err());
+    assert!(test_pki::holder(KeySet::Rsa2048, "nobody", CertUsage::Authentication).is_err());
+    assert!(test_pki::holder(KeySet::Rsa2048, "dr-martin", CertUsage::Other).is_err());
 }
 
 #[test]
@@ -215,7 +215,7 @@ fn ca_certificates() {
 
 #[test]
 fn subject_layout_follows_the_igc_sante_profile() {
-    let cert = test_pki::holder(Profile::Cps3, "dr-martin", CertUsage::Authentication)
+    let cert = test_pki::holder(KeySet::Rsa2048, "dr-martin", CertUsage::Authentication)
         .unwrap()
         .certificate()
         .unwrap();
@@ -227,7 +227,7 @@ fn subject_layout_follows_the_igc_sante_profile() {
         dn.to_string(),
         "SN=MARTIN+GN=CLAIRE+CN=810001234567,title=Médecin,O=CPS-RS TEST PKI,C=FR"
     );
-    let cpe = test_pki::holder(Profile::Cps4, "secretaire-moreau", CertUsage::Signature)
+    let cpe = test_pki::holder(KeySet::EcP256, "secretaire-moreau", CertUsage::Signature)
         .unwrap()
         .certificate()
         .unwrap();
@@ -301,7 +301,7 @@ fn renewal_due_fixture() {
         }
     );
     // The regular fixture is not due in 2026.
-    let cur = test_pki::holder(Profile::Cps3, "dr-martin", CertUsage::Authentication)
+    let cur = test_pki::holder(KeySet::Rsa2048, "dr-martin", CertUsage::Authentication)
         .unwrap()
         .certificate()
         .unwrap();
@@ -316,7 +316,7 @@ fn load_and_verify_is_fast() {
     // Cold path as a test of another crate would run it: decode the embedded PEM key, parse
     // three certificates, verify the chain (two RSA signatures).
     let start = Instant::now();
-    let fx = test_pki::holder(Profile::Cps3, "dr-martin", CertUsage::Authentication).unwrap();
+    let fx = test_pki::holder(KeySet::Rsa2048, "dr-martin", CertUsage::Authentication).unwrap();
     let leaf = fx.certificate().unwrap();
     let inter = test_pki::intermediate_certificate().unwrap();
     let root = test_pki::root_certificate().unwrap();

@@ -7,7 +7,7 @@
     reason = "tests: a failed fixture is a failed test"
 )]
 
-use cps_x509::test_pki::{self, Profile, REFERENCE_TIME};
+use cps_x509::test_pki::{self, KeySet, REFERENCE_TIME};
 use cps_x509::{
     CaCertificateRequest, CaSubject, CertUsage, ChainError, CpsCertificate,
     HolderCertificateRequest, HolderSubject, IssueError, ParseError, PemError, PrivateKey,
@@ -19,8 +19,8 @@ fn t(s: &str) -> UnixTime {
     UnixTime::parse(s).unwrap()
 }
 
-fn fixture(profile: Profile, persona: &str, usage: CertUsage) -> CpsCertificate {
-    test_pki::holder(profile, persona, usage)
+fn fixture(key_set: KeySet, persona: &str, usage: CertUsage) -> CpsCertificate {
+    test_pki::holder(key_set, persona, usage)
         .unwrap()
         .certificate()
         .unwrap()
@@ -51,7 +51,7 @@ fn ca_subject(cn: &str) -> CaSubject {
 
 fn holder_subject() -> HolderSubject {
     HolderSubject::from_identity(
-        fixture(Profile::Cps4, "dr-martin", CertUsage::Authentication).holder(),
+        fixture(KeySet::EcP256, "dr-martin", CertUsage::Authentication).holder(),
     )
     .unwrap()
 }
@@ -59,7 +59,7 @@ fn holder_subject() -> HolderSubject {
 #[test]
 fn expired_and_not_yet_valid() {
     let (persons, root) = cas();
-    let leaf = fixture(Profile::Cps3, "dr-martin", CertUsage::Signature);
+    let leaf = fixture(KeySet::Rsa2048, "dr-martin", CertUsage::Signature);
     let err = verify_chain(
         &leaf,
         std::slice::from_ref(&persons),
@@ -98,7 +98,7 @@ fn expired_and_not_yet_valid() {
 fn missing_intermediate_and_wrong_root() {
     let (persons, root) = cas();
     let leaf = fixture(
-        Profile::Cps4,
+        KeySet::EcP256,
         "pharmacien-durand",
         CertUsage::Authentication,
     );
@@ -164,11 +164,11 @@ fn tampered_certificates() {
     let (persons, root) = cas();
     for leaf in [
         fixture(
-            Profile::Cps3,
+            KeySet::Rsa2048,
             "infirmiere-bernard",
             CertUsage::Authentication,
         ),
-        fixture(Profile::Cps4, "infirmiere-bernard", CertUsage::Signature),
+        fixture(KeySet::EcP256, "infirmiere-bernard", CertUsage::Signature),
     ] {
         // Last byte = last byte of the signature value.
         let mut der = leaf.der().to_vec();
@@ -203,14 +203,14 @@ fn tampered_certificates() {
     let mut der = persons.der().to_vec();
     *der.last_mut().unwrap() ^= 0x80;
     let bad_persons = CpsCertificate::from_der(&der).unwrap();
-    let leaf = fixture(Profile::Cps3, "dr-martin", CertUsage::Signature);
+    let leaf = fixture(KeySet::Rsa2048, "dr-martin", CertUsage::Signature);
     let err = verify_chain(&leaf, &[bad_persons], &[root], REFERENCE_TIME).unwrap_err();
     assert!(matches!(err, ChainError::BadSignature { .. }), "{err}");
 }
 
 #[test]
 fn truncated_and_garbage_inputs() {
-    let leaf = fixture(Profile::Cps3, "dr-martin", CertUsage::Authentication);
+    let leaf = fixture(KeySet::Rsa2048, "dr-martin", CertUsage::Authentication);
     let der = leaf.der();
     for len in [0, 1, 2, 4, 100, der.len() / 2, der.len() - 1] {
         let err = CpsCertificate::from_der(&der[..len]).unwrap_err();
@@ -316,8 +316,8 @@ fn ca_constraints() {
     verify_chain(&leaf, &[], std::slice::from_ref(&sub), REFERENCE_TIME).unwrap();
 
     // A holder certificate cannot issue.
-    let holder_cert = fixture(Profile::Cps4, "dr-martin", CertUsage::Authentication);
-    let holder_fx_key = test_pki::holder(Profile::Cps4, "dr-martin", CertUsage::Authentication)
+    let holder_cert = fixture(KeySet::EcP256, "dr-martin", CertUsage::Authentication);
+    let holder_fx_key = test_pki::holder(KeySet::EcP256, "dr-martin", CertUsage::Authentication)
         .unwrap()
         .private_key()
         .unwrap();

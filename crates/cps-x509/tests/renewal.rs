@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests")]
 
-use cps_x509::test_pki::{self, Profile, REFERENCE_TIME};
+use cps_x509::test_pki::{self, KeySet, REFERENCE_TIME};
 use cps_x509::{
     CertUsage, CpsCertificate, HolderCertificateRequest, HolderSubject, PrivateKey, RenewalReason,
     RenewalStatus, SignatureAlgorithm, SignedData, UnixTime, Validity, issue_holder_certificate,
@@ -12,7 +12,7 @@ use cps_x509::{
 
 #[test]
 fn renewal_certificate_for_a_card_generated_key() {
-    let old = test_pki::holder(Profile::Cps4, "infirmiere-bernard", CertUsage::Signature)
+    let old = test_pki::holder(KeySet::EcP256, "infirmiere-bernard", CertUsage::Signature)
         .unwrap()
         .certificate()
         .unwrap();
@@ -73,7 +73,7 @@ fn renewal_certificate_for_a_card_generated_key() {
         .is_err()
     );
     // An RSA renewal for a CPS3 card, reusing another fixture's public key (no RSA keygen).
-    let rsa_spki = test_pki::holder(Profile::Cps3, "etudiant-petit", CertUsage::Authentication)
+    let rsa_spki = test_pki::holder(KeySet::Rsa2048, "etudiant-petit", CertUsage::Authentication)
         .unwrap()
         .certificate()
         .unwrap()
@@ -101,14 +101,14 @@ fn renewal_certificate_for_a_card_generated_key() {
 #[test]
 fn three_year_mark_of_a_six_year_certificate() {
     // A certificate as long-lived as the card (6 years) is still due at 3 years.
-    let spki = test_pki::holder(Profile::Cps4, "dr-martin", CertUsage::Authentication)
+    let spki = test_pki::holder(KeySet::EcP256, "dr-martin", CertUsage::Authentication)
         .unwrap()
         .certificate()
         .unwrap()
         .public_key()
         .spki_der()
         .to_vec();
-    let old = test_pki::holder(Profile::Cps4, "dr-martin", CertUsage::Authentication)
+    let old = test_pki::holder(KeySet::EcP256, "dr-martin", CertUsage::Authentication)
         .unwrap()
         .certificate()
         .unwrap();

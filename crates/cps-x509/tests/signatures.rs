@@ -8,7 +8,7 @@
     reason = "tests: a failed fixture is a failed test"
 )]
 
-use cps_x509::test_pki::{self, PERSONAS, Profile};
+use cps_x509::test_pki::{self, KeySet, PERSONAS};
 use cps_x509::{
     CertUsage, KeyError, SignatureAlgorithm, SignatureError, SignedData, verify_signature,
 };
@@ -20,9 +20,9 @@ const MSG: &[u8] = b"FSE 2026-11-29 lot 42: feuille de soins electronique";
 fn sign_then_verify_every_fixture() {
     let digest = Sha256::digest(MSG);
     for persona in PERSONAS {
-        for profile in [Profile::Cps3, Profile::Cps4] {
+        for key_set in [KeySet::Rsa2048, KeySet::EcP256] {
             for usage in [CertUsage::Authentication, CertUsage::Signature] {
-                let fx = test_pki::holder(profile, persona, usage).unwrap();
+                let fx = test_pki::holder(key_set, persona, usage).unwrap();
                 let cert = fx.certificate().unwrap();
                 let key = fx.private_key().unwrap();
                 let alg = key.default_signature_algorithm();
@@ -31,13 +31,13 @@ fn sign_then_verify_every_fixture() {
                 verify_signature(&cert, SignedData::Message(MSG), alg, &sig).unwrap();
                 verify_signature(&cert, SignedData::Sha256Digest(&digest), alg, &sig).unwrap();
                 let sig2 = key.sign(SignedData::Sha256Digest(&digest), alg).unwrap();
-                match profile {
-                    Profile::Cps3 => {
+                match key_set {
+                    KeySet::Rsa2048 => {
                         assert_eq!(alg, SignatureAlgorithm::RSA_PKCS1V15_SHA256);
                         assert_eq!(sig.len(), 256);
                         assert_eq!(sig, sig2, "PKCS#1 v1.5 is deterministic");
                     }
-                    Profile::Cps4 => {
+                    KeySet::EcP256 => {
                         assert_eq!(alg, SignatureAlgorithm::ECDSA_SHA256);
                         assert_eq!(sig.len(), 64, "raw r||s as cards return it");
                         assert_eq!(sig, sig2, "RFC 6979");
@@ -51,7 +51,7 @@ fn sign_then_verify_every_fixture() {
                         verify_signature(&cert, SignedData::Message(MSG), alg, &bad).unwrap_err();
                     assert!(
                         matches!(err, SignatureError::Invalid | SignatureError::Malformed),
-                        "{persona} {profile:?} bit {i}: {err:?}"
+                        "{persona} {key_set:?} bit {i}: {err:?}"
                     );
                 }
                 // Another message.
@@ -66,7 +66,7 @@ fn sign_then_verify_every_fixture() {
 
 #[test]
 fn ecdsa_der_form_and_bad_inputs() {
-    let fx = test_pki::holder(Profile::Cps4, "dr-martin", CertUsage::Signature).unwrap();
+    let fx = test_pki::holder(KeySet::EcP256, "dr-martin", CertUsage::Signature).unwrap();
     let cert = fx.certificate().unwrap();
     let key = fx.private_key().unwrap();
     let raw = key
@@ -134,7 +134,7 @@ fn ecdsa_der_form_and_bad_inputs() {
         Err(KeyError::DigestLength(33))
     );
 
-    let rsa_fx = test_pki::holder(Profile::Cps3, "dr-martin", CertUsage::Signature).unwrap();
+    let rsa_fx = test_pki::holder(KeySet::Rsa2048, "dr-martin", CertUsage::Signature).unwrap();
     let rsa_cert = rsa_fx.certificate().unwrap();
     let rsa_sig = rsa_fx
         .private_key()
@@ -161,7 +161,7 @@ fn ecdsa_der_form_and_bad_inputs() {
         );
     }
     // A signature by another holder's key.
-    let other = test_pki::holder(Profile::Cps3, "pharmacien-durand", CertUsage::Signature)
+    let other = test_pki::holder(KeySet::Rsa2048, "pharmacien-durand", CertUsage::Signature)
         .unwrap()
         .private_key()
         .unwrap()
@@ -186,7 +186,8 @@ fn rsa_signature_matches_an_independent_pkcs1_encoding() {
     // RFC 8017 §9.2: EM = 00 01 FF..FF 00 || DigestInfo(SHA-256) || H. Raise the signature to e
     // with the public key and compare with the encoding built here by hand.
     use rsa::traits::PublicKeyParts;
-    let fx = test_pki::holder(Profile::Cps3, "etudiant-petit", CertUsage::Authentication).unwrap();
+    let fx =
+        test_pki::holder(KeySet::Rsa2048, "etudiant-petit", CertUsage::Authentication).unwrap();
     let key = fx.private_key().unwrap();
     let sig = key
         .sign(

@@ -82,7 +82,7 @@ impl std::fmt::Display for Origin {
             Origin::Simulator(s) => write!(
                 f,
                 "built-in simulator ({} of {}, {})",
-                s.profile.name(),
+                s.profile.as_str(),
                 s.persona,
                 if s.contactless {
                     "contactless"

@@ -129,12 +129,8 @@ pub fn start(store: Arc<dyn CardStore>, limits: Limits) -> ServerHandle {
 /// Registers a simulated card through the API; the card.
 pub fn register(url: &str, profile: Profile, persona: &str) -> SimCard {
     let card = SimCard::new(profile, persona).unwrap();
-    let pki = match profile {
-        Profile::Cps3 => cps_x509::test_pki::Profile::Cps3,
-        _ => cps_x509::test_pki::Profile::Cps4,
-    };
     let situations = PracticeSituation::parse_all(card.file(&DAM_PATH).unwrap()).unwrap();
-    let record = test_record(pki, persona, card.serial(), situations).unwrap();
+    let record = test_record(profile, persona, card.serial(), situations).unwrap();
     let r = minreq::put(format!(
         "{url}/v1/cards/{}",
         hex::encode_upper(card.serial())
