@@ -11,7 +11,10 @@
 //! re-prompt); a cancel is `CKR_FUNCTION_CANCELED` with no try spent; the right PIN logs in
 //! (the private keys appear) and restores the counter; a PIN passed by the application still
 //! works without any dialog; a missing program is `CKR_FUNCTION_FAILED`; without the
-//! setting, the flag is absent and a NULL PIN is `CKR_ARGUMENTS_BAD`.
+//! setting, the flag is absent and a NULL PIN is `CKR_ARGUMENTS_BAD`. With the PIN asked on
+//! use (`CPS_PKCS11_PIN_ON_USE=1`): no `CKF_LOGIN_REQUIRED`, the signature key listed without
+//! login, and the signature asks the PIN once (a wrong one: `CKR_PIN_INCORRECT` from
+//! `C_SignInit`, one try spent; the right one: signed).
 //!
 //! The module reads the setting at `C_Initialize`; the environment of a running test cannot
 //! be changed safely (edition 2024), so each step runs in a child process (this test binary
@@ -55,7 +58,8 @@ fn rv(r: Result<(), Error>) -> String {
 
 /// One step, in a child process started by the test below: initialise the module (which
 /// reads `CPS_PKCS11_PINENTRY`), log in on the card's token with a NULL PIN (`null`) or the
-/// PIN `1234` (`given`), and print what happened.
+/// PIN `1234` (`given`), or sign without login (`use`, the PIN asked on use), and print what
+/// happened.
 #[test]
 #[ignore = "one step of pinentry_asks_the_pin_once, run by it in a child process"]
 fn pinentry_step() {
