@@ -325,6 +325,9 @@ fn converse(
         deadline: Instant::now() + timeout,
         timeout,
     };
+    // Each command is written after the program answered the previous one: a program that
+    // ended is seen as a closed output before a write (no SIGPIPE for a host process that
+    // does not ignore it, but for a program dying in between).
     c.expect_ok("the greeting")?;
     if let Some(tty) = std::env::var_os("GPG_TTY").and_then(|t| t.into_string().ok()) {
         c.send(&format!("OPTION ttyname={}", escape(&tty)))?;

@@ -107,9 +107,10 @@ pub fn login_with_pinentry(h: CK_SESSION_HANDLE, user: CK_USER_TYPE) -> R<()> {
     with_module(|m| m.login(h, user, &pin))
 }
 
-/// Before `C_SignInit` / `C_DecryptInit` on `key` (one of the card's keys): with the PIN asked on use
-/// ([`PIN_ON_USE_ENV`]) and the token not logged in, asks the PIN through the pinentry
-/// program and logs in ([`login_with_pinentry`]: once, never retried). Otherwise nothing.
+/// Before `C_SignInit` / `C_DecryptInit` on `key` (one of the card's keys): with the PIN
+/// asked on use ([`PIN_ON_USE_ENV`]) and the token not logged in, asks the PIN through the
+/// pinentry program and logs in ([`login_with_pinentry`]: once, never retried; after a wrong
+/// PIN, only a new operation of the application opens a new dialog). Otherwise nothing.
 pub fn login_on_use(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> R<()> {
     let needed = with_module(|m| {
         let slot = m.session(h)?.slot;

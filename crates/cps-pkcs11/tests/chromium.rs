@@ -2,7 +2,9 @@
 //! vsmartcard-vpcd: our module added to the user's NSS database (`~/.pki/nssdb`, where
 //! Chromium on Linux reads PKCS#11 modules) with `modutil`, the certificate chosen by the
 //! managed policy `AutoSelectCertificateForUrls`, the PIN asked by the module itself through
-//! a pinentry program (`CPS_PKCS11_PINENTRY`; here the fake pinentry of `cps_testkit`), and
+//! a pinentry program (the shipped `dist/chromium-cps-rs` in `/etc/chromium.d`, which
+//! Debian's `/usr/bin/chromium` sources: `CPS_PKCS11_PINENTRY` — here the fake pinentry of
+//! `cps_testkit` — and `CPS_PKCS11_PIN_ON_USE=1`), and
 //! `chromium --headless=new --dump-dom` prints the page of a local `openssl s_server -Verify`
 //! that requires a client certificate: it must show the holder's name from the card's
 //! certificate. TLS 1.2 with RSA PKCS#1 on the CPS3, TLS 1.3 (RSA-PSS) on the CPS4.
@@ -19,8 +21,9 @@
 //! pinentry at the first signature (docs/pkcs11.md).
 //!
 //! Nothing is written outside a temporary directory: a private `HOME` (its `.pki/nssdb`),
-//! a private profile (`--user-data-dir`), and the policy file in a private mount namespace
-//! (`unshare -m`) where a temporary directory is mounted over `/etc/chromium`.
+//! a private profile (`--user-data-dir`), and the policy file and the `chromium.d` file in a
+//! private mount namespace (`unshare -m`) where temporary directories are mounted over
+//! `/etc/chromium` and `/etc/chromium.d`.
 //!
 //! Needs root, `unshare`, pcscd with vpcd, `openssl`, `modutil` / `certutil`
 //! (libnss3-tools) and `chromium`. Without them the test prints `SKIPPED` and passes,
@@ -44,6 +47,8 @@ const DEVICE: &str = "CPS (cps-rs)";
 /// Chromium's system configuration directory on Debian (its managed policies are in
 /// `policies/managed/` there).
 const CHROMIUM_ETC: &str = "/etc/chromium";
+/// The shell files Debian's `/usr/bin/chromium` sources before starting Chromium.
+const CHROMIUM_D: &str = "/etc/chromium.d";
 
 fn skip_or_fail(reason: &str) {
     cps_testkit::skip_or_fail("the Chromium test", reason);
@@ -77,18 +82,48 @@ fn nss_db(home: &Path, module: &Path) -> PathBuf {
     db
 }
 
+/// A copy of the packaged files of `from` in `to` (for the mount namespace).
+fn copy_files(from: &str, to: &Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_file() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+/// `/etc/chromium.d` for the mount namespace: the packaged files, plus the shipped
+/// `crates/cps-pkcs11/dist/chromium-cps-rs` as `cps-rs`, its pinentry set to `pinentry`.
+fn chromium_d(dir: &Path, pinentry: &Path) -> PathBuf {
+    let d = dir.join("etc-chromium.d");
+    copy_files(CHROMIUM_D, &d);
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/chromium-cps-rs"))
+            .unwrap();
+    let line = "export CPS_PKCS11_PINENTRY=/usr/bin/pinentry";
+    assert!(shipped.lines().any(|l| l == line), "{shipped}");
+    assert!(
+        shipped
+            .lines()
+            .any(|l| l == "export CPS_PKCS11_PIN_ON_USE=1"),
+        "{shipped}"
+    );
+    let file = shipped.replace(
+        line,
+        &format!("export CPS_PKCS11_PINENTRY={}", pinentry.display()),
+    );
+    std::fs::write(d.join("cps-rs"), file).unwrap();
+    d
+}
+
 /// `/etc/chromium` for the mount namespace: the packaged files, plus the managed policy that
 /// selects the client certificate for `https://127.0.0.1:<port>` without asking.
 fn chromium_etc(dir: &Path, port: u16) -> PathBuf {
     let etc = dir.join("etc-chromium");
-    let _ = std::fs::remove_dir_all(&etc);
+    copy_files(CHROMIUM_ETC, &etc);
     std::fs::create_dir_all(etc.join("policies/managed")).unwrap();
-    for e in std::fs::read_dir(CHROMIUM_ETC).unwrap() {
-        let e = e.unwrap();
-        if e.file_type().unwrap().is_file() {
-            std::fs::copy(e.path(), etc.join(e.file_name())).unwrap();
-        }
-    }
     let rule = serde_json::json!({ "pattern": format!("https://127.0.0.1:{port}"), "filter": {} });
     let policy = serde_json::json!({ "AutoSelectCertificateForUrls": [rule.to_string()] });
     std::fs::write(
@@ -100,7 +135,7 @@ fn chromium_etc(dir: &Path, port: u16) -> PathBuf {
 }
 
 /// One card: Chromium opens the server's page. Returns a line for the report.
-fn browse(generation: &str, dir: &Path, home: &Path, pinentry: &Path) -> String {
+fn browse(generation: &str, dir: &Path, home: &Path, chromium_d: &Path) -> String {
     let (tls, extra, protocol): (&str, &[&str], &str) = if generation == "CPS3" {
         (
             "-tls1_2",
@@ -115,7 +150,6 @@ fn browse(generation: &str, dir: &Path, home: &Path, pinentry: &Path) -> String 
     let profile = dir.join(format!("profile-{generation}"));
     let url = format!("https://127.0.0.1:{}/", server.port);
     let home_s = home.to_str().unwrap().to_owned();
-    let pinentry_s = pinentry.to_str().unwrap().to_owned();
     let chromium = chromium();
     let profile_arg = format!("--user-data-dir={}", profile.display());
     let args = [
@@ -124,10 +158,12 @@ fn browse(generation: &str, dir: &Path, home: &Path, pinentry: &Path) -> String 
         "private",
         "sh",
         "-c",
-        r#"mount --bind "$1" "$2" && shift 2 && exec "$@""#,
+        r#"mount --bind "$1" "$2" && mount --bind "$3" "$4" && shift 4 && exec "$@""#,
         "sh",
         etc.to_str().unwrap(),
         CHROMIUM_ETC,
+        chromium_d.to_str().unwrap(),
+        CHROMIUM_D,
         &chromium,
         "--headless=new",
         "--no-sandbox",
@@ -144,12 +180,7 @@ fn browse(generation: &str, dir: &Path, home: &Path, pinentry: &Path) -> String 
     let (ok, page) = run_env(
         "unshare",
         &args,
-        &[
-            ("HOME", home_s.as_str()),
-            ("CPS_PKCS11_PINENTRY", pinentry_s.as_str()),
-            ("CPS_PKCS11_PIN_ON_USE", "1"),
-            ("CPS_PKCS11_DEBUG", "1"),
-        ],
+        &[("HOME", home_s.as_str()), ("CPS_PKCS11_DEBUG", "1")],
     )
     .unwrap();
     let elapsed = started.elapsed();
@@ -206,8 +237,8 @@ fn chromium_client_auth_on_the_simulated_cards() {
     if run("openssl", &["version"]).is_none() {
         return skip_or_fail("openssl is not installed");
     }
-    if !Path::new(CHROMIUM_ETC).is_dir() {
-        return skip_or_fail(&format!("{CHROMIUM_ETC} does not exist"));
+    if !Path::new(CHROMIUM_ETC).is_dir() || !Path::new(CHROMIUM_D).is_dir() {
+        return skip_or_fail(&format!("{CHROMIUM_ETC} or {CHROMIUM_D} does not exist"));
     }
     match run("unshare", &["-m", "true"]) {
         Some((true, _)) => {}
@@ -226,11 +257,12 @@ fn chromium_client_auth_on_the_simulated_cards() {
     let home = dir.join("home");
     nss_db(&home, &module);
     let pinentry = fake_pinentry(&dir, "1234");
+    let chromium_d = chromium_d(&dir, &pinentry);
 
     let mut report = Vec::new();
     for (profile, generation) in [(Profile::Cps3, "CPS3"), (Profile::Cps4, "CPS4")] {
         let handle = insert(&ctx, SimCard::new(profile, "dr-martin").unwrap());
-        report.push(browse(generation, &dir, &home, &pinentry));
+        report.push(browse(generation, &dir, &home, &chromium_d));
         assert_eq!(
             handle.card().tries_left(0x01),
             Some(3),

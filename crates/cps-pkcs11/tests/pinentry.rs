@@ -10,7 +10,8 @@
 //! a wrong PIN is `CKR_PIN_INCORRECT` with exactly one try spent and one dialog (no automatic
 //! re-prompt); a cancel is `CKR_FUNCTION_CANCELED` with no try spent; the right PIN logs in
 //! (the private keys appear) and restores the counter; a PIN passed by the application still
-//! works without any dialog; a missing program is `CKR_FUNCTION_FAILED`; without the
+//! works without any dialog; a missing program, or GnuPG's `pinentry-curses` without a
+//! terminal (it accepts every command up to `GETPIN`), is `CKR_FUNCTION_FAILED`; without the
 //! setting, the flag is absent and a NULL PIN is `CKR_ARGUMENTS_BAD`. With the PIN asked on
 //! use (`CPS_PKCS11_PIN_ON_USE=1`): no `CKF_LOGIN_REQUIRED`, the signature key listed without
 //! login, and the signature asks the PIN once (a wrong one: `CKR_PIN_INCORRECT` from
@@ -21,8 +22,8 @@
 //! again, running the ignored test `pinentry_step`) with its own environment, while this
 //! process keeps the simulated card and reads its try counter.
 //!
-//! Needs pcscd with vpcd and `/bin/sh`. Without pcscd the test prints `SKIPPED` and passes,
-//! except under `CI=true`, where it fails.
+//! Needs pcscd with vpcd, `/bin/sh` and `pinentry-curses`. Without them the test (or that
+//! step) prints `SKIPPED` and passes, except under `CI=true`, where it fails.
 #![allow(
     clippy::unwrap_used,
     clippy::indexing_slicing,
@@ -47,6 +48,8 @@ use cryptoki::types::AuthPin;
 const STEP: &str = "CPS_PKCS11_TEST_PINENTRY_STEP";
 /// The module's setting.
 const PINENTRY: &str = "CPS_PKCS11_PINENTRY";
+/// GnuPG's terminal pinentry on Debian.
+const PINENTRY_CURSES: &str = "/usr/bin/pinentry-curses";
 
 fn rv(r: Result<(), Error>) -> String {
     match r {
@@ -107,6 +110,8 @@ fn pinentry_step() {
 /// lines.
 fn step(name: &str, program: Option<&Path>) -> Vec<String> {
     let mut cmd = Command::new(std::env::current_exe().unwrap());
+    // No terminal for a terminal pinentry.
+    cmd.env_remove("GPG_TTY");
     cmd.args([
         "--exact",
         "pinentry_step",
@@ -228,6 +233,21 @@ fn pinentry_asks_the_pin_once() {
     let r = step("null", Some(&dir.join("no-such-pinentry")));
     assert_eq!(r, ["protected=true", "login=FunctionFailed", "keys=0"]);
     assert_eq!(tries(), Some(3));
+
+    // GnuPG's pinentry-curses (Debian package pinentry-curses) takes every command up to
+    // GETPIN, which it refuses without a terminal (no GPG_TTY here): CKR_FUNCTION_FAILED, no
+    // try spent.
+    let curses = Path::new(PINENTRY_CURSES);
+    if curses.exists() {
+        let r = step("null", Some(curses));
+        assert_eq!(r, ["protected=true", "login=FunctionFailed", "keys=0"]);
+        assert_eq!(tries(), Some(3));
+    } else {
+        cps_testkit::skip_or_fail(
+            "the pinentry test's step with GnuPG's pinentry",
+            &format!("{PINENTRY_CURSES} is not installed (Debian package pinentry-curses)"),
+        );
+    }
 
     // The PIN asked on use (CPS_PKCS11_PIN_ON_USE=1): no CKF_LOGIN_REQUIRED, the signature
     // key listed without login, the signature asks the PIN once (wrong: CKR_PIN_INCORRECT
