@@ -7,7 +7,7 @@
 # tests print SKIPPED, except under CI=true where they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS=(pcscd libpcsclite1 vsmartcard-vpcd opensc pcsc-tools python3-pyscard python3-venv openssl libnss3-tools libengine-pkcs11-openssl openjdk-17-jdk-headless firefox-esr p11-kit p11-kit-modules)
+PKGS=(pcscd libpcsclite1 vsmartcard-vpcd opensc pcsc-tools python3-pyscard python3-venv openssl libnss3-tools libengine-pkcs11-openssl openjdk-17-jdk-headless firefox-esr p11-kit p11-kit-modules chromium pinentry-curses)
 if command -v dpkg >/dev/null 2>&1 && ! dpkg -s "${PKGS[@]}" >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PKGS[@]}"

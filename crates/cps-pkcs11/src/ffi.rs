@@ -624,10 +624,12 @@ pub unsafe extern "C" fn C_GetSessionInfo(
     })
 }
 
-/// `C_Login`: the PIN is copied into a buffer wiped on drop, sent once, never logged.
+/// `C_Login`: the PIN is copied into a buffer wiped on drop, sent once, never logged. A NULL
+/// (length 0) or empty PIN with a pinentry program configured: the module asks the PIN itself
+/// (`token::login_with_pinentry`).
 ///
 /// # Safety
-/// `pin` valid for `len` bytes.
+/// `pin` NULL with `len` 0, or valid for `len` bytes.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn C_Login(
     h: CK_SESSION_HANDLE,
@@ -636,9 +638,17 @@ pub unsafe extern "C" fn C_Login(
     len: CK_ULONG,
 ) -> CK_RV {
     guard(|| {
-        if pin.is_null() {
-            // No protected authentication path (no PIN pad): the PIN must be given.
+        if pin.is_null() && len != 0 {
             return Err(CKR_ARGUMENTS_BAD);
+        }
+        if len == 0 {
+            // Protected authentication path (PKCS#11 v2.40 §5.6 C_Login: a NULL PIN): the
+            // module asks the PIN through its pinentry program; without one configured, a
+            // NULL PIN is refused (CKR_ARGUMENTS_BAD) and an empty one is out of range.
+            return match token::login_with_pinentry(h, user) {
+                Err(CKR_ARGUMENTS_BAD) if !pin.is_null() => Err(CKR_PIN_LEN_RANGE),
+                r => r,
+            };
         }
         // SAFETY: valid for `len` bytes by the caller's contract.
         let pin = Zeroizing::new(unsafe { slice(pin, len) }?.to_vec());
@@ -799,6 +809,7 @@ pub unsafe extern "C" fn C_SignInit(
         // SAFETY: checked by `mechanism`.
         let (m, pss) = unsafe { mechanism(mech) }?;
         let mech = Mechanism::parse(m, pss)?;
+        token::login_on_use(h, key)?;
         with_module(|md| md.sign_init(h, mech, key))
     })
 }
@@ -875,6 +886,7 @@ pub unsafe extern "C" fn C_DecryptInit(
     guard(|| {
         // SAFETY: checked helper.
         let (m, _) = unsafe { mechanism(mech) }?;
+        token::login_on_use(h, key)?;
         with_module(|md| md.decrypt_init(h, m, key))
     })
 }

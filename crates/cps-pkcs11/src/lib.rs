@@ -23,6 +23,13 @@
 //! - **PIN**: `C_Login` sends it to the card once; the module never retries it, never logs it
 //!   and wipes its copy. `C_Logout` (or closing the last session) resets the card so that
 //!   its security state is gone.
+//! - **The module asks the PIN itself** when `CPS_PKCS11_PINENTRY` names a pinentry program
+//!   (GnuPG's `pinentry-gnome3`, `pinentry-curses`...): tokens then have
+//!   `CKF_PROTECTED_AUTHENTICATION_PATH`, and `C_Login` without a PIN opens that program's
+//!   dialog (card label, tries left) and sends the PIN it answers to the card once. With
+//!   `CPS_PKCS11_PIN_ON_USE=1` the token needs no login and the first signature or
+//!   decryption asks the PIN that way (for Chromium, whose PIN dialog ignores the protected
+//!   authentication path).
 //! - **Threads and processes**: one lock around the module state (`CKF_OS_LOCKING_OK`); a
 //!   child process after `fork` sees the module as not initialised (PKCS#11 v2.40 §6.7.7) and
 //!   never touches its parent's PC/SC connections.
@@ -36,4 +43,5 @@
 
 #[allow(unsafe_code)]
 mod ffi;
+pub mod pinentry;
 pub mod token;

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,8 @@ use cps_transport::pcsc::{PcscChannel, PcscContext, ShareMode};
 use cryptoki_sys::*;
 use der::{Decode, Encode};
 use zeroize::Zeroizing;
+
+use crate::pinentry;
 
 /// A PKCS#11 return value other than `CKR_OK`.
 pub type Rv = CK_RV;
@@ -81,6 +84,48 @@ pub fn finalize() -> R<()> {
         Some(_) => Ok(()),
         None => Err(CKR_CRYPTOKI_NOT_INITIALIZED),
     }
+}
+
+/// `C_Login` without a PIN (protected authentication path): the module asks the PIN through
+/// the configured pinentry program ([`PINENTRY_ENV`]), then logs in with it as
+/// [`Module::login`] does: sent to the card once, never retried (a wrong PIN is
+/// `CKR_PIN_INCORRECT` with one try spent, and no new dialog), wiped. The module lock is free
+/// while the dialog is open. Cancelled (or no PIN within [`PINENTRY_TIMEOUT`]):
+/// `CKR_FUNCTION_CANCELED`, nothing sent to the card; the program missing or failing:
+/// `CKR_FUNCTION_FAILED`.
+pub fn login_with_pinentry(h: CK_SESSION_HANDLE, user: CK_USER_TYPE) -> R<()> {
+    let (program, request) = with_module(|m| m.pinentry_request(h, user))?;
+    let pin = pinentry::ask(&program, &request, PINENTRY_TIMEOUT).map_err(|e| {
+        debug(&e);
+        match e {
+            pinentry::PinentryError::Cancelled
+            | pinentry::PinentryError::DialogTimeout
+            | pinentry::PinentryError::Timeout(_) => CKR_FUNCTION_CANCELED,
+            _ => CKR_FUNCTION_FAILED,
+        }
+    })?;
+    with_module(|m| m.login(h, user, &pin))
+}
+
+/// Before `C_SignInit` / `C_DecryptInit` on `key` (one of the card's keys): with the PIN
+/// asked on use ([`PIN_ON_USE_ENV`]) and the token not logged in, asks the PIN through the
+/// pinentry program and logs in ([`login_with_pinentry`]: once, never retried; after a wrong
+/// PIN, only a new operation of the application opens a new dialog). Otherwise nothing.
+pub fn login_on_use(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> R<()> {
+    let needed = with_module(|m| {
+        let slot = m.session(h)?.slot;
+        if !m.pin_on_use || m.slots.get(slot).is_some_and(|s| s.logged_in) {
+            return Ok(false);
+        }
+        // Only for one of the card's keys (another handle fails in the operation itself,
+        // without a dialog).
+        let obj = m.on_card(slot, |c| c.object(key));
+        Ok(matches!(obj, Ok(Object::PrivateKey(_))))
+    })?;
+    if needed {
+        login_with_pinentry(h, CKU_USER)?;
+    }
+    Ok(())
 }
 
 /// A signature mechanism with its parameters.
@@ -483,7 +528,27 @@ pub struct Module {
     next_session: CK_SESSION_HANDLE,
     /// The readers were listed once (slot events are changes since then).
     listed: bool,
+    /// The pinentry program of the protected authentication path (`CPS_PKCS11_PINENTRY`
+    /// when the module was initialised), if configured.
+    pinentry: Option<OsString>,
+    /// `CPS_PKCS11_PIN_ON_USE=1` with a pinentry program: the token needs no login from the
+    /// application (no `CKF_LOGIN_REQUIRED`, the private keys visible without login), and
+    /// the first signature or decryption asks the PIN through the pinentry program.
+    pin_on_use: bool,
 }
+
+/// The environment variable naming the pinentry program: when set (not empty) at
+/// `C_Initialize`, tokens have `CKF_PROTECTED_AUTHENTICATION_PATH` and `C_Login` without a
+/// PIN asks it through that program.
+pub const PINENTRY_ENV: &str = "CPS_PKCS11_PINENTRY";
+/// The environment variable that, set to `1` together with [`PINENTRY_ENV`], makes the token
+/// need no login from the application: the private keys are listed without login and the
+/// first operation with one asks the PIN through the pinentry program. For applications
+/// that cannot answer a PIN dialog of their own (headless Chromium; Chrome's dialog knows
+/// nothing of the protected authentication path).
+pub const PIN_ON_USE_ENV: &str = "CPS_PKCS11_PIN_ON_USE";
+/// How long the user has to enter the PIN in the pinentry dialog.
+pub const PINENTRY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Internal marker: the card was reset by another application (never returned to callers:
 /// [`Module::on_card`] turns it into a PKCS#11 code).
@@ -558,6 +623,9 @@ fn cryptolib_serial(sn: &[u8]) -> String {
 
 impl Module {
     fn new() -> Module {
+        let pinentry = std::env::var_os(PINENTRY_ENV).filter(|p| !p.is_empty());
+        let pin_on_use =
+            pinentry.is_some() && std::env::var_os(PIN_ON_USE_ENV).is_some_and(|v| v == "1");
         Module {
             pid: std::process::id(),
             ctx: None,
@@ -565,6 +633,8 @@ impl Module {
             sessions: BTreeMap::new(),
             next_session: 1,
             listed: false,
+            pinentry,
+            pin_on_use,
         }
     }
 
@@ -819,6 +889,14 @@ impl Module {
             .values()
             .filter(|s| s.slot == slot)
             .fold((0, 0), |(n, rw), s| (n + 1, rw + usize::from(s.rw)));
+        let mut auth = if self.pinentry.is_some() {
+            CKF_PROTECTED_AUTHENTICATION_PATH
+        } else {
+            0
+        };
+        if !self.pin_on_use {
+            auth |= CKF_LOGIN_REQUIRED;
+        }
         self.on_card(slot, |c| {
             if c.token.is_none() {
                 let ti = c.card.token_info().map_err(card_err)?;
@@ -837,10 +915,8 @@ impl Module {
                     p
                 }
             };
-            let mut flags = CKF_LOGIN_REQUIRED
-                | CKF_USER_PIN_INITIALIZED
-                | CKF_TOKEN_INITIALIZED
-                | CKF_WRITE_PROTECTED;
+            let mut flags =
+                CKF_USER_PIN_INITIALIZED | CKF_TOKEN_INITIALIZED | CKF_WRITE_PROTECTED | auth;
             flags |= match pin {
                 PinStatus::Blocked => CKF_USER_PIN_LOCKED,
                 PinStatus::RetriesLeft(1) => CKF_USER_PIN_COUNT_LOW | CKF_USER_PIN_FINAL_TRY,
@@ -960,20 +1036,59 @@ impl Module {
         Ok((slot, state, flags))
     }
 
-    /// `C_Login`. The PIN goes to the card once (one VERIFY); it is never retried.
-    pub fn login(&mut self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> R<()> {
+    /// The slot of a session about to log in as `user`, if that login may go on.
+    fn login_slot(&mut self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE) -> R<usize> {
         let slot = self.session(h)?.slot;
         let logged_in = self.slots.get(slot).is_some_and(|s| s.logged_in);
         match user {
-            CKU_USER if logged_in => return Err(CKR_USER_ALREADY_LOGGED_IN),
-            CKU_USER => {}
+            CKU_USER if logged_in => Err(CKR_USER_ALREADY_LOGGED_IN),
+            CKU_USER => Ok(slot),
             // No key asks for it (CKA_ALWAYS_AUTHENTICATE false), but a fresh VERIFY is
             // harmless when logged in.
-            CKU_CONTEXT_SPECIFIC if logged_in => {}
-            CKU_CONTEXT_SPECIFIC => return Err(CKR_USER_NOT_LOGGED_IN),
-            CKU_SO => return Err(CKR_USER_TYPE_INVALID),
-            _ => return Err(CKR_USER_TYPE_INVALID),
+            CKU_CONTEXT_SPECIFIC if logged_in => Ok(slot),
+            CKU_CONTEXT_SPECIFIC => Err(CKR_USER_NOT_LOGGED_IN),
+            _ => Err(CKR_USER_TYPE_INVALID),
         }
+    }
+
+    /// What the pinentry dialog of a `C_Login` without PIN shows: the program, and the card's
+    /// label with the tries left, read from the card now (an empty VERIFY, no try spent). A
+    /// blocked PIN is `CKR_PIN_LOCKED` without a dialog; without a configured program the
+    /// PIN must be given (`CKR_ARGUMENTS_BAD`).
+    fn pinentry_request(
+        &mut self,
+        h: CK_SESSION_HANDLE,
+        user: CK_USER_TYPE,
+    ) -> R<(OsString, pinentry::Request)> {
+        let slot = self.login_slot(h, user)?;
+        let program = self.pinentry.clone().ok_or(CKR_ARGUMENTS_BAD)?;
+        let id = CK_SLOT_ID::try_from(slot).map_err(|_| CKR_GENERAL_ERROR)?;
+        let label = self.token_info(id)?.label;
+        let status = self.on_card(slot, |c| {
+            let p = c.card.pin_status().map_err(card_err)?;
+            c.pin_status = Some((p, Instant::now()));
+            Ok(p)
+        })?;
+        let tries = match status {
+            PinStatus::Blocked => return Err(CKR_PIN_LOCKED),
+            PinStatus::RetriesLeft(1) => "1 try left: a wrong PIN now blocks the card.".to_owned(),
+            PinStatus::RetriesLeft(n) => format!("{n} tries left."),
+            PinStatus::Verified => String::new(),
+        };
+        let description = format!("Enter the PIN of the card \"{label}\".\n{tries}");
+        Ok((
+            program,
+            pinentry::Request {
+                title: "CPS card (cps-rs)".to_owned(),
+                description: description.trim_end().to_owned(),
+                prompt: "PIN:".to_owned(),
+            },
+        ))
+    }
+
+    /// `C_Login`. The PIN goes to the card once (one VERIFY); it is never retried.
+    pub fn login(&mut self, h: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> R<()> {
+        let slot = self.login_slot(h, user)?;
         if !(cps_iasecc::PIN_MIN_LEN..=cps_iasecc::PIN_MAX_LEN).contains(&pin.len()) {
             return Err(CKR_PIN_LEN_RANGE);
         }
@@ -1055,9 +1170,10 @@ impl Module {
     ) -> R<Attr> {
         let slot = self.session(h)?.slot;
         let logged_in = self.slots.get(slot).is_some_and(|s| s.logged_in);
+        let on_use = self.pin_on_use;
         self.on_card(slot, |c| {
             let obj = c.object(handle)?;
-            if obj.private() && !logged_in {
+            if !visible(&obj, logged_in, on_use) {
                 return Err(CKR_OBJECT_HANDLE_INVALID);
             }
             attribute(c, &obj, attr)
@@ -1076,6 +1192,7 @@ impl Module {
         }
         let slot = s.slot;
         let logged_in = self.slots.get(slot).is_some_and(|s| s.logged_in);
+        let on_use = self.pin_on_use;
         // CKA_CLASS in the template says which directories to read.
         let class = template
             .iter()
@@ -1091,7 +1208,7 @@ impl Module {
             let mut found = Vec::new();
             'objects: for h in c.handles(class)? {
                 let o = c.object(h)?;
-                if o.private() && !logged_in {
+                if !visible(&o, logged_in, on_use) {
                     continue;
                 }
                 for (t, v) in template {
@@ -1377,6 +1494,13 @@ impl Module {
             }
         }
     }
+}
+
+/// Whether a session sees an object: public objects always, private ones after login; with
+/// the PIN asked on use, the private keys also before (their use asks the PIN), not the
+/// private data objects (the card gives their values only after the PIN).
+fn visible(obj: &Object, logged_in: bool, pin_on_use: bool) -> bool {
+    !obj.private() || logged_in || (pin_on_use && matches!(obj, Object::PrivateKey(_)))
 }
 
 fn bool_attr(b: bool) -> Attr {

@@ -265,6 +265,54 @@ impl Drop for TlsServer {
     }
 }
 
+/// A fake pinentry program for the protected authentication path of our module
+/// (`CPS_PKCS11_PINENTRY`): a shell script speaking GnuPG's Assuan protocol that greets,
+/// appends every command it receives to `log` beside it, answers `OK` to each, and answers
+/// `GETPIN` with the content of `answer` beside it (`cancel`: what pinentry answers when the
+/// user cancels, `GPG_ERR_CANCELED` from the pinentry source).
+pub const FAKE_PINENTRY: &str = r##"#!/bin/sh
+d=$(dirname "$0")
+echo "OK Pleased to meet you"
+while IFS= read -r line; do
+  printf '%s\n' "$line" >> "$d/log"
+  case "$line" in
+    GETPIN)
+      a=$(cat "$d/answer")
+      if [ "$a" = cancel ]; then
+        echo "ERR 83886179 Operation cancelled <Pinentry>"
+      else
+        echo "# the PIN follows"
+        echo "D $a"
+        echo "OK"
+      fi ;;
+    BYE) echo "OK closing connection"; exit 0 ;;
+    *) echo "OK" ;;
+  esac
+done
+"##;
+
+/// Writes [`FAKE_PINENTRY`] as `dir/pinentry` (executable), answering `answer`; its path.
+pub fn fake_pinentry(dir: &Path, answer: &str) -> PathBuf {
+    let program = dir.join("pinentry");
+    std::fs::write(&program, FAKE_PINENTRY).unwrap();
+    std::fs::set_permissions(
+        &program,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::write(dir.join("answer"), answer).unwrap();
+    program
+}
+
+/// The commands the fake pinentry in `dir` received since the last call (its log is
+/// emptied).
+pub fn pinentry_commands(dir: &Path) -> Vec<String> {
+    let log = dir.join("log");
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    text.lines().map(str::to_owned).collect()
+}
+
 /// Our PKCS#11 module as `cargo test` built it: the crate's cdylib in the `deps` folder of
 /// the running test binary (`cargo build` also copies it one level up).
 pub fn pkcs11_module() -> PathBuf {
