@@ -151,3 +151,54 @@ fn localize_subcommands(cmd: Command, path: &[&str], lang: Lang) -> Command {
     }
     cmd
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::has;
+
+    #[test]
+    fn every_command_and_global_option_has_its_words() {
+        let cmd = <crate::Cli as clap::CommandFactory>::command();
+        let mut checked = 0;
+        for sub in cmd.get_subcommands() {
+            let id = command_id(&[sub.get_name()]);
+            assert!(has(Lang::En, &id) && has(Lang::Fr, &id), "{id}");
+            checked += 1;
+        }
+        for arg in cmd.get_arguments().filter(|a| a.is_global_set()) {
+            let entry = GLOBAL_ARGS.iter().find(|(id, _)| arg.get_id() == *id);
+            let Some((_, msg)) = entry else {
+                panic!("global option {} has no help message", arg.get_id())
+            };
+            assert!(has(Lang::En, msg) && has(Lang::Fr, msg), "{msg}");
+            checked += 1;
+        }
+        assert!(checked > 25, "{checked}");
+    }
+
+    #[test]
+    fn the_help_builds_and_renders_in_both_languages() {
+        for (lang, words) in [
+            (Lang::En, "Card selection"),
+            (Lang::Fr, "Choix de la carte"),
+        ] {
+            let mut cmd = localize_in(<crate::Cli as clap::CommandFactory>::command(), lang);
+            cmd.build();
+            let mut cmd = match lang {
+                Lang::En => cmd,
+                Lang::Fr => french_headings(cmd),
+            };
+            let help = cmd.render_long_help().to_string();
+            assert!(help.contains(words), "{help}");
+            let pin = cmd
+                .find_subcommand_mut("pin")
+                .map(|p| p.render_long_help().to_string())
+                .unwrap_or_default();
+            assert!(
+                pin.contains(&text_in(lang, "help-cmd-pin-verify", &[])),
+                "{pin}"
+            );
+        }
+    }
+}

@@ -221,8 +221,8 @@ mod tests {
         assert!(only_fr.is_empty(), "missing in en/cps.ftl: {only_fr:?}");
     }
 
-    /// Every `tr!("id"...)`, `tr_in!(lang, "id"...)` and `"id"` in a `msg!`-style table of
-    /// the sources names a message of both catalogues.
+    /// Every `tr!("id"...)`, `tr_in!(lang, "id"...)` and `t("id")` (the help's) of the sources
+    /// names a message of both catalogues.
     #[test]
     fn every_id_used_in_the_code_exists() {
         let sources = [
@@ -237,8 +237,7 @@ mod tests {
         ];
         let mut used = 0;
         for (file, text) in sources {
-            for (marker, skip_lang) in [("tr!(\"", false), ("tr_in!(", true), ("msg_id: \"", false)]
-            {
+            for (marker, skip_lang) in [("tr!(\"", false), ("tr_in!(", true), ("t(\"", false)] {
                 for (i, _) in text.match_indices(marker) {
                     // tr!( itself, not include_str!( and the like.
                     let before = text.get(..i).and_then(|b| b.chars().last());

@@ -101,7 +101,7 @@ fn a_wrong_pin_in_french_and_english() {
     let o = cps(FR, &["--sim", "cps4", "pin", "verify"], "");
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("impossible de demander le code PIN du porteur sur un terminal"),
+        stderr(&o).contains("impossible de demander sur un terminal : code PIN du porteur"),
         "{}",
         stderr(&o)
     );

@@ -11,11 +11,11 @@ secret-fido2-new-pin = nouveau code PIN FIDO2
 secret-desfire-key = clé DESFire (hexadécimal)
 prompt = { $what } :
 prompt-again = { $what } (à nouveau) :
-secret-env-missing = --pin-from env : mettez le { $what } dans { $var }
-secret-read-failed = lecture du { $what } : { $error }
-secret-stdin-ended = --pin-from stdin : l'entrée standard s'est terminée avant le { $what }
-secret-no-terminal = impossible de demander le { $what } sur un terminal ({ $error }) : utilisez --pin-from stdin ou --pin-from env
-secret-differ = les deux saisies du { $what } diffèrent : rien n'a été envoyé à la carte
+secret-env-missing = --pin-from env : définissez { $var } ({ $what })
+secret-read-failed = lecture impossible ({ $what }) : { $error }
+secret-stdin-ended = --pin-from stdin : l'entrée standard s'est terminée avant la saisie attendue ({ $what })
+secret-no-terminal = impossible de demander sur un terminal : { $what } ({ $error }) ; utilisez --pin-from stdin ou --pin-from env
+secret-differ = les deux saisies diffèrent ({ $what }) : rien n'a été envoyé à la carte
 
 ## Erreurs et conseils (src/main.rs, src/advice.rs)
 
