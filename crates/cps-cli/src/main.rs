@@ -621,6 +621,18 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(2);
             }
+            // `cps`, `cps pin`: the help (in the user's language) on stderr, exit code 2.
+            Err(e)
+                if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+            {
+                match concise_help(&args) {
+                    Some(help) => {
+                        eprintln!("{}", help.trim_end());
+                        return ExitCode::from(2);
+                    }
+                    None => e.exit(),
+                }
+            }
             Err(e) => e.exit(),
         }
     };

@@ -223,6 +223,13 @@ fn help_in_french_and_english() {
     ] {
         assert!(en.contains(text), "{text:?} in\n{en}");
     }
+    // No command: the help on stderr, exit code 2.
+    let o = cps(FR, &[], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Utilisation : cps"), "{}", stderr(&o));
+    let o = cps(EN, &["pin"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Usage: cps pin"), "{}", stderr(&o));
     // A command's help.
     let o = cps(FR, &["pin", "--help"], "");
     assert!(
