@@ -5,56 +5,56 @@ use cps::iasecc::Error as Ias;
 use cps::transport::TransportError;
 
 /// Advice for a transport failure.
-pub fn for_transport(e: &TransportError) -> Option<&'static str> {
+pub fn for_transport(e: &TransportError) -> Option<String> {
     Some(match e {
         // The binary loads libpcsclite at run time: without it, only readers are unavailable.
         TransportError::PcscLibrary { .. } => {
-            "readers need the PC/SC library and service: install the Debian packages \
-             libpcsclite1 and pcscd (`apt-get install libpcsclite1 pcscd`); the simulated card \
-             works without them (commands without --reader)"
+            tr!("advice-pcsc-library")
         }
         TransportError::ServiceUnavailable { .. } => {
-            "start pcscd (e.g. `systemctl start pcscd.socket`)"
+            tr!("advice-start-pcscd")
         }
-        TransportError::ServiceStopped { .. } => "start pcscd again and retry",
-        TransportError::NoReader => "plug one in, or use the simulator (--sim cps4)",
-        TransportError::UnknownReader { .. } => "see `cps readers`",
-        TransportError::NoCard { .. } => "insert the card",
-        TransportError::CardReset => "run the command again (it selects the application again)",
-        TransportError::CardUnresponsive | TransportError::NoAnswer { .. } => "reinsert the card",
+        TransportError::ServiceStopped { .. } => tr!("advice-pcscd-again"),
+        TransportError::NoReader => tr!("advice-no-reader"),
+        TransportError::UnknownReader { .. } => tr!("advice-see-readers"),
+        TransportError::NoCard { .. } => tr!("advice-insert-card"),
+        TransportError::CardReset => tr!("advice-card-reset"),
+        TransportError::CardUnresponsive | TransportError::NoAnswer { .. } => {
+            tr!("advice-reinsert")
+        }
         _ => return None,
     })
 }
 
 /// Advice for a failure of the facade or a protocol crate.
-pub fn for_error(e: &cps::Error) -> Option<&'static str> {
+pub fn for_error(e: &cps::Error) -> Option<String> {
     if let Some(t) = e.transport() {
         return for_transport(t);
     }
     Some(match e {
-        cps::Error::NoCardInAnyReader { .. } => "insert a card (see `cps readers`)",
+        cps::Error::NoCardInAnyReader { .. } => tr!("advice-insert-any"),
         cps::Error::IasEcc(i) => match i {
-            Ias::NotACpsCard { .. } => "insert a CPS3 or CPS4 card, or check the reader",
-            Ias::WrongPin { retries_left: 0 } => "unblock it with the PUK (cps pin unblock)",
-            Ias::WrongPin { .. } => "the library never retries: ask the holder again",
-            Ias::PinBlocked => "unblock it with the PUK (cps pin unblock)",
-            Ias::WrongPuk { retries_left: 0 } | Ias::PukBlocked => "the card must be replaced",
-            Ias::WrongPuk { .. } => "check the unblocking code sent with the card",
-            Ias::SecurityStatusNotSatisfied { .. } => "verify the PIN first",
-            Ias::KeyNotFound { .. } => "see the keys and certificates with `cps certs`",
+            Ias::NotACpsCard { .. } => tr!("advice-not-cps"),
+            Ias::WrongPin { retries_left: 0 } => tr!("advice-unblock"),
+            Ias::WrongPin { .. } => tr!("advice-ask-again"),
+            Ias::PinBlocked => tr!("advice-unblock"),
+            Ias::WrongPuk { retries_left: 0 } | Ias::PukBlocked => tr!("advice-replace-card"),
+            Ias::WrongPuk { .. } => tr!("advice-check-puk"),
+            Ias::SecurityStatusNotSatisfied { .. } => tr!("advice-verify-first"),
+            Ias::KeyNotFound { .. } => tr!("advice-see-certs"),
             _ => return None,
         },
         cps::Error::Fido2(cps::fido2::Fido2Error::AppletRefused { .. }) => {
-            "insert the card in a contact reader"
+            tr!("advice-contact-reader")
         }
         _ => return None,
     })
 }
 
 /// `message` followed by the advice, if any.
-pub fn with_advice(message: String, advice: Option<&str>) -> String {
+pub fn with_advice(message: String, advice: Option<String>) -> String {
     match advice {
-        Some(a) => format!("{message}: {a}"),
+        Some(a) => tr!("error-with-advice", message = message, advice = a),
         None => message,
     }
 }

@@ -1,6 +1,6 @@
 //! `cps info`, `cps identity`, `cps doctor`.
 
-use cps::doctor::{self, Status};
+use cps::doctor::{self, Action, Finding, Item, Status};
 use cps::iasecc::{Coded, PinStatus};
 use cps::x509::RenewalStatus;
 use cps::{CardInfo, CertificateInfo, Presence};
@@ -10,29 +10,56 @@ use serde_json::{Value, json};
 use crate::secret::Secret;
 use crate::{Ctx, Failure, fail};
 
-/// Prints `label` padded, then `value`.
+/// Prints `label` padded, then `value` (at least one space after a long label).
 pub fn line(label: &str, value: impl std::fmt::Display) {
-    out!("{label:<14}{value}");
+    if label.chars().count() >= 14 {
+        out!("{label} {value}");
+    } else {
+        out!("{label:<14}{value}");
+    }
+}
+
+/// A PIN or PUK state in words.
+pub fn pin_text(p: PinStatus) -> String {
+    match p {
+        PinStatus::Verified => tr!("pin-verified"),
+        PinStatus::RetriesLeft(n) => tr!("pin-not-verified", n = n),
+        PinStatus::Blocked => tr!("pin-blocked"),
+    }
+}
+
+/// A certificate usage in words.
+pub fn usage_text(u: cps::x509::CertUsage) -> String {
+    match u {
+        cps::x509::CertUsage::Authentication => tr!("usage-authentication"),
+        cps::x509::CertUsage::Signature => tr!("usage-signature"),
+        _ => tr!("usage-other"),
+    }
 }
 
 /// A renewal status in words.
 pub fn renewal_text(r: &RenewalStatus, not_after: &str) -> String {
     match r {
         RenewalStatus::Valid { days_left } => {
-            format!("valid until {not_after} ({days_left} days left)")
+            tr!("renewal-valid", until = not_after, days = *days_left)
         }
         RenewalStatus::RenewalDue { days_left, reason } => {
             let why = match reason {
-                cps::x509::RenewalReason::ExpiresSoon => "expires soon",
-                cps::x509::RenewalReason::ThreeYearMark => "three-year mark",
+                cps::x509::RenewalReason::ExpiresSoon => tr!("reason-expires-soon"),
+                cps::x509::RenewalReason::ThreeYearMark => tr!("reason-three-year-mark"),
             };
-            format!("valid until {not_after} ({days_left} days left), RENEWAL DUE ({why})")
+            tr!(
+                "renewal-due",
+                until = not_after,
+                days = *days_left,
+                why = why
+            )
         }
         RenewalStatus::Expired { days_ago } => {
-            format!("EXPIRED on {not_after} ({days_ago} days ago)")
+            tr!("renewal-expired", until = not_after, days = *days_ago)
         }
         RenewalStatus::NotYetValid { days_until_valid } => {
-            format!("NOT YET VALID (in {days_until_valid} days)")
+            tr!("renewal-not-yet-valid", days = *days_until_valid)
         }
         other => format!("{other:?}"),
     }
@@ -129,8 +156,20 @@ fn info_json(i: &CardInfo) -> Value {
 
 fn presence_text<T>(p: &Presence<T>, present: impl Fn(&T) -> String) -> String {
     match p {
-        Presence::Present(t) => format!("present, {}", present(t)),
-        other => format!("{}: {}", other.state(), other.reason().unwrap_or("")),
+        Presence::Present(t) => tr!("presence-present", what = present(t)),
+        other => {
+            let state = match other {
+                Presence::Absent(_) => tr!("state-absent"),
+                Presence::NotChecked(_) => tr!("state-not-checked"),
+                _ => tr!("state-failed"),
+            };
+            // The reason comes from the library (English).
+            tr!(
+                "presence-other",
+                state = state,
+                reason = other.reason().unwrap_or("")
+            )
+        }
     }
 }
 
@@ -157,7 +196,7 @@ pub fn info(ctx: &mut Ctx) -> Result<u8, Failure> {
     if !failed.is_empty() {
         return Err(Failure::new(
             1,
-            format!("part of the card could not be read ({})", failed.join("; ")),
+            tr!("error-partly-unread", what = failed.join("; ")),
         ));
     }
     Ok(0)
@@ -168,27 +207,29 @@ fn print_info(ctx: &Ctx, i: &CardInfo) {
         crate::emit(info_json(i));
         return;
     }
-    line("card", &i.origin);
-    line("ATR", spaced_hex(&i.atr));
-    line("interface", i.interface);
+    line(&tr!("label-card"), &i.origin);
+    line(&tr!("label-atr"), spaced_hex(&i.atr));
+    line(&tr!("label-interface"), i.interface);
     if let Some(a) = i.ias.present() {
         line(
-            "generation",
-            format!(
-                "{} (from {})",
-                a.generation,
-                match a.detected_by {
-                    cps::iasecc::DetectedBy::Atr => "the ATR",
-                    cps::iasecc::DetectedBy::EfAtr => "EF.ATR",
-                    cps::iasecc::DetectedBy::ChipDoc =>
-                        "the ChipDoc applet answering on logical channel 1",
+            &tr!("label-generation"),
+            tr!(
+                "generation-from",
+                generation = a.generation.to_string(),
+                source = match a.detected_by {
+                    cps::iasecc::DetectedBy::Atr => tr!("detected-by-atr"),
+                    cps::iasecc::DetectedBy::EfAtr => tr!("detected-by-efatr"),
+                    cps::iasecc::DetectedBy::ChipDoc => tr!("detected-by-chipdoc"),
                 }
             ),
         );
-        line("family", &a.family);
-        line("serial", &a.serial);
-        line("holder", format!("{} ({})", a.holder, a.national_id));
-        line("PIN", a.pin);
+        line(&tr!("label-family"), &a.family);
+        line(&tr!("label-serial"), &a.serial);
+        line(
+            &tr!("label-holder"),
+            format!("{} ({})", a.holder, a.national_id),
+        );
+        line(&tr!("label-pin"), pin_text(a.pin));
     }
     line(
         "IAS-ECC",
@@ -202,7 +243,11 @@ fn print_info(ctx: &Ctx, i: &CardInfo) {
             format!(
                 "{} ({})",
                 f.versions.join(" "),
-                if f.enrolled { "enrolled" } else { "blank" }
+                if f.enrolled {
+                    tr!("fido2-enrolled")
+                } else {
+                    tr!("fido2-blank")
+                }
             )
         }),
     );
@@ -211,29 +256,33 @@ fn print_info(ctx: &Ctx, i: &CardInfo) {
         presence_text(&i.desfire, |d| format!("{}, UID {}", d.generation, d.uid)),
     );
     if let Some(a) = i.ias.present() {
-        let mut label = "certificates";
+        let mut label = tr!("label-certificates");
         for c in &a.certificates {
             line(
-                label,
+                &label,
                 format!(
                     "{} ({}, {}): {}",
                     c.label,
-                    c.usage,
+                    usage_text(c.usage),
                     c.algorithm,
                     renewal_text(&c.renewal, &c.not_after.date())
                 ),
             );
-            label = "";
+            label.clear();
         }
         for (l, reason) in &a.unreadable_certificates {
-            line(label, format!("{l}: unreadable ({reason})"));
-            label = "";
+            line(
+                &label,
+                tr!(
+                    "cert-unreadable",
+                    label = l.as_str(),
+                    reason = reason.as_str()
+                ),
+            );
+            label.clear();
         }
         if a.certificates.iter().any(|c| c.test_pki) {
-            line(
-                "",
-                "(certificates of the cps-rs TEST PKI: never trust them outside tests)",
-            );
+            line("", tr!("test-pki-notice"));
         }
     }
 }
@@ -300,51 +349,47 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
         }));
         return Ok(0);
     }
-    line("holder", who.holder_name());
-    line("card family", &who.family);
+    line(&tr!("label-holder"), who.holder_name());
+    line(&tr!("label-card-family"), &who.family);
     line(
-        "national id",
-        format!(
-            "{}{}",
-            who.national_id,
-            who.national_id_type
-                .as_deref()
-                .map(|t| format!(" (type {t})"))
-                .unwrap_or_default()
-        ),
+        &tr!("label-national-id"),
+        match who.national_id_type.as_deref() {
+            Some(t) => tr!("national-id-type", id = who.national_id.as_str(), kind = t),
+            None => who.national_id.clone(),
+        },
     );
     if let Some(r) = &who.rpps {
         line("RPPS", r);
     }
     line(
-        "profession",
+        &tr!("label-profession"),
         coded(&who.profession).unwrap_or_else(|| "-".into()),
     );
     if let Some(s) = coded(&who.speciality) {
-        line("speciality", s);
+        line(&tr!("label-speciality"), s);
     }
     if who.student {
-        line("student", "yes");
+        line(&tr!("label-student"), tr!("yes"));
     }
     match situations {
         None => line(
-            "situations",
-            format!(
-                "not read (billing data: `{} --situations` asks the PIN)",
-                crate::opts::command_again()
+            &tr!("label-situations"),
+            tr!(
+                "situations-not-read",
+                command = crate::opts::command_again()
             ),
         ),
         Some(all) => {
             for s in all {
                 line(
-                    &format!("situation {}", s.index),
+                    &tr!("label-situation", index = s.index.to_string()),
                     format!(
                         "{} — {}{}{}",
                         s.structure_name.as_deref().unwrap_or("-"),
                         coded(&s.practice_mode).unwrap_or_else(|| "-".into()),
                         s.structure_id
                             .as_deref()
-                            .map(|i| format!(", structure {i}"))
+                            .map(|i| tr!("situation-structure", id = i))
                             .unwrap_or_default(),
                         s.city
                             .as_deref()
@@ -369,27 +414,20 @@ pub fn doctor(ctx: &mut Ctx) -> Result<u8, Failure> {
         );
     }
     let mut progress = crate::opts::Progress::new(&source);
-    let mut checks = doctor::run(&source, at, &mut |p| progress.show(p));
+    let checks = doctor::run(&source, at, &mut |p| progress.show(p));
     progress.finish();
-    // The checklist's advice names `cps doctor`: say it with the options the user gave.
+    // The checklist's advice names `cps doctor`: said with the options the user gave.
     let again = crate::opts::command_again();
-    for c in &mut checks {
-        if let Some(a) = &mut c.action {
-            *a = a
-                .replace("cps doctor --wait 30", &format!("{again} --wait 30"))
-                .replace("`cps doctor`", &format!("`{again}`"));
-        }
-    }
     let failed = doctor::has_failure(&checks);
     if ctx.json {
         let list: Vec<Value> = checks
             .iter()
             .map(|c| {
                 json!({
-                    "check": c.name,
+                    "check": c.name.to_string(),
                     "status": c.status.as_str(),
-                    "detail": c.detail,
-                    "action": c.action,
+                    "detail": c.detail.to_string(),
+                    "action": c.action.map(|a| action_english(a, &again)),
                 })
             })
             .collect();
@@ -397,24 +435,199 @@ pub fn doctor(ctx: &mut Ctx) -> Result<u8, Failure> {
     } else {
         for c in &checks {
             let tag = match c.status {
-                Status::Ok => "[ ok ]",
-                Status::Warning => "[warn]",
-                Status::Failure => "[FAIL]",
-                Status::NotChecked => "[ -- ]",
+                Status::Ok => tr!("doctor-tag-ok"),
+                Status::Warning => tr!("doctor-tag-warning"),
+                Status::Failure => tr!("doctor-tag-failure"),
+                Status::NotChecked => tr!("doctor-tag-not-checked"),
             };
-            out!("{tag} {}: {}", c.name, c.detail);
-            if let Some(a) = &c.action {
-                out!("       -> {a}");
+            out!(
+                "{}",
+                tr!(
+                    "doctor-line",
+                    tag = tag,
+                    item = item_text(&c.name),
+                    detail = finding_text(&c.detail)
+                )
+            );
+            if let Some(a) = c.action {
+                out!("       -> {}", action_text(a, &again));
             }
         }
         let count = |s| checks.iter().filter(|c| c.status == s).count();
         out!(
-            "{} ok, {} warning(s), {} failure(s), {} not checked",
-            count(Status::Ok),
-            count(Status::Warning),
-            count(Status::Failure),
-            count(Status::NotChecked)
+            "{}",
+            tr!(
+                "doctor-summary",
+                ok = count(Status::Ok),
+                warnings = count(Status::Warning),
+                failures = count(Status::Failure),
+                not_checked = count(Status::NotChecked)
+            )
         );
     }
     Ok(if failed { 9 } else { 0 })
+}
+
+/// A doctor action in English for `--json` (its `cps doctor` with the user's options).
+fn action_english(a: Action, again: &str) -> String {
+    a.to_string()
+        .replace("cps doctor --wait 30", &format!("{again} --wait 30"))
+        .replace("`cps doctor`", &format!("`{again}`"))
+}
+
+/// What a doctor line is about, in the user's language.
+fn item_text(item: &Item) -> String {
+    match item {
+        Item::PcscService => tr!("doctor-item-pcsc"),
+        Item::Readers => tr!("doctor-item-readers"),
+        Item::Reader(name) => tr!("doctor-item-reader", name = format!("{name:?}")),
+        Item::ContactlessReader => tr!("doctor-item-contactless"),
+        Item::Card => tr!("doctor-item-card"),
+        Item::CardGeneration => tr!("doctor-item-generation"),
+        Item::IasEcc => tr!("doctor-item-iasecc"),
+        Item::HolderPin => tr!("doctor-item-pin"),
+        Item::Certificates => tr!("doctor-item-certificates"),
+        Item::CertificatesReadable => tr!("doctor-item-certificates-readable"),
+        Item::Certificate { label, usage } => tr!(
+            "doctor-item-certificate",
+            label = label.as_str(),
+            usage = usage_text(*usage)
+        ),
+        Item::Fido2 => tr!("doctor-item-fido2"),
+        Item::Desfire => tr!("doctor-item-desfire"),
+        other => other.to_string(),
+    }
+}
+
+/// What a doctor check found, in the user's language (texts from the libraries stay English).
+fn finding_text(f: &Finding) -> String {
+    match f {
+        Finding::SimulatorInUse => tr!("doctor-simulator"),
+        Finding::Error(e) => e.clone(),
+        Finding::LostCard(e) => tr!("doctor-lost-card", error = e.as_str()),
+        Finding::PcscReachable => tr!("doctor-pcscd-reachable"),
+        Finding::NoReader => tr!("doctor-no-reader"),
+        Finding::ReaderWithCard { interface } => {
+            tr!("doctor-reader-card", interface = interface.as_str())
+        }
+        Finding::ReaderEmpty => tr!("doctor-reader-empty"),
+        Finding::NoContactless => tr!("doctor-no-contactless"),
+        Finding::CardFound {
+            origin,
+            interface: Some(i),
+        } => tr!(
+            "doctor-card-found",
+            origin = origin.as_str(),
+            interface = i.as_str()
+        ),
+        Finding::CardFound { origin, .. } => origin.clone(),
+        Finding::Cps4 => tr!("doctor-cps4"),
+        Finding::Cps3 => tr!("doctor-cps3"),
+        Finding::IasApplication {
+            family,
+            serial,
+            holder,
+            national_id,
+        } => tr!(
+            "doctor-iasecc",
+            family = family.as_str(),
+            serial = serial.as_str(),
+            holder = holder.as_str(),
+            national_id = national_id.as_str()
+        ),
+        Finding::Pin(PinStatus::RetriesLeft(n)) if *n < 3 => {
+            tr!("doctor-pin-few-tries", n = *n)
+        }
+        Finding::Pin(p) => pin_text(*p),
+        Finding::NoCertificate => tr!("doctor-no-certificate"),
+        Finding::CertificatesCount {
+            readable,
+            unreadable,
+        } => tr!(
+            "doctor-certificates-count",
+            readable = *readable,
+            unreadable = *unreadable
+        ),
+        Finding::CertificateValid { until, days_left } => tr!(
+            "doctor-cert-valid",
+            until = until.as_str(),
+            days = *days_left
+        ),
+        Finding::CertificateRenewalDue {
+            until,
+            days_left,
+            reason,
+        } => tr!(
+            "doctor-cert-renewal-due",
+            until = until.as_str(),
+            days = *days_left,
+            why = match reason {
+                cps::x509::RenewalReason::ExpiresSoon => tr!("reason-expires-soon"),
+                cps::x509::RenewalReason::ThreeYearMark => tr!("doctor-reason-three-year-mark"),
+            }
+        ),
+        Finding::CertificateExpired { until, days_ago } => tr!(
+            "doctor-cert-expired",
+            until = until.as_str(),
+            days = *days_ago
+        ),
+        Finding::CertificateNotYetValid { from, days } => tr!(
+            "doctor-cert-not-yet-valid",
+            from = from.as_str(),
+            days = *days
+        ),
+        Finding::CertificateOther(s) => s.clone(),
+        Finding::Fido2Enrolled {
+            tries_left,
+            versions,
+        } => tr!(
+            "doctor-fido2-enrolled",
+            tries = tries_left.map_or_else(|| "?".to_owned(), |n| n.to_string()),
+            versions = versions.as_str()
+        ),
+        Finding::Fido2Blank { versions } => {
+            tr!("doctor-fido2-blank", versions = versions.as_str())
+        }
+        Finding::Fido2NotOnCps3(why) => tr!("doctor-fido2-not-on-cps3", why = why.as_str()),
+        Finding::DesfireFound {
+            generation,
+            uid,
+            applications,
+        } => tr!(
+            "doctor-desfire",
+            generation = generation.as_str(),
+            uid = uid.as_str(),
+            applications = *applications
+        ),
+        Finding::DesfireClassic(why) => tr!("doctor-desfire-classic", why = why.as_str()),
+        other => other.to_string(),
+    }
+}
+
+/// What to do, in the user's language; `again`: the `cps doctor` command line as given.
+fn action_text(a: Action, again: &str) -> String {
+    match a {
+        Action::InsertCard => tr!("doctor-action-insert-card", command = again),
+        Action::CloseExclusiveApplication => tr!("doctor-action-close-exclusive"),
+        Action::ChooseListedReader => tr!("doctor-action-choose-reader"),
+        Action::CheckReaderAndCard => tr!("doctor-action-check-reader", command = again),
+        Action::ReinsertAndRunAgain => tr!("doctor-action-reinsert", command = again),
+        Action::InstallPcscd => tr!("doctor-action-install-pcscd"),
+        Action::PlugReader => tr!("doctor-action-plug-reader"),
+        Action::PresentContactless => tr!("doctor-action-present-contactless"),
+        Action::OrderCps4 => tr!("doctor-action-order-cps4"),
+        Action::UnblockPin => tr!("doctor-action-unblock"),
+        Action::AskHolderBeforeTrying => tr!("doctor-action-ask-holder"),
+        Action::ReissueCard => tr!("doctor-action-reissue"),
+        Action::InsertContact => tr!("doctor-action-insert-contact"),
+        Action::CheckCps4Contact => tr!("doctor-action-check-cps4"),
+        Action::EnrollFido2 => tr!("doctor-action-enroll-fido2"),
+        Action::ReplaceClassicBadge => tr!("doctor-action-replace-badge"),
+        Action::PresentCps4Contactless => tr!("doctor-action-present-cps4"),
+        Action::PresentAgain => tr!("doctor-action-present-again"),
+        Action::RenewCertificates => tr!("doctor-action-renew"),
+        Action::OrderNewCard => tr!("doctor-action-order-card"),
+        Action::CheckClock => tr!("doctor-action-check-clock"),
+        other => action_english(other, again),
+    }
 }

@@ -93,12 +93,15 @@ pub fn shorten(text: &str, max: usize) -> String {
     cps_update::relay::printable(text, max)
 }
 
+#[macro_use]
+mod i18n;
 mod advice;
 mod certs;
 mod crypto;
 mod desfire;
 mod fido2;
 mod gestion;
+mod help;
 mod info;
 mod opts;
 mod pin;
@@ -161,6 +164,9 @@ struct Cli {
     /// transcript for a helpdesk ticket that `cps replay FILE` reads back.
     #[arg(long, global = true, value_name = "FILE")]
     trace: Option<std::path::PathBuf>,
+    /// Language of the messages: fr or en [default: from LC_ALL, LC_MESSAGES, LANG].
+    #[arg(long, global = true, value_name = "fr|en", value_parser = ["fr", "en"])]
+    lang: Option<String>,
     #[command(flatten)]
     card: CardArgs,
     #[command(flatten)]
@@ -466,9 +472,30 @@ impl From<cps::Error> for Failure {
             cps::Error::IasEcc(Ias::PinBlocked | Ias::PukBlocked) => Some(0),
             _ => None,
         };
+        let message = match &e {
+            cps::Error::IasEcc(Ias::WrongPin { retries_left: 0 }) => {
+                tr!("error-wrong-pin-now-blocked", sw = "63C0")
+            }
+            cps::Error::IasEcc(Ias::WrongPin { retries_left }) => tr!(
+                "error-wrong-pin",
+                sw = format!("63C{retries_left:X}"),
+                n = *retries_left
+            ),
+            cps::Error::IasEcc(Ias::WrongPuk { retries_left: 0 }) => {
+                tr!("error-wrong-puk-now-blocked", sw = "63C0")
+            }
+            cps::Error::IasEcc(Ias::WrongPuk { retries_left }) => tr!(
+                "error-wrong-puk",
+                sw = format!("63C{retries_left:X}"),
+                n = *retries_left
+            ),
+            cps::Error::IasEcc(Ias::PinBlocked) => tr!("error-pin-blocked"),
+            cps::Error::IasEcc(Ias::PukBlocked) => tr!("error-puk-blocked"),
+            _ => cps::describe(&e),
+        };
         Failure {
             code,
-            message: advice::with_advice(cps::describe(&e), advice::for_error(&e)),
+            message: advice::with_advice(message, advice::for_error(&e)),
             tries_left,
         }
     }
@@ -494,8 +521,9 @@ pub struct Ctx {
 /// derived).
 fn command() -> clap::Command {
     use clap::CommandFactory;
-    let mut cmd = Cli::command();
+    let mut cmd = help::localize(Cli::command());
     cmd.build();
+    let cmd = help::headings(cmd);
     let globals: Vec<clap::Id> = cmd
         .get_arguments()
         .filter(|a| a.is_global_set())
@@ -517,9 +545,7 @@ fn hide_globals(cmd: clap::Command, globals: &[clap::Id]) -> clap::Command {
                 sub = sub.mut_arg(id.clone(), |a| a.hide(true));
             }
             if sub.get_after_help().is_none() {
-                sub = sub.after_help(
-                    "Global options (--reader, --sim, --wait, --json, --pin-from...): `cps --help`.",
-                );
+                sub = sub.after_help(tr!("help-global-hint"));
             }
             hide_globals(sub, globals)
         });
@@ -542,7 +568,13 @@ fn concise_help(args: &[String]) -> Option<String> {
         }
     }
     if path.is_empty() {
-        return None;
+        // `cps --help`, `cps -h`.
+        let help = if args.iter().any(|a| a == "--help") {
+            cmd.render_long_help()
+        } else {
+            cmd.render_help()
+        };
+        return Some(help.to_string());
     }
     let name = format!("cps {}", path.join(" "));
     Some(
@@ -556,10 +588,13 @@ fn concise_help(args: &[String]) -> Option<String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    // --lang first: the help and the errors of the parsing below are in that language.
+    if let Some(lang) = lang_arg(&args) {
+        i18n::set_lang(lang);
+    }
     let cli = {
-        use clap::CommandFactory;
         use clap::FromArgMatches;
-        let parsed = Cli::command()
+        let parsed = help::localize(<Cli as clap::CommandFactory>::command())
             .try_get_matches_from(&args)
             .and_then(|m| Cli::from_arg_matches(&m));
         match parsed {
@@ -586,6 +621,18 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::from(2);
             }
+            // `cps`, `cps pin`: the help (in the user's language) on stderr, exit code 2.
+            Err(e)
+                if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+            {
+                match concise_help(&args) {
+                    Some(help) => {
+                        eprintln!("{}", help.trim_end());
+                        return ExitCode::from(2);
+                    }
+                    None => e.exit(),
+                }
+            }
             Err(e) => e.exit(),
         }
     };
@@ -598,9 +645,7 @@ fn main() -> ExitCode {
             if cps_transport::cancel_flag().swap(true, std::sync::atomic::Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!(
-                "\ncps: Ctrl-C: stopping after the current card command (Ctrl-C again to quit at once)"
-            );
+            eprintln!("\ncps: {}", tr!("ctrl-c"));
         });
     }
     if let Some(seconds) = cli.card.timeout {
@@ -629,6 +674,23 @@ fn main() -> ExitCode {
             ExitCode::from(f.code)
         }
     }
+}
+
+/// The value of `--lang fr|en` (or `--lang=...`), before clap parses the command line.
+fn lang_arg(args: &[String]) -> Option<i18n::Lang> {
+    let mut it = args.iter().skip(1);
+    while let Some(arg) = it.next() {
+        if arg == "--" {
+            break;
+        }
+        if let Some(v) = arg.strip_prefix("--lang=") {
+            return i18n::Lang::parse(v);
+        }
+        if arg == "--lang" {
+            return it.next().and_then(|v| i18n::Lang::parse(v));
+        }
+    }
+    None
 }
 
 /// `--json` of the command that runs (for its error).

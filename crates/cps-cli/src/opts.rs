@@ -95,11 +95,8 @@ pub enum SimWhy {
 /// The notice the output of a simulated card starts with (human output), or its JSON field.
 pub fn sim_notice(origin: &cps::Origin, why: &SimWhy) -> String {
     match why {
-        SimWhy::Asked => format!("SIMULATED CARD, not a real card: {origin} (--sim)"),
-        SimWhy::NoPcsc => format!(
-            "SIMULATED CARD, not a real card: {origin}, used because no PC/SC service runs \
-             (start pcscd for a real card)"
-        ),
+        SimWhy::Asked => tr!("sim-notice-asked", origin = origin.to_string()),
+        SimWhy::NoPcsc => tr!("sim-notice-no-pcsc", origin = origin.to_string()),
     }
 }
 
@@ -336,26 +333,20 @@ impl CardArgs {
                 },
                 None,
             )),
-            [] if readers.is_empty() => Err(Failure::new(
-                3,
-                "no smart-card reader found (the PC/SC service runs): plug a reader in, or use \
-                 the built-in simulated card with --sim cps4",
-            )),
+            [] if readers.is_empty() => Err(Failure::new(3, tr!("no-reader-found"))),
             [] => Err(Failure::new(
                 3,
-                format!(
-                    "no card in any reader{}: insert the card (--wait waits for it), or use the \
-                     built-in simulated card with --sim cps4",
-                    numbered(readers.iter().map(|r| &r.name))
+                tr!(
+                    "no-card-in-readers",
+                    readers = numbered(readers.iter().map(|r| &r.name))
                 ),
             )),
             several => Err(Failure::new(
                 2,
-                format!(
-                    "{} readers hold a card: {}; choose one with --reader NAME or --reader \
-                     NUMBER (`cps readers` lists them)",
-                    several.len(),
-                    several
+                tr!(
+                    "several-cards",
+                    count = several.len(),
+                    readers = several
                         .iter()
                         .map(|n| format!("{n:?}"))
                         .collect::<Vec<_>>()
@@ -398,10 +389,7 @@ impl CardArgs {
         if let Some(path) = &self.replay {
             let channel = crate::trace::replay_channel(path)?;
             announce_sim(
-                format!(
-                    "REPLAYED TRACE, not a card: the answers come from {}",
-                    path.display()
-                ),
+                tr!("replay-notice", file = path.display().to_string()),
                 self.json,
             );
             return Ok(Card::from_channel(
@@ -446,8 +434,8 @@ impl Progress {
             CardSource::Reader {
                 reader: ReaderChoice::Named(n),
                 ..
-            } => format!("a card in {n:?}"),
-            _ => "a card in any reader".to_owned(),
+            } => tr!("wait-card-in", reader = format!("{n:?}")),
+            _ => tr!("wait-any-reader"),
         };
         Progress {
             what,
@@ -462,18 +450,24 @@ impl Progress {
         if self.tty {
             let _ = write!(
                 err,
-                "\rwaiting for {}... {:>3} s / {} s (Ctrl-C to give up) ",
-                self.what,
-                p.elapsed.as_secs(),
-                p.timeout.as_secs()
+                "\r{} ",
+                tr!(
+                    "wait-progress",
+                    what = self.what.as_str(),
+                    elapsed = format!("{:>3}", p.elapsed.as_secs()),
+                    timeout = p.timeout.as_secs()
+                )
             );
             let _ = err.flush();
         } else if !self.shown {
             let _ = writeln!(
                 err,
-                "waiting up to {} s for {}...",
-                p.timeout.as_secs(),
-                self.what
+                "{}",
+                tr!(
+                    "wait-start",
+                    timeout = p.timeout.as_secs(),
+                    what = self.what.as_str()
+                )
             );
         }
         self.shown = true;

@@ -57,31 +57,33 @@ pub fn run(ctx: &mut Ctx, cmd: PinCmd) -> Result<u8, Failure> {
             if ctx.json {
                 crate::emit(json!({"pin": status_json(p), "puk": status_json(k)}));
             } else {
-                line("PIN", p);
-                line("PUK", k);
+                line(&tr!("label-pin"), crate::info::pin_text(p));
+                line(&tr!("label-puk"), crate::info::pin_text(k));
             }
             return Ok(if p == PinStatus::Blocked { 7 } else { 0 });
         }
         PinCmd::Verify => {
             ias.verify_pin(&pin(&first)?).map_err(fail)?;
-            "PIN verified"
+            ("PIN verified", tr!("pin-result-verified"))
         }
         PinCmd::Change => {
             let (old, new) = (pin(&first)?, pin(&second)?);
             ias.change_pin(&old, &new).map_err(fail)?;
-            "PIN changed"
+            ("PIN changed", tr!("pin-result-changed"))
         }
         PinCmd::Unblock => {
             let puk = Puk::new(first.as_deref().map_or("", |s| s.as_str())).map_err(fail)?;
             let new = pin(&second)?;
             ias.unblock_pin(&puk, &new).map_err(fail)?;
-            "PIN unblocked and replaced"
+            ("PIN unblocked and replaced", tr!("pin-result-unblocked"))
         }
     };
+    // JSON keeps its English result; the human line is in the user's language.
+    let (code, text) = done;
     if ctx.json {
-        crate::emit(json!({"result": done}));
+        crate::emit(json!({"result": code}));
     } else {
-        out!("{done}");
+        out!("{text}");
     }
     Ok(0)
 }

@@ -51,19 +51,21 @@ impl Secret {
         }
     }
 
-    fn prompt(self) -> &'static str {
+    /// Its name in the user's language ("holder PIN").
+    fn name(self) -> String {
         match self {
-            Secret::Pin => "holder PIN: ",
-            Secret::NewPin => "new holder PIN: ",
-            Secret::Puk => "PUK (unblocking code): ",
-            Secret::Fido2Pin => "FIDO2 PIN: ",
-            Secret::Fido2NewPin => "new FIDO2 PIN: ",
-            Secret::DesfireKey => "DESFire key (hex): ",
+            Secret::Pin => tr!("secret-pin"),
+            Secret::NewPin => tr!("secret-new-pin"),
+            Secret::Puk => tr!("secret-puk"),
+            Secret::Fido2Pin => tr!("secret-fido2-pin"),
+            Secret::Fido2NewPin => tr!("secret-fido2-new-pin"),
+            Secret::DesfireKey => tr!("secret-desfire-key"),
         }
     }
 
-    fn name(self) -> &'static str {
-        self.prompt().trim_end_matches(": ")
+    /// The prompt on the terminal ("holder PIN: ").
+    fn prompt(self) -> String {
+        format!("{} ", tr!("prompt", what = self.name()))
     }
 }
 
@@ -84,24 +86,30 @@ impl Secrets {
             PinFrom::Env => match std::env::var(what.env()) {
                 Ok(v) => Zeroizing::new(v),
                 Err(_) => {
-                    return Err(Failure::usage(format!(
-                        "--pin-from env: set {} to the {}",
-                        what.env(),
-                        what.name()
+                    return Err(Failure::usage(tr!(
+                        "secret-env-missing",
+                        var = what.env(),
+                        what = what.name()
                     )));
                 }
             },
             PinFrom::Stdin => {
                 // Capacity reserved up front so that the secret is not copied by regrowth.
                 let mut line = Zeroizing::new(String::with_capacity(256));
-                let n = std::io::stdin()
-                    .lock()
-                    .read_line(&mut line)
-                    .map_err(|e| Failure::new(1, format!("reading the {}: {e}", what.name())))?;
+                let n = std::io::stdin().lock().read_line(&mut line).map_err(|e| {
+                    Failure::new(
+                        1,
+                        tr!(
+                            "secret-read-failed",
+                            what = what.name(),
+                            error = e.to_string()
+                        ),
+                    )
+                })?;
                 if n == 0 {
-                    return Err(Failure::usage(format!(
-                        "--pin-from stdin: standard input ended before the {}",
-                        what.name()
+                    return Err(Failure::usage(tr!(
+                        "secret-stdin-ended",
+                        what = what.name()
                     )));
                 }
                 let trimmed = line.trim_end_matches(['\r', '\n']).len();
@@ -111,9 +119,10 @@ impl Secrets {
             PinFrom::Prompt => rpassword::prompt_password(what.prompt())
                 .map(Zeroizing::new)
                 .map_err(|e| {
-                    Failure::usage(format!(
-                        "cannot ask the {} on a terminal ({e}): use --pin-from stdin or --pin-from env",
-                        what.name()
+                    Failure::usage(tr!(
+                        "secret-no-terminal",
+                        what = what.name(),
+                        error = e.to_string()
                     ))
                 })?,
         };
@@ -124,16 +133,20 @@ impl Secrets {
     pub fn read_new(&mut self, what: Secret) -> Result<Zeroizing<String>, Failure> {
         let first = self.read(what)?;
         if self.from == PinFrom::Prompt {
-            let again = rpassword::prompt_password(format!("{} (again): ", what.name()))
-                .map(Zeroizing::new)
-                .map_err(|e| Failure::usage(format!("reading the {}: {e}", what.name())))?;
+            let again =
+                rpassword::prompt_password(format!("{} ", tr!("prompt-again", what = what.name())))
+                    .map(Zeroizing::new)
+                    .map_err(|e| {
+                        Failure::usage(tr!(
+                            "secret-read-failed",
+                            what = what.name(),
+                            error = e.to_string()
+                        ))
+                    })?;
             let same =
                 first.len() == again.len() && bool::from(first.as_bytes().ct_eq(again.as_bytes()));
             if !same {
-                return Err(Failure::usage(format!(
-                    "the two {}s differ: nothing was sent to the card",
-                    what.name()
-                )));
+                return Err(Failure::usage(tr!("secret-differ", what = what.name())));
             }
         }
         Ok(first)

@@ -126,6 +126,15 @@ fn card_page_in_french_and_english_with_the_certificate_timeline() {
     let (status, head, page) = g.get("");
     assert_eq!(status, 200);
     assert!(page.contains("<html lang=\"fr\">") && page.contains("Gestion de la carte CPS"));
+    // The page's words in French, from the command's catalogue (i18n/fr/cps.ftl): in the
+    // HTML and in the script's data block, with the placeholders the script fills in.
+    for text in [
+        "Mise à jour",
+        "Code de déblocage (PUK)",
+        "\"tries_left\":\"{n} essai(s) restant(s)\"",
+    ] {
+        assert!(page.contains(text), "{text:?}");
+    }
     // The strict policy, and no CORS.
     assert!(
         head.contains("content-security-policy: default-src 'none'; script-src 'self';"),
@@ -141,6 +150,9 @@ fn card_page_in_french_and_english_with_the_certificate_timeline() {
         g.base, g.authority
     ));
     assert!(english.contains("<html lang=\"en\">") && english.contains("CPS card management"));
+    for text in ["Unblocking code (PUK)", "\"tries_left\":\"{n} tries left\""] {
+        assert!(english.contains(text), "{text:?}");
+    }
     // Every label in English, the update service offered in its field.
     assert!(
         english.contains(

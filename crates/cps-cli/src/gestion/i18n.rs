@@ -1,27 +1,11 @@
-//! The page's words in French and English, chosen from the browser's `Accept-Language`.
+//! The page's words in French and English, chosen from the browser's `Accept-Language`, from
+//! the same catalogue as the command's (`page-KEY` messages of `i18n/{en,fr}/cps.ftl`).
 //!
 //! The page is a fixed HTML file with `{{key}}` placeholders replaced here (HTML-escaped);
 //! the words its script needs (verdicts, errors) go into the page as one JSON data block,
 //! escaped so that it cannot close its `<script>` element.
 
-/// A language of the page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    /// Français.
-    Fr,
-    /// English.
-    En,
-}
-
-impl Lang {
-    /// The `lang` attribute.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Fr => "fr",
-            Lang::En => "en",
-        }
-    }
-}
+pub use crate::i18n::Lang;
 
 /// The language of an `Accept-Language` header: the preferred of French and English (by
 /// weight, then order); French when the browser names neither.
@@ -51,206 +35,21 @@ pub fn choose(accept: Option<&str>) -> Lang {
     best.map_or(Lang::Fr, |(_, l)| l)
 }
 
-/// Every string of the page: key, French, English.
-const STRINGS: &[(&str, &str, &str)] = &[
-    ("title", "Gestion de la carte CPS", "CPS card management"),
-    ("tab_card", "Carte", "Card"),
-    ("tab_pin", "Code PIN", "PIN"),
-    ("tab_update", "Mise à jour", "Update"),
-    ("tab_fido2", "FIDO2", "FIDO2"),
-    (
-        "no_card",
-        "Aucune carte : insérez la carte CPS.",
-        "No card: insert the CPS card.",
-    ),
-    ("loading", "Lecture de la carte…", "Reading the card…"),
-    ("generation", "Génération", "Generation"),
-    ("family", "Type de carte", "Card type"),
-    ("serial", "Numéro de carte", "Card number"),
-    ("holder", "Titulaire", "Holder"),
-    ("national_id", "Identifiant national", "National identifier"),
-    ("profession", "Profession", "Profession"),
-    ("speciality", "Spécialité", "Speciality"),
-    ("pin_state", "Code PIN", "PIN"),
-    (
-        "puk_state",
-        "Code de déblocage (PUK)",
-        "Unblocking code (PUK)",
-    ),
-    ("tries_left", "{n} essai(s) restant(s)", "{n} tries left"),
-    ("verified", "vérifié", "verified"),
-    ("blocked", "BLOQUÉ", "BLOCKED"),
-    ("certificates", "Certificats", "Certificates"),
-    ("timeline_issued", "émis", "issued"),
-    ("timeline_renewal", "renouvellement", "renewal"),
-    ("timeline_expiry", "expiration", "expiry"),
-    ("timeline_today", "aujourd'hui", "today"),
-    (
-        "valid_until",
-        "valide jusqu'au {date}",
-        "valid until {date}",
-    ),
-    (
-        "renewal_due",
-        "renouvellement disponible (valide jusqu'au {date})",
-        "renewal available (valid until {date})",
-    ),
-    ("expired", "expiré (le {date})", "expired (on {date})"),
-    (
-        "not_yet_valid",
-        "pas encore valide (à partir du {date})",
-        "not yet valid (from {date})",
-    ),
-    (
-        "test_pki",
-        "certificats de TEST (jamais en production)",
-        "TEST certificates (never in production)",
-    ),
-    ("situations", "Situations d'exercice", "Practice situations"),
-    (
-        "situations_help",
-        "Lues avec le code PIN (données de facturation).",
-        "Read with the PIN (billing data).",
-    ),
-    ("show_situations", "Afficher", "Show"),
-    ("structure", "Structure", "Structure"),
-    ("practice_mode", "Mode d'exercice", "Practice mode"),
-    ("sector", "Secteur d'activité", "Activity sector"),
-    ("city", "Ville", "City"),
-    ("pin", "Code PIN", "PIN"),
-    (
-        "new_pin",
-        "Nouveau code PIN (4 à 8 chiffres)",
-        "New PIN (4 to 8 digits)",
-    ),
-    (
-        "new_pin_again",
-        "Nouveau code PIN, à nouveau",
-        "New PIN, again",
-    ),
-    ("puk", "Code de déblocage (PUK)", "Unblocking code (PUK)"),
-    ("change_pin", "Changer le code PIN", "Change the PIN"),
-    ("unblock_pin", "Débloquer le code PIN", "Unblock the PIN"),
-    ("pin_changed", "Code PIN changé.", "PIN changed."),
-    (
-        "pin_unblocked",
-        "Code PIN débloqué et remplacé.",
-        "PIN unblocked and replaced.",
-    ),
-    (
-        "pins_differ",
-        "Les deux nouveaux codes diffèrent : rien n'a été envoyé à la carte.",
-        "The two new PINs differ: nothing was sent to the card.",
-    ),
-    (
-        "pin_format",
-        "Le code doit comporter 4 à 8 chiffres : rien n'a été envoyé à la carte.",
-        "The PIN must have 4 to 8 digits: nothing was sent to the card.",
-    ),
-    (
-        "wrong_pin",
-        "Code erroné : {n} essai(s) restant(s).",
-        "Wrong code: {n} tries left.",
-    ),
-    ("now_blocked", "Code bloqué.", "Code blocked."),
-    (
-        "pin_once",
-        "Le code est envoyé une seule fois à la carte ; il n'est ni enregistré ni affiché.",
-        "The code goes to the card once; it is never stored nor shown.",
-    ),
-    ("update_service", "Service de mise à jour", "Update service"),
-    ("usage_authentication", "authentification", "authentication"),
-    ("usage_signature", "signature", "signature"),
-    ("start_update", "Lancer la mise à jour", "Start the update"),
-    (
-        "update_help",
-        "Vous pouvez fermer la page ou retirer la carte : la prochaine mise à jour reprendra.",
-        "You may close the page or pull the card: the next update resumes.",
-    ),
-    (
-        "up_to_date",
-        "Carte à jour (mise à jour n° {seq}).",
-        "The card is up to date (update {seq}).",
-    ),
-    (
-        "updated",
-        "Mise à jour terminée : {steps} étape(s), la carte est à la mise à jour n° {seq}.",
-        "Update done: {steps} step(s), the card is at update {seq}.",
-    ),
-    ("update_running", "Mise à jour en cours…", "Update running…"),
-    (
-        "fido2_absent",
-        "Pas d'applet FIDO2 sur cette carte (CPS4 uniquement).",
-        "No FIDO2 applet on this card (CPS4 only).",
-    ),
-    (
-        "fido2_blank",
-        "Applet FIDO2 vierge : choisissez son code PIN.",
-        "Blank FIDO2 applet: choose its PIN.",
-    ),
-    (
-        "fido2_enrolled",
-        "Code PIN FIDO2 défini, {n} essai(s) restant(s).",
-        "FIDO2 PIN set, {n} tries left.",
-    ),
-    ("fido2_pin", "Code PIN FIDO2", "FIDO2 PIN"),
-    (
-        "fido2_new_pin",
-        "Nouveau code PIN FIDO2 (4 caractères ou plus)",
-        "New FIDO2 PIN (4 characters or more)",
-    ),
-    (
-        "enroll",
-        "Enrôler (définir le code PIN)",
-        "Enrol (set the PIN)",
-    ),
-    ("enrolled_ok", "Code PIN FIDO2 défini.", "FIDO2 PIN set."),
-    (
-        "list_credentials",
-        "Lister les identifiants",
-        "List the credentials",
-    ),
-    (
-        "no_credentials",
-        "Aucun identifiant enregistré.",
-        "No credential stored.",
-    ),
-    ("delete", "Supprimer", "Delete"),
-    ("deleted", "Identifiant supprimé.", "Credential deleted."),
-    (
-        "reset",
-        "Réinitialiser l'applet FIDO2",
-        "Reset the FIDO2 applet",
-    ),
-    (
-        "reset_confirm",
-        "Tapez EFFACER pour confirmer : tous les identifiants et le code PIN FIDO2 seront perdus.",
-        "Type ERASE to confirm: every credential and the FIDO2 PIN will be lost.",
-    ),
-    ("reset_word", "EFFACER", "ERASE"),
-    (
-        "reset_done",
-        "Applet FIDO2 réinitialisée.",
-        "FIDO2 applet reset.",
-    ),
-    ("error", "Erreur", "Error"),
-    ("simulated", "CARTE SIMULÉE", "SIMULATED CARD"),
-    (
-        "closed",
-        "Le service s'est arrêté : relancez « cps gestion ».",
-        "The service stopped: run `cps gestion` again.",
-    ),
-];
+/// The placeholders the page's script fills in itself (`{n}` tries left...).
+const SCRIPT_ARGS: &[&str] = &["n", "date", "seq", "steps"];
 
-/// The string `key` in `lang` (the key itself when unknown, which tests catch).
-pub fn get(lang: Lang, key: &str) -> &'static str {
-    STRINGS
+/// The string `key` of the page in `lang`: the catalogue's message `page-KEY`, its
+/// arguments left as `{n}`, `{date}`... for the script (empty when unknown, which tests catch).
+pub fn get(lang: Lang, key: &str) -> String {
+    let id = format!("page-{key}");
+    if !crate::i18n::has(lang, &id) {
+        return String::new();
+    }
+    let args: Vec<(&str, fluent_bundle::FluentValue<'_>)> = SCRIPT_ARGS
         .iter()
-        .find(|(k, _, _)| *k == key)
-        .map_or("", |(_, fr, en)| match lang {
-            Lang::Fr => fr,
-            Lang::En => en,
-        })
+        .map(|a| (*a, format!("{{{a}}}").into()))
+        .collect();
+    crate::i18n::text_in(lang, &id, &args)
 }
 
 /// HTML-escapes text for an element or a quoted attribute.
@@ -287,7 +86,7 @@ pub fn render(template: &str, lang: Lang, update_server: &str) -> String {
             "lang" => out.push_str(lang.code()),
             "update_server" => out.push_str(&escape(update_server)),
             "strings" => out.push_str(&strings_json(lang)),
-            key => out.push_str(&escape(get(lang, key))),
+            key => out.push_str(&escape(&get(lang, key))),
         }
         rest = after.get(end + 2..).unwrap_or("");
     }
@@ -297,9 +96,9 @@ pub fn render(template: &str, lang: Lang, update_server: &str) -> String {
 
 /// Every string as a JSON object, safe inside a `<script type="application/json">` element.
 fn strings_json(lang: Lang) -> String {
-    let map: serde_json::Map<String, serde_json::Value> = STRINGS
+    let map: serde_json::Map<String, serde_json::Value> = crate::i18n::page_keys()
         .iter()
-        .map(|(k, _, _)| ((*k).to_owned(), get(lang, k).into()))
+        .map(|k| ((*k).to_owned(), get(lang, k).into()))
         .collect();
     serde_json::Value::Object(map)
         .to_string()
@@ -366,5 +165,9 @@ mod tests {
         assert!(html.contains("&quot;&gt;&lt;script&gt;"), "{html}");
         assert!(!html.contains("</script><"), "{html}");
         assert!(render("{{title}}", Lang::Fr, "").contains("Gestion"));
+        // The script's placeholders stay for the script.
+        assert_eq!(get(Lang::En, "tries_left"), "{n} tries left");
+        assert_eq!(get(Lang::Fr, "valid_until"), "valide jusqu'au {date}");
+        assert!(strings_json(Lang::Fr).contains("\"tab_update\":\"Mise à jour\""));
     }
 }

@@ -1,0 +1,328 @@
+# The words of the `cps` command in English. The French catalogue (../fr/cps.ftl) defines the
+# same messages: a test fails when one is missing. Message ids: kebab-case, grouped by where
+# they are used. JSON output never uses these (stable English keys and codes).
+
+## Secrets (src/secret.rs)
+
+secret-pin = holder PIN
+secret-new-pin = new holder PIN
+secret-puk = PUK (unblocking code)
+secret-fido2-pin = FIDO2 PIN
+secret-fido2-new-pin = new FIDO2 PIN
+secret-desfire-key = DESFire key (hex)
+# A prompt on the terminal: "holder PIN:" (the code adds one space).
+prompt = { $what }:
+prompt-again = { $what } (again):
+secret-env-missing = --pin-from env: set { $var } to the { $what }
+secret-read-failed = reading the { $what }: { $error }
+secret-stdin-ended = --pin-from stdin: standard input ended before the { $what }
+secret-no-terminal = cannot ask the { $what } on a terminal ({ $error }): use --pin-from stdin or --pin-from env
+secret-differ = the two { $what }s differ: nothing was sent to the card
+
+## Errors and advice (src/main.rs, src/advice.rs)
+
+error-wrong-pin = wrong PIN ({ $sw }): { $n } tries left
+error-wrong-pin-now-blocked = wrong PIN ({ $sw }): 0 tries left (the PIN is now blocked)
+error-pin-blocked = PIN blocked (6983)
+error-wrong-puk = wrong PUK ({ $sw }): { $n } tries left
+error-wrong-puk-now-blocked = wrong PUK ({ $sw }): 0 tries left (the PUK is now blocked)
+error-puk-blocked = PUK blocked (6983): the PIN can no longer be unblocked
+error-with-advice = { $message }: { $advice }
+error-partly-unread = part of the card could not be read ({ $what })
+ctrl-c = Ctrl-C: stopping after the current card command (Ctrl-C again to quit at once)
+advice-pcsc-library = readers need the PC/SC library and service: install the Debian packages libpcsclite1 and pcscd (`apt-get install libpcsclite1 pcscd`); the simulated card works without them (commands without --reader)
+advice-start-pcscd = start pcscd (e.g. `systemctl start pcscd.socket`)
+advice-pcscd-again = start pcscd again and retry
+advice-no-reader = plug one in, or use the simulator (--sim cps4)
+advice-see-readers = see `cps readers`
+advice-insert-card = insert the card
+advice-card-reset = run the command again (it selects the application again)
+advice-reinsert = reinsert the card
+advice-insert-any = insert a card (see `cps readers`)
+advice-not-cps = insert a CPS3 or CPS4 card, or check the reader
+advice-unblock = unblock it with the PUK (cps pin unblock)
+advice-ask-again = the library never retries: ask the holder again
+advice-replace-card = the card must be replaced
+advice-check-puk = check the unblocking code sent with the card
+advice-verify-first = verify the PIN first
+advice-see-certs = see the keys and certificates with `cps certs`
+advice-contact-reader = insert the card in a contact reader
+
+## Card selection (src/opts.rs)
+
+sim-notice-asked = SIMULATED CARD, not a real card: { $origin } (--sim)
+sim-notice-no-pcsc = SIMULATED CARD, not a real card: { $origin }, used because no PC/SC service runs (start pcscd for a real card)
+replay-notice = REPLAYED TRACE, not a card: the answers come from { $file }
+wait-card-in = a card in { $reader }
+wait-any-reader = a card in any reader
+wait-progress = waiting for { $what }... { $elapsed } s / { $timeout } s (Ctrl-C to give up)
+wait-start = waiting up to { $timeout } s for { $what }...
+no-reader-found = no smart-card reader found (the PC/SC service runs): plug a reader in, or use the built-in simulated card with --sim cps4
+no-card-in-readers = no card in any reader{ $readers }: insert the card (--wait waits for it), or use the built-in simulated card with --sim cps4
+several-cards = { $count } readers hold a card: { $readers }; choose one with --reader NAME or --reader NUMBER (`cps readers` lists them)
+
+## cps info, cps identity, cps pin (src/info.rs, src/pin.rs)
+
+label-card = card
+label-atr = ATR
+label-interface = interface
+label-generation = generation
+label-family = family
+label-serial = serial
+label-holder = holder
+label-pin = PIN
+label-puk = PUK
+label-certificates = certificates
+label-card-family = card family
+label-national-id = national id
+label-profession = profession
+label-speciality = speciality
+label-student = student
+label-situations = situations
+label-situation = situation { $index }
+generation-from = { $generation } (from { $source })
+detected-by-atr = the ATR
+detected-by-efatr = EF.ATR
+detected-by-chipdoc = the ChipDoc applet answering on logical channel 1
+presence-present = present, { $what }
+presence-other = { $state }: { $reason }
+state-absent = absent
+state-not-checked = not checked
+state-failed = failed
+fido2-enrolled = enrolled
+fido2-blank = blank
+cert-unreadable = { $label }: unreadable ({ $reason })
+test-pki-notice = (certificates of the cps-rs TEST PKI: never trust them outside tests)
+renewal-valid = valid until { $until } ({ $days } days left)
+renewal-due = valid until { $until } ({ $days } days left), RENEWAL DUE ({ $why })
+renewal-expired = EXPIRED on { $until } ({ $days } days ago)
+renewal-not-yet-valid = NOT YET VALID (in { $days } days)
+reason-expires-soon = expires soon
+reason-three-year-mark = three-year mark
+usage-authentication = authentication
+usage-signature = signature
+usage-other = other
+pin-verified = verified
+pin-not-verified = not verified, { $n } tries left
+pin-blocked = blocked
+# Used inside sentences; English keeps "1 tries left" as before (scripts may match it).
+pin-tries-left = { $n } tries left
+yes = yes
+national-id-type = { $id } (type { $kind })
+situations-not-read = not read (billing data: `{ $command } --situations` asks the PIN)
+situation-structure = , structure { $id }
+pin-result-verified = PIN verified
+pin-result-changed = PIN changed
+pin-result-unblocked = PIN unblocked and replaced
+
+## cps doctor (src/info.rs; the checks come typed from cps::doctor)
+
+doctor-tag-ok = [ ok ]
+doctor-tag-warning = [warn]
+doctor-tag-failure = [FAIL]
+doctor-tag-not-checked = [ -- ]
+doctor-line = { $tag } { $item }: { $detail }
+doctor-summary = { $ok } ok, { $warnings } warning(s), { $failures } failure(s), { $not_checked } not checked
+doctor-item-pcsc = PC/SC service
+doctor-item-readers = readers
+doctor-item-reader = reader { $name }
+doctor-item-contactless = contactless reader
+doctor-item-card = card
+doctor-item-generation = card generation
+doctor-item-iasecc = IAS-ECC application
+doctor-item-pin = holder PIN
+doctor-item-certificates = certificates
+doctor-item-certificates-readable = certificates readable
+doctor-item-certificate = certificate { $label } ({ $usage })
+doctor-item-fido2 = FIDO2 applet
+doctor-item-desfire = DESFire
+doctor-simulator = built-in simulator in use: the PC/SC stack was not used (run `cps doctor --reader auto` with the card in a reader to check it)
+doctor-lost-card = lost the card: { $error }
+doctor-pcscd-reachable = pcscd reachable
+doctor-no-reader = no smart-card reader found
+doctor-reader-card = card present, { $interface } interface
+doctor-reader-empty = no card (its interface shows once a card is in it)
+doctor-no-contactless = no card seen through a contactless interface: the DESFire side (building access) of the CPS4 was not reached
+doctor-card-found = { $origin }, { $interface } interface
+doctor-cps4 = CPS4
+doctor-cps3 = CPS3: no FIDO2 applet, and its contactless side (MIFARE Classic) is not carried over to CPS4
+doctor-iasecc = { $family } card { $serial } of { $holder } ({ $national_id })
+doctor-pin-few-tries = { $n } tries left (wrong PINs were typed)
+doctor-no-certificate = no certificate on the card
+doctor-certificates-count = { $readable } readable, { $unreadable } unreadable
+doctor-cert-valid = valid until { $until } ({ $days } days left)
+doctor-cert-renewal-due = valid until { $until } ({ $days } days left): renewal due ({ $why })
+doctor-reason-three-year-mark = three-year mark of CPS4 certificates
+doctor-cert-expired = expired on { $until } ({ $days } days ago)
+doctor-cert-not-yet-valid = not valid before { $from } ({ $days } days)
+doctor-fido2-enrolled = enrolled ({ $tries } PIN tries left), { $versions }
+doctor-fido2-blank = blank (no FIDO2 PIN yet), { $versions }
+doctor-fido2-not-on-cps3 = CPS3 card: no FIDO2 applet expected ({ $why })
+doctor-desfire = { $generation }, UID { $uid }, { $applications } applications
+doctor-desfire-classic = { $why }; this card relies on MIFARE Classic, which CPS4 drops: a CPS3 cannot open this door, use a CPS4
+doctor-action-insert-card = insert the card (or wait for it: { $command } --wait 30)
+doctor-action-close-exclusive = close the application that holds the card exclusively
+doctor-action-choose-reader = choose a reader listed by `cps readers`
+doctor-action-check-reader = check the reader and the card, then run `{ $command }` again
+doctor-action-reinsert = reinsert the card and run `{ $command }` again
+doctor-action-install-pcscd = install and start pcscd: `apt-get install pcscd && systemctl start pcscd.socket`
+doctor-action-plug-reader = plug in a CCID reader (contact for IAS-ECC and FIDO2, contactless for the DESFire badge)
+doctor-action-present-contactless = present the CPS4 to a contactless reader and run `cps doctor --reader NAME` on it
+doctor-action-order-cps4 = order the CPS4 replacement; move badge readers to DESFire
+doctor-action-unblock = unblock it with the PUK: cps pin unblock
+doctor-action-ask-holder = the next correct PIN resets the counter; ask the holder before trying
+doctor-action-reissue = the card must be re-issued (contact the ANS)
+doctor-action-insert-contact = insert a CPS3 or CPS4 card through the contact interface
+doctor-action-check-cps4 = a CPS4 carries a FIDO2 applet: check that this is a CPS4 through the contact interface
+doctor-action-enroll-fido2 = enroll it: cps fido2 enroll
+doctor-action-replace-badge = replace the badge by a CPS4 and the door readers' MIFARE Classic keys by DESFire ones
+doctor-action-present-cps4 = present a CPS4 to the contactless reader
+doctor-action-present-again = present the card again, holding it still on the reader
+doctor-action-renew = renew the certificates (remote update) before they expire
+doctor-action-order-card = the card's certificates must be renewed: order a new card
+doctor-action-check-clock = check the computer's clock
+
+## Help (src/help.rs): set on the clap command at run time
+
+help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)
+help-usage = Usage:
+help-commands = Commands
+help-options = Options
+help-arguments = Arguments
+help-card-selection = Card selection
+help-secrets = Secrets (never on the command line)
+help-flag-help = Print help (-h: summary, --help: details)
+help-flag-version = Print version
+help-subcommand-help = Print this message or the help of the given subcommand(s)
+help-global-hint = Global options (--reader, --sim, --wait, --json, --pin-from...): `cps --help`.
+help-after =
+    Card selection: without --reader, the card in the reader holding one (refused when several
+    or none do); the built-in simulated card only with --sim cps3|cps4 (--persona, --contactless)
+    or when no PC/SC service runs, and its output says so first. --reader NAME|N|PART picks a
+    reader by name, number or unique part of its name; --wait [SECONDS] waits for the card.
+
+    PINs, PUKs and keys are never taken from the command line: they are asked on the terminal
+    without echo (default), or read from stdin (--pin-from stdin, one line per secret) or from
+    the environment (--pin-from env: CPS_PIN, CPS_NEW_PIN, CPS_PUK, CPS_FIDO2_PIN,
+    CPS_FIDO2_NEW_PIN, CPS_DESFIRE_KEY).
+
+    Exit codes: 0 success; 1 other failure; 2 usage error (nothing sent to the card); 3 no PC/SC
+    service, no reader or no card (also pulled, pcscd stopped, no answer); 4 reader busy (or the
+    card reset by another application); 5 the card refused a command; 6 wrong PIN/PUK;
+    7 PIN/PUK blocked; 8 verification failed (signature, chain, auth-test, DESFire); 9 `cps
+    doctor` found a failure.
+help-arg-json = Machine-readable output (JSON on stdout, errors included)
+help-arg-verbose = More on stderr: -v the card used and a summary of the exchanges; -vv every APDU (secrets hidden) with its timing
+help-arg-trace = Write the APDUs exchanged with the card to FILE, secrets hidden, with timing: a transcript for a helpdesk ticket that `cps replay FILE` reads back
+help-arg-lang = Language of the messages: fr or en [default: from LC_ALL, LC_MESSAGES, LANG]
+help-arg-reader = Use the card in this PC/SC reader: its name, its number in `cps readers` (0, 1...), a unique part of its name, or `auto` (the first reader holding a card). Without it: the one reader holding a card
+help-arg-sim = Use the built-in simulated card, cps3 or cps4 (never chosen on its own while a PC/SC service runs)
+help-arg-persona = Holder persona of the simulated card (see `cps sim list`) [default: dr-martin]
+help-arg-contactless = Power the simulated card through its contactless interface (DESFire side)
+help-arg-wait = Wait up to SECONDS (default 30) for a card in the reader (any reader without --reader), with a progress indicator
+help-arg-timeout = Give up on a card that does not answer one command within SECONDS (PC/SC readers; default 20 for contact, 5 for contactless, 120 for on-card key generation)
+help-arg-at = Evaluate certificate validity at this date (YYYY-MM-DD, UTC) instead of now
+help-arg-pin-from = prompt: ask on the terminal without echo; stdin: one line per secret, in the order the command asks them; env: CPS_PIN, CPS_NEW_PIN, CPS_PUK, CPS_FIDO2_PIN, CPS_FIDO2_NEW_PIN, CPS_DESFIRE_KEY
+help-cmd-info = The card: generation, family, serial, ATR, applications, PIN tries, certificates
+help-cmd-identity = The holder: name, identifiers, profession; with --situations the practice situations (billing data, needs the PIN)
+help-cmd-certs = The card's certificates: list (default), export, verify the chain
+help-cmd-pin = The holder PIN: status, verify, change, unblock with the PUK
+help-cmd-sign = Sign a file with the card (SHA-256 of the file, signed by the card's key)
+help-cmd-verify = Verify a signature made by `cps sign`, with a certificate file or the card's
+help-cmd-auth-test = Challenge-response with the authentication key, verified with its certificate
+help-cmd-fido2 = The FIDO2 applet of the CPS4 (contact interface)
+help-cmd-desfire = The DESFire side of the CPS4 (contactless interface)
+help-cmd-doctor = The CPS4 migration checklist for this machine and this card
+help-cmd-update = Remote update ("télé mise à jour"): relay the card's pending update (new practice situations, renewed certificates) from an update service, with a progress bar. Safe to interrupt: nothing changes on the card before the final commit; run it again to resume
+help-cmd-update-server = The reference update authority (TEST keys and TEST PKI) over HTTP, its records and pending updates in SQLite; prints its URL and serves until interrupted. The JSON API is in docs/remote-update.md
+help-cmd-gestion = The card-management page: a local web page (French or English) showing the card and its certificates, changing or unblocking the PIN, running the remote update and enrolling FIDO2. Prints the page's URL (with this run's secret) first, opens the browser, and stops once the page has been closed for a while. See docs/gestion.md
+help-cmd-readers = List PC/SC readers, card presence, ATR and interface
+help-cmd-apdu = Send raw APDUs (hex) and print the responses with decoded status words
+help-cmd-sim = The simulated CPS cards (test cards without a physical card)
+help-cmd-completions = Shell completions on stdout, e.g. `cps completions bash > /etc/bash_completion.d/cps`
+help-cmd-man = Man pages generated from this command line: `cps man` prints cps(1) on stdout; `--dir DIR` writes cps.1 and one page per command (cps-info.1, ...) into DIR
+help-cmd-replay = Read back a trace (`--trace FILE`): without COMMAND, its exchanges decoded; with COMMAND (`cps replay FILE info`), that command run with the trace as the card (a secret is matched by length: give one of the same length)
+help-cmd-pin-status = PIN and PUK state, without spending a try (exit code 7 when the PIN is blocked)
+help-cmd-pin-verify = Verify the holder PIN (one try)
+help-cmd-pin-change = Change the holder PIN (asks the current PIN, then the new one)
+help-cmd-pin-unblock = Unblock the holder PIN with the PUK and set a new PIN (asks the PUK, then the new PIN)
+help-cmd-sim-list = List the simulated card profiles and holder personas
+
+## The gestion page (src/gestion/i18n.rs): `page-KEY` fills `{{KEY}}` of assets/index.html
+## and the words of assets/app.js (its t('KEY')); app.js replaces { $n }, { $date }...
+
+page-title = CPS card management
+page-tab_card = Card
+page-tab_pin = PIN
+page-tab_update = Update
+page-tab_fido2 = FIDO2
+page-no_card = No card: insert the CPS card.
+page-loading = Reading the card…
+page-generation = Generation
+page-family = Card type
+page-serial = Card number
+page-holder = Holder
+page-national_id = National identifier
+page-profession = Profession
+page-speciality = Speciality
+page-pin_state = PIN
+page-puk_state = Unblocking code (PUK)
+page-tries_left = { $n } tries left
+page-verified = verified
+page-blocked = BLOCKED
+page-certificates = Certificates
+page-timeline_issued = issued
+page-timeline_renewal = renewal
+page-timeline_expiry = expiry
+page-timeline_today = today
+page-valid_until = valid until { $date }
+page-renewal_due = renewal available (valid until { $date })
+page-expired = expired (on { $date })
+page-not_yet_valid = not yet valid (from { $date })
+page-test_pki = TEST certificates (never in production)
+page-situations = Practice situations
+page-situations_help = Read with the PIN (billing data).
+page-show_situations = Show
+page-structure = Structure
+page-practice_mode = Practice mode
+page-sector = Activity sector
+page-city = City
+page-pin = PIN
+page-new_pin = New PIN (4 to 8 digits)
+page-new_pin_again = New PIN, again
+page-puk = Unblocking code (PUK)
+page-change_pin = Change the PIN
+page-unblock_pin = Unblock the PIN
+page-pin_changed = PIN changed.
+page-pin_unblocked = PIN unblocked and replaced.
+page-pins_differ = The two new PINs differ: nothing was sent to the card.
+page-pin_format = The PIN must have 4 to 8 digits: nothing was sent to the card.
+page-wrong_pin = Wrong code: { $n } tries left.
+page-now_blocked = Code blocked.
+page-pin_once = The code goes to the card once; it is never stored nor shown.
+page-update_service = Update service
+page-usage_authentication = authentication
+page-usage_signature = signature
+page-start_update = Start the update
+page-update_help = You may close the page or pull the card: the next update resumes.
+page-up_to_date = The card is up to date (update { $seq }).
+page-updated = Update done: { $steps } step(s), the card is at update { $seq }.
+page-update_running = Update running…
+page-fido2_absent = No FIDO2 applet on this card (CPS4 only).
+page-fido2_blank = Blank FIDO2 applet: choose its PIN.
+page-fido2_enrolled = FIDO2 PIN set, { $n } tries left.
+page-fido2_pin = FIDO2 PIN
+page-fido2_new_pin = New FIDO2 PIN (4 characters or more)
+page-enroll = Enrol (set the PIN)
+page-enrolled_ok = FIDO2 PIN set.
+page-list_credentials = List the credentials
+page-no_credentials = No credential stored.
+page-delete = Delete
+page-deleted = Credential deleted.
+page-reset = Reset the FIDO2 applet
+page-reset_confirm = Type ERASE to confirm: every credential and the FIDO2 PIN will be lost.
+page-reset_word = ERASE
+page-reset_done = FIDO2 applet reset.
+page-error = Error
+page-simulated = SIMULATED CARD
+page-closed = The service stopped: run `cps gestion` again.

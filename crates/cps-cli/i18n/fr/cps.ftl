@@ -1,0 +1,335 @@
+# Les mots de la commande `cps` en français. Le catalogue anglais (../en/cps.ftl) définit les
+# mêmes messages : un test échoue s'il en manque un. La sortie JSON ne les utilise jamais.
+
+## Secrets (src/secret.rs)
+
+secret-pin = code PIN du porteur
+secret-new-pin = nouveau code PIN du porteur
+secret-puk = code de déblocage (PUK)
+secret-fido2-pin = code PIN FIDO2
+secret-fido2-new-pin = nouveau code PIN FIDO2
+secret-desfire-key = clé DESFire (hexadécimal)
+prompt = { $what } :
+prompt-again = { $what } (à nouveau) :
+secret-env-missing = --pin-from env : définissez { $var } ({ $what })
+secret-read-failed = lecture impossible ({ $what }) : { $error }
+secret-stdin-ended = --pin-from stdin : l'entrée standard s'est terminée avant la saisie attendue ({ $what })
+secret-no-terminal = impossible de demander sur un terminal : { $what } ({ $error }) ; utilisez --pin-from stdin ou --pin-from env
+secret-differ = les deux saisies diffèrent ({ $what }) : rien n'a été envoyé à la carte
+
+## Erreurs et conseils (src/main.rs, src/advice.rs)
+
+error-wrong-pin = code PIN erroné ({ $sw }) : { $n ->
+        [one] { $n } essai restant
+       *[other] { $n } essais restants
+    }
+error-wrong-pin-now-blocked = code PIN erroné ({ $sw }) : 0 essai restant (le code PIN est maintenant bloqué)
+error-pin-blocked = code PIN bloqué (6983)
+error-wrong-puk = code PUK erroné ({ $sw }) : { $n ->
+        [one] { $n } essai restant
+       *[other] { $n } essais restants
+    }
+error-wrong-puk-now-blocked = code PUK erroné ({ $sw }) : 0 essai restant (le PUK est maintenant bloqué)
+error-puk-blocked = PUK bloqué (6983) : le code PIN ne peut plus être débloqué
+error-with-advice = { $message } : { $advice }
+error-partly-unread = une partie de la carte n'a pas pu être lue ({ $what })
+ctrl-c = Ctrl-C : arrêt après la commande en cours sur la carte (Ctrl-C à nouveau pour quitter tout de suite)
+advice-pcsc-library = les lecteurs ont besoin de la bibliothèque et du service PC/SC : installez les paquets Debian libpcsclite1 et pcscd (`apt-get install libpcsclite1 pcscd`) ; la carte simulée fonctionne sans eux (commandes sans --reader)
+advice-start-pcscd = démarrez pcscd (par exemple `systemctl start pcscd.socket`)
+advice-pcscd-again = redémarrez pcscd et réessayez
+advice-no-reader = branchez un lecteur, ou utilisez le simulateur (--sim cps4)
+advice-see-readers = voir `cps readers`
+advice-insert-card = insérez la carte
+advice-card-reset = relancez la commande (elle sélectionne à nouveau l'application)
+advice-reinsert = réinsérez la carte
+advice-insert-any = insérez une carte (voir `cps readers`)
+advice-not-cps = insérez une carte CPS3 ou CPS4, ou vérifiez le lecteur
+advice-unblock = débloquez-le avec le PUK (cps pin unblock)
+advice-ask-again = la bibliothèque ne réessaie jamais : redemandez le code au porteur
+advice-replace-card = la carte doit être remplacée
+advice-check-puk = vérifiez le code de déblocage envoyé avec la carte
+advice-verify-first = vérifiez d'abord le code PIN
+advice-see-certs = voir les clés et certificats avec `cps certs`
+advice-contact-reader = insérez la carte dans un lecteur à contact
+
+## Choix de la carte (src/opts.rs)
+
+sim-notice-asked = CARTE SIMULÉE, pas une vraie carte : { $origin } (--sim)
+sim-notice-no-pcsc = CARTE SIMULÉE, pas une vraie carte : { $origin }, utilisée car aucun service PC/SC ne tourne (démarrez pcscd pour une vraie carte)
+replay-notice = TRACE REJOUÉE, pas une carte : les réponses viennent de { $file }
+wait-card-in = une carte dans { $reader }
+wait-any-reader = une carte dans un lecteur
+wait-progress = attente d'{ $what }... { $elapsed } s / { $timeout } s (Ctrl-C pour abandonner)
+wait-start = attente d'{ $what } pendant { $timeout } s au plus...
+no-reader-found = aucun lecteur de carte trouvé (le service PC/SC tourne) : branchez un lecteur, ou utilisez la carte simulée avec --sim cps4
+no-card-in-readers = aucune carte dans les lecteurs{ $readers } : insérez la carte (--wait l'attend), ou utilisez la carte simulée avec --sim cps4
+several-cards = { $count } lecteurs contiennent une carte : { $readers } ; choisissez-en un avec --reader NOM ou --reader NUMÉRO (`cps readers` les liste)
+
+## cps info, cps identity, cps pin (src/info.rs, src/pin.rs)
+
+label-card = carte
+label-atr = ATR
+label-interface = interface
+label-generation = génération
+label-family = type
+label-serial = numéro
+label-holder = porteur
+label-pin = code PIN
+label-puk = PUK
+label-certificates = certificats
+label-card-family = type de carte
+label-national-id = identifiant national
+label-profession = profession
+label-speciality = spécialité
+label-student = étudiant
+label-situations = situations
+label-situation = situation { $index }
+generation-from = { $generation } (d'après { $source })
+detected-by-atr = l'ATR
+detected-by-efatr = EF.ATR
+detected-by-chipdoc = l'applet ChipDoc qui répond sur le canal logique 1
+presence-present = présente, { $what }
+presence-other = { $state } : { $reason }
+state-absent = absente
+state-not-checked = non vérifiée
+state-failed = en échec
+fido2-enrolled = enrôlée
+fido2-blank = vierge
+cert-unreadable = { $label } : illisible ({ $reason })
+test-pki-notice = (certificats de l'IGC de TEST de cps-rs : ne jamais leur faire confiance hors des tests)
+renewal-valid = valide jusqu'au { $until } ({ $days } jours restants)
+renewal-due = valide jusqu'au { $until } ({ $days } jours restants), RENOUVELLEMENT À FAIRE ({ $why })
+renewal-expired = EXPIRÉ le { $until } (il y a { $days } jours)
+renewal-not-yet-valid = PAS ENCORE VALIDE (dans { $days } jours)
+reason-expires-soon = expire bientôt
+reason-three-year-mark = cap des trois ans
+usage-authentication = authentification
+usage-signature = signature
+usage-other = autre
+pin-verified = vérifié
+pin-not-verified = non vérifié, { pin-tries-left }
+pin-blocked = bloqué
+pin-tries-left = { $n ->
+        [one] { $n } essai restant
+       *[other] { $n } essais restants
+    }
+yes = oui
+national-id-type = { $id } (type { $kind })
+situations-not-read = non lues (données de facturation : `{ $command } --situations` demande le code PIN)
+situation-structure = , structure { $id }
+pin-result-verified = Code PIN vérifié
+pin-result-changed = Code PIN changé
+pin-result-unblocked = Code PIN débloqué et remplacé
+
+## cps doctor (src/info.rs ; les vérifications viennent typées de cps::doctor)
+
+doctor-tag-ok = [ ok ]
+doctor-tag-warning = [ !! ]
+doctor-tag-failure = [ÉCHEC]
+doctor-tag-not-checked = [ -- ]
+doctor-line = { $tag } { $item } : { $detail }
+doctor-summary = { $ok } ok, { $warnings } avertissement(s), { $failures } échec(s), { $not_checked } non vérifié(s)
+doctor-item-pcsc = service PC/SC
+doctor-item-readers = lecteurs
+doctor-item-reader = lecteur { $name }
+doctor-item-contactless = lecteur sans contact
+doctor-item-card = carte
+doctor-item-generation = génération de la carte
+doctor-item-iasecc = application IAS-ECC
+doctor-item-pin = code PIN du porteur
+doctor-item-certificates = certificats
+doctor-item-certificates-readable = certificats lisibles
+doctor-item-certificate = certificat { $label } ({ $usage })
+doctor-item-fido2 = applet FIDO2
+doctor-item-desfire = DESFire
+doctor-simulator = simulateur intégré utilisé : la pile PC/SC n'a pas servi (lancez `cps doctor --reader auto` avec la carte dans un lecteur pour la vérifier)
+doctor-lost-card = carte perdue : { $error }
+doctor-pcscd-reachable = pcscd répond
+doctor-no-reader = aucun lecteur de carte trouvé
+doctor-reader-card = carte présente, interface { $interface }
+doctor-reader-empty = pas de carte (son interface s'affiche une fois la carte insérée)
+doctor-no-contactless = aucune carte vue par une interface sans contact : le côté DESFire (accès aux bâtiments) de la CPS4 n'a pas été atteint
+doctor-card-found = { $origin }, interface { $interface }
+doctor-cps4 = CPS4
+doctor-cps3 = CPS3 : pas d'applet FIDO2, et son côté sans contact (MIFARE Classic) n'est pas repris par la CPS4
+doctor-iasecc = carte { $family } n° { $serial } de { $holder } ({ $national_id })
+doctor-pin-few-tries = { pin-tries-left } (des codes erronés ont été saisis)
+doctor-no-certificate = aucun certificat sur la carte
+doctor-certificates-count = { $readable } lisible(s), { $unreadable } illisible(s)
+doctor-cert-valid = valide jusqu'au { $until } ({ $days } jours restants)
+doctor-cert-renewal-due = valide jusqu'au { $until } ({ $days } jours restants) : renouvellement à faire ({ $why })
+doctor-reason-three-year-mark = cap des trois ans des certificats CPS4
+doctor-cert-expired = expiré le { $until } (il y a { $days } jours)
+doctor-cert-not-yet-valid = pas valide avant le { $from } (dans { $days } jours)
+doctor-fido2-enrolled = enrôlée ({ $tries } essais de code PIN restants), { $versions }
+doctor-fido2-blank = vierge (pas encore de code PIN FIDO2), { $versions }
+doctor-fido2-not-on-cps3 = carte CPS3 : pas d'applet FIDO2 attendue ({ $why })
+doctor-desfire = { $generation }, UID { $uid }, { $applications } application(s)
+doctor-desfire-classic = { $why } ; cette carte repose sur MIFARE Classic, abandonné par la CPS4 : une CPS3 ne peut pas ouvrir cette porte, utilisez une CPS4
+doctor-action-insert-card = insérez la carte (ou attendez-la : { $command } --wait 30)
+doctor-action-close-exclusive = fermez l'application qui tient la carte en exclusivité
+doctor-action-choose-reader = choisissez un lecteur listé par `cps readers`
+doctor-action-check-reader = vérifiez le lecteur et la carte, puis relancez `{ $command }`
+doctor-action-reinsert = réinsérez la carte et relancez `{ $command }`
+doctor-action-install-pcscd = installez et démarrez pcscd : `apt-get install pcscd && systemctl start pcscd.socket`
+doctor-action-plug-reader = branchez un lecteur CCID (à contact pour IAS-ECC et FIDO2, sans contact pour le badge DESFire)
+doctor-action-present-contactless = présentez la CPS4 à un lecteur sans contact et lancez `cps doctor --reader NOM` sur celui-ci
+doctor-action-order-cps4 = commandez la CPS4 de remplacement ; passez les lecteurs de badge à DESFire
+doctor-action-unblock = débloquez-le avec le PUK : cps pin unblock
+doctor-action-ask-holder = le prochain code correct remet le compteur à zéro ; demandez au porteur avant d'essayer
+doctor-action-reissue = la carte doit être rééditée (contactez l'ANS)
+doctor-action-insert-contact = insérez une carte CPS3 ou CPS4 par l'interface à contact
+doctor-action-check-cps4 = une CPS4 porte une applet FIDO2 : vérifiez qu'il s'agit bien d'une CPS4, par l'interface à contact
+doctor-action-enroll-fido2 = enrôlez-la : cps fido2 enroll
+doctor-action-replace-badge = remplacez le badge par une CPS4 et les clés MIFARE Classic des lecteurs de porte par des clés DESFire
+doctor-action-present-cps4 = présentez une CPS4 au lecteur sans contact
+doctor-action-present-again = présentez la carte à nouveau, sans la bouger sur le lecteur
+doctor-action-renew = renouvelez les certificats (mise à jour à distance) avant leur expiration
+doctor-action-order-card = les certificats de la carte doivent être renouvelés : commandez une nouvelle carte
+doctor-action-check-clock = vérifiez l'horloge de l'ordinateur
+
+## Aide (src/help.rs) : posée sur la commande clap à l'exécution
+
+help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
+help-usage = Utilisation :
+help-commands = Commandes
+help-options = Options
+help-arguments = Arguments
+help-card-selection = Choix de la carte
+help-secrets = Secrets (jamais sur la ligne de commande)
+help-flag-help = Afficher l'aide (-h : résumé, --help : détails)
+help-flag-version = Afficher la version
+help-subcommand-help = Afficher ce message ou l'aide des commandes données
+help-global-hint = Options globales (--reader, --sim, --wait, --json, --pin-from...) : `cps --help`.
+help-after =
+    Choix de la carte : sans --reader, la carte du lecteur qui en contient une (refusé si
+    plusieurs lecteurs en contiennent ou aucun) ; la carte simulée intégrée seulement avec
+    --sim cps3|cps4 (--persona, --contactless) ou quand aucun service PC/SC ne tourne, et sa
+    sortie le dit en premier. --reader NOM|N|PARTIE choisit un lecteur par son nom, son numéro
+    ou une partie unique de son nom ; --wait [SECONDES] attend la carte.
+
+    Les codes PIN, PUK et les clés ne sont jamais pris sur la ligne de commande : ils sont
+    demandés sur le terminal sans écho (par défaut), ou lus sur l'entrée standard (--pin-from
+    stdin, une ligne par secret) ou dans l'environnement (--pin-from env : CPS_PIN, CPS_NEW_PIN,
+    CPS_PUK, CPS_FIDO2_PIN, CPS_FIDO2_NEW_PIN, CPS_DESFIRE_KEY).
+
+    Codes de sortie : 0 succès ; 1 autre échec ; 2 erreur d'utilisation (rien n'est envoyé à la
+    carte) ; 3 pas de service PC/SC, de lecteur ou de carte (aussi carte retirée, pcscd arrêté,
+    pas de réponse) ; 4 lecteur occupé (ou carte réinitialisée par une autre application) ; 5 la
+    carte a refusé une commande ; 6 code PIN/PUK erroné ; 7 code PIN/PUK bloqué ; 8 vérification
+    en échec (signature, chaîne, auth-test, DESFire) ; 9 `cps doctor` a trouvé un échec.
+help-arg-json = Sortie pour les programmes (JSON sur la sortie standard, erreurs comprises)
+help-arg-verbose = Plus de détails sur la sortie d'erreur : -v la carte utilisée et un résumé des échanges ; -vv chaque APDU (secrets masqués) avec sa durée
+help-arg-trace = Écrire les APDU échangées avec la carte dans FICHIER, secrets masqués, avec leur durée : une transcription pour un ticket d'assistance, que `cps replay FICHIER` relit
+help-arg-lang = Langue des messages : fr ou en [par défaut : d'après LC_ALL, LC_MESSAGES, LANG]
+help-arg-reader = Utiliser la carte de ce lecteur PC/SC : son nom, son numéro dans `cps readers` (0, 1...), une partie unique de son nom, ou `auto` (le premier lecteur qui contient une carte). Sans cette option : le seul lecteur qui contient une carte
+help-arg-sim = Utiliser la carte simulée intégrée, cps3 ou cps4 (jamais choisie d'elle-même quand un service PC/SC tourne)
+help-arg-persona = Porteur de la carte simulée (voir `cps sim list`) [par défaut : dr-martin]
+help-arg-contactless = Alimenter la carte simulée par son interface sans contact (côté DESFire)
+help-arg-wait = Attendre une carte dans le lecteur jusqu'à SECONDES (30 par défaut ; dans n'importe quel lecteur sans --reader), avec un indicateur de progression
+help-arg-timeout = Abandonner une carte qui ne répond pas à une commande en SECONDES (lecteurs PC/SC ; par défaut 20 à contact, 5 sans contact, 120 pour une génération de clé sur la carte)
+help-arg-at = Évaluer la validité des certificats à cette date (AAAA-MM-JJ, UTC) au lieu de maintenant
+help-arg-pin-from = prompt : demander sur le terminal sans écho ; stdin : une ligne par secret, dans l'ordre où la commande les demande ; env : CPS_PIN, CPS_NEW_PIN, CPS_PUK, CPS_FIDO2_PIN, CPS_FIDO2_NEW_PIN, CPS_DESFIRE_KEY
+help-cmd-info = La carte : génération, type, numéro, ATR, applications, essais du code PIN, certificats
+help-cmd-identity = Le porteur : nom, identifiants, profession ; avec --situations les situations d'exercice (données de facturation, demande le code PIN)
+help-cmd-certs = Les certificats de la carte : liste (par défaut), export, vérification de la chaîne
+help-cmd-pin = Le code PIN du porteur : état, vérification, changement, déblocage avec le PUK
+help-cmd-sign = Signer un fichier avec la carte (SHA-256 du fichier, signé par la clé de la carte)
+help-cmd-verify = Vérifier une signature faite par `cps sign`, avec un fichier de certificat ou celui de la carte
+help-cmd-auth-test = Défi-réponse avec la clé d'authentification, vérifié avec son certificat
+help-cmd-fido2 = L'applet FIDO2 de la CPS4 (interface à contact)
+help-cmd-desfire = Le côté DESFire de la CPS4 (interface sans contact)
+help-cmd-doctor = La liste de contrôle de la migration vers la CPS4 pour ce poste et cette carte
+help-cmd-update = Télé mise à jour : relaie la mise à jour en attente de la carte (nouvelles situations d'exercice, certificats renouvelés) depuis un service de mise à jour, avec une barre de progression. Interruption sans risque : rien ne change sur la carte avant la validation finale ; relancez pour reprendre
+help-cmd-update-server = L'autorité de mise à jour de référence (clés de TEST et IGC de TEST) en HTTP, ses enregistrements et mises à jour en attente dans SQLite ; affiche son URL et sert jusqu'à interruption. L'API JSON est décrite dans docs/remote-update.md
+help-cmd-gestion = La page de gestion de la carte : une page web locale (en français ou en anglais) qui montre la carte et ses certificats, change ou débloque le code PIN, lance la mise à jour à distance et enrôle FIDO2. Affiche d'abord l'URL de la page (avec le secret de cette exécution), ouvre le navigateur, et s'arrête quand la page est fermée depuis un moment. Voir docs/gestion.fr.md
+help-cmd-readers = Lister les lecteurs PC/SC, la présence d'une carte, l'ATR et l'interface
+help-cmd-apdu = Envoyer des APDU brutes (hexadécimal) et afficher les réponses avec leurs mots d'état décodés
+help-cmd-sim = Les cartes CPS simulées (cartes de test sans carte physique)
+help-cmd-completions = Complétions du shell sur la sortie standard, par exemple `cps completions bash > /etc/bash_completion.d/cps`
+help-cmd-man = Pages de manuel générées depuis cette ligne de commande : `cps man` affiche cps(1) ; `--dir DOSSIER` écrit cps.1 et une page par commande (cps-info.1, ...) dans DOSSIER
+help-cmd-replay = Relire une trace (`--trace FICHIER`) : sans COMMANDE, ses échanges décodés ; avec COMMANDE (`cps replay FICHIER info`), cette commande exécutée avec la trace comme carte (un secret est reconnu à sa longueur : donnez-en un de même longueur)
+help-cmd-pin-status = État du code PIN et du PUK, sans consommer d'essai (code de sortie 7 si le code PIN est bloqué)
+help-cmd-pin-verify = Vérifier le code PIN du porteur (un essai)
+help-cmd-pin-change = Changer le code PIN du porteur (demande le code actuel, puis le nouveau)
+help-cmd-pin-unblock = Débloquer le code PIN du porteur avec le PUK et choisir un nouveau code (demande le PUK, puis le nouveau code)
+help-cmd-sim-list = Lister les profils de cartes simulées et les porteurs
+
+## La page de gestion (src/gestion/i18n.rs) : `page-CLÉ` remplit `{{CLÉ}}` de assets/index.html
+## et les mots de assets/app.js (son t('CLÉ')) ; app.js remplace { $n }, { $date }...
+
+page-title = Gestion de la carte CPS
+page-tab_card = Carte
+page-tab_pin = Code PIN
+page-tab_update = Mise à jour
+page-tab_fido2 = FIDO2
+page-no_card = Aucune carte : insérez la carte CPS.
+page-loading = Lecture de la carte…
+page-generation = Génération
+page-family = Type de carte
+page-serial = Numéro de carte
+page-holder = Titulaire
+page-national_id = Identifiant national
+page-profession = Profession
+page-speciality = Spécialité
+page-pin_state = Code PIN
+page-puk_state = Code de déblocage (PUK)
+page-tries_left = { $n } essai(s) restant(s)
+page-verified = vérifié
+page-blocked = BLOQUÉ
+page-certificates = Certificats
+page-timeline_issued = émis
+page-timeline_renewal = renouvellement
+page-timeline_expiry = expiration
+page-timeline_today = aujourd'hui
+page-valid_until = valide jusqu'au { $date }
+page-renewal_due = renouvellement disponible (valide jusqu'au { $date })
+page-expired = expiré (le { $date })
+page-not_yet_valid = pas encore valide (à partir du { $date })
+page-test_pki = certificats de TEST (jamais en production)
+page-situations = Situations d'exercice
+page-situations_help = Lues avec le code PIN (données de facturation).
+page-show_situations = Afficher
+page-structure = Structure
+page-practice_mode = Mode d'exercice
+page-sector = Secteur d'activité
+page-city = Ville
+page-pin = Code PIN
+page-new_pin = Nouveau code PIN (4 à 8 chiffres)
+page-new_pin_again = Nouveau code PIN, à nouveau
+page-puk = Code de déblocage (PUK)
+page-change_pin = Changer le code PIN
+page-unblock_pin = Débloquer le code PIN
+page-pin_changed = Code PIN changé.
+page-pin_unblocked = Code PIN débloqué et remplacé.
+page-pins_differ = Les deux nouveaux codes diffèrent : rien n'a été envoyé à la carte.
+page-pin_format = Le code doit comporter 4 à 8 chiffres : rien n'a été envoyé à la carte.
+page-wrong_pin = Code erroné : { $n } essai(s) restant(s).
+page-now_blocked = Code bloqué.
+page-pin_once = Le code est envoyé une seule fois à la carte ; il n'est ni enregistré ni affiché.
+page-update_service = Service de mise à jour
+page-usage_authentication = authentification
+page-usage_signature = signature
+page-start_update = Lancer la mise à jour
+page-update_help = Vous pouvez fermer la page ou retirer la carte : la prochaine mise à jour reprendra.
+page-up_to_date = Carte à jour (mise à jour n° { $seq }).
+page-updated = Mise à jour terminée : { $steps } étape(s), la carte est à la mise à jour n° { $seq }.
+page-update_running = Mise à jour en cours…
+page-fido2_absent = Pas d'applet FIDO2 sur cette carte (CPS4 uniquement).
+page-fido2_blank = Applet FIDO2 vierge : choisissez son code PIN.
+page-fido2_enrolled = Code PIN FIDO2 défini, { $n } essai(s) restant(s).
+page-fido2_pin = Code PIN FIDO2
+page-fido2_new_pin = Nouveau code PIN FIDO2 (4 caractères ou plus)
+page-enroll = Enrôler (définir le code PIN)
+page-enrolled_ok = Code PIN FIDO2 défini.
+page-list_credentials = Lister les identifiants
+page-no_credentials = Aucun identifiant enregistré.
+page-delete = Supprimer
+page-deleted = Identifiant supprimé.
+page-reset = Réinitialiser l'applet FIDO2
+page-reset_confirm = Tapez EFFACER pour confirmer : tous les identifiants et le code PIN FIDO2 seront perdus.
+page-reset_word = EFFACER
+page-reset_done = Applet FIDO2 réinitialisée.
+page-error = Erreur
+page-simulated = CARTE SIMULÉE
+page-closed = Le service s'est arrêté : relancez « cps gestion ».

@@ -1,0 +1,204 @@
+//! The help in the user's language: the clap command built from `Cli` (whose doc comments
+//! stay as the Rust documentation) gets its descriptions from the catalogue at run time.
+//!
+//! Localised: the top-level description and the text after the options, the headings, every
+//! global option, every top-level command's one-line description (and `pin`'s and `sim
+//! list`'s). The options of each command (`certs export --out`...) keep the English of their
+//! doc comments; clap's own error messages are English.
+
+use clap::Command;
+
+use crate::i18n::{Lang, lang, text_in};
+
+/// Help of the global options: (argument id, message id).
+const GLOBAL_ARGS: &[(&str, &str)] = &[
+    ("json", "help-arg-json"),
+    ("verbose", "help-arg-verbose"),
+    ("trace", "help-arg-trace"),
+    ("lang", "help-arg-lang"),
+    ("reader", "help-arg-reader"),
+    ("sim", "help-arg-sim"),
+    ("persona", "help-arg-persona"),
+    ("contactless", "help-arg-contactless"),
+    ("wait", "help-arg-wait"),
+    ("timeout", "help-arg-timeout"),
+    ("at", "help-arg-at"),
+    ("pin_from", "help-arg-pin-from"),
+];
+
+/// The message id of a command's description (`help-cmd-pin-verify`), from its path.
+fn command_id(path: &[&str]) -> String {
+    format!("help-cmd-{}", path.join("-"))
+}
+
+/// The help texts of `cmd` (the derived `Cli` command, not built yet: the global options are
+/// copied into the commands when it is built) in the language of this process.
+pub fn localize(cmd: Command) -> Command {
+    localize_in(cmd, lang())
+}
+
+/// As [`localize`], in `lang`.
+pub fn localize_in(cmd: Command, lang: Lang) -> Command {
+    let t = |id: &str| text_in(lang, id, &[]);
+    let mut cmd = cmd.about(t("help-about")).after_help(t("help-after"));
+    for (id, msg) in GLOBAL_ARGS {
+        if cmd.get_arguments().any(|a| a.get_id() == *id) {
+            cmd = cmd.mut_arg(*id, |a| a.help(t(msg)));
+        }
+    }
+    localize_subcommands(cmd, &[], lang)
+}
+
+/// clap's fixed words (Usage, Commands, Options, Arguments, the help flags) in the language
+/// of this process, in `cmd` (built) and every command under it; for showing the help only
+/// (changing the arguments of a built command is not for parsing with it).
+pub fn headings(cmd: Command) -> Command {
+    match lang() {
+        // clap's own words are English already.
+        Lang::En => cmd,
+        Lang::Fr => french_headings(cmd),
+    }
+}
+
+fn french_headings(cmd: Command) -> Command {
+    let t = |id: &str| text_in(Lang::Fr, id, &[]);
+    let template = format!(
+        "{{before-help}}{{about-with-newline}}\n{} {{usage}}\n\n{{all-args}}{{after-help}}",
+        t("help-usage")
+    );
+    let ids: Vec<(clap::Id, bool, Option<String>)> = cmd
+        .get_arguments()
+        .map(|a| {
+            (
+                a.get_id().clone(),
+                a.is_positional(),
+                a.get_help_heading().map(str::to_owned),
+            )
+        })
+        .collect();
+    let mut cmd = cmd
+        .help_template(template)
+        .subcommand_help_heading(t("help-commands"));
+    for (id, positional, heading) in ids {
+        let new_heading = match heading.as_deref() {
+            None if positional => t("help-arguments"),
+            None => t("help-options"),
+            Some("Card selection") => t("help-card-selection"),
+            Some("Secrets (never on the command line)") => t("help-secrets"),
+            Some(other) => other.to_owned(),
+        };
+        let help = match id.as_str() {
+            "help" => Some(t("help-flag-help")),
+            "version" => Some(t("help-flag-version")),
+            _ => None,
+        };
+        cmd = cmd.mut_arg(id, |a| {
+            let a = a.help_heading(new_heading);
+            match help {
+                Some(h) => a.help(h.clone()).long_help(h),
+                None => a,
+            }
+        });
+    }
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    for name in names {
+        cmd = cmd.mut_subcommand(&name, |sub| {
+            let sub = french_headings(sub);
+            if name == "help" {
+                sub.about(t("help-subcommand-help"))
+            } else {
+                sub
+            }
+        });
+    }
+    cmd
+}
+
+fn localize_subcommands(cmd: Command, path: &[&str], lang: Lang) -> Command {
+    let t = |id: &str| text_in(lang, id, &[]);
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let mut cmd = cmd;
+    for name in names {
+        let mut sub_path: Vec<&str> = path.to_vec();
+        sub_path.push(&name);
+        let id = command_id(&sub_path);
+        let global_ids: Vec<&str> = GLOBAL_ARGS.iter().map(|(a, _)| *a).collect();
+        cmd = cmd.mut_subcommand(&name, |sub| {
+            let mut sub = localize_subcommands(sub, &sub_path, lang);
+            if name == "help" {
+                sub = sub.about(t("help-subcommand-help"));
+            } else if crate::i18n::has(lang, &id) {
+                // A long description of the doc comments (a second paragraph) is English:
+                // in French, the catalogue's line replaces it.
+                sub = sub.about(t(&id));
+                if lang == Lang::Fr {
+                    sub = sub.long_about(None);
+                }
+            }
+            for (arg, msg) in GLOBAL_ARGS {
+                if global_ids.contains(arg) && sub.get_arguments().any(|a| a.get_id() == *arg) {
+                    sub = sub.mut_arg(*arg, |a| a.help(t(msg)));
+                }
+            }
+            sub
+        });
+    }
+    cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::has;
+
+    #[test]
+    fn every_command_and_global_option_has_its_words() {
+        let cmd = <crate::Cli as clap::CommandFactory>::command();
+        let mut checked = 0;
+        for sub in cmd.get_subcommands() {
+            let id = command_id(&[sub.get_name()]);
+            assert!(has(Lang::En, &id) && has(Lang::Fr, &id), "{id}");
+            checked += 1;
+        }
+        for arg in cmd.get_arguments().filter(|a| a.is_global_set()) {
+            let entry = GLOBAL_ARGS.iter().find(|(id, _)| arg.get_id() == *id);
+            let Some((_, msg)) = entry else {
+                panic!("global option {} has no help message", arg.get_id())
+            };
+            assert!(has(Lang::En, msg) && has(Lang::Fr, msg), "{msg}");
+            checked += 1;
+        }
+        assert!(checked > 25, "{checked}");
+    }
+
+    #[test]
+    fn the_help_builds_and_renders_in_both_languages() {
+        for (lang, words) in [
+            (Lang::En, "Card selection"),
+            (Lang::Fr, "Choix de la carte"),
+        ] {
+            let mut cmd = localize_in(<crate::Cli as clap::CommandFactory>::command(), lang);
+            cmd.build();
+            let mut cmd = match lang {
+                Lang::En => cmd,
+                Lang::Fr => french_headings(cmd),
+            };
+            let help = cmd.render_long_help().to_string();
+            assert!(help.contains(words), "{help}");
+            let pin = cmd
+                .find_subcommand_mut("pin")
+                .map(|p| p.render_long_help().to_string())
+                .unwrap_or_default();
+            assert!(
+                pin.contains(&text_in(lang, "help-cmd-pin-verify", &[])),
+                "{pin}"
+            );
+        }
+    }
+}

@@ -1,0 +1,262 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test code: a failed expectation should abort the test"
+)]
+//! French and English output of `cps` on the built-in simulated CPS4 (no pcscd): the language
+//! comes from LC_ALL, LC_MESSAGES, LANG (POSIX order) or `--lang`; JSON keys and codes do not
+//! change with it.
+
+use std::process::{Command, Output, Stdio};
+
+/// Runs `cps ARGS` with only the given locale variables (the others removed) and `stdin`.
+fn cps(locale: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cps"));
+    cmd.args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env_remove("LANG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in locale {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+const FR: &[(&str, &str)] = &[("LANG", "fr_FR.UTF-8")];
+const EN: &[(&str, &str)] = &[("LANG", "C.UTF-8")];
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn info_in_french_and_english() {
+    let o = cps(FR, &["--sim", "cps4", "info"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.starts_with("CARTE SIMULÉE, pas une vraie carte : "),
+        "{fr}"
+    );
+    for line in [
+        "génération    CPS4 (d'après l'ATR)",
+        "porteur       DR Claire Anne MARTIN (810001234567)",
+        "code PIN      non vérifié, 3 essais restants",
+        "FIDO2         présente, U2F_V2 FIDO_2_0 FIDO_2_1 (vierge)",
+        "(authentification, RSA-2048): valide jusqu'au ",
+    ] {
+        assert!(fr.contains(line), "{line:?} in\n{fr}");
+    }
+    let o = cps(EN, &["--sim", "cps4", "info"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(en.starts_with("SIMULATED CARD, not a real card: "), "{en}");
+    for line in [
+        "generation    CPS4 (from the ATR)",
+        "holder        DR Claire Anne MARTIN (810001234567)",
+        "PIN           not verified, 3 tries left",
+        "FIDO2         present, U2F_V2 FIDO_2_0 FIDO_2_1 (blank)",
+        "(authentication, RSA-2048): valid until ",
+    ] {
+        assert!(en.contains(line), "{line:?} in\n{en}");
+    }
+}
+
+#[test]
+fn json_does_not_change_with_the_language() {
+    let fr = cps(FR, &["--sim", "cps4", "--json", "info"], "");
+    let en = cps(EN, &["--sim", "cps4", "--json", "info"], "");
+    let mut fr: serde_json::Value = serde_json::from_slice(&fr.stdout).unwrap();
+    let mut en: serde_json::Value = serde_json::from_slice(&en.stdout).unwrap();
+    // Only the notice (human text) differs.
+    assert!(
+        fr["simulator"]
+            .as_str()
+            .unwrap()
+            .starts_with("CARTE SIMULÉE")
+    );
+    fr["simulator"] = serde_json::Value::Null;
+    en["simulator"] = serde_json::Value::Null;
+    assert_eq!(fr, en);
+    assert_eq!(en["iasecc"]["pin"]["state"], "not_verified");
+}
+
+#[test]
+fn a_wrong_pin_in_french_and_english() {
+    // --pin-from prompt without a terminal: the error names the secret in the language.
+    let o = cps(FR, &["--sim", "cps4", "pin", "verify"], "");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("impossible de demander sur un terminal : code PIN du porteur"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cps(EN, &["--sim", "cps4", "pin", "verify"], "");
+    assert!(
+        stderr(&o).contains("cannot ask the holder PIN on a terminal"),
+        "{}",
+        stderr(&o)
+    );
+
+    let args = ["--sim", "cps4", "--pin-from", "stdin", "pin", "verify"];
+    let o = cps(FR, &args, "0000\n");
+    assert_eq!(o.status.code(), Some(6));
+    let fr = stderr(&o);
+    assert!(
+        fr.contains("cps: code PIN erroné (63C2) : 2 essais restants : "),
+        "{fr}"
+    );
+    assert!(!fr.contains("0000"), "{fr}");
+    let o = cps(EN, &args, "0000\n");
+    assert_eq!(o.status.code(), Some(6));
+    assert!(
+        stderr(&o).contains("cps: wrong PIN (63C2): 2 tries left: "),
+        "{}",
+        stderr(&o)
+    );
+    // JSON: the code and tries left stay; the message is in the language.
+    let json = [
+        "--sim",
+        "cps4",
+        "--json",
+        "--pin-from",
+        "stdin",
+        "pin",
+        "verify",
+    ];
+    let o = cps(FR, &json, "0000\n");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "wrong_pin");
+    assert_eq!(j["error"]["tries_left"], 2);
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("code PIN erroné")
+    );
+    // The right PIN: the result line in the language.
+    let o = cps(FR, &args, "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Code PIN vérifié"), "{}", stdout(&o));
+}
+
+#[test]
+fn doctor_in_french_and_english() {
+    let o = cps(FR, &["--sim", "cps4", "doctor"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    for line in [
+        "[ -- ] service PC/SC : simulateur intégré utilisé",
+        "[ ok ] génération de la carte : CPS4",
+        "[ ok ] code PIN du porteur : non vérifié, 3 essais restants",
+        "[ !! ] applet FIDO2 : vierge (pas encore de code PIN FIDO2)",
+        "       -> enrôlez-la : cps fido2 enroll",
+        "7 ok, 1 avertissement(s), 0 échec(s), 3 non vérifié(s)",
+    ] {
+        assert!(fr.contains(line), "{line:?} in\n{fr}");
+    }
+    let o = cps(EN, &["--sim", "cps4", "doctor"], "");
+    let en = stdout(&o);
+    for line in [
+        "[ -- ] PC/SC service: built-in simulator in use",
+        "[ ok ] card generation: CPS4",
+        "[ ok ] holder PIN: not verified, 3 tries left",
+        "[warn] FIDO2 applet: blank (no FIDO2 PIN yet)",
+        "       -> enroll it: cps fido2 enroll",
+        "7 ok, 1 warning(s), 0 failure(s), 3 not checked",
+    ] {
+        assert!(en.contains(line), "{line:?} in\n{en}");
+    }
+    // Expired certificates: failures with their action, exit code 9.
+    let o = cps(FR, &["--sim", "cps4", "--at", "2031-01-01", "doctor"], "");
+    assert_eq!(o.status.code(), Some(9));
+    assert!(
+        stdout(&o).contains("-> les certificats de la carte doivent être renouvelés"),
+        "{}",
+        stdout(&o)
+    );
+    // JSON keeps English keys, statuses and texts.
+    let o = cps(FR, &["--sim", "cps4", "--json", "doctor"], "");
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["checks"][3]["check"], "card generation");
+    assert_eq!(j["checks"][3]["status"], "ok");
+}
+
+#[test]
+fn help_in_french_and_english() {
+    let o = cps(FR, &["--help"], "");
+    assert_eq!(o.status.code(), Some(0));
+    let fr = stdout(&o);
+    for text in [
+        "Outil en ligne de commande pour la carte des professionnels de santé",
+        "Utilisation : cps [OPTIONS] <COMMAND>",
+        "Commandes:",
+        "La carte : génération, type, numéro",
+        "Choix de la carte:",
+        "Codes de sortie : 0 succès",
+    ] {
+        assert!(fr.contains(text), "{text:?} in\n{fr}");
+    }
+    let o = cps(EN, &["--help"], "");
+    let en = stdout(&o);
+    for text in [
+        "Command-line tool for the French health-professional smart card",
+        "Usage: cps [OPTIONS] <COMMAND>",
+        "Commands:",
+        "The card: generation, family, serial",
+        "Card selection:",
+        "Exit codes: 0 success",
+    ] {
+        assert!(en.contains(text), "{text:?} in\n{en}");
+    }
+    // No command: the help on stderr, exit code 2.
+    let o = cps(FR, &[], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Utilisation : cps"), "{}", stderr(&o));
+    let o = cps(EN, &["pin"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("Usage: cps pin"), "{}", stderr(&o));
+    // A command's help.
+    let o = cps(FR, &["pin", "--help"], "");
+    assert!(
+        stdout(&o).contains("Vérifier le code PIN du porteur (un essai)"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn the_locale_variables_and_lang_decide() {
+    let generation = |locale: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec!["--sim", "cps4"];
+        args.extend_from_slice(extra);
+        args.push("info");
+        let out = stdout(&cps(locale, &args, ""));
+        out.lines()
+            .find(|l| l.starts_with("gén") || l.starts_with("gen"))
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(generation(&[("LC_ALL", "fr_FR.UTF-8")], &[]).starts_with("génération"));
+    assert!(generation(&[("LC_MESSAGES", "fr_CA.UTF-8")], &[]).starts_with("génération"));
+    // LC_ALL first.
+    assert!(generation(&[("LC_ALL", "C"), ("LANG", "fr_FR.UTF-8")], &[]).starts_with("generation"));
+    assert!(generation(&[], &[]).starts_with("generation"));
+    // --lang over the locale.
+    assert!(generation(FR, &["--lang", "en"]).starts_with("generation"));
+    assert!(generation(EN, &["--lang=fr"]).starts_with("génération"));
+}
