@@ -7,6 +7,11 @@
 # tests print SKIPPED, except under CI=true where they fail.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The `cps` command speaks the language of the locale (LC_ALL, LC_MESSAGES, LANG): the tests
+# that assert English output must not depend on the machine's locale. The language tests
+# (crates/cps-cli/tests/i18n.rs) set their own locale variables.
+export LC_ALL=C.UTF-8
+unset LC_MESSAGES LANGUAGE
 PKGS=(pcscd libpcsclite1 vsmartcard-vpcd opensc pcsc-tools python3-pyscard python3-venv openssl libnss3-tools libengine-pkcs11-openssl openjdk-17-jdk-headless firefox-esr p11-kit p11-kit-modules chromium pinentry-curses)
 if command -v dpkg >/dev/null 2>&1 && ! dpkg -s "${PKGS[@]}" >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
