@@ -192,7 +192,7 @@ impl Persona {
             .finish()
     }
 
-    /// `CPS_ID_CARD` value [model]: `E0 { 80 card family, 81 serial (BCD), 82 generation }`.
+    /// `CPS_ID_CARD` value \[model\]: `E0 { 80 card family, 81 serial (BCD), 82 generation }`.
     pub fn do_id_card(&self, generation: u8) -> Vec<u8> {
         let t = Tag;
         let serial = self.serial(generation);
@@ -219,14 +219,14 @@ impl Persona {
             .finish()
     }
 
-    /// `CPS_LANG_PS` value [model]: `E4 { 80 "fr" }`.
+    /// `CPS_LANG_PS` value \[model\]: `E4 { 80 "fr" }`.
     pub fn do_lang_ps(&self) -> Vec<u8> {
         Builder::new()
             .constructed(Tag(0xE4), |b| b.primitive(Tag(0x80), b"fr"))
             .finish()
     }
 
-    /// `CPS_SIT_FACT` value [model]: `E5 { 80 number of the billing situation }` (the first).
+    /// `CPS_SIT_FACT` value \[model\]: `E5 { 80 number of the billing situation }` (the first).
     pub fn do_sit_fact(&self) -> Vec<u8> {
         let n = u8::from(!self.situations.is_empty());
         Builder::new()

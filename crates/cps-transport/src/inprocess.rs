@@ -5,7 +5,7 @@ use crate::{CardChannel, Reborrow, TransportError};
 /// A card that answers APDUs: what a simulated card implements.
 ///
 /// The same card can be used in-process ([`InProcessChannel`]) or behind pcscd through the
-/// [`vpcd`](crate::vpcd) link, so tests and applications see the same behaviour.
+/// vpcd link (`cps_sim::vpcd`), so tests and applications see the same behaviour.
 ///
 /// Implementations must never panic on any input: every byte they receive comes from a host
 /// that may be hostile or simply buggy. Malformed commands get an ISO 7816-4 error status word.

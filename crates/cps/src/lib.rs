@@ -161,7 +161,7 @@ impl Card {
 
     /// Like [`Card::info`], but when the card is pulled, pcscd stops or the card stops
     /// answering part-way, returns what was read so far together with the error that stopped
-    /// it (parts not reached are [`Presence::NotChecked`](crate::Presence::NotChecked)).
+    /// it (parts not reached are [`Presence::NotChecked`]).
     pub fn info_partial(&mut self, at: cps_x509::UnixTime) -> (CardInfo, Option<Error>) {
         info::gather_partial(self, at)
     }

@@ -3,7 +3,7 @@
 //! and enrols the FIDO2 applet, in French or English.
 //!
 //! The page is served on the loopback interface only (unless `--listen` says otherwise), at a
-//! URL holding a random secret of this run; every request is checked by [`guard::check`]
+//! URL holding a random secret of this run; every request is checked by `guard::check`
 //! (secret, `Host`, `Origin`, `Sec-Fetch-Site`): see docs/gestion.md.
 
 mod api;

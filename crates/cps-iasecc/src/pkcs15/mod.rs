@@ -5,7 +5,7 @@
 //! as OpenSC 0.23 reads and writes them (`pkcs15.c`, `pkcs15-prkey.c`, `pkcs15-pin.c`,
 //! `pkcs15-cert.c`); the field layout of the CPS cards is in docs/card-layout.md ("PKCS#15")
 //! and /work/research/opensc-iasecc-flows.md §2. Parsers return
-//! [`Error::Malformed`](crate::Error::Malformed) on bad input and never panic; unknown optional
+//! [`Error::Malformed`] on bad input and never panic; unknown optional
 //! fields and unknown CHOICE alternatives are skipped.
 
 mod asn1;
