@@ -56,11 +56,11 @@ sed "s|\"path\": \".*\"|\"path\": \"/usr/lib/$MULTIARCH/pkcs11/libcps_pkcs11.so\
 grep -q "/usr/lib/$MULTIARCH/pkcs11/libcps_pkcs11.so" "$STAGE/usr/lib/mozilla/pkcs11-modules/cps_rs.json"
 grep -qx "module: libcps_pkcs11.so" "$STAGE/usr/share/p11-kit/modules/cps-rs.module"
 chmod 0644 "$STAGE"/usr/share/p11-kit/modules/* "$STAGE"/usr/lib/mozilla/pkcs11-modules/*
-"$BIN" man --dir "$STAGE/usr/share/man/man1"
+LC_ALL=C.UTF-8 "$BIN" man --dir "$STAGE/usr/share/man/man1"
 gzip -9n "$STAGE"/usr/share/man/man1/*.1
-"$BIN" completions bash > "$STAGE/usr/share/bash-completion/completions/cps"
-"$BIN" completions zsh > "$STAGE/usr/share/zsh/vendor-completions/_cps"
-"$BIN" completions fish > "$STAGE/usr/share/fish/vendor_completions.d/cps.fish"
+LC_ALL=C.UTF-8 "$BIN" completions bash > "$STAGE/usr/share/bash-completion/completions/cps"
+LC_ALL=C.UTF-8 "$BIN" completions zsh > "$STAGE/usr/share/zsh/vendor-completions/_cps"
+LC_ALL=C.UTF-8 "$BIN" completions fish > "$STAGE/usr/share/fish/vendor_completions.d/cps.fish"
 {
   echo "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/"
   echo "Upstream-Name: cps-rs"
