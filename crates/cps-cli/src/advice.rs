@@ -58,3 +58,30 @@ pub fn with_advice(message: String, advice: Option<String>) -> String {
         None => message,
     }
 }
+
+/// The command line as the user gave it, without `--wait` (for advice that adds it back):
+/// `cps doctor --reader 'Virtual PCD 00 00'`.
+pub fn command_again() -> String {
+    let mut words = vec!["cps".to_owned()];
+    let mut args = std::env::args().skip(1).peekable();
+    while let Some(arg) = args.next() {
+        if arg.starts_with("--wait=") {
+            continue;
+        }
+        if arg == "--wait" {
+            if args.peek().is_some_and(|v| v.parse::<u64>().is_ok()) {
+                args.next();
+            }
+            continue;
+        }
+        let arg = crate::shorten(&arg, 128);
+        if arg.is_empty()
+            || arg.contains(|c: char| !(c.is_ascii_alphanumeric() || "-_./:=,@".contains(c)))
+        {
+            words.push(format!("'{}'", arg.replace('\'', "'\\''")));
+        } else {
+            words.push(arg);
+        }
+    }
+    words.join(" ")
+}

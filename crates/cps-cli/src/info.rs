@@ -376,7 +376,7 @@ pub fn identity(ctx: &mut Ctx, situations: bool) -> Result<u8, Failure> {
             &tr!("label-situations"),
             tr!(
                 "situations-not-read",
-                command = crate::opts::command_again()
+                command = crate::advice::command_again()
             ),
         ),
         Some(all) => {
@@ -417,7 +417,7 @@ pub fn doctor(ctx: &mut Ctx) -> Result<u8, Failure> {
     let checks = doctor::run(&source, at, &mut |p| progress.show(p));
     progress.finish();
     // The checklist's advice names `cps doctor`: said with the options the user gave.
-    let again = crate::opts::command_again();
+    let again = crate::advice::command_again();
     let failed = doctor::has_failure(&checks);
     if ctx.json {
         let list: Vec<Value> = checks

@@ -71,7 +71,7 @@ impl TraceLog {
             env!("CARGO_PKG_VERSION"),
             env!("CPS_GIT_COMMIT")
         );
-        let _ = writeln!(head, "# command: {}", crate::opts::command_again());
+        let _ = writeln!(head, "# command: {}", crate::advice::command_again());
         let _ = writeln!(head, "# card: {}", one_line(origin));
         let _ = writeln!(head, "atr {}", hex::encode_upper(atr));
         self.write_file(&head);
