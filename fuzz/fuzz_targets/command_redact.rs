@@ -1,15 +1,22 @@
-//! The command table and the redactor on arbitrary bytes (what `cps apdu` echoes, what a
-//! transcript keeps): never panic, and a command the table calls secret never shows its data
-//! field in the clear, whatever its class byte.
+//! The command tables and the redactor on arbitrary bytes (what `cps apdu` echoes, what a
+//! transcript keeps): never panic, and a command the tables call secret (or do not list)
+//! never shows its data field in the clear, whatever its class byte.
 #![no_main]
 use cps_apdu::Command;
-use cps_apdu::table::{Hidden, classify};
+use cps_apdu::table::{CommandTables, Hidden};
 use cps_transport::record::{RedactionPolicy, Segment};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let info = classify(data);
-    let (cmd, _) = RedactionPolicy::default().redact(data, &[0x90, 0x00]);
+    // Every protocol's table, as the facade and the CLI's --trace register them.
+    let tables = CommandTables::of(&[
+        &cps_iasecc::table::TABLE,
+        &cps_desfire::table::TABLE,
+        &cps_fido2::table::TABLE,
+        &cps_update::table::TABLE,
+    ]);
+    let info = tables.classify(data);
+    let (cmd, _) = RedactionPolicy::new(tables).redact(data, &[0x90, 0x00]);
     assert_eq!(cmd.len(), data.len());
     if info.hidden == Hidden::Data {
         if let Ok(c) = Command::parse(data) {

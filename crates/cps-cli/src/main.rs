@@ -878,9 +878,9 @@ fn parse_hex_apdu(arg: &str, native: bool) -> Result<Vec<u8>, Failure> {
 
 /// Shows a command, hiding the payload of secret commands (VERIFY, CHANGE REFERENCE DATA,
 /// RESET RETRY COUNTER for every class byte, DESFire ChangeKey, CTAP ClientPIN) as the
-/// transcript recorder does: both read `cps_apdu::table`.
+/// transcript recorder does: both read the same command tables (`trace::command_tables`).
 fn show_command(bytes: &[u8]) -> String {
-    let mut policy = cps_transport::record::RedactionPolicy::default();
+    let mut policy = cps_transport::record::RedactionPolicy::new(trace::command_tables());
     let (cmd, _) = policy.redact(bytes, &[0x90, 0x00]);
     let mut out = String::new();
     for seg in &cmd.0 {
@@ -958,6 +958,8 @@ fn run_apdu(
         channel
     };
     let mut exchange = Exchange::new(channel);
+    // Raw APDUs of any protocol: the PC/SC channel judges each one by every table.
+    exchange.register_all(&trace::command_tables());
     let mut all_ok = true;
     for bytes in &commands {
         if native {

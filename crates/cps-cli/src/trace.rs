@@ -3,9 +3,10 @@
 //!
 //! The file is a cps-rs APDU transcript (`cps_transport::record`, format v1) whose timing
 //! sits in `#` comment lines, so that `Transcript::from_text` replays it as is. Secrets never
-//! reach it: every exchange goes through the transcript recorder's [`RedactionPolicy`] (the
-//! payloads of VERIFY / CHANGE REFERENCE DATA / RESET RETRY COUNTER, CTAP ClientPIN, DESFire
-//! ChangeKey) before it is written. Each exchange is written (and flushed) as it happens: a
+//! reach it: every exchange goes through the transcript recorder's [`RedactionPolicy`], which
+//! reads the command tables of every protocol ([`command_tables`]: the payloads of VERIFY /
+//! CHANGE REFERENCE DATA / RESET RETRY COUNTER, CTAP ClientPIN, DESFire ChangeKey, and of any
+//! command no table lists) before it is written. Each exchange is written (and flushed) as it happens: a
 //! card pulled or a crash mid-command leaves the trace up to that point.
 
 use std::fmt::Write as _;
@@ -18,6 +19,12 @@ use cps_transport::record::{RedactionPolicy, ReplayChannel, Transcript};
 use cps_transport::{CardChannel, TransportError};
 
 use crate::Failure;
+
+/// The command tables every trace redacts with: those of the facade's protocols
+/// ([`cps::command_tables`]) and of the remote-update application.
+pub fn command_tables() -> cps_apdu::table::CommandTables {
+    cps::command_tables().with(&cps_update::table::TABLE)
+}
 
 /// Where the exchanges go: a file (`--trace`), stderr (`-vv`), and counters (`-v`).
 pub struct TraceLog {
@@ -42,7 +49,7 @@ impl TraceLog {
         Ok(TraceLog {
             file,
             verbose,
-            policy: RedactionPolicy::default(),
+            policy: RedactionPolicy::new(command_tables()),
             start: Instant::now(),
             exchanges: 0,
             card_time: Duration::ZERO,
@@ -215,6 +222,9 @@ impl CardChannel for Traced {
     fn reader_name(&self) -> Option<&str> {
         self.inner.reader_name()
     }
+    fn learn_commands(&mut self, tables: &cps_apdu::table::CommandTables) {
+        self.inner.learn_commands(tables);
+    }
 }
 
 /// [`Traced`] inside a transaction.
@@ -246,6 +256,9 @@ impl CardChannel for TracedRef<'_> {
     }
     fn reader_name(&self) -> Option<&str> {
         self.inner.reader_name()
+    }
+    fn learn_commands(&mut self, tables: &cps_apdu::table::CommandTables) {
+        self.inner.learn_commands(tables);
     }
 }
 

@@ -57,6 +57,9 @@ pub enum DesfireError {
     /// The channel failed.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// A request its command table entry does not allow (`cps_desfire::table`): never sent.
+    #[error(transparent)]
+    Shape(#[from] cps_apdu::table::ShapeError),
     /// The answer is not a DESFire `91xx` answer.
     #[error("not a DESFire answer: status word {0}")]
     NotDesfire(StatusWord),
@@ -410,8 +413,12 @@ impl<C: CardChannel> Desfire<C> {
     /// A client on a freshly activated card (PICC level selected, no session), with the
     /// operating system's random generator.
     pub fn new(channel: C) -> Self {
+        let mut exchange = Exchange::with_config(channel, ExchangeConfig::default());
+        // The transport learns what each DESFire command does (no re-send, redaction, reset on
+        // release).
+        exchange.register(&crate::table::TABLE);
         Desfire {
-            exchange: Exchange::with_config(channel, ExchangeConfig::default()),
+            exchange,
             session: None,
             auth_key_no: None,
             selected: Some(Aid::PICC),
@@ -533,7 +540,12 @@ impl<C: CardChannel> Desfire<C> {
     /// Runs a command: secure messaging per the session and the command's protection,
     /// framing, chaining; returns the plain response data. Any error status or secure-
     /// messaging failure drops the session (the card does the same).
+    ///
+    /// The command is first checked against its entry of [`crate::table`] (a listed code, the
+    /// header and data lengths, the communication mode): a request of the wrong shape is
+    /// [`DesfireError::Shape`] and nothing is sent.
     pub fn execute(&mut self, cmd: &NativeCommand) -> Result<Zeroizing<Vec<u8>>, DesfireError> {
+        crate::table::check(cmd)?;
         let payload = match self.session.as_mut() {
             Some(s) => match s.seal_command(cmd.code, &cmd.header, &cmd.data, cmd.protection) {
                 Ok(p) => p,

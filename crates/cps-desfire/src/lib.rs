@@ -72,6 +72,7 @@ pub mod crypto;
 pub mod frame;
 pub mod kdf;
 pub mod session;
+pub mod table;
 
 #[cfg(feature = "std")]
 pub mod client;

@@ -16,6 +16,9 @@ pub enum Fido2Error {
     /// Below APDU level.
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// A request its command table entry does not allow (`cps_fido2::table`): never sent.
+    #[error(transparent)]
+    Shape(#[from] cps_apdu::table::ShapeError),
     /// The card has no FIDO applet (SELECT answered 6A82), or refused it (e.g. contactless).
     #[error(
         "no FIDO2 applet on this card (SELECT A0000006472F0001 answered {sw}); CPS4 cards carry one, reachable through the contact interface only"

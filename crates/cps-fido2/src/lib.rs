@@ -24,6 +24,7 @@ pub mod client;
 pub mod ctap;
 mod error;
 pub mod pin;
+pub mod table;
 pub mod transport;
 pub mod u2f;
 

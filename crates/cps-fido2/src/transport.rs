@@ -17,12 +17,7 @@ pub use crate::error::Fido2Error;
 /// The FIDO applet AID: RID `A0 00 00 06 47`, PIX `2F 00 01` (CTAP 2.1 §11.3.3).
 pub const FIDO_AID: [u8; 8] = [0xA0, 0x00, 0x00, 0x06, 0x47, 0x2F, 0x00, 0x01];
 
-/// CLA of the CTAP commands (proprietary class, CTAP 2.1 §11.3.5).
-const CLA: u8 = 0x80;
-/// NFCCTAP_MSG.
-const INS_MSG: u8 = 0x10;
-/// NFCCTAP_GETRESPONSE.
-const INS_GET_RESPONSE: u8 = 0x11;
+use crate::table::{CLA, INS_MSG};
 /// P1 bit: the client accepts status updates (`9100`) and will poll.
 const P1_GETRESPONSE_SUPPORTED: u8 = 0x80;
 /// P1 of NFCCTAP_GETRESPONSE that cancels the pending command (as python-fido2 sends it).
@@ -62,9 +57,9 @@ impl<C: CardChannel> CtapCard<C> {
 
     /// Selects the FIDO applet through an existing exchange (keeps its configuration).
     pub fn select_on(mut exchange: Exchange<C>) -> Result<Self, Fido2Error> {
-        let select = Command::new(0x00, 0xA4, 0x04, 0x00)
-            .with_data(&FIDO_AID)
-            .with_ne(256);
+        // The transport learns what each CTAP command does (no re-send, redaction).
+        exchange.register(&crate::table::TABLE);
+        let select = cps_apdu::table::iso::SELECT.command(0x04, 0x00, &FIDO_AID, Some(256))?;
         let r = exchange.transmit(&select)?;
         if r.sw == StatusWord::CONDITIONS_NOT_SATISFIED {
             return Err(Fido2Error::AppletRefused { sw: r.sw });
@@ -119,9 +114,14 @@ impl<C: CardChannel> CtapCard<C> {
         } else {
             256
         };
-        let msg = Command::new(CLA, INS_MSG, P1_GETRESPONSE_SUPPORTED, 0x00)
-            .with_data(&data)
-            .with_ne(ne);
+        // The shape comes from the table entry of the command; a command byte the table does
+        // not list goes out as it is (the transport treats it as changing state, and hides it).
+        let msg = match crate::table::message(command) {
+            Some(spec) => spec.command(P1_GETRESPONSE_SUPPORTED, 0x00, &data, Some(ne))?,
+            None => Command::new(CLA, INS_MSG, P1_GETRESPONSE_SUPPORTED, 0x00)
+                .with_data(&data)
+                .with_ne(ne),
+        };
         let mut r = self.exchange.transmit(&msg)?;
         let started = Instant::now();
         while r.sw == StatusWord::DESFIRE_OK {
@@ -132,7 +132,7 @@ impl<C: CardChannel> CtapCard<C> {
                 return Err(Fido2Error::Timeout(self.poll.timeout));
             }
             std::thread::sleep(self.poll.interval);
-            let poll = Command::new(CLA, INS_GET_RESPONSE, 0x00, 0x00).with_ne(ne);
+            let poll = crate::table::GET_RESPONSE.command(0x00, 0x00, &[], Some(ne))?;
             r = self.exchange.transmit(&poll)?;
         }
         if !r.sw.is_success() {
@@ -157,7 +157,7 @@ impl<C: CardChannel> CtapCard<C> {
 
     /// Cancels a command waiting for user presence (NFCCTAP_GETRESPONSE with P1 = 11).
     pub fn cancel(&mut self) -> Result<(), Fido2Error> {
-        let c = Command::new(CLA, INS_GET_RESPONSE, P1_CANCEL, 0x00).with_ne(256);
+        let c = crate::table::GET_RESPONSE.command(P1_CANCEL, 0x00, &[], Some(256))?;
         self.exchange.transmit(&c)?;
         Ok(())
     }

@@ -227,10 +227,14 @@ impl<'a, C: CardChannel> U2f<'a, C> {
         } else {
             256
         };
-        let mut c = Command::new(0x00, ins, p1, 0x00).with_ne(ne);
-        if !data.is_empty() {
-            c = c.with_data(data);
-        }
+        // Built from the table entry of the instruction: a request of the wrong shape is
+        // refused before it is sent.
+        let c = match crate::table::TABLE.find(0x00, ins, data.first().copied()) {
+            Some(spec) => spec.command(p1, 0x00, data, Some(ne))?,
+            None => Command::new(0x00, ins, p1, 0x00)
+                .with_data(data)
+                .with_ne(ne),
+        };
         let r = self.card.exchange_mut().transmit(&c)?;
         match r.sw {
             StatusWord::SUCCESS => Ok(r.data),

@@ -5,9 +5,12 @@
 //! "Round trips") and caches what cannot change during a session (EF.DIR, PKCS#15 files,
 //! certificates, identity, serial). PIN-protected data (EF.DAM) is never cached.
 
+use cps_apdu::table::{CommandSpec, iso};
 use cps_apdu::tlv::{Iter, Tag};
 use cps_apdu::{Command, Response, StatusWord};
 use cps_transport::{CardChannel, Exchange};
+
+use crate::table as T;
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::crypto::{
@@ -251,6 +254,9 @@ impl<C: CardChannel> CpsCard<C> {
     /// AID is not found.
     pub fn open(channel: C) -> Result<Self> {
         let mut ex = Exchange::new(channel);
+        // The transport learns what each IAS-ECC command does (no re-send, redaction, reset
+        // on release).
+        ex.register(&crate::table::TABLE);
         let extended = ex.config().extended_length;
         let from_atr = Generation::from_atr(ex.atr());
         // GET RESPONSE goes on the channel of the command it completes.
@@ -608,7 +614,7 @@ impl<C: CardChannel> CpsCard<C> {
     /// left; the library never tries again by itself.
     pub fn verify_pin(&mut self, pin: &Pin) -> Result<()> {
         self.run(|s| {
-            let r = s.send_secret(0x20, 0x00, PIN_REF, pin.bytes())?;
+            let r = s.send_secret(&T::VERIFY, 0x00, PIN_REF, pin.bytes())?;
             pin_result(r.sw, "verifying the PIN", false)
         })
     }
@@ -621,16 +627,16 @@ impl<C: CardChannel> CpsCard<C> {
     pub fn change_pin(&mut self, old: &Pin, new: &Pin) -> Result<()> {
         if self.st.generation == Generation::Cps4 {
             return self.run(|s| {
-                let r = s.send_secret(0x20, 0x00, PIN_REF, old.bytes())?;
+                let r = s.send_secret(&T::VERIFY, 0x00, PIN_REF, old.bytes())?;
                 pin_result(r.sw, "verifying the PIN", false)?;
-                let r = s.send_secret(0x24, 0x01, PIN_REF, new.bytes())?;
+                let r = s.send_secret(&T::CHANGE_REFERENCE_DATA, 0x01, PIN_REF, new.bytes())?;
                 pin_result(r.sw, "changing the PIN", false)
             });
         }
         let mut data = Zeroizing::new(old.bytes().to_vec());
         data.extend_from_slice(new.bytes());
         self.run(|s| {
-            let r = s.send_secret(0x24, 0x00, PIN_REF, &data)?;
+            let r = s.send_secret(&T::CHANGE_REFERENCE_DATA, 0x00, PIN_REF, &data)?;
             pin_result(r.sw, "changing the PIN", false)
         })
     }
@@ -644,14 +650,14 @@ impl<C: CardChannel> CpsCard<C> {
         if self.st.generation == Generation::Cps4 {
             return self.run(|s| {
                 s.chipdoc_reset_counter(puk)?;
-                let r = s.send_secret(0x24, 0x01, PIN_REF, new.bytes())?;
+                let r = s.send_secret(&T::CHANGE_REFERENCE_DATA, 0x01, PIN_REF, new.bytes())?;
                 pin_result(r.sw, "setting the new PIN", false)
             });
         }
         let mut data = Zeroizing::new(puk.bytes().to_vec());
         data.extend_from_slice(new.bytes());
         self.run(|s| {
-            let r = s.send_secret(0x2C, 0x00, PIN_REF, &data)?;
+            let r = s.send_secret(&T::RESET_RETRY_COUNTER, 0x00, PIN_REF, &data)?;
             pin_result(r.sw, "unblocking the PIN", true)
         })
     }
@@ -665,7 +671,7 @@ impl<C: CardChannel> CpsCard<C> {
             return self.run(|s| s.chipdoc_reset_counter(puk));
         }
         self.run(|s| {
-            let r = s.send_secret(0x2C, 0x01, PIN_REF, puk.bytes())?;
+            let r = s.send_secret(&T::RESET_RETRY_COUNTER, 0x01, PIN_REF, puk.bytes())?;
             pin_result(r.sw, "resetting the PIN try counter", true)
         })
     }
@@ -820,8 +826,18 @@ fn ins_name(ins: u8) -> &'static str {
 
 impl Session<'_, '_> {
     /// A command on the card's channel (CLA `00` on CPS3, `01` on CPS4).
-    fn cmd(&self, ins: u8, p1: u8, p2: u8) -> Command {
-        Command::new(self.st.cla, ins, p1, p2)
+    ///
+    /// Built from the command's table entry ([`crate::table`], or the ISO 7816-4 basics of
+    /// [`cps_apdu::table::iso`]): a request of the wrong shape is an error before it is sent.
+    fn cmd(
+        &self,
+        spec: &CommandSpec,
+        p1: u8,
+        p2: u8,
+        data: &[u8],
+        ne: Option<usize>,
+    ) -> Result<Command> {
+        Ok(spec.command_with_cla(self.st.cla, p1, p2, data, ne)?)
     }
 
     /// Sends a command. On a CPS4 whose channel 1 was closed by a reset (`6881`, e.g. another
@@ -870,7 +886,7 @@ impl Session<'_, '_> {
     /// with the ChipDoc applet, the MF current — Cryptolib's first CPS4 command
     /// (`card-cps4.c` `_cps4_select_app`). No response data (P2 `0C`).
     fn select_chipdoc(&mut self) -> Result<()> {
-        let cmd = Command::new(CLA_CHANNEL_1, 0xA4, 0x04, 0x0C).with_data(&CHIPDOC_AID);
+        let cmd = iso::SELECT.command_with_cla(CLA_CHANNEL_1, 0x04, 0x0C, &CHIPDOC_AID, None)?;
         let r = self.ex.transmit(&cmd)?;
         if !r.sw.is_success() {
             return Err(Error::Card {
@@ -886,16 +902,22 @@ impl Session<'_, '_> {
     /// data: the PIN's counter back to its maximum; P2 b8 names the PIN as Cryptolib does,
     /// `card-cps4.c` `cps4_build_pin_apdu`).
     fn chipdoc_reset_counter(&mut self, puk: &Puk) -> Result<()> {
-        let r = self.send_secret(0x20, 0x00, PUK_REF, puk.bytes())?;
+        let r = self.send_secret(&T::VERIFY, 0x00, PUK_REF, puk.bytes())?;
         pin_result(r.sw, "verifying the PUK", true)?;
-        let cmd = self.cmd(0x2C, 0x03, PIN_REF | 0x80);
+        let cmd = self.cmd(&T::RESET_RETRY_COUNTER, 0x03, PIN_REF | 0x80, &[], None)?;
         let r = self.send(&cmd)?;
         pin_result(r.sw, "resetting the PIN try counter", true)
     }
 
     /// Sends a command whose data is a secret, and wipes the copy held by the command.
-    fn send_secret(&mut self, ins: u8, p1: u8, p2: u8, secret: &[u8]) -> Result<Response> {
-        let mut cmd = self.cmd(ins, p1, p2).with_data(secret);
+    fn send_secret(
+        &mut self,
+        spec: &CommandSpec,
+        p1: u8,
+        p2: u8,
+        secret: &[u8],
+    ) -> Result<Response> {
+        let mut cmd = self.cmd(spec, p1, p2, secret, None)?;
         let r = self.send(&cmd);
         cmd.data.zeroize();
         r
@@ -994,7 +1016,7 @@ impl Session<'_, '_> {
     /// needs no FCP (`card-cps3.c` `cps3_select_file`, `card-cps4.c` `_cps4_select_app`):
     /// a case-3 command, so no `61xx` + GET RESPONSE on T=0.
     fn select_application(&mut self) -> Result<()> {
-        let cmd = self.cmd(0xA4, 0x04, 0x0C).with_data(&self.st.aid);
+        let cmd = self.cmd(&iso::SELECT, 0x04, 0x0C, &self.st.aid, None)?;
         let mut r = self.send(&cmd)?;
         if self.st.cla == CLA_CHANNEL_1 && r.sw.0 == 0x6A82 {
             // A SELECT by AID on a closed channel opens it (ISO 7816-4 §5.4.2) with nothing
@@ -1022,10 +1044,7 @@ impl Session<'_, '_> {
 
     /// SELECT by absolute path (`00 A4 09 04`, path with `3F00`), FCP requested.
     fn select_file(&mut self, path: &Path) -> Result<Fcp> {
-        let cmd = self
-            .cmd(0xA4, 0x09, 0x04)
-            .with_data(path.as_bytes())
-            .with_ne(SHORT_NE);
+        let cmd = self.cmd(&iso::SELECT, 0x09, 0x04, path.as_bytes(), Some(SHORT_NE))?;
         let r = self.send(&cmd)?;
         match r.sw.0 {
             0x9000 => {
@@ -1101,7 +1120,7 @@ impl Session<'_, '_> {
                 }
                 _ => ((offset >> 8) as u8, (offset & 0xFF) as u8),
             };
-            let r = self.send(&self.cmd(0xB0, p1, p2).with_ne(ne))?;
+            let r = self.send(&self.cmd(&iso::READ_BINARY, p1, p2, &[], Some(ne))?)?;
             match r.sw.0 {
                 0x9000 | 0x6282 => {
                     let n = r.data.len();
@@ -1283,7 +1302,7 @@ impl Session<'_, '_> {
     }
 
     fn reference_status(&mut self, reference: u8, attempted: &'static str) -> Result<PinStatus> {
-        let r = self.send(&self.cmd(0x20, 0x00, reference))?;
+        let r = self.send(&self.cmd(&T::VERIFY, 0x00, reference, &[], None)?)?;
         match (r.sw.0, r.sw.retries_left()) {
             (0x9000, _) => Ok(PinStatus::Verified),
             (_, Some(0)) | (0x6983, _) => Ok(PinStatus::Blocked),
@@ -1403,9 +1422,13 @@ impl Session<'_, '_> {
         // MSE SET (ISO 7816-4 §11.5.11): P1 41 = set for computation/decipherment, P2 = CRT
         // tag (B6 DST, A4 AT, B8 CT); data = algorithm reference 80 then key reference 84, in
         // the order the official middleware sends them (card-cps3.c `cps3_set_security_env`).
-        let cmd =
-            self.cmd(0x22, 0x41, template)
-                .with_data(&[0x80, 0x01, alg, 0x84, 0x01, key.reference]);
+        let cmd = self.cmd(
+            &T::MANAGE_SECURITY_ENVIRONMENT,
+            0x41,
+            template,
+            &[0x80, 0x01, alg, 0x84, 0x01, key.reference],
+            None,
+        )?;
         self.expect_ok(&cmd, attempted)
     }
 
@@ -1436,10 +1459,8 @@ impl Session<'_, '_> {
         data: &[u8],
         algorithm: SignatureAlgorithm,
     ) -> Result<Signature> {
-        let mut cmd = self.cmd(0x2A, 0x9E, 0x9A).with_ne(self.response_ne(key));
-        if !data.is_empty() {
-            cmd = cmd.with_data(data);
-        }
+        let ne = Some(self.response_ne(key));
+        let cmd = self.cmd(&T::PERFORM_SECURITY_OPERATION, 0x9E, 0x9A, data, ne)?;
         let r = self.send(&cmd)?;
         if !r.sw.is_success() {
             return Err(Error::from_sw(
@@ -1499,7 +1520,7 @@ impl Session<'_, '_> {
         // PSO HASH (ISO 7816-8 §5.2): data = 90 <hash computed by the host>.
         let mut data = vec![0x90, digest.as_bytes().len() as u8];
         data.extend_from_slice(digest.as_bytes());
-        let cmd = self.cmd(0x2A, 0x90, 0xA0).with_data(&data);
+        let cmd = self.cmd(&T::PERFORM_SECURITY_OPERATION, 0x90, 0xA0, &data, None)?;
         self.expect_ok(&cmd, "sending the hash (PSO HASH)")?;
         self.pso_cds(key, &[], algorithm)
     }
@@ -1534,9 +1555,15 @@ impl Session<'_, '_> {
         } else {
             0x40
         };
-        let cmd = self.cmd(0x22, 0x41, 0xAA).with_data(&[0x80, 0x01, ht]);
+        let cmd = self.cmd(
+            &T::MANAGE_SECURITY_ENVIRONMENT,
+            0x41,
+            0xAA,
+            &[0x80, 0x01, ht],
+            None,
+        )?;
         self.expect_ok(&cmd, "setting the hash environment (MSE SET HT)")?;
-        let cmd = self.cmd(0x2A, 0x90, 0xA0).with_data(&data);
+        let cmd = self.cmd(&T::PERFORM_SECURITY_OPERATION, 0x90, 0xA0, &data, None)?;
         self.expect_ok(&cmd, "sending the partial hash (PSO HASH)")?;
         self.mse(
             0xB6,
@@ -1583,9 +1610,13 @@ impl Session<'_, '_> {
                 detail: "the CPS4 has RSA-2048 keys only".into(),
             });
         }
-        let cmd = self
-            .cmd(0x22, 0x81, 0xB6)
-            .with_data(&[0x91, 0x02, alg, key.reference | 0x80]);
+        let cmd = self.cmd(
+            &T::MANAGE_SECURITY_ENVIRONMENT,
+            0x81,
+            0xB6,
+            &[0x91, 0x02, alg, key.reference | 0x80],
+            None,
+        )?;
         self.expect_ok(&cmd, "setting the signature environment (MSE SET DST)")?;
         self.pso_cds(key, digest.as_bytes(), algorithm)
     }
@@ -1593,19 +1624,26 @@ impl Session<'_, '_> {
     /// CPS4 `MSE SET CT` for the authentication key: `01 22 41 B8 03 83 01 <key>`
     /// (card-cps4.c `cps4_set_security_env`), used to decipher and to authenticate.
     fn chipdoc_mse_ct(&mut self, key: &KeyInfo) -> Result<()> {
-        let cmd = self
-            .cmd(0x22, 0x41, 0xB8)
-            .with_data(&[0x83, 0x01, key.reference]);
+        let cmd = self.cmd(
+            &T::MANAGE_SECURITY_ENVIRONMENT,
+            0x41,
+            0xB8,
+            &[0x83, 0x01, key.reference],
+            None,
+        )?;
         self.expect_ok(&cmd, "setting the decipher environment (MSE SET CT)")
     }
 
     /// PSO DECIPHER of a block as long as the modulus, answered by the raw RSA result (CPS4:
     /// no padding-indicator byte; the 256 bytes go as a chain of 255 + 1).
     fn chipdoc_raw_rsa(&mut self, block: &[u8], attempted: &'static str) -> Result<Vec<u8>> {
-        let cmd = self
-            .cmd(0x2A, 0x80, 0x86)
-            .with_data(block)
-            .with_ne(SHORT_NE);
+        let cmd = self.cmd(
+            &T::PERFORM_SECURITY_OPERATION,
+            0x80,
+            0x86,
+            block,
+            Some(SHORT_NE),
+        )?;
         let mut r = self.send(&cmd)?;
         if !r.sw.is_success() {
             r.data.zeroize();
@@ -1662,10 +1700,8 @@ impl Session<'_, '_> {
         )?;
         // INTERNAL AUTHENTICATE (ISO 7816-4 §11.5.2), P1 P2 00 00: the algorithm and key are
         // those of the AT just set.
-        let cmd = self
-            .cmd(0x88, 0x00, 0x00)
-            .with_data(&data)
-            .with_ne(self.response_ne(key));
+        let ne = Some(self.response_ne(key));
+        let cmd = self.cmd(&T::INTERNAL_AUTHENTICATE, 0x00, 0x00, &data, ne)?;
         let r = self.send(&cmd)?;
         if !r.sw.is_success() {
             return Err(Error::from_sw(
@@ -1703,10 +1739,13 @@ impl Session<'_, '_> {
         let mut data = Vec::with_capacity(ciphertext.len() + 1);
         data.push(0x81);
         data.extend_from_slice(ciphertext);
-        let cmd = self
-            .cmd(0x2A, 0x80, 0x86)
-            .with_data(&data)
-            .with_ne(SHORT_NE);
+        let cmd = self.cmd(
+            &T::PERFORM_SECURITY_OPERATION,
+            0x80,
+            0x86,
+            &data,
+            Some(SHORT_NE),
+        )?;
         let mut r = self.send(&cmd)?;
         if !r.sw.is_success() {
             r.data.zeroize();

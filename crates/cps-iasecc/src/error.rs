@@ -18,6 +18,10 @@ pub enum Error {
     #[error(transparent)]
     Transport(#[from] TransportError),
 
+    /// A request its command table entry does not allow (`cps_iasecc::table`): never sent.
+    #[error(transparent)]
+    Shape(#[from] cps_apdu::table::ShapeError),
+
     /// The card has no CPS IAS-ECC application.
     #[error("not a CPS card ({detail})")]
     NotACpsCard {

@@ -56,10 +56,14 @@ impl CardStats {
     }
 }
 
-/// The name of an instruction byte, for statistics: the name the command table of
-/// `cps_apdu::table` gives it (the one the transport and the transcript redactor read).
+/// The name of an instruction byte, for statistics: the name the command tables of the native
+/// application give it (`cps_apdu::table::ISO7816` and `cps_iasecc::table`, the ones the
+/// client, the transport and the transcript redactor read); "command" for an unlisted one.
 pub fn ins_name(ins: u8) -> &'static str {
-    cps_apdu::table::classify(&[0x00, ins]).name
+    [&cps_apdu::table::ISO7816, &cps_iasecc::table::TABLE]
+        .into_iter()
+        .find_map(|t| t.find(0x00, ins, None))
+        .map_or("command", |e| e.name)
 }
 
 /// Which application gets the commands.

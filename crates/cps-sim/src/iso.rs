@@ -65,7 +65,20 @@ impl Native {
     }
 
     /// Processes a command of the native application (CLA already checked).
+    ///
+    /// The command's entry in the tables the client builds from (`cps_apdu::table::ISO7816`,
+    /// `cps_iasecc::table`) gives its request shape: data of a length it does not allow, or no
+    /// Le where it needs one, is `67 00` before the handler runs. The PIN commands are the
+    /// exception: the card checks their data as a PIN (`6A80` for 3 or 9 digits, after the
+    /// reference and the access condition), which their handlers do.
     pub fn process(&mut self, cmd: &Command) -> Response {
+        let spec = native_spec(cmd).filter(|s| s.effect != cps_apdu::table::Effect::Secret);
+        if let Some(spec) = spec {
+            let le_missing = spec.le == cps_apdu::table::Le::Expected && cmd.ne.is_none();
+            if !spec.data.allows(cmd.data.len()) || le_missing {
+                return status(StatusWord::WRONG_LENGTH);
+            }
+        }
         match cmd.ins {
             0xA4 => self.select(cmd),
             0xB0 => self.read_binary(cmd),
@@ -288,6 +301,13 @@ impl Native {
         target.copy_from_slice(&cmd.data);
         status(StatusWord::SUCCESS)
     }
+}
+
+/// The table entry of a command of the native application.
+fn native_spec(cmd: &Command) -> Option<&'static cps_apdu::table::CommandSpec> {
+    cps_apdu::table::ISO7816
+        .find(cmd.cla, cmd.ins, None)
+        .or_else(|| cps_iasecc::table::TABLE.find(cmd.cla, cmd.ins, None))
 }
 
 /// GET CHALLENGE (`00 84 00 00 Le`): Le random bytes, 1..=256.

@@ -16,10 +16,14 @@
 //! ## The no-resend rule
 //!
 //! **A command carrying a secret or changing card state is never sent again automatically.**
-//! Which commands these are comes from one place, [`cps_apdu::table::classify`] (VERIFY,
-//! CHANGE REFERENCE DATA, RESET RETRY COUNTER, PSO, key generation, writes, DESFire
-//! ChangeKey, CTAP authenticatorClientPIN, ... for every class byte and logical channel).
-//! For those commands:
+//! Which commands these are comes from the command tables of the protocols
+//! ([`cps_apdu::table`]): the exchange holds a [`CommandTables`] set, the ISO 7816-4 basics
+//! by default, to which each protocol client adds its own table ([`Exchange::register`]:
+//! VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, PSO, key generation, writes in
+//! `cps_iasecc::table`, DESFire ChangeKey in `cps_desfire::table`, CTAP
+//! authenticatorClientPIN in `cps_fido2::table`, ... for every class byte and logical
+//! channel). A command no table of the set lists counts as changing state. For those
+//! commands:
 //!
 //! - a `6Cxx` answer is returned to the caller as it is, not re-issued with the new Le (a
 //!   relay or a reader may answer `6Cxx` *after* the card has spent a PIN try);
@@ -34,6 +38,7 @@
 //! A channel that gives up waiting for the card reports [`TransportError::NoAnswer`]; the
 //! exchange names the command in it from the same table.
 
+use cps_apdu::table::{CommandTable, CommandTables};
 use cps_apdu::{Command, Encoding, Response, SHORT_MAX_LC, SHORT_MAX_NE, SwClass};
 
 use crate::{Atr, CardChannel, TransportError};
@@ -85,17 +90,14 @@ pub struct Exchange<C: CardChannel> {
     channel: C,
     config: ExchangeConfig,
     round_trips: u64,
+    tables: CommandTables,
 }
 
 impl<C: CardChannel> Exchange<C> {
     /// Wraps a channel; extended length is enabled when the ATR announces it.
     pub fn new(channel: C) -> Self {
         let config = ExchangeConfig::for_atr(channel.atr());
-        Exchange {
-            channel,
-            config,
-            round_trips: 0,
-        }
+        Exchange::with_config(channel, config)
     }
 
     /// Wraps a channel with an explicit configuration.
@@ -104,7 +106,27 @@ impl<C: CardChannel> Exchange<C> {
             channel,
             config,
             round_trips: 0,
+            tables: CommandTables::default(),
         }
+    }
+
+    /// Adds a protocol's command table to those this exchange (and its channel: the PC/SC
+    /// reset-on-release rule, a transcript recorder) reads; the protocol clients call it on
+    /// the exchange they are given. Registering a table twice does nothing.
+    pub fn register(&mut self, table: &'static CommandTable) {
+        self.tables.add(table);
+        self.channel.learn_commands(&self.tables);
+    }
+
+    /// Adds every table of `tables` ([`Exchange::register`]).
+    pub fn register_all(&mut self, tables: &CommandTables) {
+        self.tables.extend(tables);
+        self.channel.learn_commands(&self.tables);
+    }
+
+    /// The command tables this exchange reads.
+    pub fn tables(&self) -> &CommandTables {
+        &self.tables
     }
 
     /// The configuration in use.
@@ -152,8 +174,11 @@ impl<C: CardChannel> Exchange<C> {
     /// configuration and ends the transaction when dropped.
     pub fn transaction(&mut self) -> Result<Exchange<Box<dyn CardChannel + '_>>, TransportError> {
         let config = self.config.clone();
+        let tables = self.tables.clone();
         let tx = self.channel.transaction()?;
-        Ok(Exchange::with_config(tx, config))
+        let mut ex = Exchange::with_config(tx, config);
+        ex.tables = tables;
+        Ok(ex)
     }
 
     /// Sends raw bytes and returns the raw response, counting the round trip.
@@ -165,7 +190,7 @@ impl<C: CardChannel> Exchange<C> {
     fn send(&mut self, apdu: &[u8]) -> Result<Response, TransportError> {
         let raw = self.transmit_raw(apdu).map_err(|e| match e {
             TransportError::NoAnswer { seconds, .. } => TransportError::NoAnswer {
-                command: cps_apdu::table::classify(apdu).name,
+                command: self.tables.classify(apdu).name,
                 seconds,
             },
             e => e,
@@ -183,7 +208,7 @@ impl<C: CardChannel> Exchange<C> {
         // RESPONSE sequence): the card is always left as a complete command left it.
         if crate::cancel_requested() {
             return Err(TransportError::Cancelled {
-                next: command.info().name,
+                next: self.tables.classify_command(command).name,
             });
         }
         let mut cmd = command.clone();
@@ -203,7 +228,7 @@ impl<C: CardChannel> Exchange<C> {
         let response = match first.sw.class() {
             // ISO 7816-4 §5.3.4: resend the same command with the exact Le, once, but only a
             // read: a secret or state-changing command is never sent twice (module docs).
-            SwClass::WrongLe(ne) if cmd.info().may_resend() => {
+            SwClass::WrongLe(ne) if self.tables.classify_command(&cmd).may_resend() => {
                 let mut again = cmd.clone();
                 again.ne = Some(usize::from(ne));
                 let bytes = zeroize::Zeroizing::new(

@@ -112,6 +112,15 @@ pub trait CardChannel {
     fn reader_name(&self) -> Option<&str> {
         None
     }
+
+    /// Learns the command tables of the protocols spoken on this channel (called by
+    /// [`Exchange::register`]): channels that decide by command (the PC/SC channel's reset
+    /// on release, a transcript recorder's redaction) read them; the others ignore them.
+    /// Before any call, a channel knows the ISO 7816-4 basics only and treats every other
+    /// command as changing state and secret.
+    fn learn_commands(&mut self, tables: &cps_apdu::table::CommandTables) {
+        let _ = tables;
+    }
 }
 
 impl<C: CardChannel + ?Sized> CardChannel for &mut C {
@@ -133,6 +142,9 @@ impl<C: CardChannel + ?Sized> CardChannel for &mut C {
     fn reader_name(&self) -> Option<&str> {
         (**self).reader_name()
     }
+    fn learn_commands(&mut self, tables: &cps_apdu::table::CommandTables) {
+        (**self).learn_commands(tables)
+    }
 }
 
 impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
@@ -153,6 +165,9 @@ impl<C: CardChannel + ?Sized> CardChannel for Box<C> {
     }
     fn reader_name(&self) -> Option<&str> {
         (**self).reader_name()
+    }
+    fn learn_commands(&mut self, tables: &cps_apdu::table::CommandTables) {
+        (**self).learn_commands(tables)
     }
 }
 
@@ -177,5 +192,8 @@ impl<C: CardChannel + ?Sized> CardChannel for Reborrow<'_, C> {
     }
     fn reader_name(&self) -> Option<&str> {
         self.0.reader_name()
+    }
+    fn learn_commands(&mut self, tables: &cps_apdu::table::CommandTables) {
+        self.0.learn_commands(tables)
     }
 }

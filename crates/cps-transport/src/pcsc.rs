@@ -237,9 +237,16 @@ impl Timeouts {
         }
     }
 
-    /// The limit for one command on a card reached through `interface`.
-    pub fn for_command(&self, interface: Interface, apdu: &[u8]) -> Duration {
-        let info = cps_apdu::table::classify(apdu);
+    /// The limit for one command on a card reached through `interface`: GENERATE ASYMMETRIC
+    /// KEY PAIR (ISO 7816-4 INS `46`/`47`) gets [`Timeouts::key_generation`] unless a
+    /// registered table claims the command for another protocol (DESFire, CTAP).
+    pub fn for_command(
+        &self,
+        interface: Interface,
+        apdu: &[u8],
+        tables: &cps_apdu::table::CommandTables,
+    ) -> Duration {
+        let info = tables.classify(apdu);
         if info.protocol == cps_apdu::table::Protocol::Iso7816
             && matches!(apdu.get(1), Some(0x46 | 0x47))
         {
@@ -710,7 +717,9 @@ const DROP_WAIT: Duration = Duration::from_secs(5);
 ///
 /// Dropping it leaves the card as it was found when only reads went through it (SELECT, READ
 /// BINARY, GET DATA, a VERIFY without data asking the tries left, DESFire reads…: the
-/// commands [`cps_apdu::table`] marks [`Effect::Read`](cps_apdu::table::Effect::Read)), so that
+/// commands the registered tables ([`CardChannel::learn_commands`], [`cps_apdu::table`]) mark
+/// [`Effect::Read`](cps_apdu::table::Effect::Read); any command they do not list counts as a
+/// change), so that
 /// another application's verified PIN survives `cps info` or `cps pin status`. Once a command
 /// carrying a secret (a PIN, PUK or key) or changing the card's state (MSE, PSO, an
 /// authentication, a write) went through, dropping it resets the card: the security state this
@@ -728,6 +737,9 @@ pub struct PcscChannel {
     /// A command carrying a secret or changing the card's state went through this connection:
     /// reset when dropped.
     state_changed: bool,
+    /// The command tables of the protocols spoken here (ISO 7816-4 basics until a client
+    /// registers its own).
+    tables: cps_apdu::table::CommandTables,
 }
 
 impl fmt::Debug for PcscChannel {
@@ -754,6 +766,7 @@ impl PcscChannel {
             timeouts: default_timeouts(),
             stuck: false,
             state_changed: false,
+            tables: cps_apdu::table::CommandTables::default(),
         };
         let spawned = std::thread::Builder::new()
             .name("cps-pcsc".into())
@@ -821,13 +834,15 @@ impl PcscChannel {
 
     fn exchange(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         // A VERIFY without data only asks for the tries left: no secret, no security state.
-        let effect = cps_apdu::table::classify(command).effect;
+        let effect = self.tables.classify(command).effect;
         if effect == cps_apdu::table::Effect::Changes
             || (effect == cps_apdu::table::Effect::Secret && command.len() > 5)
         {
             self.state_changed = true;
         }
-        let wait = self.timeouts.for_command(self.interface(), command);
+        let wait = self
+            .timeouts
+            .for_command(self.interface(), command, &self.tables);
         self.call(Req::Transmit(command.to_vec()), wait)
     }
 
@@ -908,6 +923,10 @@ impl CardChannel for PcscChannel {
     fn reader_name(&self) -> Option<&str> {
         Some(&self.reader)
     }
+
+    fn learn_commands(&mut self, tables: &cps_apdu::table::CommandTables) {
+        self.tables.extend(tables);
+    }
 }
 
 /// A PC/SC transaction: a channel on which no other application can interleave commands.
@@ -943,6 +962,10 @@ impl CardChannel for PcscTransaction<'_> {
 
     fn reader_name(&self) -> Option<&str> {
         Some(&self.channel.reader)
+    }
+
+    fn learn_commands(&mut self, tables: &cps_apdu::table::CommandTables) {
+        self.channel.learn_commands(tables);
     }
 }
 

@@ -14,18 +14,21 @@
 //!
 //! Each line is `>` (command) or `<` (response) followed by tokens: hex bytes, or `*N` for N
 //! bytes that were redacted at recording time. Secrets never reach the transcript: the
-//! [`RedactionPolicy`] hides what the command table ([`cps_apdu::table`]) marks secret: the
-//! payloads of VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER (ISO 7816-4 INS `20`,
-//! `21`, `24`, `2C`, for every class byte and logical channel), of CTAP
+//! [`RedactionPolicy`] hides what the command tables it knows ([`cps_apdu::table`]) mark
+//! hidden: with the tables of cps-iasecc, cps-desfire and cps-fido2 registered (the facade
+//! `cps` and the protocol clients register them; a [`Recorder`] learns those registered on the
+//! exchange above it), the payloads of VERIFY, CHANGE REFERENCE DATA and RESET RETRY COUNTER
+//! (ISO 7816-4 INS `20`, `21`, `24`, `2C`, for every class byte and logical channel), of CTAP
 //! `authenticatorClientPIN` messages and their responses (FIDO CTAP 2.1 §6.5 over
 //! NFCCTAP_MSG, INS `10`), and of DESFire ChangeKey and SetConfiguration (native commands
-//! `C4`, `C6`, `5C` wrapped with CLA `90`).
+//! `C4`, `C6`, `5C` wrapped with CLA `90`). The data of a command no known table lists is
+//! hidden too: a policy that does not know a protocol shows less, never a secret.
 //!
 //! Replaying matches hex tokens exactly and `*N` tokens by length only.
 
 use std::fmt::Write as _;
 
-use cps_apdu::table::{Hidden, Protocol, classify};
+use cps_apdu::table::{CommandTables, Hidden, Protocol};
 
 use crate::{CardChannel, Reborrow, TransportError};
 
@@ -255,14 +258,40 @@ impl Transcript {
 ///
 /// The policy keeps a little state, because a CTAP ClientPIN message may be split over a
 /// command chain and its response over several GET RESPONSE rounds.
+///
+/// The default policy knows the ISO 7816-4 basics only ([`cps_apdu::table::ISO7816`]) and
+/// hides the data of every other command; [`RedactionPolicy::new`] takes the tables of the
+/// protocols spoken.
 #[derive(Debug, Clone, Default)]
 pub struct RedactionPolicy {
     /// Extra `(CLA mask, CLA value, INS)` rules whose data field is always redacted.
     pub extra: Vec<(u8, u8, u8)>,
+    tables: CommandTables,
     ctap_secret: bool,
+    /// The previous NFCCTAP_MSG was a chained part of a message without secret: its next part
+    /// starts with message bytes, not a CTAP command byte.
+    ctap_chain: bool,
 }
 
 impl RedactionPolicy {
+    /// A policy reading these command tables.
+    pub fn new(tables: CommandTables) -> Self {
+        RedactionPolicy {
+            tables,
+            ..RedactionPolicy::default()
+        }
+    }
+
+    /// Adds command tables (what [`Recorder`] does when a client registers its table).
+    pub fn learn(&mut self, tables: &CommandTables) {
+        self.tables.extend(tables);
+    }
+
+    /// The command tables read.
+    pub fn tables(&self) -> &CommandTables {
+        &self.tables
+    }
+
     /// Returns the redacted forms of one exchange.
     pub fn redact(&mut self, command: &[u8], response: &[u8]) -> (Recorded, Recorded) {
         let (cla, ins) = match command {
@@ -274,19 +303,22 @@ impl RedactionPolicy {
         let hide_response_data =
             || Recorded::with_hidden(response, 0..response.len().saturating_sub(2));
 
-        // What is secret comes from the command table (cps_apdu::table), by instruction for
+        // What is secret comes from the command tables (cps_apdu::table), by instruction for
         // every class byte: VERIFY / CHANGE REFERENCE DATA / RESET RETRY COUNTER whatever the
         // CLA (interindustry or proprietary, any logical channel), DESFire ChangeKey and
-        // SetConfiguration (CLA 90), CTAP authenticatorClientPIN.
-        let info = classify(command);
-        if info.hidden == Hidden::Data {
-            self.ctap_secret = false;
-            return (Recorded::with_hidden(command, data), plain_response());
-        }
+        // SetConfiguration (CLA 90), CTAP authenticatorClientPIN; and whatever no table lists.
+        let info = self.tables.classify(command);
         // CTAP over ISO 7816 (NFCCTAP_MSG, CLA 80 or chained 90, INS 10): authenticatorClientPIN
         // is CTAP command byte 0x06 (CTAP 2.1 §6.5). Keep the command byte, hide the rest,
-        // and hide response data until the message is complete.
+        // and hide response data until the message is complete. The later parts of a chained
+        // message carry message bytes, not a command byte: they follow the first part.
         if info.protocol == Protocol::CtapNfc && ins == 0x10 {
+            let chained = cla & 0x10 != 0;
+            if self.ctap_chain && !self.ctap_secret {
+                self.ctap_chain = chained;
+                return (Recorded::plain(command), plain_response());
+            }
+            self.ctap_chain = chained;
             let continuation = self.ctap_secret;
             if continuation || info.hidden == Hidden::DataAfterFirstAndResponse {
                 let from = if continuation {
@@ -303,6 +335,12 @@ impl RedactionPolicy {
                 return (rec, resp);
             }
             self.ctap_secret = false;
+        } else {
+            self.ctap_chain = false;
+        }
+        if info.hidden == Hidden::Data {
+            self.ctap_secret = false;
+            return (Recorded::with_hidden(command, data), plain_response());
         }
         // GET RESPONSE / NFCCTAP_GETRESPONSE that continue a secret response.
         if self.ctap_secret && (ins == 0xC0 || (cla & 0xEF == 0x80 && ins == 0x11)) {
@@ -398,6 +436,11 @@ impl<C: CardChannel> CardChannel for Recorder<C> {
     fn reader_name(&self) -> Option<&str> {
         self.inner.reader_name()
     }
+    /// The recorder redacts with the tables the protocol clients register, and passes them on.
+    fn learn_commands(&mut self, tables: &CommandTables) {
+        self.policy.learn(tables);
+        self.inner.learn_commands(tables);
+    }
 }
 
 /// A channel that plays a transcript back: the code under test must send the recorded
@@ -405,6 +448,8 @@ impl<C: CardChannel> CardChannel for Recorder<C> {
 pub struct ReplayChannel {
     transcript: Transcript,
     next: usize,
+    /// Redacts a mismatching command in the error, with the tables the clients registered.
+    tables: CommandTables,
 }
 
 impl ReplayChannel {
@@ -413,6 +458,7 @@ impl ReplayChannel {
         ReplayChannel {
             transcript,
             next: 0,
+            tables: CommandTables::default(),
         }
     }
 
@@ -436,7 +482,7 @@ impl CardChannel for ReplayChannel {
         };
         if !ex.command.matches(command) {
             // Show the sent command redacted the same way as the recorded one, never raw.
-            let (got, _) = RedactionPolicy::default().redact(command, &[0x90, 0x00]);
+            let (got, _) = RedactionPolicy::new(self.tables.clone()).redact(command, &[0x90, 0x00]);
             return Err(TransportError::ReplayMismatch {
                 index: self.next,
                 expected: ex.command.to_text(),
@@ -457,6 +503,9 @@ impl CardChannel for ReplayChannel {
     }
     fn reader_name(&self) -> Option<&str> {
         Some("transcript replay")
+    }
+    fn learn_commands(&mut self, tables: &CommandTables) {
+        self.tables.extend(tables);
     }
 }
 
@@ -491,6 +540,9 @@ mod tests {
     #[test]
     fn recorder_redacts_pins_and_replay_matches_by_length() {
         let mut ex = Ex::new(Recorder::new(InProcessChannel::new(PinCard { tries: 3 })));
+        // The clients of these protocols register their tables; the recorder learns them.
+        ex.register(&cps_iasecc::table::TABLE);
+        ex.register(&cps_fido2::table::TABLE);
         ex.transmit(&Command::new(0, 0xA4, 4, 0x0C).with_data(&[0xE8, 0x28]))
             .unwrap();
         ex.transmit(&Command::new(0, 0x20, 0, 1).with_data(b"9999"))
@@ -530,6 +582,25 @@ mod tests {
             }
             e => panic!("unexpected {e}"),
         }
+    }
+
+    #[test]
+    fn without_the_protocol_tables_data_is_hidden_and_nothing_is_resent() {
+        // Nothing registered: VERIFY, a CTAP ClientPIN and a DESFire ChangeKey are unknown, so
+        // their data is hidden (the safe default), never shown.
+        let mut policy = RedactionPolicy::default();
+        for cmd in [
+            &[0x00, 0x20, 0x00, 0x01, 0x04, 0x31, 0x32, 0x33, 0x34][..],
+            &[0x80, 0x10, 0x80, 0x00, 0x03, 0x06, 0xA2, 0x01],
+            &[0x90, 0xC4, 0x00, 0x00, 0x02, 0x01, 0xAA, 0x00],
+        ] {
+            let (c, _) = policy.redact(cmd, &[0x90, 0x00]);
+            assert!(c.is_redacted(), "{c:?}");
+            assert!(!CommandTables::default().classify(cmd).may_resend());
+        }
+        // ISO basics stay visible.
+        let (c, _) = policy.redact(&[0x00, 0xA4, 0x04, 0x0C, 0x02, 0xE8, 0x28], &[0x90, 0x00]);
+        assert!(!c.is_redacted());
     }
 
     #[test]

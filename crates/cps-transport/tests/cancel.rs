@@ -24,6 +24,8 @@ impl VirtualCard for Card {
 #[test]
 fn cancel_stops_before_the_next_command() {
     let mut ex = Exchange::new(InProcessChannel::new(Card::default()));
+    // The IAS-ECC client registers its table, which names VERIFY.
+    ex.register(&cps_iasecc::table::TABLE);
     assert!(ex.transmit(&Command::new(0, 0xB0, 0, 0)).is_ok());
     cps_transport::request_cancel();
     assert!(cps_transport::cancel_requested());

@@ -54,3 +54,4 @@ pub mod issuer;
 pub mod relay;
 pub mod scp;
 pub mod script;
+pub mod table;

@@ -167,6 +167,8 @@ pub fn update_with_limits<C: CardChannel, S: UpdateService>(
     let started = Instant::now();
     let mut steps = 0u32;
     let mut ex = Exchange::new(card);
+    // The transport learns what the update commands do (never re-sent).
+    ex.register(&crate::table::TABLE);
     let select = Command::new(0x00, 0xA4, 0x04, 0x00)
         .with_data(&UPDATE_AID)
         .with_ne(256);

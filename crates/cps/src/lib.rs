@@ -81,6 +81,22 @@ pub use source::{CardSource, Channel, Origin, ReaderChoice, WaitProgress};
 
 use cps_transport::{CardChannel, Interface};
 
+/// The command tables of every protocol the facade speaks: the ISO 7816-4 basics, IAS-ECC /
+/// CPS (`cps_iasecc::table`), DESFire (`cps_desfire::table`) and CTAP over ISO 7816
+/// (`cps_fido2::table`).
+///
+/// Each protocol client registers its own table on the exchange it uses; a transcript
+/// recorder or a raw-APDU tool that sees commands of every protocol
+/// ([`cps_transport::record::RedactionPolicy::new`]) takes this set, so that it redacts what
+/// each protocol says is secret and shows the rest.
+pub fn command_tables() -> cps_apdu::table::CommandTables {
+    cps_apdu::table::CommandTables::of(&[
+        &cps_iasecc::table::TABLE,
+        &cps_desfire::table::TABLE,
+        &cps_fido2::table::TABLE,
+    ])
+}
+
 /// A card, opened from a reader or the simulator, through which every application is reached.
 pub struct Card {
     channel: Channel,

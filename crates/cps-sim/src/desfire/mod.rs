@@ -49,6 +49,7 @@ mod model;
 
 use std::collections::VecDeque;
 
+use cps_apdu::table::{DataLen, DesfireComm};
 use cps_apdu::{Command, Response, StatusWord};
 use cps_desfire::auth::{AuthMode, ev1_session_key, ev2_session_keys};
 use cps_desfire::commands::{Access, AccessRights};
@@ -691,51 +692,64 @@ impl DesfireApplet {
     // -----------------------------------------------------------------------------------
     // Commands
 
-    /// How each command travels (header length, protection; the client's table read from
-    /// the card's side).
+    /// How each command travels: header length, data length and protection from the entry of
+    /// the DESFire command table (`cps_desfire::table`, the one the client builds from), the
+    /// file's communication mode filled in for the file commands; the few rules that depend
+    /// on the request itself are added here.
     fn spec(&self, code: u8, payload: &[u8]) -> Result<Spec, S> {
-        let m = Protection::Management;
+        // Commands this PICC runs through execute(); the authentication steps, AF frames and
+        // ChangeKey have their own paths.
+        const EXECUTED: &[u8] = &[
+            0x60, 0x6A, 0x6E, 0xFC, 0x45, 0x6F, 0xA7, 0xC7, 0xCA, 0xCD, 0xCB, 0xCC, 0xC1, 0xC0,
+            0x64, 0xF5, 0xDF, 0xEB, 0xDA, 0x5A, 0x51, 0x54, 0x5C, 0x5F, 0xBD, 0xBB, 0x3D, 0x3B,
+            0x6C, 0x0C, 0xDC, 0x1C,
+        ];
+        let entry = cps_desfire::table::spec(code)
+            .filter(|_| EXECUTED.contains(&code))
+            .ok_or(S::IllegalCommand)?;
+        let comm = cps_desfire::table::comm_of(entry).ok_or(S::IllegalCommand)?;
         let file_comm = || -> Result<CommMode, S> {
             self.file(payload.first().copied().ok_or(S::LengthError)?)
                 .map(|f| f.comm)
         };
-        // Length rules per command (notes §2 "request after the code"): commands without
-        // parameters take none; a fixed header takes nothing after it.
+        let file = match comm {
+            DesfireComm::FileRead | DesfireComm::FileWrite => file_comm()?,
+            _ => CommMode::Plain,
+        };
+        let mut spec = Spec::new(
+            usize::from(entry.header),
+            cps_desfire::table::protection(comm, file),
+        );
+        // Length rules (notes §2 "request after the code"): no data takes none, a fixed length
+        // is what the deciphered data must hold, a range bounds it.
+        spec = match entry.data {
+            DataLen::None => spec.header_only(),
+            DataLen::Fixed(n) => spec.expecting(usize::from(n)),
+            DataLen::Range(0, max) => spec.data_at_most(usize::from(max)),
+            DataLen::Range(..) | DataLen::Variable => spec,
+        };
         Ok(match code {
-            0x60 | 0x6A | 0x6E | 0xFC | 0x45 | 0x6F | 0xA7 => Spec::new(0, m).header_only(),
-            // CommitTransaction: EV2 adds an optional option byte (TMC/TMV return).
-            0xC7 => Spec::new(0, m).data_at_most(1),
-            0xCA | 0xCD | 0xCB | 0xCC | 0xC1 | 0xC0 => Spec::new(0, m),
-            0x64 | 0xF5 | 0xDF | 0xEB => Spec::new(1, m).header_only(),
-            0xDA => Spec::new(3, m).header_only(),
-            0x5A => Spec::new(3, Protection::None).header_only(),
-            0x51 => Spec::new(0, Protection::EncipheredResponse).header_only(),
-            0x54 => Spec::new(0, Protection::EncipheredCommand).expecting(1),
-            0x5C => {
-                let spec = Spec::new(1, Protection::EncipheredCommand);
-                match payload.first() {
-                    Some(0x00) => spec.expecting(1),
-                    Some(0x01) => spec.expecting(25),
-                    _ => spec,
-                }
-            }
+            // SetConfiguration: the option byte decides the length of the enciphered data.
+            0x5C => match payload.first() {
+                Some(0x00) => spec.expecting(1),
+                Some(0x01) => spec.expecting(25),
+                _ => spec,
+            },
+            // ChangeFileSettings: plain-MACed when the file's change right is free; this PICC
+            // takes the 3-byte form (no EV2 options).
             0x5F => {
                 let file = self.file(payload.first().copied().ok_or(S::LengthError)?)?;
-                let p = if file.access.change == Access::Free {
-                    m
-                } else {
-                    Protection::EncipheredCommand
-                };
-                Spec::new(1, p).expecting(3)
+                if file.access.change == Access::Free {
+                    spec.protection = Protection::Management;
+                }
+                spec.expecting(3)
             }
-            0xBD | 0xBB => Spec::new(7, Protection::FileRead(file_comm()?)).header_only(),
+            // WriteData / WriteRecord: the length is in the header.
             0x3D | 0x3B => {
                 let len = read_u24(payload.get(4..7).unwrap_or_default());
-                Spec::new(7, Protection::FileWrite(file_comm()?)).expecting(len)
+                spec.expecting(len)
             }
-            0x6C => Spec::new(1, Protection::FileRead(file_comm()?)).header_only(),
-            0x0C | 0xDC | 0x1C => Spec::new(1, Protection::FileWrite(file_comm()?)).expecting(4),
-            _ => return Err(S::IllegalCommand),
+            _ => spec,
         })
     }
 
