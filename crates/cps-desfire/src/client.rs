@@ -40,7 +40,7 @@ use zeroize::Zeroizing;
 use crate::auth::{AuthError, AuthMode, HostAuth};
 use crate::commands::{
     self, Aid, ApplicationSpec, ChangeKey, CommandError, FileSettings, FileSpec, KeySettings,
-    NativeCommand, ParseError, ValueFileSpec, VersionInfo, code,
+    NativeCommand, ResponseError, ValueFileSpec, VersionInfo, code,
 };
 use crate::crypto::{Key, KeyType};
 pub use crate::frame::Framing;
@@ -85,7 +85,7 @@ pub enum DesfireError {
     Command(#[from] CommandError),
     /// Unexpected response layout.
     #[error("unexpected response")]
-    Parse(#[from] ParseError),
+    Parse(#[from] ResponseError),
     /// Key diversification failed.
     #[error("key diversification failed")]
     Kdf(#[from] KdfError),

@@ -8,7 +8,7 @@
 //!
 //! Builders validate their arguments and return a [`CommandError`] for anything the card would
 //! refuse (offsets beyond 24 bits, file numbers beyond 31, ...); parsers never panic on any
-//! input and return a [`ParseError`] instead.
+//! input and return a [`ResponseError`] instead.
 
 use alloc::vec::Vec;
 use zeroize::Zeroizing;
@@ -136,7 +136,7 @@ pub enum CommandError {
 /// A response that does not have the layout its command defines.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ParseError {
+pub enum ResponseError {
     /// Wrong length.
     #[error("{what}: {got} bytes, expected {expected}")]
     Length {
@@ -961,9 +961,9 @@ impl VersionInfo {
 }
 
 /// Parses the concatenated `GetVersion` frames (7 + 7 + 14 bytes, possibly more).
-pub fn parse_version(data: &[u8]) -> Result<VersionInfo, ParseError> {
+pub fn parse_version(data: &[u8]) -> Result<VersionInfo, ResponseError> {
     if data.len() < 28 {
-        return Err(ParseError::Length {
+        return Err(ResponseError::Length {
             what: "GetVersion",
             expected: "at least 28",
             got: data.len(),
@@ -990,10 +990,10 @@ pub fn parse_version(data: &[u8]) -> Result<VersionInfo, ParseError> {
 }
 
 /// Parses a `GetCardUID` answer: 7 bytes (4 or 10 accepted for other UID sizes).
-pub fn parse_uid(data: &[u8]) -> Result<Vec<u8>, ParseError> {
+pub fn parse_uid(data: &[u8]) -> Result<Vec<u8>, ResponseError> {
     match data.len() {
         4 | 7 | 10 => Ok(data.to_vec()),
-        n => Err(ParseError::Length {
+        n => Err(ResponseError::Length {
             what: "GetCardUID",
             expected: "7 (or 4, 10)",
             got: n,
@@ -1002,9 +1002,9 @@ pub fn parse_uid(data: &[u8]) -> Result<Vec<u8>, ParseError> {
 }
 
 /// Parses `GetApplicationIDs`: 3-byte LE AIDs back to back.
-pub fn parse_application_ids(data: &[u8]) -> Result<Vec<Aid>, ParseError> {
+pub fn parse_application_ids(data: &[u8]) -> Result<Vec<Aid>, ResponseError> {
     if data.len() % 3 != 0 {
-        return Err(ParseError::Length {
+        return Err(ResponseError::Length {
             what: "GetApplicationIDs",
             expected: "a multiple of 3",
             got: data.len(),
@@ -1019,9 +1019,9 @@ pub fn parse_file_ids(data: &[u8]) -> Vec<u8> {
 }
 
 /// Parses `GetFreeMemory`: 3 bytes LE.
-pub fn parse_free_memory(data: &[u8]) -> Result<u32, ParseError> {
+pub fn parse_free_memory(data: &[u8]) -> Result<u32, ResponseError> {
     if data.len() != 3 {
-        return Err(ParseError::Length {
+        return Err(ResponseError::Length {
             what: "GetFreeMemory",
             expected: "3",
             got: data.len(),
@@ -1031,10 +1031,10 @@ pub fn parse_free_memory(data: &[u8]) -> Result<u32, ParseError> {
 }
 
 /// Parses `GetKeyVersion`: one byte.
-pub fn parse_key_version(data: &[u8]) -> Result<u8, ParseError> {
+pub fn parse_key_version(data: &[u8]) -> Result<u8, ResponseError> {
     match data {
         [v] => Ok(*v),
-        _ => Err(ParseError::Length {
+        _ => Err(ResponseError::Length {
             what: "GetKeyVersion",
             expected: "1",
             got: data.len(),
@@ -1043,9 +1043,9 @@ pub fn parse_key_version(data: &[u8]) -> Result<u8, ParseError> {
 }
 
 /// Parses `GetValue`: a signed 32-bit LE value.
-pub fn parse_value(data: &[u8]) -> Result<i32, ParseError> {
+pub fn parse_value(data: &[u8]) -> Result<i32, ResponseError> {
     if data.len() != 4 {
-        return Err(ParseError::Length {
+        return Err(ResponseError::Length {
             what: "GetValue",
             expected: "4",
             got: data.len(),
@@ -1055,9 +1055,9 @@ pub fn parse_value(data: &[u8]) -> Result<i32, ParseError> {
 }
 
 /// Splits a `ReadRecords` answer into records of `record_size` bytes.
-pub fn parse_records(data: &[u8], record_size: usize) -> Result<Vec<Vec<u8>>, ParseError> {
+pub fn parse_records(data: &[u8], record_size: usize) -> Result<Vec<Vec<u8>>, ResponseError> {
     if record_size == 0 || data.len() % record_size != 0 {
-        return Err(ParseError::Length {
+        return Err(ResponseError::Length {
             what: "ReadRecords",
             expected: "a multiple of the record size",
             got: data.len(),
@@ -1136,13 +1136,13 @@ impl KeySettings {
 }
 
 /// Parses `GetKeySettings` (2 bytes; EV2 may append more).
-pub fn parse_key_settings(data: &[u8]) -> Result<KeySettings, ParseError> {
+pub fn parse_key_settings(data: &[u8]) -> Result<KeySettings, ResponseError> {
     match data {
         [ks1, ks2, ..] => Ok(KeySettings {
             ks1: *ks1,
             ks2: *ks2,
         }),
-        _ => Err(ParseError::Length {
+        _ => Err(ResponseError::Length {
             what: "GetKeySettings",
             expected: "2",
             got: data.len(),
@@ -1310,8 +1310,8 @@ impl FileSettings {
     }
 }
 
-fn take<'a>(data: &mut &'a [u8], n: usize, what: &'static str) -> Result<&'a [u8], ParseError> {
-    let (head, tail) = data.split_at_checked(n).ok_or(ParseError::Length {
+fn take<'a>(data: &mut &'a [u8], n: usize, what: &'static str) -> Result<&'a [u8], ResponseError> {
+    let (head, tail) = data.split_at_checked(n).ok_or(ResponseError::Length {
         what,
         expected: "more bytes",
         got: data.len(),
@@ -1321,7 +1321,7 @@ fn take<'a>(data: &mut &'a [u8], n: usize, what: &'static str) -> Result<&'a [u8
 }
 
 /// Parses `GetFileSettings` for every file type.
-pub fn parse_file_settings(data: &[u8]) -> Result<FileSettings, ParseError> {
+pub fn parse_file_settings(data: &[u8]) -> Result<FileSettings, ResponseError> {
     const W: &str = "GetFileSettings";
     let mut rest = data;
     let head = take(&mut rest, 4, W)?;

@@ -9,7 +9,7 @@
 
 use cps_desfire::auth::{AuthError, AuthMode, HostAuth};
 use cps_desfire::client::{ClientConfig, DesfireError};
-use cps_desfire::commands::{self, CommandError, ParseError};
+use cps_desfire::commands::{self, CommandError, ResponseError};
 use cps_desfire::crypto::{Key, KeyType, pad_zero};
 use cps_desfire::frame::{
     self, DesfireStatus, FrameError, parse_iso_response, parse_native_response,
@@ -286,7 +286,7 @@ fn truncated_frames() {
     ));
     assert!(matches!(
         commands::parse_version(&[0; 27]),
-        Err(ParseError::Length { .. })
+        Err(ResponseError::Length { .. })
     ));
     assert!(commands::parse_file_settings(&[0, 0, 0, 0, 1, 2]).is_err());
     assert!(commands::parse_application_ids(&[1, 2, 3, 4]).is_err());
