@@ -5,7 +5,7 @@
 //! "Round trips") and caches what cannot change during a session (EF.DIR, PKCS#15 files,
 //! certificates, identity, serial). PIN-protected data (EF.DAM) is never cached.
 
-use cps_apdu::table::{CommandSpec, iso};
+use cps_apdu::table::{CommandSpec, Effect, iso};
 use cps_apdu::tlv::{Iter, Tag};
 use cps_apdu::{Command, Response, StatusWord};
 use cps_transport::{CardChannel, Exchange};
@@ -800,28 +800,26 @@ fn profile_keys(generation: Generation) -> Vec<KeyInfo> {
     ]
 }
 
-/// Whether a command may be sent again after the card reopened its channel: it changes
-/// nothing on the card and carries no secret (SELECT, READ BINARY / RECORD, GET DATA, and
-/// VERIFY without data, which only reads the try counter).
-fn is_side_effect_free(cmd: &Command) -> bool {
-    match cmd.ins {
-        0xA4 | 0xB0 | 0xB1 | 0xB2 | 0xCA | 0xCB => true,
-        0x20 => cmd.data.is_empty(),
-        _ => false,
-    }
+/// The entry of a command the client sends: the IAS-ECC table, else the ISO 7816-4 basics.
+fn spec_of(cmd: &Command) -> Option<&'static CommandSpec> {
+    T::TABLE
+        .by_ins(cmd.ins)
+        .or_else(|| cps_apdu::table::ISO7816.by_ins(cmd.ins))
 }
 
-/// What a command does, for [`Error::ChannelClosed`].
-fn ins_name(ins: u8) -> &'static str {
-    match ins {
-        0x20 => "verifying the PIN (VERIFY)",
-        0x22 => "setting a security environment (MSE)",
-        0x24 => "changing the PIN (CHANGE REFERENCE DATA)",
-        0x2A => "a security operation (PSO)",
-        0x2C => "unblocking the PIN (RESET RETRY COUNTER)",
-        0x88 => "authenticating (INTERNAL AUTHENTICATE)",
-        _ => "a command with an effect",
+/// Whether a command may be sent again after the card reopened its channel: the table says
+/// it reads ([`Effect::Read`]: SELECT, READ BINARY / RECORD, GET DATA...), or it is a VERIFY
+/// without data, which only reads the try counter (ISO/IEC 7816-4, VERIFY with no data field).
+fn is_side_effect_free(cmd: &Command) -> bool {
+    if cmd.ins == T::VERIFY.ins {
+        return cmd.data.is_empty();
     }
+    spec_of(cmd).is_some_and(|s| s.effect == Effect::Read)
+}
+
+/// The table's name of a command, for [`Error::ChannelClosed`].
+fn command_name(cmd: &Command) -> &'static str {
+    spec_of(cmd).map_or("command", |s| s.name)
 }
 
 impl Session<'_, '_> {
@@ -854,7 +852,7 @@ impl Session<'_, '_> {
             {
                 self.reopen_channel()?;
                 return Err(Error::ChannelClosed {
-                    attempted: ins_name(cmd.ins),
+                    attempted: command_name(cmd),
                 });
             }
             Err(e) => return Err(e.into()),
@@ -865,7 +863,7 @@ impl Session<'_, '_> {
         self.reopen_channel()?;
         if !is_side_effect_free(cmd) {
             return Err(Error::ChannelClosed {
-                attempted: ins_name(cmd.ins),
+                attempted: command_name(cmd),
             });
         }
         // SELECT by AID or by absolute path works from the MF; reads need the application.
@@ -1854,8 +1852,13 @@ mod tests {
         assert!(is_side_effect_free(&c(0xB0, &[])));
         assert!(is_side_effect_free(&c(0x20, &[])));
         assert!(!is_side_effect_free(&c(0x20, b"1234")));
-        for ins in [0x22, 0x24, 0x2A, 0x2C, 0x88, 0x46] {
+        for ins in [0x22, 0x24, 0x2A, 0x2C, 0x88, 0x46, 0xD6] {
             assert!(!is_side_effect_free(&c(ins, &[])), "{ins:02X}");
         }
+        // An instruction no table knows is not sent again.
+        assert!(!is_side_effect_free(&c(0xEE, &[])));
+        assert_eq!(command_name(&c(0x2A, &[])), "PERFORM SECURITY OPERATION");
+        assert_eq!(command_name(&c(0x20, b"1234")), "VERIFY");
+        assert_eq!(command_name(&c(0xEE, &[])), "command");
     }
 }
