@@ -442,3 +442,20 @@ fn u2f_only_setting_and_fallback_through_the_card() {
     assert_eq!(stats.count(0x01), 1);
     assert_eq!(stats.count(0x02), 1);
 }
+
+#[test]
+fn request_shapes_come_from_the_ctap_table() {
+    let mut raw = Raw(cps4());
+    raw.0.power_on();
+    assert_eq!(raw.send(SELECT_FIDO), b"U2F_V2\x90\x00");
+    // authenticatorGetInfo takes no parameters (cps_fido2::table::GET_INFO):
+    // CTAP1_ERR_INVALID_LENGTH.
+    assert_eq!(raw.send("80 10 80 00 02 04 A0 00"), [0x03, 0x90, 0x00]);
+    // U2F REGISTER carries exactly 64 bytes: SW_WRONG_LENGTH for 63.
+    let mut register = vec![0x00, 0x01, 0x00, 0x00, 63];
+    register.extend_from_slice(&[0x11; 63]);
+    register.push(0x00);
+    assert_eq!(raw.send_bytes(&register), [0x67, 0x00]);
+    // The right shapes still work.
+    assert_eq!(sw(&raw.send("80 10 80 00 01 04 00")), 0x9000);
+}

@@ -11,6 +11,7 @@ use cps_apdu::{Command, Response, StatusWord};
 
 use super::authenticator::{Authenticator, PresencePolicy};
 use cps_fido2::ctap::CtapStatus;
+use cps_fido2::table;
 use cps_fido2::transport::FIDO_AID;
 
 /// CTAPHID keepalive status byte "user presence needed" (sent with SW `9100`).
@@ -167,6 +168,18 @@ impl FidoApplet {
     pub fn command(&mut self, c: &Command) -> Response {
         if !self.selected {
             return sw(StatusWord::CONDITIONS_NOT_SATISFIED);
+        }
+        // The request shape, from the entry the client builds the command with
+        // (cps_fido2::table): a CTAP message of the wrong length is CTAP1_ERR_INVALID_LENGTH
+        // (CTAP 2.1 §8.2), a U2F message SW_WRONG_LENGTH (FIDO U2F raw message formats §3.3).
+        if let Some(spec) = table::TABLE.find(c.cla, c.ins, c.data.first().copied()) {
+            if spec.check_data(&c.data).is_err() {
+                return if c.ins == table::INS_MSG {
+                    Response::success(vec![CtapStatus::CTAP1_ERR_INVALID_LENGTH.0])
+                } else {
+                    sw(StatusWord::WRONG_LENGTH)
+                };
+            }
         }
         let ctap2 = self.mode == AppletMode::Ctap2;
         match (c.cla, c.ins) {
