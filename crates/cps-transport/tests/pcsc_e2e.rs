@@ -529,7 +529,10 @@ fn pcsc_end_to_end() {
     assert_eq!(ch.transmit(&GET_CHALLENGE).unwrap().len(), 10);
     let started = Instant::now();
     let verify = Command::new(0x00, 0x20, 0x00, 0x01).with_data(b"1234");
-    match Exchange::new(&mut ch).transmit(&verify) {
+    // The IAS-ECC table names the command (without it, an unknown command is a "command").
+    let mut ex = Exchange::new(&mut ch);
+    ex.register(&cps_iasecc::table::TABLE);
+    match ex.transmit(&verify) {
         Err(TransportError::NoAnswer {
             command: "VERIFY",
             seconds,
