@@ -232,6 +232,7 @@ mod tests {
             ("opts.rs", include_str!("opts.rs")),
             ("pin.rs", include_str!("pin.rs")),
             ("secret.rs", include_str!("secret.rs")),
+            ("certs.rs", include_str!("certs.rs")),
             ("help.rs", include_str!("help.rs")),
             ("gestion/i18n.rs", include_str!("gestion/i18n.rs")),
         ];

@@ -260,3 +260,71 @@ fn the_locale_variables_and_lang_decide() {
     assert!(generation(FR, &["--lang", "en"]).starts_with("generation"));
     assert!(generation(EN, &["--lang=fr"]).starts_with("génération"));
 }
+
+/// A file of the test PKI.
+fn pki(rel: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testvectors/pki")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn certs_in_french_and_english() {
+    let at = "2026-03-01";
+    let o = cps(FR, &["--sim", "cps4", "certs", "--at", at], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    for line in [
+        "libellé       Certificat d'Authentification CPS",
+        "usage         authentification",
+        "validité      2025-07-01 → 2028-06-30",
+        "état          valide jusqu'au 2028-06-30",
+    ] {
+        assert!(fr.contains(line), "{line:?} in\n{fr}");
+    }
+    let o = cps(EN, &["--sim", "cps4", "certs", "--at", at], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    for line in [
+        "label         Certificat d'Authentification CPS",
+        "usage         authentication",
+        "validity      2025-07-01 → 2028-06-30",
+        "status        valid until 2028-06-30",
+    ] {
+        assert!(en.contains(line), "{line:?} in\n{en}");
+    }
+
+    let (root, persons) = (pki("ca/root.crt.pem"), pki("ca/persons.crt.pem"));
+    let verify = [
+        "--sim",
+        "cps4",
+        "certs",
+        "verify",
+        "--root",
+        &root,
+        "--intermediates",
+        &persons,
+        "--at",
+        at,
+    ];
+    let o = cps(FR, &verify, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert_eq!(
+        fr.matches(" : chaîne de certification valide jusqu'à ")
+            .count(),
+        2,
+        "{fr}"
+    );
+    let o = cps(EN, &verify, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains(&format!(
+            "Certificat de Signature CPS: chain OK up to {root}"
+        )),
+        "{en}"
+    );
+}

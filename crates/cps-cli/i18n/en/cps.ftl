@@ -182,6 +182,25 @@ doctor-action-renew = renew the certificates (remote update) before they expire
 doctor-action-order-card = the card's certificates must be renewed: order a new card
 doctor-action-check-clock = check the computer's clock
 
+## cps certs (src/certs.rs)
+
+label-cert-label = label
+label-usage = usage
+label-key = key
+label-subject = subject
+label-issuer = issuer
+label-cert-serial = serial
+label-validity = validity
+label-status = status
+certs-wrote = wrote { $path }
+certs-chain-ok = { $label }: chain OK up to { $root }
+certs-chain-invalid = { $label }: chain INVALID: { $error }
+certs-verify-failed = certificate chain verification failed
+certs-cannot-read = cannot read { $path }: { $error }
+certs-not-a-certificate-file = { $path }: not a certificate file: { $error }
+certs-cannot-create = creating { $path }: { $error }
+certs-cannot-write = writing { $path }: { $error }
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)

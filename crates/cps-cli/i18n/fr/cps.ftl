@@ -188,6 +188,25 @@ doctor-action-renew = renouvelez les certificats (mise à jour à distance) avan
 doctor-action-order-card = les certificats de la carte doivent être renouvelés : commandez une nouvelle carte
 doctor-action-check-clock = vérifiez l'horloge de l'ordinateur
 
+## cps certs (src/certs.rs)
+
+label-cert-label = libellé
+label-usage = usage
+label-key = clé
+label-subject = sujet
+label-issuer = émetteur
+label-cert-serial = n° de série
+label-validity = validité
+label-status = état
+certs-wrote = fichier écrit : { $path }
+certs-chain-ok = { $label } : chaîne de certification valide jusqu'à { $root }
+certs-chain-invalid = { $label } : chaîne de certification INVALIDE : { $error }
+certs-verify-failed = échec de la vérification de la chaîne de certification
+certs-cannot-read = lecture impossible de { $path } : { $error }
+certs-not-a-certificate-file = { $path } : ce n'est pas un fichier de certificat : { $error }
+certs-cannot-create = création impossible de { $path } : { $error }
+certs-cannot-write = écriture impossible de { $path } : { $error }
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
