@@ -233,6 +233,7 @@ mod tests {
             ("pin.rs", include_str!("pin.rs")),
             ("secret.rs", include_str!("secret.rs")),
             ("certs.rs", include_str!("certs.rs")),
+            ("readers.rs", include_str!("readers.rs")),
             ("help.rs", include_str!("help.rs")),
             ("gestion/i18n.rs", include_str!("gestion/i18n.rs")),
         ];

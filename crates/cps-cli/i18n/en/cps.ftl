@@ -201,6 +201,14 @@ certs-not-a-certificate-file = { $path }: not a certificate file: { $error }
 certs-cannot-create = creating { $path }: { $error }
 certs-cannot-write = writing { $path }: { $error }
 
+## cps readers (src/readers.rs)
+
+readers-card-present = card present
+readers-atr-unavailable = (ATR unavailable)
+readers-no-card = no card
+readers-no-card-anywhere = no card in any reader: insert a card (see `cps readers`)
+readers-several-cards = { $count } readers hold a card: { $readers }; choose one with --reader NAME or --reader NUMBER
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)

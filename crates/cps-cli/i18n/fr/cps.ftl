@@ -207,6 +207,14 @@ certs-not-a-certificate-file = { $path } : ce n'est pas un fichier de certificat
 certs-cannot-create = création impossible de { $path } : { $error }
 certs-cannot-write = écriture impossible de { $path } : { $error }
 
+## cps readers (src/readers.rs)
+
+readers-card-present = carte présente
+readers-atr-unavailable = (ATR indisponible)
+readers-no-card = pas de carte
+readers-no-card-anywhere = aucune carte dans les lecteurs : insérez une carte (voir `cps readers`)
+readers-several-cards = { $count } lecteurs contiennent une carte : { $readers } ; choisissez-en un avec --reader NOM ou --reader NUMÉRO
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
