@@ -234,6 +234,7 @@ mod tests {
             ("secret.rs", include_str!("secret.rs")),
             ("certs.rs", include_str!("certs.rs")),
             ("readers.rs", include_str!("readers.rs")),
+            ("crypto.rs", include_str!("crypto.rs")),
             ("help.rs", include_str!("help.rs")),
             ("gestion/i18n.rs", include_str!("gestion/i18n.rs")),
         ];

@@ -328,3 +328,85 @@ fn certs_in_french_and_english() {
         "{en}"
     );
 }
+
+#[test]
+fn sign_verify_and_auth_test_in_french_and_english() {
+    let dir = std::env::temp_dir().join(format!("cps-i18n-sign-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = dir.join("feuille.txt");
+    std::fs::write(&doc, b"feuille de soins electronique").unwrap();
+    let doc = doc.display().to_string();
+    let sig = format!("{doc}.sig");
+
+    let sign = ["--sim", "cps4", "--pin-from", "stdin", "sign", "--in", &doc];
+    let o = cps(FR, &sign, "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(fr.contains("clé           CPS_PRIV_SIG (RSA-2048)"), "{fr}");
+    assert!(
+        fr.contains(&format!("signature     {sig} (256 octets)")),
+        "{fr}"
+    );
+    let o = cps(EN, &sign, "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(en.contains("key           CPS_PRIV_SIG (RSA-2048)"), "{en}");
+    assert!(
+        en.contains(&format!("signature     {sig} (256 bytes)")),
+        "{en}"
+    );
+
+    let verify = ["--sim", "cps4", "verify", "--in", &doc];
+    let o = cps(FR, &verify, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("signature valide (RSA PKCS#1 v1.5 SHA-256) de "),
+        "{fr}"
+    );
+    let o = cps(EN, &verify, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains("signature OK (RSA PKCS#1 v1.5 SHA-256) by "),
+        "{en}"
+    );
+    // A directory as the file: a usage error in the user's language.
+    let o = cps(
+        FR,
+        &[
+            "--sim",
+            "cps4",
+            "verify",
+            "--in",
+            &dir.display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("c'est un répertoire, pas un fichier"),
+        "{}",
+        stderr(&o)
+    );
+
+    let auth = ["--sim", "cps4", "--pin-from", "stdin", "auth-test"];
+    let o = cps(FR, &auth, "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("résultat      OK : la réponse se vérifie avec le certificat"),
+        "{fr}"
+    );
+    assert!(fr.contains("réponse       256 octets"), "{fr}");
+    let o = cps(EN, &auth, "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains("result        OK: the response verifies with the certificate"),
+        "{en}"
+    );
+    assert!(en.contains("response      256 bytes"), "{en}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

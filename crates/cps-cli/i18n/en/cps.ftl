@@ -209,6 +209,28 @@ readers-no-card = no card
 readers-no-card-anywhere = no card in any reader: insert a card (see `cps readers`)
 readers-several-cards = { $count } readers hold a card: { $readers }; choose one with --reader NAME or --reader NUMBER
 
+## cps sign, cps verify, cps auth-test (src/crypto.rs; label-key is that of cps certs)
+
+label-signature = signature
+label-challenge = challenge
+label-response = response
+label-certificate = certificate
+label-result = result
+crypto-file-bytes = { $path } ({ $n } bytes)
+crypto-bytes = { $n } bytes
+crypto-is-a-directory = cannot read { $path }: it is a directory, not a file
+crypto-reading = reading { $path }: { $error }
+crypto-no-certificate = no certificate for key { $key }
+crypto-no-certificate-in-file = no certificate in the file
+crypto-pss-needs-cps4 = --pss needs a CPS4: the CPS3 signs PKCS#1 v1.5 only
+crypto-unsupported-key = the certificate's key ({ $key }) is not one CPS cards sign with
+crypto-signature-ok = signature OK ({ $algorithm }) by { $signer }
+crypto-signature-invalid = signature INVALID: { $error }
+crypto-verify-failed = signature verification failed: { $error }
+crypto-auth-ok = OK: the response verifies with the certificate
+crypto-auth-failed = FAILED: { $error }
+crypto-auth-test-failed = authentication test failed: { $error }
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)

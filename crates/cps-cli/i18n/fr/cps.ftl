@@ -215,6 +215,28 @@ readers-no-card = pas de carte
 readers-no-card-anywhere = aucune carte dans les lecteurs : insérez une carte (voir `cps readers`)
 readers-several-cards = { $count } lecteurs contiennent une carte : { $readers } ; choisissez-en un avec --reader NOM ou --reader NUMÉRO
 
+## cps sign, cps verify, cps auth-test (src/crypto.rs ; label-key est celui de cps certs)
+
+label-signature = signature
+label-challenge = défi
+label-response = réponse
+label-certificate = certificat
+label-result = résultat
+crypto-file-bytes = { $path } ({ $n } octets)
+crypto-bytes = { $n } octets
+crypto-is-a-directory = lecture impossible de { $path } : c'est un répertoire, pas un fichier
+crypto-reading = lecture de { $path } : { $error }
+crypto-no-certificate = pas de certificat pour la clé { $key }
+crypto-no-certificate-in-file = pas de certificat dans le fichier
+crypto-pss-needs-cps4 = --pss demande une CPS4 : la CPS3 ne signe qu'en PKCS#1 v1.5
+crypto-unsupported-key = la clé du certificat ({ $key }) n'est pas de celles avec lesquelles signent les cartes CPS
+crypto-signature-ok = signature valide ({ $algorithm }) de { $signer }
+crypto-signature-invalid = signature INVALIDE : { $error }
+crypto-verify-failed = échec de la vérification de la signature : { $error }
+crypto-auth-ok = OK : la réponse se vérifie avec le certificat
+crypto-auth-failed = ÉCHEC : { $error }
+crypto-auth-test-failed = échec du test d'authentification : { $error }
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
