@@ -3,8 +3,9 @@
 //!
 //! Localised: the top-level description and the text after the options, the headings, every
 //! global option, every top-level command's one-line description (and `pin`'s and `sim
-//! list`'s). The options of each command (`certs export --out`...) keep the English of their
-//! doc comments; clap's own error messages are English.
+//! list`'s), every option of every command (`certs export --out`: `help-opt-certs-export-out`,
+//! whose English is its doc comment). Still English: the descriptions of the possible values
+//! (`--format pem`...) and clap's own error messages.
 
 use clap::Command;
 
@@ -25,6 +26,12 @@ const GLOBAL_ARGS: &[(&str, &str)] = &[
     ("at", "help-arg-at"),
     ("pin_from", "help-arg-pin-from"),
 ];
+
+/// The message id of the help of a command's own option (`help-opt-certs-export-out`), from
+/// the command's path and the argument's id.
+fn option_id(path: &[&str], arg: &str) -> String {
+    format!("help-opt-{}-{}", path.join("-"), arg.replace('_', "-"))
+}
 
 /// The message id of a command's description (`help-cmd-pin-verify`), from its path.
 fn command_id(path: &[&str]) -> String {
@@ -146,6 +153,19 @@ fn localize_subcommands(cmd: Command, path: &[&str], lang: Lang) -> Command {
                     sub = sub.mut_arg(*arg, |a| a.help(t(msg)));
                 }
             }
+            // The command's own options (the English messages are their doc comments: a test
+            // keeps them equal).
+            let own: Vec<String> = sub
+                .get_arguments()
+                .filter(|a| !global_ids.contains(&a.get_id().as_str()))
+                .map(|a| a.get_id().to_string())
+                .collect();
+            for arg in own {
+                let msg = option_id(&sub_path, &arg);
+                if crate::i18n::has(lang, &msg) {
+                    sub = sub.mut_arg(&arg, |a| a.help(t(&msg)));
+                }
+            }
             sub
         });
     }
@@ -177,6 +197,38 @@ mod tests {
         assert!(checked > 25, "{checked}");
     }
 
+    /// Every option of every command has its help in both catalogues, the English one equal
+    /// to its doc comment (so the English help does not change).
+    #[test]
+    fn every_command_option_has_its_words() {
+        fn walk(cmd: &Command, path: &mut Vec<String>, checked: &mut usize) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if GLOBAL_ARGS.iter().any(|(g, _)| *g == id) || path.is_empty() {
+                    continue;
+                }
+                let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                let msg = option_id(&p, id);
+                assert!(has(Lang::Fr, &msg), "{msg} missing in fr/cps.ftl");
+                let doc = a.get_help().map(ToString::to_string).unwrap_or_default();
+                assert_eq!(text_in(Lang::En, &msg, &[]), doc, "{msg}");
+                *checked += 1;
+            }
+            for s in cmd.get_subcommands() {
+                path.push(s.get_name().to_owned());
+                walk(s, path, checked);
+                path.pop();
+            }
+        }
+        let mut checked = 0;
+        walk(
+            &<crate::Cli as clap::CommandFactory>::command(),
+            &mut Vec::new(),
+            &mut checked,
+        );
+        assert!(checked > 60, "{checked}");
+    }
+
     #[test]
     fn the_help_builds_and_renders_in_both_languages() {
         for (lang, words) in [
@@ -198,6 +250,15 @@ mod tests {
             assert!(
                 pin.contains(&text_in(lang, "help-cmd-pin-verify", &[])),
                 "{pin}"
+            );
+            let export = cmd
+                .find_subcommand_mut("certs")
+                .and_then(|c| c.find_subcommand_mut("export"))
+                .map(|e| e.render_long_help().to_string())
+                .unwrap_or_default();
+            assert!(
+                export.contains(&text_in(lang, "help-opt-certs-export-out", &[])),
+                "{export}"
             );
         }
     }

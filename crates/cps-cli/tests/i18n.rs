@@ -410,3 +410,27 @@ fn sign_verify_and_auth_test_in_french_and_english() {
     assert!(en.contains("response      256 bytes"), "{en}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn command_options_help_in_french_and_english() {
+    let o = cps(FR, &["certs", "export", "--help"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("Répertoire où écrire (créé s'il n'existe pas)"),
+        "{fr}"
+    );
+    let o = cps(FR, &["sign", "--help"], "");
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("Le fichier à signer (son SHA-256 est signé)"),
+        "{fr}"
+    );
+    let o = cps(EN, &["certs", "export", "--help"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains("Directory to write to (created if missing)"),
+        "{en}"
+    );
+}

@@ -297,6 +297,83 @@ help-cmd-pin-change = Change the holder PIN (asks the current PIN, then the new 
 help-cmd-pin-unblock = Unblock the holder PIN with the PUK and set a new PIN (asks the PUK, then the new PIN)
 help-cmd-sim-list = List the simulated card profiles and holder personas
 
+# Options of each command: help-opt-COMMAND-OPTION (the English is the doc comment of the
+# option in the code, a test keeps them equal).
+help-opt-identity-situations = Also read the practice situations (EF.DAM, billing data): asks the PIN
+help-opt-certs-export-out = Directory to write to (created if missing)
+help-opt-certs-export-format = File format
+help-opt-certs-verify-root = The trusted root certificate(s): PEM (one or more) or DER file
+help-opt-certs-verify-intermediates = Intermediate CA certificates (PEM bundle or DER), besides those on the card
+help-opt-sign-key = Which key signs
+help-opt-sign-input = The file to sign (its SHA-256 is signed)
+help-opt-sign-out = Where to write the signature (default: FILE.sig): RSA PKCS#1 v1.5 (what `openssl dgst -verify` reads), or RSA-PSS with --pss
+help-opt-sign-cert-out = Also write the signer's certificate (PEM) here, for `cps verify --cert`
+help-opt-sign-pss = RSA-PSS (salt = hash length) instead of PKCS#1 v1.5: CPS4 only. Check it with `cps verify --pss`, or `openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -verify`
+help-opt-verify-input = The signed file
+help-opt-verify-sig = The signature file (default: FILE.sig)
+help-opt-verify-cert = The signer's certificate (PEM or DER). Without it, the card's certificate of --key is used
+help-opt-verify-key = Which card certificate, without --cert
+help-opt-verify-pss = The signature is RSA-PSS (salt 32, MGF1-SHA-256), as `cps sign --pss` makes it
+help-opt-fido2-register-rp = Relying-party identifier (a domain)
+help-opt-fido2-register-user = User name
+help-opt-fido2-register-resident = Store the credential on the card (discoverable)
+help-opt-fido2-register-no-pin = Register without the PIN (no user verification)
+help-opt-fido2-authenticate-rp = Relying-party identifier
+help-opt-fido2-authenticate-credentials = Credential IDs (hex) to allow; none: the discoverable credentials of the RP
+help-opt-fido2-authenticate-no-pin = Without the PIN (no user verification)
+help-opt-fido2-delete-credential = Credential ID (hex), as `cps fido2 credentials` shows it
+help-opt-fido2-reset-yes = Confirm: the credentials cannot be recovered
+help-opt-desfire-auth-aid = Application ID (6 hex digits, as `cps desfire info` lists them; 000000 = PICC)
+help-opt-desfire-auth-key-no = Key number in the application
+help-opt-desfire-auth-key-type = Key type (the key itself is read as a secret: CPS_DESFIRE_KEY with --pin-from env)
+help-opt-desfire-read-aid = Application ID (6 hex digits, as `cps desfire info` lists them; 000000 = PICC)
+help-opt-desfire-read-key-no = Key number in the application
+help-opt-desfire-read-key-type = Key type (the key itself is read as a secret: CPS_DESFIRE_KEY with --pin-from env)
+help-opt-desfire-read-file = File number
+help-opt-desfire-read-offset = Offset
+help-opt-desfire-read-length = Length (0: to the end of the file)
+help-opt-desfire-read-no-auth = Read without authenticating (free-access files)
+help-opt-desfire-door-check-profile = Door profile file (AID, badge file, key number, communication mode, diversification): what the door knows in advance. The door master key comes from --keys or CPS_DESFIRE_DOOR_MASTER_KEY
+help-opt-desfire-door-check-keys = Key file holding `door-master-key = ...` (with --profile)
+help-opt-desfire-door-check-aid = Application ID (6 hex digits; without --profile)
+help-opt-desfire-door-check-key-no = Key number in the application (without --profile)
+help-opt-desfire-door-check-key-type = Key type (the key itself is read as a secret: CPS_DESFIRE_KEY with --pin-from env)
+help-opt-desfire-door-check-file = Credential file number (without --profile)
+help-opt-desfire-door-check-diversify = Diversify the master key with the card UID (AN10922)
+help-opt-desfire-door-check-system-id = AN10922 system identifier (hex) after UID ‖ AID
+help-opt-desfire-door-check-comm = The credential file's communication mode, when known: saves the GetFileSettings exchange (without --profile)
+help-opt-desfire-door-check-show-data = Print the credential bytes (hidden by default)
+help-opt-desfire-provision-profile = Door profile file (AID, badge file, door key number, communication mode, diversification)
+help-opt-desfire-provision-keys = Establishment key file (`app-master-key`, `door-master-key`, optional `picc-master-key`, `key-version`); without it: CPS_DESFIRE_APP_MASTER_KEY, CPS_DESFIRE_DOOR_MASTER_KEY, CPS_DESFIRE_PICC_MASTER_KEY, CPS_DESFIRE_KEY_VERSION
+help-opt-desfire-provision-holder = Holder identifier written in the badge (e.g. the RPPS number)
+help-opt-desfire-provision-valid-from = First day the badge opens doors (YYYY-MM-DD)
+help-opt-desfire-provision-valid-until = Last day the badge opens doors (YYYY-MM-DD)
+help-opt-desfire-provision-change-picc-key = Replace the PICC master key by the establishment's (diversified per card)
+help-opt-desfire-provision-dry-run = Change nothing: read the card and print what a run would do
+help-opt-update-server = The update service, e.g. http://127.0.0.1:8700 (`cps update-server`)
+help-opt-update-server-listen = Address to listen on (port 0: any free port)
+help-opt-update-server-db = SQLite database file (created if missing)
+help-opt-update-server-seed-test-cards = Register the simulated cards of every persona (CPS3 and CPS4)
+help-opt-update-server-admin-key-file = File with the administration key (64 hex digits): the `/v1/cards` API then answers requests carrying a token signed with it (`cps-update-server admin-token`); without it, administration over HTTP is refused
+help-opt-gestion-listen = Address to serve the page on (port 0: a free port). A non-loopback address makes the page reachable from the network: the secret in the URL is then its only protection
+help-opt-gestion-no-browser = Print the URL only; do not open the browser
+help-opt-gestion-update-server = The update service the Update page offers (e.g. http://127.0.0.1:8700)
+help-opt-gestion-idle-exit = Stop when no page has asked anything for SECONDS (the page asks twice a second while open; browsers slow background tabs down to about once a minute)
+help-opt-apdu-exclusive = Connect in exclusive mode
+help-opt-apdu-raw = Send bytes exactly as given: no GET RESPONSE, no Le correction
+help-opt-apdu-check = Exit with code 5 if a response status word is not 9000 (91 00 for DESFire, a native status 00)
+help-opt-apdu-native = Native DESFire frames (`60` GetVersion, `AF`, `5A 43 50 53`...): sent exactly as given, of any length; the answer's first byte is decoded as a DESFire status
+help-opt-apdu-apdus = APDUs in hex (spaces and colons allowed inside one argument when quoted)
+help-opt-sim-serve-profile = Card profile: cps3 or cps4 (the CPS4: ChipDoc on logical channel 1) [default: the global --sim, else cps4]
+help-opt-sim-serve-port = vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01"
+help-opt-sim-serve-reconnect-for = When pcscd stops, wait up to SECONDS for it to come back (then insert the same card again); 0 exits at once. Exit code 3 when it does not come back
+help-opt-sim-serve-pull-at = Fault injection (tests): the card executes APDU N, then leaves the reader before answering; it is reinserted 1 s later (same card state)
+help-opt-sim-serve-freeze-at = Fault injection (tests): the card stops answering at APDU N
+help-opt-completions-shell = The shell
+help-opt-man-dir = Write every page into this directory
+help-opt-replay-file = The trace file
+help-opt-replay-command = A card command and its options
+
 ## The gestion page (src/gestion/i18n.rs): `page-KEY` fills `{{KEY}}` of assets/index.html
 ## and the words of assets/app.js (its t('KEY')); app.js replaces { $n }, { $date }...
 

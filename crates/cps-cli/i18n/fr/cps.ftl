@@ -304,6 +304,82 @@ help-cmd-pin-change = Changer le code PIN du porteur (demande le code actuel, pu
 help-cmd-pin-unblock = Débloquer le code PIN du porteur avec le PUK et choisir un nouveau code (demande le PUK, puis le nouveau code)
 help-cmd-sim-list = Lister les profils de cartes simulées et les porteurs
 
+# Options de chaque commande : help-opt-COMMANDE-OPTION.
+help-opt-identity-situations = Lire aussi les situations d'exercice (EF.DAM, données de facturation) : demande le code PIN
+help-opt-certs-export-out = Répertoire où écrire (créé s'il n'existe pas)
+help-opt-certs-export-format = Format des fichiers
+help-opt-certs-verify-root = Le ou les certificats racines de confiance : fichier PEM (un ou plusieurs) ou DER
+help-opt-certs-verify-intermediates = Certificats d'AC intermédiaires (lot PEM ou DER), en plus de ceux de la carte
+help-opt-sign-key = La clé qui signe
+help-opt-sign-input = Le fichier à signer (son SHA-256 est signé)
+help-opt-sign-out = Où écrire la signature (par défaut : FICHIER.sig) : RSA PKCS#1 v1.5 (ce que lit `openssl dgst -verify`), ou RSA-PSS avec --pss
+help-opt-sign-cert-out = Écrire aussi ici le certificat du signataire (PEM), pour `cps verify --cert`
+help-opt-sign-pss = RSA-PSS (sel de la longueur du condensé) au lieu de PKCS#1 v1.5 : CPS4 seulement. À vérifier avec `cps verify --pss`, ou `openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -verify`
+help-opt-verify-input = Le fichier signé
+help-opt-verify-sig = Le fichier de signature (par défaut : FICHIER.sig)
+help-opt-verify-cert = Le certificat du signataire (PEM ou DER). Sans lui, le certificat de la carte pour --key est utilisé
+help-opt-verify-key = Quel certificat de la carte, sans --cert
+help-opt-verify-pss = La signature est RSA-PSS (sel de 32, MGF1-SHA-256), comme la fait `cps sign --pss`
+help-opt-fido2-register-rp = Identifiant de la partie utilisatrice (un domaine)
+help-opt-fido2-register-user = Nom d'utilisateur
+help-opt-fido2-register-resident = Enregistrer l'identifiant sur la carte (découvrable)
+help-opt-fido2-register-no-pin = Enregistrer sans le code PIN (sans vérification de l'utilisateur)
+help-opt-fido2-authenticate-rp = Identifiant de la partie utilisatrice
+help-opt-fido2-authenticate-credentials = Identifiants de clé (hex) autorisés ; aucun : les identifiants découvrables de la partie utilisatrice
+help-opt-fido2-authenticate-no-pin = Sans le code PIN (sans vérification de l'utilisateur)
+help-opt-fido2-delete-credential = Identifiant de clé (hex), tel que `cps fido2 credentials` l'affiche
+help-opt-fido2-reset-yes = Confirmer : les identifiants ne pourront pas être récupérés
+help-opt-desfire-auth-aid = Identifiant d'application (6 chiffres hex, comme les liste `cps desfire info` ; 000000 = PICC)
+help-opt-desfire-auth-key-no = Numéro de clé dans l'application
+help-opt-desfire-auth-key-type = Type de clé (la clé elle-même est lue comme un secret : CPS_DESFIRE_KEY avec --pin-from env)
+help-opt-desfire-read-aid = Identifiant d'application (6 chiffres hex, comme les liste `cps desfire info` ; 000000 = PICC)
+help-opt-desfire-read-key-no = Numéro de clé dans l'application
+help-opt-desfire-read-key-type = Type de clé (la clé elle-même est lue comme un secret : CPS_DESFIRE_KEY avec --pin-from env)
+help-opt-desfire-read-file = Numéro de fichier
+help-opt-desfire-read-offset = Position de départ
+help-opt-desfire-read-length = Longueur (0 : jusqu'à la fin du fichier)
+help-opt-desfire-read-no-auth = Lire sans s'authentifier (fichiers en accès libre)
+help-opt-desfire-door-check-profile = Fichier de profil de porte (AID, fichier du badge, numéro de clé, mode de communication, diversification) : ce que la porte connaît d'avance. La clé maîtresse de porte vient de --keys ou de CPS_DESFIRE_DOOR_MASTER_KEY
+help-opt-desfire-door-check-keys = Fichier de clés contenant `door-master-key = ...` (avec --profile)
+help-opt-desfire-door-check-aid = Identifiant d'application (6 chiffres hex ; sans --profile)
+help-opt-desfire-door-check-key-no = Numéro de clé dans l'application (sans --profile)
+help-opt-desfire-door-check-key-type = Type de clé (la clé elle-même est lue comme un secret : CPS_DESFIRE_KEY avec --pin-from env)
+help-opt-desfire-door-check-file = Numéro du fichier d'accréditation (sans --profile)
+help-opt-desfire-door-check-diversify = Diversifier la clé maîtresse avec l'UID de la carte (AN10922)
+help-opt-desfire-door-check-system-id = Identifiant système AN10922 (hex) après UID ‖ AID
+help-opt-desfire-door-check-comm = Le mode de communication du fichier d'accréditation, s'il est connu : évite l'échange GetFileSettings (sans --profile)
+help-opt-desfire-door-check-show-data = Afficher les octets de l'accréditation (masqués par défaut)
+help-opt-desfire-provision-profile = Fichier de profil de porte (AID, fichier du badge, numéro de clé de porte, mode de communication, diversification)
+help-opt-desfire-provision-keys = Fichier de clés de l'établissement (`app-master-key`, `door-master-key`, `picc-master-key` facultative, `key-version`) ; sans lui : CPS_DESFIRE_APP_MASTER_KEY, CPS_DESFIRE_DOOR_MASTER_KEY, CPS_DESFIRE_PICC_MASTER_KEY, CPS_DESFIRE_KEY_VERSION
+help-opt-desfire-provision-holder = Identifiant du porteur écrit dans le badge (par exemple le numéro RPPS)
+help-opt-desfire-provision-valid-from = Premier jour où le badge ouvre les portes (AAAA-MM-JJ)
+help-opt-desfire-provision-valid-until = Dernier jour où le badge ouvre les portes (AAAA-MM-JJ)
+help-opt-desfire-provision-change-picc-key = Remplacer la clé maîtresse PICC par celle de l'établissement (diversifiée par carte)
+help-opt-desfire-provision-dry-run = Ne rien changer : lire la carte et afficher ce que ferait une exécution
+help-opt-update-server = Le service de mise à jour, par exemple http://127.0.0.1:8700 (`cps update-server`)
+help-opt-update-server-listen = Adresse d'écoute (port 0 : n'importe quel port libre)
+help-opt-update-server-db = Fichier de base SQLite (créé s'il n'existe pas)
+help-opt-update-server-seed-test-cards = Enregistrer les cartes simulées de tous les profils de porteur (CPS3 et CPS4)
+help-opt-update-server-admin-key-file = Fichier de la clé d'administration (64 chiffres hex) : l'API `/v1/cards` répond alors aux requêtes portant un jeton signé avec elle (`cps-update-server admin-token`) ; sans lui, l'administration par HTTP est refusée
+help-opt-gestion-listen = Adresse où servir la page (port 0 : un port libre). Une adresse autre que la boucle locale rend la page accessible depuis le réseau : le secret de l'URL est alors sa seule protection
+help-opt-gestion-no-browser = Afficher seulement l'URL ; ne pas ouvrir le navigateur
+help-opt-gestion-update-server = Le service de mise à jour que propose la page Mise à jour (par exemple http://127.0.0.1:8700)
+help-opt-gestion-idle-exit = S'arrêter quand aucune page n'a rien demandé depuis SECONDES (la page demande deux fois par seconde tant qu'elle est ouverte ; les navigateurs ralentissent les onglets en arrière-plan jusqu'à environ une fois par minute)
+help-opt-apdu-exclusive = Se connecter en mode exclusif
+help-opt-apdu-raw = Envoyer les octets tels quels : pas de GET RESPONSE, pas de correction de Le
+help-opt-apdu-check = Sortir avec le code 5 si un mot d'état de réponse n'est pas 9000 (91 00 pour DESFire, un état natif 00)
+help-opt-apdu-native = Trames DESFire natives (`60` GetVersion, `AF`, `5A 43 50 53`...) : envoyées telles quelles, de toute longueur ; le premier octet de la réponse est décodé comme un état DESFire
+help-opt-apdu-apdus = APDU en hex (espaces et deux-points permis dans un argument entre guillemets)
+help-opt-sim-serve-profile = Profil de carte : cps3 ou cps4 (la CPS4 : ChipDoc sur le canal logique 1) [par défaut : le --sim global, sinon cps4]
+help-opt-sim-serve-port = Port vpcd : 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01"
+help-opt-sim-serve-reconnect-for = Quand pcscd s'arrête, attendre jusqu'à SECONDES son retour (puis réinsérer la même carte) ; 0 sort aussitôt. Code de sortie 3 s'il ne revient pas
+help-opt-sim-serve-pull-at = Injection de panne (tests) : la carte exécute l'APDU N, puis quitte le lecteur avant de répondre ; elle est réinsérée 1 s plus tard (même état)
+help-opt-sim-serve-freeze-at = Injection de panne (tests) : la carte cesse de répondre à l'APDU N
+help-opt-completions-shell = Le shell
+help-opt-man-dir = Écrire toutes les pages dans ce répertoire
+help-opt-replay-file = Le fichier de trace
+help-opt-replay-command = Une commande de carte et ses options
+
 ## La page de gestion (src/gestion/i18n.rs) : `page-CLÉ` remplit `{{CLÉ}}` de assets/index.html
 ## et les mots de assets/app.js (son t('CLÉ')) ; app.js remplace { $n }, { $date }...
 
