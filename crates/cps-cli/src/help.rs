@@ -2,10 +2,10 @@
 //! stay as the Rust documentation) gets its descriptions from the catalogue at run time.
 //!
 //! Localised: the top-level description and the text after the options, the headings, every
-//! global option, every top-level command's one-line description (and `pin`'s and `sim
-//! list`'s), every option of every command (`certs export --out`: `help-opt-certs-export-out`,
-//! whose English is its doc comment). Still English: the descriptions of the possible values
-//! (`--format pem`...) and clap's own error messages.
+//! global option, every command's one-line description (`certs export`... too), every option
+//! of every command (`certs export --out`: `help-opt-certs-export-out`, whose English is its
+//! doc comment). Still English: the descriptions of the possible values (`--format pem`...)
+//! and clap's own words and error messages.
 
 use clap::Command;
 
@@ -227,6 +227,24 @@ mod tests {
             &mut checked,
         );
         assert!(checked > 60, "{checked}");
+    }
+
+    /// Every command under a command (`certs export`) has its description in both
+    /// catalogues, the English one equal to its doc comment.
+    #[test]
+    fn every_nested_command_has_its_words() {
+        let cmd = <crate::Cli as clap::CommandFactory>::command();
+        let mut checked = 0;
+        for top in cmd.get_subcommands() {
+            for sub in top.get_subcommands() {
+                let id = command_id(&[top.get_name(), sub.get_name()]);
+                assert!(has(Lang::Fr, &id), "{id} missing in fr/cps.ftl");
+                let doc = sub.get_about().map(ToString::to_string).unwrap_or_default();
+                assert_eq!(text_in(Lang::En, &id, &[]), doc, "{id}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 15, "{checked}");
     }
 
     #[test]

@@ -420,6 +420,12 @@ fn command_options_help_in_french_and_english() {
         fr.contains("Répertoire où écrire (créé s'il n'existe pas)"),
         "{fr}"
     );
+    let o = cps(FR, &["certs", "--help"], "");
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("Écrire les certificats dans des fichiers (un par certificat"),
+        "{fr}"
+    );
     let o = cps(FR, &["sign", "--help"], "");
     let fr = stdout(&o);
     assert!(

@@ -296,6 +296,23 @@ help-cmd-pin-verify = Verify the holder PIN (one try)
 help-cmd-pin-change = Change the holder PIN (asks the current PIN, then the new one)
 help-cmd-pin-unblock = Unblock the holder PIN with the PUK and set a new PIN (asks the PUK, then the new PIN)
 help-cmd-sim-list = List the simulated card profiles and holder personas
+help-cmd-certs-list = List the certificates with their validity and renewal status (default)
+help-cmd-certs-export = Write the certificates to files (one per certificate, named after its label)
+help-cmd-certs-verify = Verify each holder certificate's chain up to a trusted root
+help-cmd-fido2-info = getInfo: versions, options, AAGUID, whether a PIN is set, PIN tries left
+help-cmd-fido2-enroll = Set the first FIDO2 PIN of a blank applet
+help-cmd-fido2-register = Register a credential for a relying party (makeCredential, ES256)
+help-cmd-fido2-authenticate = Get assertions for a relying party (getAssertion)
+help-cmd-fido2-credentials = List the discoverable credentials (needs the FIDO2 PIN)
+help-cmd-fido2-delete = Delete a discoverable credential
+help-cmd-fido2-change-pin = Change the FIDO2 PIN (asks the current one, then the new one)
+help-cmd-fido2-reset = Erase every FIDO2 credential and the FIDO2 PIN
+help-cmd-desfire-info = GetVersion (generation, UID, storage) and the application IDs
+help-cmd-desfire-auth = Authenticate with an application key (EV2First for AES, ISO for DES/3DES)
+help-cmd-desfire-read = Read a data file (authenticating first unless --no-auth)
+help-cmd-desfire-door-check = The access-control check: authenticate (AN10922-diversified key with --diversify) and read the credential file. With --profile, the establishment's badge as its doors read it: UID from the reader, select, authenticate, read — 4 card exchanges. Exit code 8 when the card is refused
+help-cmd-desfire-provision = Badge provisioning as an establishment does it: authenticate to the card with the PICC master key (the delivered all-zero key, or the establishment's), create the establishment's application with AES keys diversified per card (AN10922), create and write the badge file (holder, validity), check it as a door does, optionally replace the PICC master key. Safe to interrupt: run it again to complete
+help-cmd-sim-serve = Insert a simulated card into pcscd's virtual reader (vsmartcard-vpcd) so that any PC/SC application (OpenSC, your software) sees it; runs until interrupted. The holder is --persona; --contactless presents its contactless interface
 
 # Options of each command: help-opt-COMMAND-OPTION (the English is the doc comment of the
 # option in the code, a test keeps them equal).

@@ -303,6 +303,23 @@ help-cmd-pin-verify = Vérifier le code PIN du porteur (un essai)
 help-cmd-pin-change = Changer le code PIN du porteur (demande le code actuel, puis le nouveau)
 help-cmd-pin-unblock = Débloquer le code PIN du porteur avec le PUK et choisir un nouveau code (demande le PUK, puis le nouveau code)
 help-cmd-sim-list = Lister les profils de cartes simulées et les porteurs
+help-cmd-certs-list = Lister les certificats avec leur validité et l'état de leur renouvellement (par défaut)
+help-cmd-certs-export = Écrire les certificats dans des fichiers (un par certificat, nommé d'après son libellé)
+help-cmd-certs-verify = Vérifier la chaîne de chaque certificat du porteur jusqu'à une racine de confiance
+help-cmd-fido2-info = getInfo : versions, options, AAGUID, code PIN défini ou non, essais restants
+help-cmd-fido2-enroll = Définir le premier code PIN FIDO2 d'une applet vierge
+help-cmd-fido2-register = Enregistrer un identifiant pour une partie utilisatrice (makeCredential, ES256)
+help-cmd-fido2-authenticate = Obtenir des assertions pour une partie utilisatrice (getAssertion)
+help-cmd-fido2-credentials = Lister les identifiants découvrables (demande le code PIN FIDO2)
+help-cmd-fido2-delete = Supprimer un identifiant découvrable
+help-cmd-fido2-change-pin = Changer le code PIN FIDO2 (demande le code actuel, puis le nouveau)
+help-cmd-fido2-reset = Effacer tous les identifiants FIDO2 et le code PIN FIDO2
+help-cmd-desfire-info = GetVersion (génération, UID, mémoire) et les identifiants d'application
+help-cmd-desfire-auth = S'authentifier avec une clé d'application (EV2First pour AES, ISO pour DES/3DES)
+help-cmd-desfire-read = Lire un fichier de données (après authentification, sauf avec --no-auth)
+help-cmd-desfire-door-check = Le contrôle d'accès : s'authentifier (clé diversifiée AN10922 avec --diversify) et lire le fichier d'accréditation. Avec --profile, le badge de l'établissement tel que ses portes le lisent : UID du lecteur, sélection, authentification, lecture — 4 échanges avec la carte. Code de sortie 8 quand la carte est refusée
+help-cmd-desfire-provision = Préparer le badge comme le fait un établissement : s'authentifier auprès de la carte avec la clé maîtresse PICC (la clé nulle de livraison, ou celle de l'établissement), créer l'application de l'établissement avec des clés AES diversifiées par carte (AN10922), créer et écrire le fichier du badge (porteur, validité), le contrôler comme une porte, et en option remplacer la clé maîtresse PICC. Interruption sans risque : relancez la commande pour terminer
+help-cmd-sim-serve = Insérer une carte simulée dans le lecteur virtuel de pcscd (vsmartcard-vpcd) pour que toute application PC/SC (OpenSC, votre logiciel) la voie ; tourne jusqu'à interruption. Le porteur est --persona ; --contactless présente son interface sans contact
 
 # Options de chaque commande : help-opt-COMMANDE-OPTION.
 help-opt-identity-situations = Lire aussi les situations d'exercice (EF.DAM, données de facturation) : demande le code PIN
