@@ -235,6 +235,7 @@ mod tests {
             ("certs.rs", include_str!("certs.rs")),
             ("readers.rs", include_str!("readers.rs")),
             ("crypto.rs", include_str!("crypto.rs")),
+            ("update.rs", include_str!("update.rs")),
             ("help.rs", include_str!("help.rs")),
             ("gestion/i18n.rs", include_str!("gestion/i18n.rs")),
         ];

@@ -10,6 +10,8 @@
 
 use std::process::{Command, Output, Stdio};
 
+mod common;
+
 /// Runs `cps ARGS` with only the given locale variables (the others removed) and `stdin`.
 fn cps(locale: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cps"));
@@ -439,4 +441,37 @@ fn command_options_help_in_french_and_english() {
         en.contains("Directory to write to (created if missing)"),
         "{en}"
     );
+}
+
+#[test]
+fn update_in_french_and_english() {
+    let server = common::UpdateServer::start("i18n-update");
+    let args = ["--sim", "cps4", "update", "--server", &server.url];
+    let o = cps(FR, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("à jour : la carte est à la mise à jour 0, rien en attente"),
+        "{fr}"
+    );
+    let o = cps(EN, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains("up to date: the card is at update 0, nothing pending"),
+        "{en}"
+    );
+    // A card without the update application (the contactless side): its error in French.
+    let o = cps(
+        FR,
+        &["--contactless", "update", "--server", &server.url],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cette carte n'a pas d'application de télé mise à jour"),
+        "{}",
+        stderr(&o)
+    );
+    drop(server);
 }

@@ -231,6 +231,14 @@ crypto-auth-ok = OK: the response verifies with the certificate
 crypto-auth-failed = FAILED: { $error }
 crypto-auth-test-failed = authentication test failed: { $error }
 
+## cps update, cps update-server (src/update.rs; the progress steps come from cps-update)
+
+update-up-to-date = up to date: the card is at update { $sequence }, nothing pending
+update-updated = updated: { $steps } steps committed, the card is now at update { $sequence }
+update-not-updatable = this card has no remote-update application (SELECT answered { $sw })
+update-server-seeded = registered { $n } simulated cards (every persona, CPS3 and CPS4)
+update-server-started = cps update-server: TEST issuer (test keys, test PKI) on { $url } — database { $db }
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)

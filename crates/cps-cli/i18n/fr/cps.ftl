@@ -237,6 +237,14 @@ crypto-auth-ok = OK : la réponse se vérifie avec le certificat
 crypto-auth-failed = ÉCHEC : { $error }
 crypto-auth-test-failed = échec du test d'authentification : { $error }
 
+## cps update, cps update-server (src/update.rs ; les étapes de la progression viennent de cps-update)
+
+update-up-to-date = à jour : la carte est à la mise à jour { $sequence }, rien en attente
+update-updated = mise à jour faite : { $steps } étapes validées, la carte est maintenant à la mise à jour { $sequence }
+update-not-updatable = cette carte n'a pas d'application de télé mise à jour (réponse au SELECT : { $sw })
+update-server-seeded = { $n } cartes simulées enregistrées (tous les porteurs, CPS3 et CPS4)
+update-server-started = cps update-server : émetteur de TEST (clés de test, IGC de test) sur { $url } — base { $db }
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
