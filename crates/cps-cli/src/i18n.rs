@@ -236,6 +236,7 @@ mod tests {
             ("readers.rs", include_str!("readers.rs")),
             ("crypto.rs", include_str!("crypto.rs")),
             ("update.rs", include_str!("update.rs")),
+            ("fido2.rs", include_str!("fido2.rs")),
             ("help.rs", include_str!("help.rs")),
             ("gestion/i18n.rs", include_str!("gestion/i18n.rs")),
         ];

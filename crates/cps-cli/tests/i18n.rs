@@ -475,3 +475,50 @@ fn update_in_french_and_english() {
     );
     drop(server);
 }
+
+#[test]
+fn fido2_in_french_and_english() {
+    let o = cps(FR, &["--sim", "cps4", "fido2", "info"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("code PIN      non défini (applet vierge : `cps fido2 enroll`)"),
+        "{fr}"
+    );
+    let o = cps(EN, &["--sim", "cps4", "fido2", "info"], "");
+    let en = stdout(&o);
+    assert!(
+        en.contains("PIN           not set (blank applet: `cps fido2 enroll`)"),
+        "{en}"
+    );
+    let enroll = ["--sim", "cps4", "--pin-from", "stdin", "fido2", "enroll"];
+    let o = cps(FR, &enroll, "123456\n123456\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).ends_with("code PIN FIDO2 défini\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = cps(EN, &enroll, "123456\n123456\n");
+    assert!(stdout(&o).ends_with("FIDO2 PIN set\n"), "{}", stdout(&o));
+    // The JSON result stays English in French.
+    let json_enroll = [
+        "--sim",
+        "cps4",
+        "--json",
+        "--pin-from",
+        "stdin",
+        "fido2",
+        "enroll",
+    ];
+    let o = cps(FR, &json_enroll, "123456\n123456\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(r#""result":"FIDO2 PIN set""#),
+        "{}",
+        stdout(&o)
+    );
+    let o = cps(FR, &["--sim", "cps4", "fido2", "reset"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("ajoutez --yes"), "{}", stderr(&o));
+}

@@ -239,6 +239,28 @@ update-not-updatable = this card has no remote-update application (SELECT answer
 update-server-seeded = registered { $n } simulated cards (every persona, CPS3 and CPS4)
 update-server-started = cps update-server: TEST issuer (test keys, test PKI) on { $url } — database { $db }
 
+## cps fido2 (src/fido2.rs; fido2-result-* are also the JSON `result`, always in English)
+
+label-fido2-versions = versions
+label-fido2-extensions = extensions
+label-fido2-options = options
+label-fido2-pin = PIN
+label-fido2-credential = credential
+label-fido2-attestation = attestation
+label-fido2-verified = verified
+label-fido2-sign-count = sign count
+fido2-true = true
+fido2-false = false
+fido2-pin-set = set, { $n } tries left
+fido2-pin-not-set = not set (blank applet: `cps fido2 enroll`)
+fido2-result-enrolled = FIDO2 PIN set
+fido2-result-deleted = credential deleted
+fido2-result-pin-changed = FIDO2 PIN changed
+fido2-result-reset = FIDO2 applet reset: credentials and PIN erased
+fido2-no-credential = no discoverable credential
+fido2-not-hex = { $what } { $value } is not hex: { $error }
+fido2-reset-needs-yes = `cps fido2 reset` erases every FIDO2 credential and the FIDO2 PIN: add --yes
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)

@@ -245,6 +245,31 @@ update-not-updatable = cette carte n'a pas d'application de télé mise à jour 
 update-server-seeded = { $n } cartes simulées enregistrées (tous les porteurs, CPS3 et CPS4)
 update-server-started = cps update-server : émetteur de TEST (clés de test, IGC de test) sur { $url } — base { $db }
 
+## cps fido2 (src/fido2.rs ; fido2-result-* sont aussi le `result` JSON, toujours en anglais)
+
+label-fido2-versions = versions
+label-fido2-extensions = extensions
+label-fido2-options = options
+label-fido2-pin = code PIN
+label-fido2-credential = identifiant
+label-fido2-attestation = attestation
+label-fido2-verified = vérifié
+label-fido2-sign-count = compteur
+fido2-true = oui
+fido2-false = non
+fido2-pin-set = { $n ->
+        [one] défini, { $n } essai restant
+       *[other] défini, { $n } essais restants
+    }
+fido2-pin-not-set = non défini (applet vierge : `cps fido2 enroll`)
+fido2-result-enrolled = code PIN FIDO2 défini
+fido2-result-deleted = identifiant supprimé
+fido2-result-pin-changed = code PIN FIDO2 changé
+fido2-result-reset = applet FIDO2 réinitialisée : identifiants et code PIN effacés
+fido2-no-credential = aucun identifiant découvrable
+fido2-not-hex = { $what } { $value } n'est pas de l'hexadécimal : { $error }
+fido2-reset-needs-yes = `cps fido2 reset` efface tous les identifiants FIDO2 et le code PIN FIDO2 : ajoutez --yes
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
