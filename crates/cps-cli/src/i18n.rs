@@ -237,6 +237,7 @@ mod tests {
             ("crypto.rs", include_str!("crypto.rs")),
             ("update.rs", include_str!("update.rs")),
             ("fido2.rs", include_str!("fido2.rs")),
+            ("desfire.rs", include_str!("desfire.rs")),
             ("help.rs", include_str!("help.rs")),
             ("gestion/i18n.rs", include_str!("gestion/i18n.rs")),
         ];

@@ -522,3 +522,34 @@ fn fido2_in_french_and_english() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("ajoutez --yes"), "{}", stderr(&o));
 }
+
+#[test]
+fn desfire_in_french_and_english() {
+    let args = ["--sim", "cps4", "--contactless", "desfire", "info"];
+    let o = cps(FR, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    for line in ["génération    Ev3", "mémoire       8192 octets"] {
+        assert!(fr.contains(line), "{line:?} in\n{fr}");
+    }
+    let o = cps(EN, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    for line in ["generation    Ev3", "storage       8192 bytes"] {
+        assert!(en.contains(line), "{line:?} in\n{en}");
+    }
+    // The contact side: refused, in the user's language.
+    let o = cps(FR, &["--sim", "cps4", "desfire", "info"], "");
+    assert_eq!(o.status.code(), Some(5));
+    assert!(
+        stderr(&o).contains("DESFire ne répond que par l'interface sans contact"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cps(EN, &["--sim", "cps4", "desfire", "info"], "");
+    assert!(
+        stderr(&o).contains("DESFire answers through the contactless interface only"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -261,6 +261,49 @@ fido2-no-credential = no discoverable credential
 fido2-not-hex = { $what } { $value } is not hex: { $error }
 fido2-reset-needs-yes = `cps fido2 reset` erases every FIDO2 credential and the FIDO2 PIN: add --yes
 
+## cps desfire (src/desfire.rs; the provisioning steps and refusal reasons come from cps-desfire)
+
+label-desfire-storage = storage
+label-desfire-applications = applications
+label-desfire-door-check = door check
+label-desfire-credential = credential
+label-desfire-session = session
+label-desfire-exchanges = exchanges
+label-desfire-card-uid = card UID
+label-desfire-badge = badge
+label-desfire-picc-key = PICC key
+label-desfire-valid = valid
+desfire-storage-exact = { $n } bytes
+desfire-storage-about = about { $n } bytes
+desfire-apps-not-listed = not listed: { $error }
+desfire-authenticated = authenticated to application { $aid } with key { $key } ({ $how })
+desfire-granted = GRANTED
+desfire-credential-hidden = { $n } bytes (--show-data prints them)
+desfire-refused = door check refused: { $reason }
+desfire-contact-side = DESFire not checked: DESFire answers through the contactless interface only: present the card to a contactless reader (simulator: --contactless)
+desfire-keys-readable = warning: { $path } is readable by other users; keep the establishment keys private (chmod 600)
+desfire-reading-key-file = reading the key file { $path }: { $error }
+desfire-reading-profile = reading the door profile { $path }: { $error }
+desfire-bad-profile = door profile { $path }: { $error }
+desfire-key-not-hex = the DESFire key is not hex: { $error }
+desfire-no-door-master-key = no door master key: `door-master-key = ...` in --keys FILE, or CPS_DESFIRE_DOOR_MASTER_KEY
+desfire-aid-file-needed = --aid and --file are needed without --profile
+desfire-dry-run = dry run: nothing is written to the card
+desfire-step-done = done
+desfire-step-ok = ok
+desfire-step-would-do = would do
+desfire-provision-stopped = provisioning stopped: { $error } (run it again to complete once the cause is fixed; nothing already written is lost)
+desfire-badge-would-be-provisioned = would be provisioned
+desfire-badge-provisioned = provisioned
+desfire-badge-already-provisioned = already provisioned, nothing changed
+desfire-badge-in = { $state } in application { $aid } file { $file }
+desfire-picc-key-delivered = the delivered all-zero key (anyone can list and create applications)
+desfire-picc-key-establishment = the establishment's (diversified per card)
+desfire-valid-range = { $from } to { $until }
+desfire-exchanges = { $n } with the card
+desfire-exchanges-uid-from-reader = { $n } with the card (+ the UID from the reader, FF CA 00 00 00)
+desfire-exchanges-uid-by-getversion = { $n } with the card (the reader gave no UID: read with GetVersion)
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)

@@ -270,6 +270,49 @@ fido2-no-credential = aucun identifiant découvrable
 fido2-not-hex = { $what } { $value } n'est pas de l'hexadécimal : { $error }
 fido2-reset-needs-yes = `cps fido2 reset` efface tous les identifiants FIDO2 et le code PIN FIDO2 : ajoutez --yes
 
+## cps desfire (src/desfire.rs ; les étapes de préparation et les motifs de refus viennent de cps-desfire)
+
+label-desfire-storage = mémoire
+label-desfire-applications = applications
+label-desfire-door-check = contrôle porte
+label-desfire-credential = accréditation
+label-desfire-session = session
+label-desfire-exchanges = échanges
+label-desfire-card-uid = UID carte
+label-desfire-badge = badge
+label-desfire-picc-key = clé PICC
+label-desfire-valid = validité
+desfire-storage-exact = { $n } octets
+desfire-storage-about = environ { $n } octets
+desfire-apps-not-listed = non listées : { $error }
+desfire-authenticated = authentifié auprès de l'application { $aid } avec la clé { $key } ({ $how })
+desfire-granted = ACCORDÉ
+desfire-credential-hidden = { $n } octets (--show-data les affiche)
+desfire-refused = contrôle porte refusé : { $reason }
+desfire-contact-side = DESFire non vérifié : DESFire ne répond que par l'interface sans contact : présentez la carte à un lecteur sans contact (simulateur : --contactless)
+desfire-keys-readable = attention : { $path } est lisible par d'autres utilisateurs ; gardez les clés de l'établissement privées (chmod 600)
+desfire-reading-key-file = lecture du fichier de clés { $path } : { $error }
+desfire-reading-profile = lecture du profil de porte { $path } : { $error }
+desfire-bad-profile = profil de porte { $path } : { $error }
+desfire-key-not-hex = la clé DESFire n'est pas de l'hexadécimal : { $error }
+desfire-no-door-master-key = pas de clé maîtresse de porte : `door-master-key = ...` dans --keys FICHIER, ou CPS_DESFIRE_DOOR_MASTER_KEY
+desfire-aid-file-needed = --aid et --file sont nécessaires sans --profile
+desfire-dry-run = essai à blanc : rien n'est écrit sur la carte
+desfire-step-done = fait
+desfire-step-ok = ok
+desfire-step-would-do = serait fait
+desfire-provision-stopped = préparation interrompue : { $error } (relancez-la pour terminer une fois la cause corrigée ; rien de ce qui est déjà écrit n'est perdu)
+desfire-badge-would-be-provisioned = serait préparé
+desfire-badge-provisioned = préparé
+desfire-badge-already-provisioned = déjà préparé, rien n'a changé
+desfire-badge-in = { $state } dans l'application { $aid }, fichier { $file }
+desfire-picc-key-delivered = la clé nulle de livraison (n'importe qui peut lister et créer des applications)
+desfire-picc-key-establishment = celle de l'établissement (diversifiée par carte)
+desfire-valid-range = du { $from } au { $until }
+desfire-exchanges = { $n } avec la carte
+desfire-exchanges-uid-from-reader = { $n } avec la carte (+ l'UID donné par le lecteur, FF CA 00 00 00)
+desfire-exchanges-uid-by-getversion = { $n } avec la carte (le lecteur n'a pas donné d'UID : lu par GetVersion)
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
