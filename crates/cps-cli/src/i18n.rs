@@ -238,6 +238,7 @@ mod tests {
             ("update.rs", include_str!("update.rs")),
             ("fido2.rs", include_str!("fido2.rs")),
             ("desfire.rs", include_str!("desfire.rs")),
+            ("sim.rs", include_str!("sim.rs")),
             ("help.rs", include_str!("help.rs")),
             ("gestion/i18n.rs", include_str!("gestion/i18n.rs")),
         ];

@@ -553,3 +553,28 @@ fn desfire_in_french_and_english() {
         stderr(&o)
     );
 }
+
+#[test]
+fn sim_list_in_french_and_english() {
+    let o = cps(FR, &["sim", "list"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.starts_with("profils de carte :\n  cps3         CPS3 : IAS-ECC"),
+        "{fr}"
+    );
+    assert!(
+        fr.ends_with("code PIN du porteur 1234, PUK 12345678 (valeurs de test)\n"),
+        "{fr}"
+    );
+    let o = cps(EN, &["sim", "list"], "");
+    let en = stdout(&o);
+    assert!(
+        en.starts_with("profiles:\n  cps3         CPS3: IAS-ECC"),
+        "{en}"
+    );
+    assert!(
+        en.ends_with("holder PIN 1234, PUK 12345678 (test values)\n"),
+        "{en}"
+    );
+}

@@ -304,6 +304,15 @@ desfire-exchanges = { $n } with the card
 desfire-exchanges-uid-from-reader = { $n } with the card (+ the UID from the reader, FF CA 00 00 00)
 desfire-exchanges-uid-by-getversion = { $n } with the card (the reader gave no UID: read with GetVersion)
 
+## cps sim (src/sim.rs)
+
+sim-profiles = profiles:
+sim-profile-cps3 = CPS3: IAS-ECC, T=0, RSA-2048 keys, PSO HASH finished by the card, CPS data objects
+sim-profile-cps4 = CPS4: ChipDoc applet on logical channel 1, T=0, RSA-2048 (PKCS#1 v1.5, PSS), FIDO2 applet (contact, blank), DESFire EV3 (contactless)
+sim-personas = personas:
+sim-test-pins = holder PIN 1234, PUK 12345678 (test values)
+sim-card-removed = card removed: { $apdus } APDUs answered
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)

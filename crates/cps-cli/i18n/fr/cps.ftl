@@ -313,6 +313,15 @@ desfire-exchanges = { $n } avec la carte
 desfire-exchanges-uid-from-reader = { $n } avec la carte (+ l'UID donné par le lecteur, FF CA 00 00 00)
 desfire-exchanges-uid-by-getversion = { $n } avec la carte (le lecteur n'a pas donné d'UID : lu par GetVersion)
 
+## cps sim (src/sim.rs)
+
+sim-profiles = profils de carte :
+sim-profile-cps3 = CPS3 : IAS-ECC, T=0, clés RSA-2048, PSO HASH terminé par la carte, objets de données CPS
+sim-profile-cps4 = CPS4 : applet ChipDoc sur le canal logique 1, T=0, RSA-2048 (PKCS#1 v1.5, PSS), applet FIDO2 (contact, vierge), DESFire EV3 (sans contact)
+sim-personas = porteurs :
+sim-test-pins = code PIN du porteur 1234, PUK 12345678 (valeurs de test)
+sim-card-removed = carte retirée : { $apdus } APDU traitées
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
