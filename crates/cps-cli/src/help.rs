@@ -4,8 +4,9 @@
 //! Localised: the top-level description and the text after the options, the headings, every
 //! global option, every command's one-line description (`certs export`... too), every option
 //! of every command (`certs export --out`: `help-opt-certs-export-out`, whose English is its
-//! doc comment). Still English: the descriptions of the possible values (`--format pem`...)
-//! and clap's own words and error messages.
+//! doc comment), and in French the possible values and defaults of the options
+//! (`help-val-OPTION-VALUE`, written by `french_values` instead of clap). Still English:
+//! clap's error messages.
 
 use clap::Command;
 
@@ -103,7 +104,7 @@ fn french_headings(cmd: Command) -> Command {
             let a = a.help_heading(new_heading);
             match help {
                 Some(h) => a.help(h.clone()).long_help(h),
-                None => a,
+                None => french_values(a),
             }
         });
     }
@@ -122,6 +123,101 @@ fn french_headings(cmd: Command) -> Command {
         });
     }
     cmd
+}
+
+/// In French, an option's default value and possible values (`[default: pem]`, `Possible
+/// values: - pem: ...`) written by us instead of clap, whose words are English: the same
+/// layout, the values' descriptions from `help-val-OPTION-VALUE`.
+fn french_values(a: clap::Arg) -> clap::Arg {
+    let t = |id: &str| text_in(Lang::Fr, id, &[]);
+    if !a.get_action().takes_values() || a.is_hide_set() {
+        return a;
+    }
+    let values: Vec<(String, Option<String>)> = if a.is_hide_possible_values_set() {
+        Vec::new()
+    } else {
+        a.get_possible_values()
+            .iter()
+            .filter(|v| !v.is_hide_set())
+            .map(|v| {
+                let id = format!(
+                    "help-val-{}-{}",
+                    a.get_id().as_str().replace('_', "-"),
+                    v.get_name()
+                );
+                let help = if crate::i18n::has(Lang::Fr, &id) {
+                    Some(t(&id))
+                } else {
+                    v.get_help().map(ToString::to_string)
+                };
+                (v.get_name().to_owned(), help)
+            })
+            .collect()
+    };
+    let defaults: Vec<String> = if a.is_hide_default_value_set() {
+        Vec::new()
+    } else {
+        a.get_default_values()
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect()
+    };
+    if values.is_empty() && defaults.is_empty() {
+        return a;
+    }
+    let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+    let default = (!defaults.is_empty()).then(|| {
+        text_in(
+            Lang::Fr,
+            "help-default",
+            &[("value", defaults.join(", ").into())],
+        )
+    });
+    let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
+    let list = (!values.is_empty()).then(|| {
+        text_in(
+            Lang::Fr,
+            "help-possible-values-inline",
+            &[("values", names.join(", ").into())],
+        )
+    });
+    let short: Vec<&str> = [Some(help.as_str()), default.as_deref(), list.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let short = short.join(" ");
+    let long = if values.iter().any(|(_, h)| h.is_some()) {
+        let mut long = help.clone();
+        long.push_str("\n\n");
+        long.push_str(&t("help-possible-values"));
+        for (name, h) in &values {
+            long.push_str(&match h {
+                Some(h) => format!("\n- {name}: {h}"),
+                None => format!("\n- {name}"),
+            });
+        }
+        if let Some(d) = &default {
+            long.push_str("\n\n");
+            long.push_str(d);
+        }
+        long
+    } else {
+        // As clap: the default and the values after a blank line.
+        let spec: Vec<&str> = [default.as_deref(), list.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if help.is_empty() {
+            spec.join(" ")
+        } else {
+            format!("{help}\n\n{}", spec.join(" "))
+        }
+    };
+    a.hide_default_value(true)
+        .hide_possible_values(true)
+        .help(short)
+        .long_help(long)
 }
 
 fn localize_subcommands(cmd: Command, path: &[&str], lang: Lang) -> Command {
@@ -245,6 +341,37 @@ mod tests {
             }
         }
         assert!(checked > 15, "{checked}");
+    }
+
+    /// Every described possible value (`--format pem`) has its French words, and the English
+    /// ones equal its doc comment.
+    #[test]
+    fn every_possible_value_has_its_words() {
+        fn walk(cmd: &Command, checked: &mut usize) {
+            for a in cmd.get_arguments() {
+                for v in a.get_possible_values() {
+                    let Some(doc) = v.get_help().map(ToString::to_string) else {
+                        continue;
+                    };
+                    let id = format!(
+                        "help-val-{}-{}",
+                        a.get_id().as_str().replace('_', "-"),
+                        v.get_name()
+                    );
+                    assert!(has(Lang::Fr, &id), "{id} missing in fr/cps.ftl");
+                    assert_eq!(text_in(Lang::En, &id, &[]), doc, "{id}");
+                    *checked += 1;
+                }
+            }
+            for s in cmd.get_subcommands() {
+                walk(s, checked);
+            }
+        }
+        let mut cmd = <crate::Cli as clap::CommandFactory>::command();
+        cmd.build();
+        let mut checked = 0;
+        walk(&cmd, &mut checked);
+        assert!(checked > 10, "{checked}");
     }
 
     #[test]

@@ -434,6 +434,17 @@ fn command_options_help_in_french_and_english() {
         fr.contains("Le fichier à signer (son SHA-256 est signé)"),
         "{fr}"
     );
+    // The possible values and the default, in French too (clap's words are English).
+    assert!(fr.contains("Valeurs possibles :"), "{fr}");
+    assert!(
+        fr.contains("- auth: La clé d'authentification (CPS3 : INTERNAL AUTHENTICATE"),
+        "{fr}"
+    );
+    assert!(fr.contains("[par défaut : sign]"), "{fr}");
+    assert!(
+        !fr.contains("Possible values") && !fr.contains("[default"),
+        "{fr}"
+    );
     let o = cps(EN, &["certs", "export", "--help"], "");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let en = stdout(&o);

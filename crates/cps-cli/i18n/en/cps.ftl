@@ -473,6 +473,26 @@ help-opt-man-dir = Write every page into this directory
 help-opt-replay-file = The trace file
 help-opt-replay-command = A card command and its options
 
+# Possible values of options (help-val-OPTION-VALUE) and clap's words around them, used in
+# French only (English keeps clap's own rendering: these equal the doc comments).
+help-default = [default: { $value }]
+help-possible-values-inline = [possible values: { $values }]
+help-possible-values = Possible values:
+help-val-comm-full = Enciphered
+help-val-comm-mac = MACed
+help-val-comm-plain = Plain
+help-val-format-der = DER (binary)
+help-val-format-pem = PEM (text, `-----BEGIN CERTIFICATE-----`)
+help-val-key-auth = The authentication key (CPS3: INTERNAL AUTHENTICATE; CPS4: PSO DECIPHER of the padded DigestInfo)
+help-val-key-sign = The signature key (PSO COMPUTE DIGITAL SIGNATURE)
+help-val-key-type-2k3des = 2-key 3DES (16 bytes)
+help-val-key-type-3k3des = 3-key 3DES (24 bytes)
+help-val-key-type-aes = AES-128 (16 bytes)
+help-val-key-type-des = Single DES (8 bytes)
+help-val-pin-from-env = Environment variables
+help-val-pin-from-prompt = Ask on the terminal, without echo
+help-val-pin-from-stdin = One line per secret on standard input
+
 ## The gestion page (src/gestion/i18n.rs): `page-KEY` fills `{{KEY}}` of assets/index.html
 ## and the words of assets/app.js (its t('KEY')); app.js replaces { $n }, { $date }...
 

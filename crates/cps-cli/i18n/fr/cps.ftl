@@ -482,6 +482,25 @@ help-opt-man-dir = Écrire toutes les pages dans ce répertoire
 help-opt-replay-file = Le fichier de trace
 help-opt-replay-command = Une commande de carte et ses options
 
+# Valeurs possibles des options (help-val-OPTION-VALEUR) et les mots de clap autour d'elles.
+help-default = [par défaut : { $value }]
+help-possible-values-inline = [valeurs possibles : { $values }]
+help-possible-values = Valeurs possibles :
+help-val-comm-full = Chiffré
+help-val-comm-mac = Avec MAC
+help-val-comm-plain = En clair
+help-val-format-der = DER (binaire)
+help-val-format-pem = PEM (texte, `-----BEGIN CERTIFICATE-----`)
+help-val-key-auth = La clé d'authentification (CPS3 : INTERNAL AUTHENTICATE ; CPS4 : PSO DECIPHER du DigestInfo complété)
+help-val-key-sign = La clé de signature (PSO COMPUTE DIGITAL SIGNATURE)
+help-val-key-type-2k3des = 3DES à 2 clés (16 octets)
+help-val-key-type-3k3des = 3DES à 3 clés (24 octets)
+help-val-key-type-aes = AES-128 (16 octets)
+help-val-key-type-des = DES simple (8 octets)
+help-val-pin-from-env = Variables d'environnement
+help-val-pin-from-prompt = Demander sur le terminal, sans écho
+help-val-pin-from-stdin = Une ligne par secret sur l'entrée standard
+
 ## La page de gestion (src/gestion/i18n.rs) : `page-CLÉ` remplit `{{CLÉ}}` de assets/index.html
 ## et les mots de assets/app.js (son t('CLÉ')) ; app.js remplace { $n }, { $date }...
 
