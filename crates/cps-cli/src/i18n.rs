@@ -239,6 +239,8 @@ mod tests {
             ("fido2.rs", include_str!("fido2.rs")),
             ("desfire.rs", include_str!("desfire.rs")),
             ("sim.rs", include_str!("sim.rs")),
+            ("gestion/mod.rs", include_str!("gestion/mod.rs")),
+            ("gestion/server.rs", include_str!("gestion/server.rs")),
             ("help.rs", include_str!("help.rs")),
             ("gestion/i18n.rs", include_str!("gestion/i18n.rs")),
         ];

@@ -829,10 +829,17 @@ fn man(dir: Option<&std::path::Path>) -> Result<u8, Failure> {
     let written = write_pages(cmd, "cps", dir).map_err(|e| {
         Failure::new(
             1,
-            format!("writing the man pages into {}: {e}", dir.display()),
+            tr!(
+                "man-write-failed",
+                dir = dir.display().to_string(),
+                error = e.to_string()
+            ),
         )
     })?;
-    out!("wrote {written} man pages into {}", dir.display());
+    out!(
+        "{}",
+        tr!("man-written", n = written, dir = dir.display().to_string())
+    );
     Ok(0)
 }
 

@@ -589,3 +589,39 @@ fn sim_list_in_french_and_english() {
         "{en}"
     );
 }
+
+#[test]
+fn gestion_terminal_lines_in_french_and_english() {
+    let args = [
+        "--sim",
+        "cps4",
+        "gestion",
+        "--no-browser",
+        "--listen",
+        "127.0.0.1:0",
+        "--idle-exit",
+        "1",
+    ];
+    let o = cps(FR, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stderr(&o);
+    assert!(
+        fr.contains("cps gestion : la page de gestion de la carte est à l'URL ci-dessus"),
+        "{fr}"
+    );
+    assert!(
+        fr.contains("cps gestion : aucune page ouverte depuis 1 s : arrêt"),
+        "{fr}"
+    );
+    let o = cps(EN, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stderr(&o);
+    assert!(
+        en.contains("cps gestion: the card-management page is at the URL above"),
+        "{en}"
+    );
+    assert!(
+        en.contains("cps gestion: no page open for 1 s: stopping"),
+        "{en}"
+    );
+}

@@ -313,6 +313,14 @@ sim-personas = personas:
 sim-test-pins = holder PIN 1234, PUK 12345678 (test values)
 sim-card-removed = card removed: { $apdus } APDUs answered
 
+## cps gestion on the terminal (src/gestion/mod.rs, server.rs), cps man --dir (src/main.rs)
+
+gestion-started = cps gestion: the card-management page is at the URL above (keep it private: it holds this run's secret); stops { $idle } s after the page is closed, or on Ctrl-C
+gestion-no-browser = cps gestion: could not open the browser ({ $error }): open the URL above yourself
+gestion-idle-stop = cps gestion: no page open for { $idle } s: stopping
+man-written = wrote { $n } man pages into { $dir }
+man-write-failed = writing the man pages into { $dir }: { $error }
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)

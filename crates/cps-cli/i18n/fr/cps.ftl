@@ -322,6 +322,14 @@ sim-personas = porteurs :
 sim-test-pins = code PIN du porteur 1234, PUK 12345678 (valeurs de test)
 sim-card-removed = carte retirée : { $apdus } APDU traitées
 
+## cps gestion sur le terminal (src/gestion/mod.rs, server.rs), cps man --dir (src/main.rs)
+
+gestion-started = cps gestion : la page de gestion de la carte est à l'URL ci-dessus (gardez-la privée : elle contient le secret de cette exécution) ; arrêt { $idle } s après la fermeture de la page, ou sur Ctrl-C
+gestion-no-browser = cps gestion : impossible d'ouvrir le navigateur ({ $error }) : ouvrez vous-même l'URL ci-dessus
+gestion-idle-stop = cps gestion : aucune page ouverte depuis { $idle } s : arrêt
+man-written = { $n } pages de manuel écrites dans { $dir }
+man-write-failed = écriture des pages de manuel dans { $dir } : { $error }
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
