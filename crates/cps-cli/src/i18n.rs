@@ -239,6 +239,7 @@ mod tests {
             ("fido2.rs", include_str!("fido2.rs")),
             ("desfire.rs", include_str!("desfire.rs")),
             ("sim.rs", include_str!("sim.rs")),
+            ("trace.rs", include_str!("trace.rs")),
             ("gestion/mod.rs", include_str!("gestion/mod.rs")),
             ("gestion/server.rs", include_str!("gestion/server.rs")),
             ("help.rs", include_str!("help.rs")),

@@ -868,18 +868,15 @@ fn parse_hex_apdu(arg: &str, native: bool) -> Result<Vec<u8>, Failure> {
     // The argument may be huge or hostile: quote a short prefix only.
     let shown = || format!("{:?}", shorten(arg, 32));
     let bytes = hex::decode(&cleaned)
-        .map_err(|e| Failure::usage(format!("{} is not hex: {e}", shown())))?;
+        .map_err(|e| Failure::usage(tr!("apdu-not-hex", arg = shown(), error = e.to_string())))?;
     if native {
         if bytes.is_empty() {
-            return Err(Failure::usage(format!(
-                "{}: a native frame has at least its command byte",
-                shown()
-            )));
+            return Err(Failure::usage(tr!("apdu-native-empty", arg = shown())));
         }
         return Ok(bytes);
     }
     Command::parse(&bytes)
-        .map_err(|e| Failure::usage(format!("{} is not a valid APDU: {e}", shown())))?;
+        .map_err(|e| Failure::usage(tr!("apdu-not-valid", arg = shown(), error = e.to_string())))?;
     Ok(bytes)
 }
 

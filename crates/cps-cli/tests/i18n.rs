@@ -625,3 +625,31 @@ fn gestion_terminal_lines_in_french_and_english() {
         "{en}"
     );
 }
+
+#[test]
+fn apdu_and_replay_in_french_and_english() {
+    let o = cps(FR, &["--sim", "cps4", "apdu", "ZZ"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("\"ZZ\" n'est pas de l'hexadécimal : "),
+        "{}",
+        stderr(&o)
+    );
+    let o = cps(EN, &["--sim", "cps4", "apdu", "ZZ"], "");
+    assert!(stderr(&o).contains("\"ZZ\" is not hex: "), "{}", stderr(&o));
+
+    let file = std::env::temp_dir().join(format!("cps-i18n-trace-{}.txt", std::process::id()));
+    let f = file.display().to_string();
+    let o = cps(EN, &["--sim", "cps4", "--trace", &f, "info"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = cps(FR, &["replay", &f], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    let last = fr.lines().last().unwrap_or("");
+    assert!(last.ends_with(" échanges"), "{fr}");
+    let o = cps(EN, &["replay", &f], "");
+    let en = stdout(&o);
+    let last = en.lines().last().unwrap_or("");
+    assert!(last.ends_with(" exchange(s)"), "{en}");
+    let _ = std::fs::remove_file(&file);
+}

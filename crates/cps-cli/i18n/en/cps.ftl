@@ -321,6 +321,14 @@ gestion-idle-stop = cps gestion: no page open for { $idle } s: stopping
 man-written = wrote { $n } man pages into { $dir }
 man-write-failed = writing the man pages into { $dir }: { $error }
 
+## cps apdu (src/main.rs), cps replay (src/trace.rs); the status words' meanings come from cps-apdu
+
+apdu-not-hex = { $arg } is not hex: { $error }
+apdu-native-empty = { $arg }: a native frame has at least its command byte
+apdu-not-valid = { $arg } is not a valid APDU: { $error }
+replay-too-large = { $path }: larger than 16 MiB, not a trace
+replay-exchanges = { $n } exchange(s)
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)

@@ -330,6 +330,17 @@ gestion-idle-stop = cps gestion : aucune page ouverte depuis { $idle } s : arrê
 man-written = { $n } pages de manuel écrites dans { $dir }
 man-write-failed = écriture des pages de manuel dans { $dir } : { $error }
 
+## cps apdu (src/main.rs), cps replay (src/trace.rs) ; le sens des mots d'état vient de cps-apdu
+
+apdu-not-hex = { $arg } n'est pas de l'hexadécimal : { $error }
+apdu-native-empty = { $arg } : une trame native a au moins son octet de commande
+apdu-not-valid = { $arg } n'est pas une APDU valide : { $error }
+replay-too-large = { $path } : plus de 16 Mio, ce n'est pas une trace
+replay-exchanges = { $n ->
+        [one] { $n } échange
+       *[other] { $n } échanges
+    }
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
