@@ -6,7 +6,7 @@ use clap::{Subcommand, ValueEnum};
 use cps::x509::{CpsCertificate, verify_chain};
 use serde_json::json;
 
-use crate::info::{cert_json, line, renewal_text};
+use crate::info::{cert_json, line, renewal_text, usage_text};
 use crate::{Ctx, Failure, fail};
 
 /// Certificate file format.
@@ -45,10 +45,19 @@ pub enum CertsCmd {
 
 /// Reads one or more certificates from a PEM or DER file.
 pub fn read_certificates(path: &Path) -> Result<Vec<CpsCertificate>, Failure> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Failure::usage(tr!(
+            "certs-cannot-read",
+            path = path.display().to_string(),
+            error = e.to_string()
+        ))
+    })?;
     let bad = |e: &dyn std::fmt::Display| {
-        Failure::usage(format!("{}: not a certificate file: {e}", path.display()))
+        Failure::usage(tr!(
+            "certs-not-a-certificate-file",
+            path = path.display().to_string(),
+            error = e.to_string()
+        ))
     };
     if cps::x509::pem::looks_like_pem(&bytes) {
         let text = std::str::from_utf8(&bytes).map_err(|e| bad(&e))?;
@@ -107,23 +116,34 @@ pub fn run(ctx: &mut Ctx, cmd: CertsCmd) -> Result<u8, Failure> {
                 if i > 0 {
                     out!();
                 }
-                line("label", &c.label);
-                line("usage", c.usage);
-                line("key", &c.algorithm);
-                line("subject", &c.subject);
-                line("issuer", &c.issuer);
-                line("serial", &c.serial);
+                line(&tr!("label-cert-label"), &c.label);
+                line(&tr!("label-usage"), usage_text(c.usage));
+                line(&tr!("label-key"), &c.algorithm);
+                line(&tr!("label-subject"), &c.subject);
+                line(&tr!("label-issuer"), &c.issuer);
+                line(&tr!("label-cert-serial"), &c.serial);
                 line(
-                    "validity",
+                    &tr!("label-validity"),
                     format!("{} → {}", c.not_before.date(), c.not_after.date()),
                 );
-                line("status", renewal_text(&c.renewal, &c.not_after.date()));
+                line(
+                    &tr!("label-status"),
+                    renewal_text(&c.renewal, &c.not_after.date()),
+                );
             }
             Ok(0)
         }
         CertsCmd::Export { out, format } => {
-            std::fs::create_dir_all(&out)
-                .map_err(|e| Failure::new(1, format!("creating {}: {e}", out.display())))?;
+            std::fs::create_dir_all(&out).map_err(|e| {
+                Failure::new(
+                    1,
+                    tr!(
+                        "certs-cannot-create",
+                        path = out.display().to_string(),
+                        error = e.to_string()
+                    ),
+                )
+            })?;
             let mut written = Vec::new();
             for (i, c) in certs.iter().enumerate() {
                 let stem = file_stem(c.label.as_deref().unwrap_or(""), i);
@@ -135,15 +155,23 @@ pub fn run(ctx: &mut Ctx, cmd: CertsCmd) -> Result<u8, Failure> {
                     Format::Der => ("der", c.der.clone()),
                 };
                 let path = out.join(format!("{stem}.{ext}"));
-                std::fs::write(&path, bytes)
-                    .map_err(|e| Failure::new(1, format!("writing {}: {e}", path.display())))?;
+                std::fs::write(&path, bytes).map_err(|e| {
+                    Failure::new(
+                        1,
+                        tr!(
+                            "certs-cannot-write",
+                            path = path.display().to_string(),
+                            error = e.to_string()
+                        ),
+                    )
+                })?;
                 written.push(path.display().to_string());
             }
             if ctx.json {
                 crate::emit(json!({ "written": written }));
             } else {
                 for w in &written {
-                    out!("wrote {w}");
+                    out!("{}", tr!("certs-wrote", path = w.as_str()));
                 }
             }
             Ok(0)
@@ -188,15 +216,29 @@ pub fn run(ctx: &mut Ctx, cmd: CertsCmd) -> Result<u8, Failure> {
             } else {
                 for (l, r) in &results {
                     match r {
-                        Ok(()) => out!("{l}: chain OK up to {}", root.display()),
-                        Err(e) => out!("{l}: chain INVALID: {e}"),
+                        Ok(()) => out!(
+                            "{}",
+                            tr!(
+                                "certs-chain-ok",
+                                label = l.as_str(),
+                                root = root.display().to_string()
+                            )
+                        ),
+                        Err(e) => out!(
+                            "{}",
+                            tr!(
+                                "certs-chain-invalid",
+                                label = l.as_str(),
+                                error = e.as_str()
+                            )
+                        ),
                     }
                 }
             }
             if all_ok {
                 Ok(0)
             } else {
-                Err(Failure::new(8, "certificate chain verification failed"))
+                Err(Failure::new(8, tr!("certs-verify-failed")))
             }
         }
     }

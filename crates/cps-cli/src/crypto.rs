@@ -85,35 +85,62 @@ fn selector(key: KeyName) -> KeySelector {
 fn file_digest(path: &Path) -> Result<Digest, Failure> {
     // Every problem with the file itself (missing, a directory, unreadable) is a usage
     // error, found before anything is sent to the card.
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", path.display())))?;
+    let mut f = std::fs::File::open(path).map_err(|e| cannot_read(path, &e))?;
     match f.metadata() {
         Ok(m) if m.is_dir() => {
-            return Err(Failure::usage(format!(
-                "cannot read {}: it is a directory, not a file",
-                path.display()
+            return Err(Failure::usage(tr!(
+                "crypto-is-a-directory",
+                path = path.display().to_string()
             )));
         }
         Ok(_) => {}
-        Err(e) => {
-            return Err(Failure::usage(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )));
-        }
+        Err(e) => return Err(cannot_read(path, &e)),
     }
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = f
-            .read(&mut buf)
-            .map_err(|e| Failure::new(1, format!("reading {}: {e}", path.display())))?;
+        let n = f.read(&mut buf).map_err(|e| {
+            Failure::new(
+                1,
+                tr!(
+                    "crypto-reading",
+                    path = path.display().to_string(),
+                    error = e.to_string()
+                ),
+            )
+        })?;
         if n == 0 {
             break;
         }
         h.update(buf.get(..n).unwrap_or_default());
     }
     Ok(Digest::sha256(h.finalize().into()))
+}
+
+/// A file that cannot be read: a usage error.
+fn cannot_read(path: &Path, e: &std::io::Error) -> Failure {
+    Failure::usage(tr!(
+        "certs-cannot-read",
+        path = path.display().to_string(),
+        error = e.to_string()
+    ))
+}
+
+/// A file that cannot be written.
+fn cannot_write(path: &Path, e: &std::io::Error) -> Failure {
+    Failure::new(
+        1,
+        tr!(
+            "certs-cannot-write",
+            path = path.display().to_string(),
+            error = e.to_string()
+        ),
+    )
+}
+
+/// No certificate on the card for this key.
+fn no_certificate(label: &str) -> Failure {
+    Failure::new(5, tr!("crypto-no-certificate", key = label))
 }
 
 fn default_sig(input: &Path) -> PathBuf {
@@ -138,9 +165,7 @@ pub fn sign(ctx: &mut Ctx, args: &SignArgs) -> Result<u8, Failure> {
     let mut ias = card.iasecc()?;
     let sel = selector(args.key);
     if args.pss && ias.generation() != cps::iasecc::Generation::Cps4 {
-        return Err(Failure::usage(
-            "--pss needs a CPS4: the CPS3 signs PKCS#1 v1.5 only",
-        ));
+        return Err(Failure::usage(tr!("crypto-pss-needs-cps4")));
     }
     verify_pin(ctx, &mut ias)?;
     let key = ias.resolve_key(sel.clone()).map_err(fail)?;
@@ -152,15 +177,14 @@ pub fn sign(ctx: &mut Ctx, args: &SignArgs) -> Result<u8, Failure> {
     .map_err(fail)?;
     let der = sig.to_der().map_err(fail)?;
     let out = args.out.clone().unwrap_or_else(|| default_sig(&args.input));
-    std::fs::write(&out, &der)
-        .map_err(|e| Failure::new(1, format!("writing {}: {e}", out.display())))?;
+    std::fs::write(&out, &der).map_err(|e| cannot_write(&out, &e))?;
     if let Some(path) = &args.cert_out {
         let cert = ias
             .certificate_for(&key)
             .map_err(fail)?
-            .ok_or_else(|| Failure::new(5, format!("no certificate for key {}", key.label)))?;
+            .ok_or_else(|| no_certificate(&key.label))?;
         std::fs::write(path, cps::x509::pem::certificate_der_to_pem(&cert.der))
-            .map_err(|e| Failure::new(1, format!("writing {}: {e}", path.display())))?;
+            .map_err(|e| cannot_write(path, &e))?;
     }
     if ctx.json {
         crate::emit(json!({
@@ -172,11 +196,18 @@ pub fn sign(ctx: &mut Ctx, args: &SignArgs) -> Result<u8, Failure> {
             "apdus": ias.round_trips(),
         }));
     } else {
-        line("key", format!("{} ({})", key.label, key.algorithm));
+        line(
+            &tr!("label-key"),
+            format!("{} ({})", key.label, key.algorithm),
+        );
         line("SHA-256", hex::encode(digest.as_bytes()));
         line(
-            "signature",
-            format!("{} ({} bytes)", out.display(), der.len()),
+            &tr!("label-signature"),
+            tr!(
+                "crypto-file-bytes",
+                path = out.display().to_string(),
+                n = der.len()
+            ),
         );
     }
     Ok(0)
@@ -196,7 +227,7 @@ fn algorithm_for(
         cps::x509::KeyAlgorithm::EcP256 => Ok(cps::x509::SignatureAlgorithm::ECDSA_SHA256),
         other => Err(Failure::new(
             8,
-            format!("the certificate's key ({other}) is not one CPS cards sign with"),
+            tr!("crypto-unsupported-key", key = other.to_string()),
         )),
     }
 }
@@ -205,13 +236,12 @@ fn algorithm_for(
 pub fn verify(ctx: &mut Ctx, args: &VerifyArgs) -> Result<u8, Failure> {
     let digest = file_digest(&args.input)?;
     let sig_path = args.sig.clone().unwrap_or_else(|| default_sig(&args.input));
-    let sig = std::fs::read(&sig_path)
-        .map_err(|e| Failure::usage(format!("cannot read {}: {e}", sig_path.display())))?;
+    let sig = std::fs::read(&sig_path).map_err(|e| cannot_read(&sig_path, &e))?;
     let cert = match &args.cert {
         Some(path) => crate::certs::read_certificates(path)?
             .into_iter()
             .next()
-            .ok_or_else(|| Failure::usage("no certificate in the file"))?,
+            .ok_or_else(|| Failure::usage(tr!("crypto-no-certificate-in-file")))?,
         None => {
             let mut card = ctx.card.open()?;
             let mut ias = card.iasecc()?;
@@ -219,7 +249,7 @@ pub fn verify(ctx: &mut Ctx, args: &VerifyArgs) -> Result<u8, Failure> {
             ias.certificate_for(&key)
                 .map_err(fail)?
                 .and_then(|c| c.parsed)
-                .ok_or_else(|| Failure::new(5, format!("no certificate for key {}", key.label)))?
+                .ok_or_else(|| no_certificate(&key.label))?
         }
     };
     let alg = algorithm_for(&cert, args.pss)?;
@@ -238,15 +268,22 @@ pub fn verify(ctx: &mut Ctx, args: &VerifyArgs) -> Result<u8, Failure> {
         }));
     } else {
         match &result {
-            Ok(()) => out!("signature OK ({}) by {}", alg.name(), cert.subject()),
-            Err(e) => out!("signature INVALID: {e}"),
+            Ok(()) => out!(
+                "{}",
+                tr!(
+                    "crypto-signature-ok",
+                    algorithm = alg.name(),
+                    signer = cert.subject().to_string()
+                )
+            ),
+            Err(e) => out!("{}", tr!("crypto-signature-invalid", error = e.to_string())),
         }
     }
     match result {
         Ok(()) => Ok(0),
         Err(e) => Err(Failure::new(
             8,
-            format!("signature verification failed: {e}"),
+            tr!("crypto-verify-failed", error = e.to_string()),
         )),
     }
 }
@@ -267,7 +304,7 @@ pub fn auth_test(ctx: &mut Ctx, _args: &AuthTestArgs) -> Result<u8, Failure> {
         .certificate_for(&key)
         .map_err(fail)?
         .and_then(|c| c.parsed)
-        .ok_or_else(|| Failure::new(5, format!("no certificate for key {}", key.label)))?;
+        .ok_or_else(|| no_certificate(&key.label))?;
     let result = sig.verify(&cert, &digest);
     if ctx.json {
         crate::emit(json!({
@@ -279,20 +316,29 @@ pub fn auth_test(ctx: &mut Ctx, _args: &AuthTestArgs) -> Result<u8, Failure> {
             "verified": result.is_ok(),
         }));
     } else {
-        line("key", format!("{} ({})", key.label, key.algorithm));
-        line("challenge", hex::encode(challenge));
-        line("response", format!("{} bytes", sig.as_bytes().len()));
-        line("certificate", cert.subject());
+        line(
+            &tr!("label-key"),
+            format!("{} ({})", key.label, key.algorithm),
+        );
+        line(&tr!("label-challenge"), hex::encode(challenge));
+        line(
+            &tr!("label-response"),
+            tr!("crypto-bytes", n = sig.as_bytes().len()),
+        );
+        line(&tr!("label-certificate"), cert.subject());
         match &result {
-            Ok(()) => line("result", "OK: the response verifies with the certificate"),
-            Err(e) => line("result", format!("FAILED: {e}")),
+            Ok(()) => line(&tr!("label-result"), tr!("crypto-auth-ok")),
+            Err(e) => line(
+                &tr!("label-result"),
+                tr!("crypto-auth-failed", error = e.to_string()),
+            ),
         }
     }
     match result {
         Ok(()) => Ok(0),
         Err(e) => Err(Failure::new(
             8,
-            format!("authentication test failed: {}", cps::describe(&e)),
+            tr!("crypto-auth-test-failed", error = cps::describe(&e)),
         )),
     }
 }

@@ -175,9 +175,10 @@ pub enum DesfireCmd {
 
 /// The establishment keys: from `path` (a key file), else from the environment.
 /// What `cps info` says of DESFire on a card powered through its contact interface.
-const CONTACT_SIDE: &str = "DESFire not checked: DESFire answers through the contactless \
-                            interface only: present the card to a contactless reader \
-                            (simulator: --contactless)";
+/// The card answers through its contact interface: the DESFire side cannot be reached.
+fn contact_side() -> Failure {
+    Failure::new(5, tr!("desfire-contact-side"))
+}
 
 fn establishment_keys(path: Option<&Path>) -> Result<EstablishmentKeys, Failure> {
     let text = match path {
@@ -188,14 +189,18 @@ fn establishment_keys(path: Option<&Path>) -> Result<EstablishmentKeys, Failure>
                 if let Ok(m) = std::fs::metadata(p) {
                     if m.permissions().mode() & 0o077 != 0 {
                         eprintln!(
-                            "warning: {} is readable by other users; keep the establishment keys private (chmod 600)",
-                            p.display()
+                            "{}",
+                            tr!("desfire-keys-readable", path = p.display().to_string())
                         );
                     }
                 }
             }
             Zeroizing::new(std::fs::read_to_string(p).map_err(|e| {
-                Failure::usage(format!("reading the key file {}: {e}", p.display()))
+                Failure::usage(tr!(
+                    "desfire-reading-key-file",
+                    path = p.display().to_string(),
+                    error = e.to_string()
+                ))
             })?)
         }
         None => {
@@ -225,10 +230,20 @@ fn establishment_keys(path: Option<&Path>) -> Result<EstablishmentKeys, Failure>
 }
 
 fn door_profile(path: &Path) -> Result<DoorProfile, Failure> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Failure::usage(format!("reading the door profile {}: {e}", path.display())))?;
-    DoorProfile::parse(&text)
-        .map_err(|e| Failure::usage(format!("door profile {}: {e}", path.display())))
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::usage(tr!(
+            "desfire-reading-profile",
+            path = path.display().to_string(),
+            error = e.to_string()
+        ))
+    })?;
+    DoorProfile::parse(&text).map_err(|e| {
+        Failure::usage(tr!(
+            "desfire-bad-profile",
+            path = path.display().to_string(),
+            error = e.to_string()
+        ))
+    })
 }
 
 fn date_arg(flag: &str, text: &str) -> Result<Date, Failure> {
@@ -261,7 +276,7 @@ fn read_key(ctx: &mut Ctx, kind: KeyKind) -> Result<Key, Failure> {
     let text = ctx.secrets.read(Secret::DesfireKey)?;
     let bytes = zeroize::Zeroizing::new(
         hex::decode(text.trim())
-            .map_err(|e| Failure::usage(format!("the DESFire key is not hex: {e}")))?,
+            .map_err(|e| Failure::usage(tr!("desfire-key-not-hex", error = e.to_string())))?,
     );
     Key::new(kind.key_type(), &bytes).map_err(|e| Failure::usage(format!("DESFire key: {e}")))
 }
@@ -336,16 +351,16 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
     {
         let profile = door_profile(path)?;
         let keys = establishment_keys(keys.as_deref())?;
-        let door_master = keys.door_master.ok_or_else(|| {
-            Failure::usage("no door master key: `door-master-key = ...` in --keys FILE, or CPS_DESFIRE_DOOR_MASTER_KEY")
-        })?;
+        let door_master = keys
+            .door_master
+            .ok_or_else(|| Failure::usage(tr!("desfire-no-door-master-key")))?;
         return door_check_profile(ctx, &profile, &door_master, today, *show_data);
     }
     let mut card = ctx.card.open()?;
     // The contact side answers DESFire frames with 6D00 / 6E00: say what `cps info` says
     // instead, and send nothing.
     if card.interface() == cps_transport::Interface::Contact {
-        return Err(Failure::new(5, CONTACT_SIDE));
+        return Err(contact_side());
     }
     let json = ctx.json;
     let mut d = card.desfire();
@@ -368,15 +383,23 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
                     "applications_error": apps.as_ref().err().map(ToString::to_string),
                 }));
             } else {
-                line("generation", format!("{:?}", v.generation()));
+                line(&tr!("label-generation"), format!("{:?}", v.generation()));
                 line("UID", hex::encode_upper(v.uid));
                 line(
-                    "storage",
-                    format!("{}{storage} bytes", if exact { "" } else { "about " }),
+                    &tr!("label-desfire-storage"),
+                    if exact {
+                        tr!("desfire-storage-exact", n = storage)
+                    } else {
+                        tr!("desfire-storage-about", n = storage)
+                    },
                 );
+                let applications = tr!("label-desfire-applications");
                 match &apps {
-                    Ok(_) => line("applications", apps_text.join(" ")),
-                    Err(e) => line("applications", format!("not listed: {}", cps::describe(e))),
+                    Ok(_) => line(&applications, apps_text.join(" ")),
+                    Err(e) => line(
+                        &applications,
+                        tr!("desfire-apps-not-listed", error = cps::describe(e)),
+                    ),
                 }
             }
         }
@@ -390,9 +413,13 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
                 );
             } else {
                 out!(
-                    "authenticated to application {} with key {} ({how})",
-                    k.aid,
-                    k.key_no
+                    "{}",
+                    tr!(
+                        "desfire-authenticated",
+                        aid = k.aid.to_string(),
+                        key = k.key_no,
+                        how = how.to_string()
+                    )
                 );
             }
         }
@@ -433,9 +460,7 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
             ..
         } => {
             let (Some(aid), Some(file)) = (aid, file) else {
-                return Err(Failure::usage(
-                    "--aid and --file are needed without --profile",
-                ));
+                return Err(Failure::usage(tr!("desfire-aid-file-needed")));
             };
             let k = KeyArgs {
                 aid,
@@ -476,24 +501,27 @@ pub fn run(ctx: &mut Ctx, cmd: DesfireCmd) -> Result<u8, Failure> {
                             "exchanges": c.exchanges,
                         }));
                     } else {
-                        line("door check", "GRANTED");
+                        line(&tr!("label-desfire-door-check"), tr!("desfire-granted"));
                         line(
-                            "credential",
+                            &tr!("label-desfire-credential"),
                             if show_data {
                                 cps_transport::spaced_hex(&c.data)
                             } else {
-                                format!("{} bytes (--show-data prints them)", c.data.len())
+                                tr!("desfire-credential-hidden", n = c.data.len())
                             },
                         );
-                        line("session", format!("{:?}", c.session));
-                        line("exchanges", c.exchanges);
+                        line(&tr!("label-desfire-session"), format!("{:?}", c.session));
+                        line(&tr!("label-desfire-exchanges"), c.exchanges);
                     }
                 }
                 Err(refusal) => {
                     if json {
                         crate::emit(json!({"granted": false, "reason": refusal.to_string()}));
                     }
-                    return Err(Failure::new(8, format!("door check refused: {refusal}")));
+                    return Err(Failure::new(
+                        8,
+                        tr!("desfire-refused", reason = refusal.to_string()),
+                    ));
                 }
             }
         }
@@ -512,11 +540,11 @@ fn provision_cmd(
     let json = ctx.json;
     let mut card = ctx.card.open()?;
     if card.interface() == cps_transport::Interface::Contact {
-        return Err(Failure::new(5, CONTACT_SIDE));
+        return Err(contact_side());
     }
     let mut d = card.desfire();
     if options.dry_run && !json {
-        out!("dry run: nothing is written to the card");
+        out!("{}", tr!("desfire-dry-run"));
     }
     let mut n = 0;
     let result = provision::provision(
@@ -529,9 +557,9 @@ fn provision_cmd(
             n += 1;
             if !json {
                 let (mark, detail) = match outcome {
-                    Outcome::Done(d) => ("done", d),
-                    Outcome::AlreadyDone(d) => ("ok", d),
-                    Outcome::WouldDo(d) => ("would do", d),
+                    Outcome::Done(d) => (tr!("desfire-step-done"), d),
+                    Outcome::AlreadyDone(d) => (tr!("desfire-step-ok"), d),
+                    Outcome::WouldDo(d) => (tr!("desfire-step-would-do"), d),
                 };
                 // Progress goes to stderr as it happens; the summary to stdout.
                 eprintln!("[{n:>2}] {step}: {mark} ({detail})");
@@ -554,9 +582,7 @@ fn provision_cmd(
             };
             return Err(Failure::new(
                 code,
-                format!(
-                    "provisioning stopped: {e} (run it again to complete once the cause is fixed; nothing already written is lost)"
-                ),
+                tr!("desfire-provision-stopped", error = e.to_string()),
             ));
         }
     };
@@ -583,32 +609,34 @@ fn provision_cmd(
             "steps": steps,
         }));
     } else {
-        line("card UID", hex::encode_upper(&report.uid));
         line(
-            "badge",
-            format!(
-                "{} in application {} file {}",
-                if options.dry_run {
-                    "would be provisioned"
-                } else if report.changed {
-                    "provisioned"
-                } else {
-                    "already provisioned, nothing changed"
-                },
-                profile.aid,
-                profile.file_no
+            &tr!("label-desfire-card-uid"),
+            hex::encode_upper(&report.uid),
+        );
+        let state = if options.dry_run {
+            tr!("desfire-badge-would-be-provisioned")
+        } else if report.changed {
+            tr!("desfire-badge-provisioned")
+        } else {
+            tr!("desfire-badge-already-provisioned")
+        };
+        line(
+            &tr!("label-desfire-badge"),
+            tr!(
+                "desfire-badge-in",
+                state = state,
+                aid = profile.aid.to_string(),
+                file = profile.file_no
             ),
         );
         line(
-            "PICC key",
+            &tr!("label-desfire-picc-key"),
             match report.picc_key {
-                provision::PiccKey::Delivered => {
-                    "the delivered all-zero key (anyone can list and create applications)"
-                }
-                provision::PiccKey::Establishment => "the establishment's (diversified per card)",
+                provision::PiccKey::Delivered => tr!("desfire-picc-key-delivered"),
+                provision::PiccKey::Establishment => tr!("desfire-picc-key-establishment"),
             },
         );
-        line("exchanges", report.exchanges);
+        line(&tr!("label-desfire-exchanges"), report.exchanges);
     }
     Ok(0)
 }
@@ -624,7 +652,7 @@ fn door_check_profile(
     let json = ctx.json;
     let mut card = ctx.card.open()?;
     if card.interface() == cps_transport::Interface::Contact {
-        return Err(Failure::new(5, CONTACT_SIDE));
+        return Err(contact_side());
     }
     let mut d = card.desfire();
     let uid = if profile.diversify {
@@ -651,27 +679,34 @@ fn door_check_profile(
                     "reader_commands": reader_commands,
                 }));
             } else {
-                line("door check", "GRANTED");
-                line("holder", &read.record.holder);
+                line(&tr!("label-desfire-door-check"), tr!("desfire-granted"));
+                line(&tr!("label-holder"), &read.record.holder);
                 line(
-                    "valid",
-                    format!("{} to {}", read.record.valid_from, read.record.valid_until),
+                    &tr!("label-desfire-valid"),
+                    tr!(
+                        "desfire-valid-range",
+                        from = read.record.valid_from.to_string(),
+                        until = read.record.valid_until.to_string()
+                    ),
                 );
                 if show_data {
-                    line("badge", cps_transport::spaced_hex(&read.credential.data));
+                    line(
+                        &tr!("label-desfire-badge"),
+                        cps_transport::spaced_hex(&read.credential.data),
+                    );
                 }
-                line("session", format!("{:?}", read.credential.session));
                 line(
-                    "exchanges",
-                    format!(
-                        "{} with the card{}",
-                        read.credential.exchanges,
-                        match (&uid, profile.diversify) {
-                            (Some(_), _) => " (+ the UID from the reader, FF CA 00 00 00)",
-                            (None, true) => " (the reader gave no UID: read with GetVersion)",
-                            (None, false) => "",
-                        }
-                    ),
+                    &tr!("label-desfire-session"),
+                    format!("{:?}", read.credential.session),
+                );
+                let n = read.credential.exchanges;
+                line(
+                    &tr!("label-desfire-exchanges"),
+                    match (&uid, profile.diversify) {
+                        (Some(_), _) => tr!("desfire-exchanges-uid-from-reader", n = n),
+                        (None, true) => tr!("desfire-exchanges-uid-by-getversion", n = n),
+                        (None, false) => tr!("desfire-exchanges", n = n),
+                    },
                 );
             }
             Ok(0)
@@ -684,7 +719,10 @@ fn door_check_profile(
                 DoorRefusal::Card(cps::desfire::Refusal::Other(DesfireError::Transport(_))) => 3,
                 _ => 8,
             };
-            Err(Failure::new(code, format!("door check refused: {refusal}")))
+            Err(Failure::new(
+                code,
+                tr!("desfire-refused", reason = refusal.to_string()),
+            ))
         }
     }
 }

@@ -7,6 +7,7 @@ use rand_core::RngCore;
 use serde_json::json;
 use sha2::Digest as _;
 
+use crate::i18n::{Lang, lang, text_in};
 use crate::info::line;
 use crate::secret::Secret;
 use crate::{Ctx, Failure, fail};
@@ -70,24 +71,37 @@ fn random<const N: usize>() -> [u8; N] {
 }
 
 fn parse_hex(what: &str, s: &str) -> Result<Vec<u8>, Failure> {
-    hex::decode(s.trim()).map_err(|e| Failure::usage(format!("{what} {s:?} is not hex: {e}")))
+    hex::decode(s.trim()).map_err(|e| {
+        Failure::usage(tr!(
+            "fido2-not-hex",
+            what = what,
+            value = format!("{s:?}"),
+            error = e.to_string()
+        ))
+    })
 }
 
 /// Runs a `cps fido2` subcommand.
 pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
     if let Fido2Cmd::Reset { yes: false } = cmd {
-        return Err(Failure::usage(
-            "`cps fido2 reset` erases every FIDO2 credential and the FIDO2 PIN: add --yes",
-        ));
+        return Err(Failure::usage(tr!("fido2-reset-needs-yes")));
     }
     let mut card = ctx.card.open()?;
     let mut f = card.fido2()?;
     let json = ctx.json;
-    let say = |text: &str| {
+    // The JSON `result` stays English; the line on the terminal is in the user's language.
+    let say = |id: &str| {
         if json {
-            crate::emit(json!({ "result": text }));
+            crate::emit(json!({ "result": text_in(Lang::En, id, &[]) }));
         } else {
-            out!("{text}");
+            out!("{}", text_in(lang(), id, &[]));
+        }
+    };
+    let yes_no = |b: bool| {
+        if b {
+            tr!("fido2-true")
+        } else {
+            tr!("fido2-false")
         }
     };
     match cmd {
@@ -114,11 +128,11 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
                     "pin_retries": retries,
                 }));
             } else {
-                line("versions", i.versions.join(" "));
-                line("extensions", i.extensions.join(" "));
+                line(&tr!("label-fido2-versions"), i.versions.join(" "));
+                line(&tr!("label-fido2-extensions"), i.extensions.join(" "));
                 line("AAGUID", aaguid);
                 line(
-                    "options",
+                    &tr!("label-fido2-options"),
                     i.options
                         .iter()
                         .map(|(k, v)| format!("{k}={v}"))
@@ -126,10 +140,10 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
                         .join(" "),
                 );
                 line(
-                    "PIN",
+                    &tr!("label-fido2-pin"),
                     match retries {
-                        Some(n) => format!("set, {n} tries left"),
-                        None => "not set (blank applet: `cps fido2 enroll`)".into(),
+                        Some(n) => tr!("fido2-pin-set", n = n),
+                        None => tr!("fido2-pin-not-set"),
                     },
                 );
             }
@@ -137,7 +151,7 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
         Fido2Cmd::Enroll => {
             let pin = ctx.secrets.read_new(Secret::Fido2NewPin)?;
             f.enroll(&pin).map_err(fail)?;
-            say("FIDO2 PIN set");
+            say("fido2-result-enrolled");
         }
         Fido2Cmd::Register {
             rp,
@@ -182,9 +196,12 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
                     "resident": resident,
                 }));
             } else {
-                line("credential", &cred);
-                line("attestation", &r.fmt);
-                line("verified", r.auth_data.user_verified());
+                line(&tr!("label-fido2-credential"), &cred);
+                line(&tr!("label-fido2-attestation"), &r.fmt);
+                line(
+                    &tr!("label-fido2-verified"),
+                    yes_no(r.auth_data.user_verified()),
+                );
             }
         }
         Fido2Cmd::Authenticate {
@@ -194,7 +211,7 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
         } => {
             let allow = credentials
                 .iter()
-                .map(|c| parse_hex("credential", c))
+                .map(|c| parse_hex(&tr!("label-fido2-credential"), c))
                 .collect::<Result<Vec<_>, _>>()?;
             let pin = if no_pin {
                 None
@@ -220,9 +237,15 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
                 crate::emit(json!({"rp": rp, "assertions": list}));
             } else {
                 for a in &all {
-                    line("credential", hex::encode(&a.credential_id));
-                    line("sign count", a.auth_data.sign_count);
-                    line("verified", a.auth_data.user_verified());
+                    line(
+                        &tr!("label-fido2-credential"),
+                        hex::encode(&a.credential_id),
+                    );
+                    line(&tr!("label-fido2-sign-count"), a.auth_data.sign_count);
+                    line(
+                        &tr!("label-fido2-verified"),
+                        yes_no(a.auth_data.user_verified()),
+                    );
                 }
             }
         }
@@ -242,7 +265,7 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
                     .collect();
                 crate::emit(json!(list));
             } else if all.is_empty() {
-                out!("no discoverable credential");
+                out!("{}", tr!("fido2-no-credential"));
             } else {
                 for c in &all {
                     out!(
@@ -255,20 +278,20 @@ pub fn run(ctx: &mut Ctx, cmd: Fido2Cmd) -> Result<u8, Failure> {
             }
         }
         Fido2Cmd::Delete { credential } => {
-            let id = parse_hex("credential", &credential)?;
+            let id = parse_hex(&tr!("label-fido2-credential"), &credential)?;
             let pin = ctx.secrets.read(Secret::Fido2Pin)?;
             f.delete(&pin, &id).map_err(fail)?;
-            say("credential deleted");
+            say("fido2-result-deleted");
         }
         Fido2Cmd::ChangePin => {
             let old = ctx.secrets.read(Secret::Fido2Pin)?;
             let new = ctx.secrets.read_new(Secret::Fido2NewPin)?;
             f.change_pin(&old, &new).map_err(fail)?;
-            say("FIDO2 PIN changed");
+            say("fido2-result-pin-changed");
         }
         Fido2Cmd::Reset { .. } => {
             f.reset().map_err(fail)?;
-            say("FIDO2 applet reset: credentials and PIN erased");
+            say("fido2-result-reset");
         }
     }
     Ok(0)

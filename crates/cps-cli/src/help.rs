@@ -2,9 +2,11 @@
 //! stay as the Rust documentation) gets its descriptions from the catalogue at run time.
 //!
 //! Localised: the top-level description and the text after the options, the headings, every
-//! global option, every top-level command's one-line description (and `pin`'s and `sim
-//! list`'s). The options of each command (`certs export --out`...) keep the English of their
-//! doc comments; clap's own error messages are English.
+//! global option, every command's one-line description (`certs export`... too), every option
+//! of every command (`certs export --out`: `help-opt-certs-export-out`, whose English is its
+//! doc comment), and in French the possible values and defaults of the options
+//! (`help-val-OPTION-VALUE`, written by `french_values` instead of clap). Still English:
+//! clap's error messages.
 
 use clap::Command;
 
@@ -25,6 +27,12 @@ const GLOBAL_ARGS: &[(&str, &str)] = &[
     ("at", "help-arg-at"),
     ("pin_from", "help-arg-pin-from"),
 ];
+
+/// The message id of the help of a command's own option (`help-opt-certs-export-out`), from
+/// the command's path and the argument's id.
+fn option_id(path: &[&str], arg: &str) -> String {
+    format!("help-opt-{}-{}", path.join("-"), arg.replace('_', "-"))
+}
 
 /// The message id of a command's description (`help-cmd-pin-verify`), from its path.
 fn command_id(path: &[&str]) -> String {
@@ -96,7 +104,7 @@ fn french_headings(cmd: Command) -> Command {
             let a = a.help_heading(new_heading);
             match help {
                 Some(h) => a.help(h.clone()).long_help(h),
-                None => a,
+                None => french_values(a),
             }
         });
     }
@@ -115,6 +123,101 @@ fn french_headings(cmd: Command) -> Command {
         });
     }
     cmd
+}
+
+/// In French, an option's default value and possible values (`[default: pem]`, `Possible
+/// values: - pem: ...`) written by us instead of clap, whose words are English: the same
+/// layout, the values' descriptions from `help-val-OPTION-VALUE`.
+fn french_values(a: clap::Arg) -> clap::Arg {
+    let t = |id: &str| text_in(Lang::Fr, id, &[]);
+    if !a.get_action().takes_values() || a.is_hide_set() {
+        return a;
+    }
+    let values: Vec<(String, Option<String>)> = if a.is_hide_possible_values_set() {
+        Vec::new()
+    } else {
+        a.get_possible_values()
+            .iter()
+            .filter(|v| !v.is_hide_set())
+            .map(|v| {
+                let id = format!(
+                    "help-val-{}-{}",
+                    a.get_id().as_str().replace('_', "-"),
+                    v.get_name()
+                );
+                let help = if crate::i18n::has(Lang::Fr, &id) {
+                    Some(t(&id))
+                } else {
+                    v.get_help().map(ToString::to_string)
+                };
+                (v.get_name().to_owned(), help)
+            })
+            .collect()
+    };
+    let defaults: Vec<String> = if a.is_hide_default_value_set() {
+        Vec::new()
+    } else {
+        a.get_default_values()
+            .iter()
+            .map(|d| d.to_string_lossy().into_owned())
+            .collect()
+    };
+    if values.is_empty() && defaults.is_empty() {
+        return a;
+    }
+    let help = a.get_help().map(ToString::to_string).unwrap_or_default();
+    let default = (!defaults.is_empty()).then(|| {
+        text_in(
+            Lang::Fr,
+            "help-default",
+            &[("value", defaults.join(", ").into())],
+        )
+    });
+    let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
+    let list = (!values.is_empty()).then(|| {
+        text_in(
+            Lang::Fr,
+            "help-possible-values-inline",
+            &[("values", names.join(", ").into())],
+        )
+    });
+    let short: Vec<&str> = [Some(help.as_str()), default.as_deref(), list.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect();
+    let short = short.join(" ");
+    let long = if values.iter().any(|(_, h)| h.is_some()) {
+        let mut long = help.clone();
+        long.push_str("\n\n");
+        long.push_str(&t("help-possible-values"));
+        for (name, h) in &values {
+            long.push_str(&match h {
+                Some(h) => format!("\n- {name}: {h}"),
+                None => format!("\n- {name}"),
+            });
+        }
+        if let Some(d) = &default {
+            long.push_str("\n\n");
+            long.push_str(d);
+        }
+        long
+    } else {
+        // As clap: the default and the values after a blank line.
+        let spec: Vec<&str> = [default.as_deref(), list.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        if help.is_empty() {
+            spec.join(" ")
+        } else {
+            format!("{help}\n\n{}", spec.join(" "))
+        }
+    };
+    a.hide_default_value(true)
+        .hide_possible_values(true)
+        .help(short)
+        .long_help(long)
 }
 
 fn localize_subcommands(cmd: Command, path: &[&str], lang: Lang) -> Command {
@@ -144,6 +247,19 @@ fn localize_subcommands(cmd: Command, path: &[&str], lang: Lang) -> Command {
             for (arg, msg) in GLOBAL_ARGS {
                 if global_ids.contains(arg) && sub.get_arguments().any(|a| a.get_id() == *arg) {
                     sub = sub.mut_arg(*arg, |a| a.help(t(msg)));
+                }
+            }
+            // The command's own options (the English messages are their doc comments: a test
+            // keeps them equal).
+            let own: Vec<String> = sub
+                .get_arguments()
+                .filter(|a| !global_ids.contains(&a.get_id().as_str()))
+                .map(|a| a.get_id().to_string())
+                .collect();
+            for arg in own {
+                let msg = option_id(&sub_path, &arg);
+                if crate::i18n::has(lang, &msg) {
+                    sub = sub.mut_arg(&arg, |a| a.help(t(&msg)));
                 }
             }
             sub
@@ -177,6 +293,87 @@ mod tests {
         assert!(checked > 25, "{checked}");
     }
 
+    /// Every option of every command has its help in both catalogues, the English one equal
+    /// to its doc comment (so the English help does not change).
+    #[test]
+    fn every_command_option_has_its_words() {
+        fn walk(cmd: &Command, path: &mut Vec<String>, checked: &mut usize) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if GLOBAL_ARGS.iter().any(|(g, _)| *g == id) || path.is_empty() {
+                    continue;
+                }
+                let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                let msg = option_id(&p, id);
+                assert!(has(Lang::Fr, &msg), "{msg} missing in fr/cps.ftl");
+                let doc = a.get_help().map(ToString::to_string).unwrap_or_default();
+                assert_eq!(text_in(Lang::En, &msg, &[]), doc, "{msg}");
+                *checked += 1;
+            }
+            for s in cmd.get_subcommands() {
+                path.push(s.get_name().to_owned());
+                walk(s, path, checked);
+                path.pop();
+            }
+        }
+        let mut checked = 0;
+        walk(
+            &<crate::Cli as clap::CommandFactory>::command(),
+            &mut Vec::new(),
+            &mut checked,
+        );
+        assert!(checked > 60, "{checked}");
+    }
+
+    /// Every command under a command (`certs export`) has its description in both
+    /// catalogues, the English one equal to its doc comment.
+    #[test]
+    fn every_nested_command_has_its_words() {
+        let cmd = <crate::Cli as clap::CommandFactory>::command();
+        let mut checked = 0;
+        for top in cmd.get_subcommands() {
+            for sub in top.get_subcommands() {
+                let id = command_id(&[top.get_name(), sub.get_name()]);
+                assert!(has(Lang::Fr, &id), "{id} missing in fr/cps.ftl");
+                let doc = sub.get_about().map(ToString::to_string).unwrap_or_default();
+                assert_eq!(text_in(Lang::En, &id, &[]), doc, "{id}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 15, "{checked}");
+    }
+
+    /// Every described possible value (`--format pem`) has its French words, and the English
+    /// ones equal its doc comment.
+    #[test]
+    fn every_possible_value_has_its_words() {
+        fn walk(cmd: &Command, checked: &mut usize) {
+            for a in cmd.get_arguments() {
+                for v in a.get_possible_values() {
+                    let Some(doc) = v.get_help().map(ToString::to_string) else {
+                        continue;
+                    };
+                    let id = format!(
+                        "help-val-{}-{}",
+                        a.get_id().as_str().replace('_', "-"),
+                        v.get_name()
+                    );
+                    assert!(has(Lang::Fr, &id), "{id} missing in fr/cps.ftl");
+                    assert_eq!(text_in(Lang::En, &id, &[]), doc, "{id}");
+                    *checked += 1;
+                }
+            }
+            for s in cmd.get_subcommands() {
+                walk(s, checked);
+            }
+        }
+        let mut cmd = <crate::Cli as clap::CommandFactory>::command();
+        cmd.build();
+        let mut checked = 0;
+        walk(&cmd, &mut checked);
+        assert!(checked > 10, "{checked}");
+    }
+
     #[test]
     fn the_help_builds_and_renders_in_both_languages() {
         for (lang, words) in [
@@ -198,6 +395,15 @@ mod tests {
             assert!(
                 pin.contains(&text_in(lang, "help-cmd-pin-verify", &[])),
                 "{pin}"
+            );
+            let export = cmd
+                .find_subcommand_mut("certs")
+                .and_then(|c| c.find_subcommand_mut("export"))
+                .map(|e| e.render_long_help().to_string())
+                .unwrap_or_default();
+            assert!(
+                export.contains(&text_in(lang, "help-opt-certs-export-out", &[])),
+                "{export}"
             );
         }
     }

@@ -829,10 +829,17 @@ fn man(dir: Option<&std::path::Path>) -> Result<u8, Failure> {
     let written = write_pages(cmd, "cps", dir).map_err(|e| {
         Failure::new(
             1,
-            format!("writing the man pages into {}: {e}", dir.display()),
+            tr!(
+                "man-write-failed",
+                dir = dir.display().to_string(),
+                error = e.to_string()
+            ),
         )
     })?;
-    out!("wrote {written} man pages into {}", dir.display());
+    out!(
+        "{}",
+        tr!("man-written", n = written, dir = dir.display().to_string())
+    );
     Ok(0)
 }
 
@@ -861,18 +868,15 @@ fn parse_hex_apdu(arg: &str, native: bool) -> Result<Vec<u8>, Failure> {
     // The argument may be huge or hostile: quote a short prefix only.
     let shown = || format!("{:?}", shorten(arg, 32));
     let bytes = hex::decode(&cleaned)
-        .map_err(|e| Failure::usage(format!("{} is not hex: {e}", shown())))?;
+        .map_err(|e| Failure::usage(tr!("apdu-not-hex", arg = shown(), error = e.to_string())))?;
     if native {
         if bytes.is_empty() {
-            return Err(Failure::usage(format!(
-                "{}: a native frame has at least its command byte",
-                shown()
-            )));
+            return Err(Failure::usage(tr!("apdu-native-empty", arg = shown())));
         }
         return Ok(bytes);
     }
     Command::parse(&bytes)
-        .map_err(|e| Failure::usage(format!("{} is not a valid APDU: {e}", shown())))?;
+        .map_err(|e| Failure::usage(tr!("apdu-not-valid", arg = shown(), error = e.to_string())))?;
     Ok(bytes)
 }
 

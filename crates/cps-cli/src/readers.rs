@@ -31,18 +31,36 @@ pub fn run(json: bool) -> Result<u8, Failure> {
     }
     let width = readers.iter().map(|r| r.name.len()).max().unwrap_or(0);
     for r in &readers {
-        match (&r.atr, r.card_present) {
-            (Some(atr), true) => out!(
-                "{:width$}   card present   {:11}   {}",
-                r.name,
-                r.interface.to_string(),
-                spaced_hex(atr)
-            ),
-            (None, true) => out!("{:width$}   card present   (ATR unavailable)", r.name),
-            _ => out!("{:width$}   no card", r.name),
-        }
+        let card = r
+            .card_present
+            .then(|| (r.interface.to_string(), r.atr.as_deref()));
+        out!("{}", reader_line(crate::i18n::lang(), &r.name, width, card));
     }
     Ok(0)
+}
+
+/// One line of `cps readers` in `lang`: the reader's name padded to `width`, then whether it
+/// holds a card (`card`: its interface and ATR, when one is present).
+fn reader_line(
+    lang: crate::i18n::Lang,
+    name: &str,
+    width: usize,
+    card: Option<(String, Option<&[u8]>)>,
+) -> String {
+    use crate::i18n::text_in;
+    match card {
+        Some((interface, Some(atr))) => format!(
+            "{name:width$}   {}   {interface:11}   {}",
+            text_in(lang, "readers-card-present", &[]),
+            spaced_hex(atr)
+        ),
+        Some((_, None)) => format!(
+            "{name:width$}   {}   {}",
+            text_in(lang, "readers-card-present", &[]),
+            text_in(lang, "readers-atr-unavailable", &[])
+        ),
+        None => format!("{name:width$}   {}", text_in(lang, "readers-no-card", &[])),
+    }
 }
 
 /// Connects to the reader named on the command line (its name, number or a unique part of
@@ -64,19 +82,15 @@ pub fn connect(reader: Option<&str>, exclusive: bool) -> Result<PcscChannel, Fai
                 .collect();
             match with_card.as_slice() {
                 [] => {
-                    return Err(Failure::new(
-                        3,
-                        "no card in any reader: insert a card (see `cps readers`)",
-                    ));
+                    return Err(Failure::new(3, tr!("readers-no-card-anywhere")));
                 }
                 [first, ..] if reader == Some("auto") => first.clone(),
                 [one] => one.clone(),
                 several => {
-                    return Err(Failure::usage(format!(
-                        "{} readers hold a card: {}; choose one with --reader NAME or --reader \
-                         NUMBER",
-                        several.len(),
-                        several
+                    return Err(Failure::usage(tr!(
+                        "readers-several-cards",
+                        count = several.len(),
+                        readers = several
                             .iter()
                             .map(|n| format!("{n:?}"))
                             .collect::<Vec<_>>()
@@ -100,4 +114,34 @@ pub fn connect(reader: Option<&str>, exclusive: bool) -> Result<PcscChannel, Fai
         ShareMode::Shared
     };
     Ok(ctx.connect(&name, share)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn reader_lines_in_french_and_english() {
+        let atr = [0x3B, 0x8F];
+        let card = || Some(("contact".to_owned(), Some(&atr[..])));
+        assert_eq!(
+            reader_line(Lang::En, "R", 3, card()),
+            "R     card present   contact       3B 8F"
+        );
+        assert_eq!(
+            reader_line(Lang::Fr, "R", 3, card()),
+            "R     carte présente   contact       3B 8F"
+        );
+        assert_eq!(
+            reader_line(Lang::En, "R", 1, Some(("contact".to_owned(), None))),
+            "R   card present   (ATR unavailable)"
+        );
+        assert_eq!(
+            reader_line(Lang::Fr, "R", 1, Some(("contact".to_owned(), None))),
+            "R   carte présente   (ATR indisponible)"
+        );
+        assert_eq!(reader_line(Lang::En, "R", 1, None), "R   no card");
+        assert_eq!(reader_line(Lang::Fr, "R", 1, None), "R   pas de carte");
+    }
 }

@@ -44,14 +44,10 @@ pub fn list(json: bool) -> Result<u8, Failure> {
         );
         return Ok(0);
     }
-    out!("profiles:");
-    out!(
-        "  cps3         CPS3: IAS-ECC, T=0, RSA-2048 keys, PSO HASH finished by the card, CPS data objects"
-    );
-    out!(
-        "  cps4         CPS4: ChipDoc applet on logical channel 1, T=0, RSA-2048 (PKCS#1 v1.5, PSS), FIDO2 applet (contact, blank), DESFire EV3 (contactless)"
-    );
-    out!("personas:");
+    out!("{}", tr!("sim-profiles"));
+    out!("  cps3         {}", tr!("sim-profile-cps3"));
+    out!("  cps4         {}", tr!("sim-profile-cps4"));
+    out!("{}", tr!("sim-personas"));
     for p in &personas {
         let who = format!(
             "{} {} {}",
@@ -73,7 +69,7 @@ pub fn list(json: bool) -> Result<u8, Failure> {
             profession
         );
     }
-    out!("holder PIN 1234, PUK 12345678 (test values)");
+    out!("{}", tr!("sim-test-pins"));
     Ok(0)
 }
 
@@ -158,6 +154,6 @@ pub fn serve(
             _ => break,
         }
     }
-    eprintln!("card removed: {apdus} APDUs answered");
+    eprintln!("{}", tr!("sim-card-removed", apdus = apdus));
     Ok(0)
 }

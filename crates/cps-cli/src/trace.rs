@@ -271,9 +271,9 @@ pub fn load(path: &Path) -> Result<Transcript, Failure> {
     std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX + 1), &mut text)
         .map_err(|e| Failure::usage(format!("{}: {e}", path.display())))?;
     if text.len() as u64 > MAX {
-        return Err(Failure::usage(format!(
-            "{}: larger than 16 MiB, not a trace",
-            path.display()
+        return Err(Failure::usage(tr!(
+            "replay-too-large",
+            path = path.display().to_string()
         )));
     }
     Transcript::from_text(&text).map_err(|e| Failure::usage(format!("{}: {e}", path.display())))
@@ -304,6 +304,6 @@ pub fn show(path: &Path) -> Result<u8, Failure> {
         };
         out!("< {}{status}", ex.response.to_text());
     }
-    out!("{} exchange(s)", t.exchanges.len());
+    out!("{}", tr!("replay-exchanges", n = t.exchanges.len()));
     Ok(0)
 }

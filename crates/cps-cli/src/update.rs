@@ -47,14 +47,20 @@ pub fn run(ctx: &mut Ctx, server: &str) -> Result<u8, Failure> {
         crate::emit(outcome.clone());
     } else if field("outcome") == "up_to_date" {
         out!(
-            "up to date: the card is at update {}, nothing pending",
-            field("sequence")
+            "{}",
+            tr!(
+                "update-up-to-date",
+                sequence = field("sequence").to_string()
+            )
         );
     } else {
         out!(
-            "updated: {} steps committed, the card is now at update {}",
-            field("steps"),
-            field("sequence")
+            "{}",
+            tr!(
+                "update-updated",
+                steps = field("steps").to_string(),
+                sequence = field("sequence").to_string()
+            )
         );
     }
     Ok(0)
@@ -78,7 +84,7 @@ pub fn relay(
         Err(UpdateError::Transport(e)) => Err(Failure::from(e)),
         Err(UpdateError::NotUpdatable(sw)) => Err(Failure::new(
             5,
-            format!("this card has no remote-update application (SELECT answered {sw})"),
+            tr!("update-not-updatable", sw = sw.to_string()),
         )),
         Err(e) => Err(Failure::new(1, cps::describe(&e))),
     }
@@ -111,14 +117,17 @@ pub fn serve(
     }
     if seed {
         let n = seed_simulated_cards(&server)?;
-        eprintln!("registered {n} simulated cards (every persona, CPS3 and CPS4)");
+        eprintln!("{}", tr!("update-server-seeded", n = n));
     }
     let handle = cps_update_server::serve_until_signal(server, listen)
         .map_err(|e| Failure::new(3, format!("update server: {e}")))?;
     eprintln!(
-        "cps update-server: TEST issuer (test keys, test PKI) on {} — database {}",
-        handle.url(),
-        db.display()
+        "{}",
+        tr!(
+            "update-server-started",
+            url = handle.url().to_string(),
+            db = db.display().to_string()
+        )
     );
     out!("{}", handle.url());
     handle.wait();

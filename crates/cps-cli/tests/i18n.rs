@@ -10,6 +10,8 @@
 
 use std::process::{Command, Output, Stdio};
 
+mod common;
+
 /// Runs `cps ARGS` with only the given locale variables (the others removed) and `stdin`.
 fn cps(locale: &[(&str, &str)], args: &[&str], stdin: &str) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cps"));
@@ -259,4 +261,395 @@ fn the_locale_variables_and_lang_decide() {
     // --lang over the locale.
     assert!(generation(FR, &["--lang", "en"]).starts_with("generation"));
     assert!(generation(EN, &["--lang=fr"]).starts_with("génération"));
+}
+
+/// A file of the test PKI.
+fn pki(rel: &str) -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testvectors/pki")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn certs_in_french_and_english() {
+    let at = "2026-03-01";
+    let o = cps(FR, &["--sim", "cps4", "certs", "--at", at], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    for line in [
+        "libellé       Certificat d'Authentification CPS",
+        "usage         authentification",
+        "validité      2025-07-01 → 2028-06-30",
+        "état          valide jusqu'au 2028-06-30",
+    ] {
+        assert!(fr.contains(line), "{line:?} in\n{fr}");
+    }
+    let o = cps(EN, &["--sim", "cps4", "certs", "--at", at], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    for line in [
+        "label         Certificat d'Authentification CPS",
+        "usage         authentication",
+        "validity      2025-07-01 → 2028-06-30",
+        "status        valid until 2028-06-30",
+    ] {
+        assert!(en.contains(line), "{line:?} in\n{en}");
+    }
+
+    let (root, persons) = (pki("ca/root.crt.pem"), pki("ca/persons.crt.pem"));
+    let verify = [
+        "--sim",
+        "cps4",
+        "certs",
+        "verify",
+        "--root",
+        &root,
+        "--intermediates",
+        &persons,
+        "--at",
+        at,
+    ];
+    let o = cps(FR, &verify, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert_eq!(
+        fr.matches(" : chaîne de certification valide jusqu'à ")
+            .count(),
+        2,
+        "{fr}"
+    );
+    let o = cps(EN, &verify, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains(&format!(
+            "Certificat de Signature CPS: chain OK up to {root}"
+        )),
+        "{en}"
+    );
+}
+
+#[test]
+fn sign_verify_and_auth_test_in_french_and_english() {
+    let dir = std::env::temp_dir().join(format!("cps-i18n-sign-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = dir.join("feuille.txt");
+    std::fs::write(&doc, b"feuille de soins electronique").unwrap();
+    let doc = doc.display().to_string();
+    let sig = format!("{doc}.sig");
+
+    let sign = ["--sim", "cps4", "--pin-from", "stdin", "sign", "--in", &doc];
+    let o = cps(FR, &sign, "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(fr.contains("clé           CPS_PRIV_SIG (RSA-2048)"), "{fr}");
+    assert!(
+        fr.contains(&format!("signature     {sig} (256 octets)")),
+        "{fr}"
+    );
+    let o = cps(EN, &sign, "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(en.contains("key           CPS_PRIV_SIG (RSA-2048)"), "{en}");
+    assert!(
+        en.contains(&format!("signature     {sig} (256 bytes)")),
+        "{en}"
+    );
+
+    let verify = ["--sim", "cps4", "verify", "--in", &doc];
+    let o = cps(FR, &verify, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("signature valide (RSA PKCS#1 v1.5 SHA-256) de "),
+        "{fr}"
+    );
+    let o = cps(EN, &verify, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains("signature OK (RSA PKCS#1 v1.5 SHA-256) by "),
+        "{en}"
+    );
+    // A directory as the file: a usage error in the user's language.
+    let o = cps(
+        FR,
+        &[
+            "--sim",
+            "cps4",
+            "verify",
+            "--in",
+            &dir.display().to_string(),
+        ],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("c'est un répertoire, pas un fichier"),
+        "{}",
+        stderr(&o)
+    );
+
+    let auth = ["--sim", "cps4", "--pin-from", "stdin", "auth-test"];
+    let o = cps(FR, &auth, "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("résultat      OK : la réponse se vérifie avec le certificat"),
+        "{fr}"
+    );
+    assert!(fr.contains("réponse       256 octets"), "{fr}");
+    let o = cps(EN, &auth, "1234\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains("result        OK: the response verifies with the certificate"),
+        "{en}"
+    );
+    assert!(en.contains("response      256 bytes"), "{en}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn command_options_help_in_french_and_english() {
+    let o = cps(FR, &["certs", "export", "--help"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("Répertoire où écrire (créé s'il n'existe pas)"),
+        "{fr}"
+    );
+    let o = cps(FR, &["certs", "--help"], "");
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("Écrire les certificats dans des fichiers (un par certificat"),
+        "{fr}"
+    );
+    let o = cps(FR, &["sign", "--help"], "");
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("Le fichier à signer (son SHA-256 est signé)"),
+        "{fr}"
+    );
+    // The possible values and the default, in French too (clap's words are English).
+    assert!(fr.contains("Valeurs possibles :"), "{fr}");
+    assert!(
+        fr.contains("- auth: La clé d'authentification (CPS3 : INTERNAL AUTHENTICATE"),
+        "{fr}"
+    );
+    assert!(fr.contains("[par défaut : sign]"), "{fr}");
+    assert!(
+        !fr.contains("Possible values") && !fr.contains("[default"),
+        "{fr}"
+    );
+    let o = cps(EN, &["certs", "export", "--help"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains("Directory to write to (created if missing)"),
+        "{en}"
+    );
+}
+
+#[test]
+fn update_in_french_and_english() {
+    let server = common::UpdateServer::start("i18n-update");
+    let args = ["--sim", "cps4", "update", "--server", &server.url];
+    let o = cps(FR, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("à jour : la carte est à la mise à jour 0, rien en attente"),
+        "{fr}"
+    );
+    let o = cps(EN, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    assert!(
+        en.contains("up to date: the card is at update 0, nothing pending"),
+        "{en}"
+    );
+    // A card without the update application (the contactless side): its error in French.
+    let o = cps(
+        FR,
+        &["--contactless", "update", "--server", &server.url],
+        "",
+    );
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cette carte n'a pas d'application de télé mise à jour"),
+        "{}",
+        stderr(&o)
+    );
+    drop(server);
+}
+
+#[test]
+fn fido2_in_french_and_english() {
+    let o = cps(FR, &["--sim", "cps4", "fido2", "info"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.contains("code PIN      non défini (applet vierge : `cps fido2 enroll`)"),
+        "{fr}"
+    );
+    let o = cps(EN, &["--sim", "cps4", "fido2", "info"], "");
+    let en = stdout(&o);
+    assert!(
+        en.contains("PIN           not set (blank applet: `cps fido2 enroll`)"),
+        "{en}"
+    );
+    let enroll = ["--sim", "cps4", "--pin-from", "stdin", "fido2", "enroll"];
+    let o = cps(FR, &enroll, "123456\n123456\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).ends_with("code PIN FIDO2 défini\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = cps(EN, &enroll, "123456\n123456\n");
+    assert!(stdout(&o).ends_with("FIDO2 PIN set\n"), "{}", stdout(&o));
+    // The JSON result stays English in French.
+    let json_enroll = [
+        "--sim",
+        "cps4",
+        "--json",
+        "--pin-from",
+        "stdin",
+        "fido2",
+        "enroll",
+    ];
+    let o = cps(FR, &json_enroll, "123456\n123456\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(r#""result":"FIDO2 PIN set""#),
+        "{}",
+        stdout(&o)
+    );
+    let o = cps(FR, &["--sim", "cps4", "fido2", "reset"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("ajoutez --yes"), "{}", stderr(&o));
+}
+
+#[test]
+fn desfire_in_french_and_english() {
+    let args = ["--sim", "cps4", "--contactless", "desfire", "info"];
+    let o = cps(FR, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    for line in ["génération    Ev3", "mémoire       8192 octets"] {
+        assert!(fr.contains(line), "{line:?} in\n{fr}");
+    }
+    let o = cps(EN, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stdout(&o);
+    for line in ["generation    Ev3", "storage       8192 bytes"] {
+        assert!(en.contains(line), "{line:?} in\n{en}");
+    }
+    // The contact side: refused, in the user's language.
+    let o = cps(FR, &["--sim", "cps4", "desfire", "info"], "");
+    assert_eq!(o.status.code(), Some(5));
+    assert!(
+        stderr(&o).contains("DESFire ne répond que par l'interface sans contact"),
+        "{}",
+        stderr(&o)
+    );
+    let o = cps(EN, &["--sim", "cps4", "desfire", "info"], "");
+    assert!(
+        stderr(&o).contains("DESFire answers through the contactless interface only"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn sim_list_in_french_and_english() {
+    let o = cps(FR, &["sim", "list"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    assert!(
+        fr.starts_with("profils de carte :\n  cps3         CPS3 : IAS-ECC"),
+        "{fr}"
+    );
+    assert!(
+        fr.ends_with("code PIN du porteur 1234, PUK 12345678 (valeurs de test)\n"),
+        "{fr}"
+    );
+    let o = cps(EN, &["sim", "list"], "");
+    let en = stdout(&o);
+    assert!(
+        en.starts_with("profiles:\n  cps3         CPS3: IAS-ECC"),
+        "{en}"
+    );
+    assert!(
+        en.ends_with("holder PIN 1234, PUK 12345678 (test values)\n"),
+        "{en}"
+    );
+}
+
+#[test]
+fn gestion_terminal_lines_in_french_and_english() {
+    let args = [
+        "--sim",
+        "cps4",
+        "gestion",
+        "--no-browser",
+        "--listen",
+        "127.0.0.1:0",
+        "--idle-exit",
+        "1",
+    ];
+    let o = cps(FR, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stderr(&o);
+    assert!(
+        fr.contains("cps gestion : la page de gestion de la carte est à l'URL ci-dessus"),
+        "{fr}"
+    );
+    assert!(
+        fr.contains("cps gestion : aucune page ouverte depuis 1 s : arrêt"),
+        "{fr}"
+    );
+    let o = cps(EN, &args, "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let en = stderr(&o);
+    assert!(
+        en.contains("cps gestion: the card-management page is at the URL above"),
+        "{en}"
+    );
+    assert!(
+        en.contains("cps gestion: no page open for 1 s: stopping"),
+        "{en}"
+    );
+}
+
+#[test]
+fn apdu_and_replay_in_french_and_english() {
+    let o = cps(FR, &["--sim", "cps4", "apdu", "ZZ"], "");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("\"ZZ\" n'est pas de l'hexadécimal : "),
+        "{}",
+        stderr(&o)
+    );
+    let o = cps(EN, &["--sim", "cps4", "apdu", "ZZ"], "");
+    assert!(stderr(&o).contains("\"ZZ\" is not hex: "), "{}", stderr(&o));
+
+    let file = std::env::temp_dir().join(format!("cps-i18n-trace-{}.txt", std::process::id()));
+    let f = file.display().to_string();
+    let o = cps(EN, &["--sim", "cps4", "--trace", &f, "info"], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = cps(FR, &["replay", &f], "");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let fr = stdout(&o);
+    let last = fr.lines().last().unwrap_or("");
+    assert!(last.ends_with(" échanges"), "{fr}");
+    let o = cps(EN, &["replay", &f], "");
+    let en = stdout(&o);
+    let last = en.lines().last().unwrap_or("");
+    assert!(last.ends_with(" exchange(s)"), "{en}");
+    let _ = std::fs::remove_file(&file);
 }

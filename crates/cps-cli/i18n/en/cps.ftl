@@ -182,6 +182,153 @@ doctor-action-renew = renew the certificates (remote update) before they expire
 doctor-action-order-card = the card's certificates must be renewed: order a new card
 doctor-action-check-clock = check the computer's clock
 
+## cps certs (src/certs.rs)
+
+label-cert-label = label
+label-usage = usage
+label-key = key
+label-subject = subject
+label-issuer = issuer
+label-cert-serial = serial
+label-validity = validity
+label-status = status
+certs-wrote = wrote { $path }
+certs-chain-ok = { $label }: chain OK up to { $root }
+certs-chain-invalid = { $label }: chain INVALID: { $error }
+certs-verify-failed = certificate chain verification failed
+certs-cannot-read = cannot read { $path }: { $error }
+certs-not-a-certificate-file = { $path }: not a certificate file: { $error }
+certs-cannot-create = creating { $path }: { $error }
+certs-cannot-write = writing { $path }: { $error }
+
+## cps readers (src/readers.rs)
+
+readers-card-present = card present
+readers-atr-unavailable = (ATR unavailable)
+readers-no-card = no card
+readers-no-card-anywhere = no card in any reader: insert a card (see `cps readers`)
+readers-several-cards = { $count } readers hold a card: { $readers }; choose one with --reader NAME or --reader NUMBER
+
+## cps sign, cps verify, cps auth-test (src/crypto.rs; label-key is that of cps certs)
+
+label-signature = signature
+label-challenge = challenge
+label-response = response
+label-certificate = certificate
+label-result = result
+crypto-file-bytes = { $path } ({ $n } bytes)
+crypto-bytes = { $n } bytes
+crypto-is-a-directory = cannot read { $path }: it is a directory, not a file
+crypto-reading = reading { $path }: { $error }
+crypto-no-certificate = no certificate for key { $key }
+crypto-no-certificate-in-file = no certificate in the file
+crypto-pss-needs-cps4 = --pss needs a CPS4: the CPS3 signs PKCS#1 v1.5 only
+crypto-unsupported-key = the certificate's key ({ $key }) is not one CPS cards sign with
+crypto-signature-ok = signature OK ({ $algorithm }) by { $signer }
+crypto-signature-invalid = signature INVALID: { $error }
+crypto-verify-failed = signature verification failed: { $error }
+crypto-auth-ok = OK: the response verifies with the certificate
+crypto-auth-failed = FAILED: { $error }
+crypto-auth-test-failed = authentication test failed: { $error }
+
+## cps update, cps update-server (src/update.rs; the progress steps come from cps-update)
+
+update-up-to-date = up to date: the card is at update { $sequence }, nothing pending
+update-updated = updated: { $steps } steps committed, the card is now at update { $sequence }
+update-not-updatable = this card has no remote-update application (SELECT answered { $sw })
+update-server-seeded = registered { $n } simulated cards (every persona, CPS3 and CPS4)
+update-server-started = cps update-server: TEST issuer (test keys, test PKI) on { $url } — database { $db }
+
+## cps fido2 (src/fido2.rs; fido2-result-* are also the JSON `result`, always in English)
+
+label-fido2-versions = versions
+label-fido2-extensions = extensions
+label-fido2-options = options
+label-fido2-pin = PIN
+label-fido2-credential = credential
+label-fido2-attestation = attestation
+label-fido2-verified = verified
+label-fido2-sign-count = sign count
+fido2-true = true
+fido2-false = false
+fido2-pin-set = set, { $n } tries left
+fido2-pin-not-set = not set (blank applet: `cps fido2 enroll`)
+fido2-result-enrolled = FIDO2 PIN set
+fido2-result-deleted = credential deleted
+fido2-result-pin-changed = FIDO2 PIN changed
+fido2-result-reset = FIDO2 applet reset: credentials and PIN erased
+fido2-no-credential = no discoverable credential
+fido2-not-hex = { $what } { $value } is not hex: { $error }
+fido2-reset-needs-yes = `cps fido2 reset` erases every FIDO2 credential and the FIDO2 PIN: add --yes
+
+## cps desfire (src/desfire.rs; the provisioning steps and refusal reasons come from cps-desfire)
+
+label-desfire-storage = storage
+label-desfire-applications = applications
+label-desfire-door-check = door check
+label-desfire-credential = credential
+label-desfire-session = session
+label-desfire-exchanges = exchanges
+label-desfire-card-uid = card UID
+label-desfire-badge = badge
+label-desfire-picc-key = PICC key
+label-desfire-valid = valid
+desfire-storage-exact = { $n } bytes
+desfire-storage-about = about { $n } bytes
+desfire-apps-not-listed = not listed: { $error }
+desfire-authenticated = authenticated to application { $aid } with key { $key } ({ $how })
+desfire-granted = GRANTED
+desfire-credential-hidden = { $n } bytes (--show-data prints them)
+desfire-refused = door check refused: { $reason }
+desfire-contact-side = DESFire not checked: DESFire answers through the contactless interface only: present the card to a contactless reader (simulator: --contactless)
+desfire-keys-readable = warning: { $path } is readable by other users; keep the establishment keys private (chmod 600)
+desfire-reading-key-file = reading the key file { $path }: { $error }
+desfire-reading-profile = reading the door profile { $path }: { $error }
+desfire-bad-profile = door profile { $path }: { $error }
+desfire-key-not-hex = the DESFire key is not hex: { $error }
+desfire-no-door-master-key = no door master key: `door-master-key = ...` in --keys FILE, or CPS_DESFIRE_DOOR_MASTER_KEY
+desfire-aid-file-needed = --aid and --file are needed without --profile
+desfire-dry-run = dry run: nothing is written to the card
+desfire-step-done = done
+desfire-step-ok = ok
+desfire-step-would-do = would do
+desfire-provision-stopped = provisioning stopped: { $error } (run it again to complete once the cause is fixed; nothing already written is lost)
+desfire-badge-would-be-provisioned = would be provisioned
+desfire-badge-provisioned = provisioned
+desfire-badge-already-provisioned = already provisioned, nothing changed
+desfire-badge-in = { $state } in application { $aid } file { $file }
+desfire-picc-key-delivered = the delivered all-zero key (anyone can list and create applications)
+desfire-picc-key-establishment = the establishment's (diversified per card)
+desfire-valid-range = { $from } to { $until }
+desfire-exchanges = { $n } with the card
+desfire-exchanges-uid-from-reader = { $n } with the card (+ the UID from the reader, FF CA 00 00 00)
+desfire-exchanges-uid-by-getversion = { $n } with the card (the reader gave no UID: read with GetVersion)
+
+## cps sim (src/sim.rs)
+
+sim-profiles = profiles:
+sim-profile-cps3 = CPS3: IAS-ECC, T=0, RSA-2048 keys, PSO HASH finished by the card, CPS data objects
+sim-profile-cps4 = CPS4: ChipDoc applet on logical channel 1, T=0, RSA-2048 (PKCS#1 v1.5, PSS), FIDO2 applet (contact, blank), DESFire EV3 (contactless)
+sim-personas = personas:
+sim-test-pins = holder PIN 1234, PUK 12345678 (test values)
+sim-card-removed = card removed: { $apdus } APDUs answered
+
+## cps gestion on the terminal (src/gestion/mod.rs, server.rs), cps man --dir (src/main.rs)
+
+gestion-started = cps gestion: the card-management page is at the URL above (keep it private: it holds this run's secret); stops { $idle } s after the page is closed, or on Ctrl-C
+gestion-no-browser = cps gestion: could not open the browser ({ $error }): open the URL above yourself
+gestion-idle-stop = cps gestion: no page open for { $idle } s: stopping
+man-written = wrote { $n } man pages into { $dir }
+man-write-failed = writing the man pages into { $dir }: { $error }
+
+## cps apdu (src/main.rs), cps replay (src/trace.rs); the status words' meanings come from cps-apdu
+
+apdu-not-hex = { $arg } is not hex: { $error }
+apdu-native-empty = { $arg }: a native frame has at least its command byte
+apdu-not-valid = { $arg } is not a valid APDU: { $error }
+replay-too-large = { $path }: larger than 16 MiB, not a trace
+replay-exchanges = { $n } exchange(s)
+
 ## Help (src/help.rs): set on the clap command at run time
 
 help-about = Command-line tool for the French health-professional smart card (CPS3 / CPS4)
@@ -247,6 +394,120 @@ help-cmd-pin-verify = Verify the holder PIN (one try)
 help-cmd-pin-change = Change the holder PIN (asks the current PIN, then the new one)
 help-cmd-pin-unblock = Unblock the holder PIN with the PUK and set a new PIN (asks the PUK, then the new PIN)
 help-cmd-sim-list = List the simulated card profiles and holder personas
+help-cmd-certs-list = List the certificates with their validity and renewal status (default)
+help-cmd-certs-export = Write the certificates to files (one per certificate, named after its label)
+help-cmd-certs-verify = Verify each holder certificate's chain up to a trusted root
+help-cmd-fido2-info = getInfo: versions, options, AAGUID, whether a PIN is set, PIN tries left
+help-cmd-fido2-enroll = Set the first FIDO2 PIN of a blank applet
+help-cmd-fido2-register = Register a credential for a relying party (makeCredential, ES256)
+help-cmd-fido2-authenticate = Get assertions for a relying party (getAssertion)
+help-cmd-fido2-credentials = List the discoverable credentials (needs the FIDO2 PIN)
+help-cmd-fido2-delete = Delete a discoverable credential
+help-cmd-fido2-change-pin = Change the FIDO2 PIN (asks the current one, then the new one)
+help-cmd-fido2-reset = Erase every FIDO2 credential and the FIDO2 PIN
+help-cmd-desfire-info = GetVersion (generation, UID, storage) and the application IDs
+help-cmd-desfire-auth = Authenticate with an application key (EV2First for AES, ISO for DES/3DES)
+help-cmd-desfire-read = Read a data file (authenticating first unless --no-auth)
+help-cmd-desfire-door-check = The access-control check: authenticate (AN10922-diversified key with --diversify) and read the credential file. With --profile, the establishment's badge as its doors read it: UID from the reader, select, authenticate, read — 4 card exchanges. Exit code 8 when the card is refused
+help-cmd-desfire-provision = Badge provisioning as an establishment does it: authenticate to the card with the PICC master key (the delivered all-zero key, or the establishment's), create the establishment's application with AES keys diversified per card (AN10922), create and write the badge file (holder, validity), check it as a door does, optionally replace the PICC master key. Safe to interrupt: run it again to complete
+help-cmd-sim-serve = Insert a simulated card into pcscd's virtual reader (vsmartcard-vpcd) so that any PC/SC application (OpenSC, your software) sees it; runs until interrupted. The holder is --persona; --contactless presents its contactless interface
+
+# Options of each command: help-opt-COMMAND-OPTION (the English is the doc comment of the
+# option in the code, a test keeps them equal).
+help-opt-identity-situations = Also read the practice situations (EF.DAM, billing data): asks the PIN
+help-opt-certs-export-out = Directory to write to (created if missing)
+help-opt-certs-export-format = File format
+help-opt-certs-verify-root = The trusted root certificate(s): PEM (one or more) or DER file
+help-opt-certs-verify-intermediates = Intermediate CA certificates (PEM bundle or DER), besides those on the card
+help-opt-sign-key = Which key signs
+help-opt-sign-input = The file to sign (its SHA-256 is signed)
+help-opt-sign-out = Where to write the signature (default: FILE.sig): RSA PKCS#1 v1.5 (what `openssl dgst -verify` reads), or RSA-PSS with --pss
+help-opt-sign-cert-out = Also write the signer's certificate (PEM) here, for `cps verify --cert`
+help-opt-sign-pss = RSA-PSS (salt = hash length) instead of PKCS#1 v1.5: CPS4 only. Check it with `cps verify --pss`, or `openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -verify`
+help-opt-verify-input = The signed file
+help-opt-verify-sig = The signature file (default: FILE.sig)
+help-opt-verify-cert = The signer's certificate (PEM or DER). Without it, the card's certificate of --key is used
+help-opt-verify-key = Which card certificate, without --cert
+help-opt-verify-pss = The signature is RSA-PSS (salt 32, MGF1-SHA-256), as `cps sign --pss` makes it
+help-opt-fido2-register-rp = Relying-party identifier (a domain)
+help-opt-fido2-register-user = User name
+help-opt-fido2-register-resident = Store the credential on the card (discoverable)
+help-opt-fido2-register-no-pin = Register without the PIN (no user verification)
+help-opt-fido2-authenticate-rp = Relying-party identifier
+help-opt-fido2-authenticate-credentials = Credential IDs (hex) to allow; none: the discoverable credentials of the RP
+help-opt-fido2-authenticate-no-pin = Without the PIN (no user verification)
+help-opt-fido2-delete-credential = Credential ID (hex), as `cps fido2 credentials` shows it
+help-opt-fido2-reset-yes = Confirm: the credentials cannot be recovered
+help-opt-desfire-auth-aid = Application ID (6 hex digits, as `cps desfire info` lists them; 000000 = PICC)
+help-opt-desfire-auth-key-no = Key number in the application
+help-opt-desfire-auth-key-type = Key type (the key itself is read as a secret: CPS_DESFIRE_KEY with --pin-from env)
+help-opt-desfire-read-aid = Application ID (6 hex digits, as `cps desfire info` lists them; 000000 = PICC)
+help-opt-desfire-read-key-no = Key number in the application
+help-opt-desfire-read-key-type = Key type (the key itself is read as a secret: CPS_DESFIRE_KEY with --pin-from env)
+help-opt-desfire-read-file = File number
+help-opt-desfire-read-offset = Offset
+help-opt-desfire-read-length = Length (0: to the end of the file)
+help-opt-desfire-read-no-auth = Read without authenticating (free-access files)
+help-opt-desfire-door-check-profile = Door profile file (AID, badge file, key number, communication mode, diversification): what the door knows in advance. The door master key comes from --keys or CPS_DESFIRE_DOOR_MASTER_KEY
+help-opt-desfire-door-check-keys = Key file holding `door-master-key = ...` (with --profile)
+help-opt-desfire-door-check-aid = Application ID (6 hex digits; without --profile)
+help-opt-desfire-door-check-key-no = Key number in the application (without --profile)
+help-opt-desfire-door-check-key-type = Key type (the key itself is read as a secret: CPS_DESFIRE_KEY with --pin-from env)
+help-opt-desfire-door-check-file = Credential file number (without --profile)
+help-opt-desfire-door-check-diversify = Diversify the master key with the card UID (AN10922)
+help-opt-desfire-door-check-system-id = AN10922 system identifier (hex) after UID ‖ AID
+help-opt-desfire-door-check-comm = The credential file's communication mode, when known: saves the GetFileSettings exchange (without --profile)
+help-opt-desfire-door-check-show-data = Print the credential bytes (hidden by default)
+help-opt-desfire-provision-profile = Door profile file (AID, badge file, door key number, communication mode, diversification)
+help-opt-desfire-provision-keys = Establishment key file (`app-master-key`, `door-master-key`, optional `picc-master-key`, `key-version`); without it: CPS_DESFIRE_APP_MASTER_KEY, CPS_DESFIRE_DOOR_MASTER_KEY, CPS_DESFIRE_PICC_MASTER_KEY, CPS_DESFIRE_KEY_VERSION
+help-opt-desfire-provision-holder = Holder identifier written in the badge (e.g. the RPPS number)
+help-opt-desfire-provision-valid-from = First day the badge opens doors (YYYY-MM-DD)
+help-opt-desfire-provision-valid-until = Last day the badge opens doors (YYYY-MM-DD)
+help-opt-desfire-provision-change-picc-key = Replace the PICC master key by the establishment's (diversified per card)
+help-opt-desfire-provision-dry-run = Change nothing: read the card and print what a run would do
+help-opt-update-server = The update service, e.g. http://127.0.0.1:8700 (`cps update-server`)
+help-opt-update-server-listen = Address to listen on (port 0: any free port)
+help-opt-update-server-db = SQLite database file (created if missing)
+help-opt-update-server-seed-test-cards = Register the simulated cards of every persona (CPS3 and CPS4)
+help-opt-update-server-admin-key-file = File with the administration key (64 hex digits): the `/v1/cards` API then answers requests carrying a token signed with it (`cps-update-server admin-token`); without it, administration over HTTP is refused
+help-opt-gestion-listen = Address to serve the page on (port 0: a free port). A non-loopback address makes the page reachable from the network: the secret in the URL is then its only protection
+help-opt-gestion-no-browser = Print the URL only; do not open the browser
+help-opt-gestion-update-server = The update service the Update page offers (e.g. http://127.0.0.1:8700)
+help-opt-gestion-idle-exit = Stop when no page has asked anything for SECONDS (the page asks twice a second while open; browsers slow background tabs down to about once a minute)
+help-opt-apdu-exclusive = Connect in exclusive mode
+help-opt-apdu-raw = Send bytes exactly as given: no GET RESPONSE, no Le correction
+help-opt-apdu-check = Exit with code 5 if a response status word is not 9000 (91 00 for DESFire, a native status 00)
+help-opt-apdu-native = Native DESFire frames (`60` GetVersion, `AF`, `5A 43 50 53`...): sent exactly as given, of any length; the answer's first byte is decoded as a DESFire status
+help-opt-apdu-apdus = APDUs in hex (spaces and colons allowed inside one argument when quoted)
+help-opt-sim-serve-profile = Card profile: cps3 or cps4 (the CPS4: ChipDoc on logical channel 1) [default: the global --sim, else cps4]
+help-opt-sim-serve-port = vpcd port: 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01"
+help-opt-sim-serve-reconnect-for = When pcscd stops, wait up to SECONDS for it to come back (then insert the same card again); 0 exits at once. Exit code 3 when it does not come back
+help-opt-sim-serve-pull-at = Fault injection (tests): the card executes APDU N, then leaves the reader before answering; it is reinserted 1 s later (same card state)
+help-opt-sim-serve-freeze-at = Fault injection (tests): the card stops answering at APDU N
+help-opt-completions-shell = The shell
+help-opt-man-dir = Write every page into this directory
+help-opt-replay-file = The trace file
+help-opt-replay-command = A card command and its options
+
+# Possible values of options (help-val-OPTION-VALUE) and clap's words around them, used in
+# French only (English keeps clap's own rendering: these equal the doc comments).
+help-default = [default: { $value }]
+help-possible-values-inline = [possible values: { $values }]
+help-possible-values = Possible values:
+help-val-comm-full = Enciphered
+help-val-comm-mac = MACed
+help-val-comm-plain = Plain
+help-val-format-der = DER (binary)
+help-val-format-pem = PEM (text, `-----BEGIN CERTIFICATE-----`)
+help-val-key-auth = The authentication key (CPS3: INTERNAL AUTHENTICATE; CPS4: PSO DECIPHER of the padded DigestInfo)
+help-val-key-sign = The signature key (PSO COMPUTE DIGITAL SIGNATURE)
+help-val-key-type-2k3des = 2-key 3DES (16 bytes)
+help-val-key-type-3k3des = 3-key 3DES (24 bytes)
+help-val-key-type-aes = AES-128 (16 bytes)
+help-val-key-type-des = Single DES (8 bytes)
+help-val-pin-from-env = Environment variables
+help-val-pin-from-prompt = Ask on the terminal, without echo
+help-val-pin-from-stdin = One line per secret on standard input
 
 ## The gestion page (src/gestion/i18n.rs): `page-KEY` fills `{{KEY}}` of assets/index.html
 ## and the words of assets/app.js (its t('KEY')); app.js replaces { $n }, { $date }...

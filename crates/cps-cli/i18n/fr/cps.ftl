@@ -188,6 +188,159 @@ doctor-action-renew = renouvelez les certificats (mise à jour à distance) avan
 doctor-action-order-card = les certificats de la carte doivent être renouvelés : commandez une nouvelle carte
 doctor-action-check-clock = vérifiez l'horloge de l'ordinateur
 
+## cps certs (src/certs.rs)
+
+label-cert-label = libellé
+label-usage = usage
+label-key = clé
+label-subject = sujet
+label-issuer = émetteur
+label-cert-serial = n° de série
+label-validity = validité
+label-status = état
+certs-wrote = fichier écrit : { $path }
+certs-chain-ok = { $label } : chaîne de certification valide jusqu'à { $root }
+certs-chain-invalid = { $label } : chaîne de certification INVALIDE : { $error }
+certs-verify-failed = échec de la vérification de la chaîne de certification
+certs-cannot-read = lecture impossible de { $path } : { $error }
+certs-not-a-certificate-file = { $path } : ce n'est pas un fichier de certificat : { $error }
+certs-cannot-create = création impossible de { $path } : { $error }
+certs-cannot-write = écriture impossible de { $path } : { $error }
+
+## cps readers (src/readers.rs)
+
+readers-card-present = carte présente
+readers-atr-unavailable = (ATR indisponible)
+readers-no-card = pas de carte
+readers-no-card-anywhere = aucune carte dans les lecteurs : insérez une carte (voir `cps readers`)
+readers-several-cards = { $count } lecteurs contiennent une carte : { $readers } ; choisissez-en un avec --reader NOM ou --reader NUMÉRO
+
+## cps sign, cps verify, cps auth-test (src/crypto.rs ; label-key est celui de cps certs)
+
+label-signature = signature
+label-challenge = défi
+label-response = réponse
+label-certificate = certificat
+label-result = résultat
+crypto-file-bytes = { $path } ({ $n } octets)
+crypto-bytes = { $n } octets
+crypto-is-a-directory = lecture impossible de { $path } : c'est un répertoire, pas un fichier
+crypto-reading = lecture de { $path } : { $error }
+crypto-no-certificate = pas de certificat pour la clé { $key }
+crypto-no-certificate-in-file = pas de certificat dans le fichier
+crypto-pss-needs-cps4 = --pss demande une CPS4 : la CPS3 ne signe qu'en PKCS#1 v1.5
+crypto-unsupported-key = la clé du certificat ({ $key }) n'est pas de celles avec lesquelles signent les cartes CPS
+crypto-signature-ok = signature valide ({ $algorithm }) de { $signer }
+crypto-signature-invalid = signature INVALIDE : { $error }
+crypto-verify-failed = échec de la vérification de la signature : { $error }
+crypto-auth-ok = OK : la réponse se vérifie avec le certificat
+crypto-auth-failed = ÉCHEC : { $error }
+crypto-auth-test-failed = échec du test d'authentification : { $error }
+
+## cps update, cps update-server (src/update.rs ; les étapes de la progression viennent de cps-update)
+
+update-up-to-date = à jour : la carte est à la mise à jour { $sequence }, rien en attente
+update-updated = mise à jour faite : { $steps } étapes validées, la carte est maintenant à la mise à jour { $sequence }
+update-not-updatable = cette carte n'a pas d'application de télé mise à jour (réponse au SELECT : { $sw })
+update-server-seeded = { $n } cartes simulées enregistrées (tous les porteurs, CPS3 et CPS4)
+update-server-started = cps update-server : émetteur de TEST (clés de test, IGC de test) sur { $url } — base { $db }
+
+## cps fido2 (src/fido2.rs ; fido2-result-* sont aussi le `result` JSON, toujours en anglais)
+
+label-fido2-versions = versions
+label-fido2-extensions = extensions
+label-fido2-options = options
+label-fido2-pin = code PIN
+label-fido2-credential = identifiant
+label-fido2-attestation = attestation
+label-fido2-verified = vérifié
+label-fido2-sign-count = compteur
+fido2-true = oui
+fido2-false = non
+fido2-pin-set = { $n ->
+        [one] défini, { $n } essai restant
+       *[other] défini, { $n } essais restants
+    }
+fido2-pin-not-set = non défini (applet vierge : `cps fido2 enroll`)
+fido2-result-enrolled = code PIN FIDO2 défini
+fido2-result-deleted = identifiant supprimé
+fido2-result-pin-changed = code PIN FIDO2 changé
+fido2-result-reset = applet FIDO2 réinitialisée : identifiants et code PIN effacés
+fido2-no-credential = aucun identifiant découvrable
+fido2-not-hex = { $what } { $value } n'est pas de l'hexadécimal : { $error }
+fido2-reset-needs-yes = `cps fido2 reset` efface tous les identifiants FIDO2 et le code PIN FIDO2 : ajoutez --yes
+
+## cps desfire (src/desfire.rs ; les étapes de préparation et les motifs de refus viennent de cps-desfire)
+
+label-desfire-storage = mémoire
+label-desfire-applications = applications
+label-desfire-door-check = contrôle porte
+label-desfire-credential = accréditation
+label-desfire-session = session
+label-desfire-exchanges = échanges
+label-desfire-card-uid = UID carte
+label-desfire-badge = badge
+label-desfire-picc-key = clé PICC
+label-desfire-valid = validité
+desfire-storage-exact = { $n } octets
+desfire-storage-about = environ { $n } octets
+desfire-apps-not-listed = non listées : { $error }
+desfire-authenticated = authentifié auprès de l'application { $aid } avec la clé { $key } ({ $how })
+desfire-granted = ACCORDÉ
+desfire-credential-hidden = { $n } octets (--show-data les affiche)
+desfire-refused = contrôle porte refusé : { $reason }
+desfire-contact-side = DESFire non vérifié : DESFire ne répond que par l'interface sans contact : présentez la carte à un lecteur sans contact (simulateur : --contactless)
+desfire-keys-readable = attention : { $path } est lisible par d'autres utilisateurs ; gardez les clés de l'établissement privées (chmod 600)
+desfire-reading-key-file = lecture du fichier de clés { $path } : { $error }
+desfire-reading-profile = lecture du profil de porte { $path } : { $error }
+desfire-bad-profile = profil de porte { $path } : { $error }
+desfire-key-not-hex = la clé DESFire n'est pas de l'hexadécimal : { $error }
+desfire-no-door-master-key = pas de clé maîtresse de porte : `door-master-key = ...` dans --keys FICHIER, ou CPS_DESFIRE_DOOR_MASTER_KEY
+desfire-aid-file-needed = --aid et --file sont nécessaires sans --profile
+desfire-dry-run = essai à blanc : rien n'est écrit sur la carte
+desfire-step-done = fait
+desfire-step-ok = ok
+desfire-step-would-do = serait fait
+desfire-provision-stopped = préparation interrompue : { $error } (relancez-la pour terminer une fois la cause corrigée ; rien de ce qui est déjà écrit n'est perdu)
+desfire-badge-would-be-provisioned = serait préparé
+desfire-badge-provisioned = préparé
+desfire-badge-already-provisioned = déjà préparé, rien n'a changé
+desfire-badge-in = { $state } dans l'application { $aid }, fichier { $file }
+desfire-picc-key-delivered = la clé nulle de livraison (n'importe qui peut lister et créer des applications)
+desfire-picc-key-establishment = celle de l'établissement (diversifiée par carte)
+desfire-valid-range = du { $from } au { $until }
+desfire-exchanges = { $n } avec la carte
+desfire-exchanges-uid-from-reader = { $n } avec la carte (+ l'UID donné par le lecteur, FF CA 00 00 00)
+desfire-exchanges-uid-by-getversion = { $n } avec la carte (le lecteur n'a pas donné d'UID : lu par GetVersion)
+
+## cps sim (src/sim.rs)
+
+sim-profiles = profils de carte :
+sim-profile-cps3 = CPS3 : IAS-ECC, T=0, clés RSA-2048, PSO HASH terminé par la carte, objets de données CPS
+sim-profile-cps4 = CPS4 : applet ChipDoc sur le canal logique 1, T=0, RSA-2048 (PKCS#1 v1.5, PSS), applet FIDO2 (contact, vierge), DESFire EV3 (sans contact)
+sim-personas = porteurs :
+sim-test-pins = code PIN du porteur 1234, PUK 12345678 (valeurs de test)
+sim-card-removed = carte retirée : { $apdus } APDU traitées
+
+## cps gestion sur le terminal (src/gestion/mod.rs, server.rs), cps man --dir (src/main.rs)
+
+gestion-started = cps gestion : la page de gestion de la carte est à l'URL ci-dessus (gardez-la privée : elle contient le secret de cette exécution) ; arrêt { $idle } s après la fermeture de la page, ou sur Ctrl-C
+gestion-no-browser = cps gestion : impossible d'ouvrir le navigateur ({ $error }) : ouvrez vous-même l'URL ci-dessus
+gestion-idle-stop = cps gestion : aucune page ouverte depuis { $idle } s : arrêt
+man-written = { $n } pages de manuel écrites dans { $dir }
+man-write-failed = écriture des pages de manuel dans { $dir } : { $error }
+
+## cps apdu (src/main.rs), cps replay (src/trace.rs) ; le sens des mots d'état vient de cps-apdu
+
+apdu-not-hex = { $arg } n'est pas de l'hexadécimal : { $error }
+apdu-native-empty = { $arg } : une trame native a au moins son octet de commande
+apdu-not-valid = { $arg } n'est pas une APDU valide : { $error }
+replay-too-large = { $path } : plus de 16 Mio, ce n'est pas une trace
+replay-exchanges = { $n ->
+        [one] { $n } échange
+       *[other] { $n } échanges
+    }
+
 ## Aide (src/help.rs) : posée sur la commande clap à l'exécution
 
 help-about = Outil en ligne de commande pour la carte des professionnels de santé (CPS3 / CPS4)
@@ -254,6 +407,118 @@ help-cmd-pin-verify = Vérifier le code PIN du porteur (un essai)
 help-cmd-pin-change = Changer le code PIN du porteur (demande le code actuel, puis le nouveau)
 help-cmd-pin-unblock = Débloquer le code PIN du porteur avec le PUK et choisir un nouveau code (demande le PUK, puis le nouveau code)
 help-cmd-sim-list = Lister les profils de cartes simulées et les porteurs
+help-cmd-certs-list = Lister les certificats avec leur validité et l'état de leur renouvellement (par défaut)
+help-cmd-certs-export = Écrire les certificats dans des fichiers (un par certificat, nommé d'après son libellé)
+help-cmd-certs-verify = Vérifier la chaîne de chaque certificat du porteur jusqu'à une racine de confiance
+help-cmd-fido2-info = getInfo : versions, options, AAGUID, code PIN défini ou non, essais restants
+help-cmd-fido2-enroll = Définir le premier code PIN FIDO2 d'une applet vierge
+help-cmd-fido2-register = Enregistrer un identifiant pour une partie utilisatrice (makeCredential, ES256)
+help-cmd-fido2-authenticate = Obtenir des assertions pour une partie utilisatrice (getAssertion)
+help-cmd-fido2-credentials = Lister les identifiants découvrables (demande le code PIN FIDO2)
+help-cmd-fido2-delete = Supprimer un identifiant découvrable
+help-cmd-fido2-change-pin = Changer le code PIN FIDO2 (demande le code actuel, puis le nouveau)
+help-cmd-fido2-reset = Effacer tous les identifiants FIDO2 et le code PIN FIDO2
+help-cmd-desfire-info = GetVersion (génération, UID, mémoire) et les identifiants d'application
+help-cmd-desfire-auth = S'authentifier avec une clé d'application (EV2First pour AES, ISO pour DES/3DES)
+help-cmd-desfire-read = Lire un fichier de données (après authentification, sauf avec --no-auth)
+help-cmd-desfire-door-check = Le contrôle d'accès : s'authentifier (clé diversifiée AN10922 avec --diversify) et lire le fichier d'accréditation. Avec --profile, le badge de l'établissement tel que ses portes le lisent : UID du lecteur, sélection, authentification, lecture — 4 échanges avec la carte. Code de sortie 8 quand la carte est refusée
+help-cmd-desfire-provision = Préparer le badge comme le fait un établissement : s'authentifier auprès de la carte avec la clé maîtresse PICC (la clé nulle de livraison, ou celle de l'établissement), créer l'application de l'établissement avec des clés AES diversifiées par carte (AN10922), créer et écrire le fichier du badge (porteur, validité), le contrôler comme une porte, et en option remplacer la clé maîtresse PICC. Interruption sans risque : relancez la commande pour terminer
+help-cmd-sim-serve = Insérer une carte simulée dans le lecteur virtuel de pcscd (vsmartcard-vpcd) pour que toute application PC/SC (OpenSC, votre logiciel) la voie ; tourne jusqu'à interruption. Le porteur est --persona ; --contactless présente son interface sans contact
+
+# Options de chaque commande : help-opt-COMMANDE-OPTION.
+help-opt-identity-situations = Lire aussi les situations d'exercice (EF.DAM, données de facturation) : demande le code PIN
+help-opt-certs-export-out = Répertoire où écrire (créé s'il n'existe pas)
+help-opt-certs-export-format = Format des fichiers
+help-opt-certs-verify-root = Le ou les certificats racines de confiance : fichier PEM (un ou plusieurs) ou DER
+help-opt-certs-verify-intermediates = Certificats d'AC intermédiaires (lot PEM ou DER), en plus de ceux de la carte
+help-opt-sign-key = La clé qui signe
+help-opt-sign-input = Le fichier à signer (son SHA-256 est signé)
+help-opt-sign-out = Où écrire la signature (par défaut : FICHIER.sig) : RSA PKCS#1 v1.5 (ce que lit `openssl dgst -verify`), ou RSA-PSS avec --pss
+help-opt-sign-cert-out = Écrire aussi ici le certificat du signataire (PEM), pour `cps verify --cert`
+help-opt-sign-pss = RSA-PSS (sel de la longueur du condensé) au lieu de PKCS#1 v1.5 : CPS4 seulement. À vérifier avec `cps verify --pss`, ou `openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 -verify`
+help-opt-verify-input = Le fichier signé
+help-opt-verify-sig = Le fichier de signature (par défaut : FICHIER.sig)
+help-opt-verify-cert = Le certificat du signataire (PEM ou DER). Sans lui, le certificat de la carte pour --key est utilisé
+help-opt-verify-key = Quel certificat de la carte, sans --cert
+help-opt-verify-pss = La signature est RSA-PSS (sel de 32, MGF1-SHA-256), telle que la produit `cps sign --pss`
+help-opt-fido2-register-rp = Identifiant de la partie utilisatrice (un domaine)
+help-opt-fido2-register-user = Nom d'utilisateur
+help-opt-fido2-register-resident = Enregistrer l'identifiant sur la carte (découvrable)
+help-opt-fido2-register-no-pin = Enregistrer sans le code PIN (sans vérification de l'utilisateur)
+help-opt-fido2-authenticate-rp = Identifiant de la partie utilisatrice
+help-opt-fido2-authenticate-credentials = Identifiants de clé (hex) autorisés ; aucun : les identifiants découvrables de la partie utilisatrice
+help-opt-fido2-authenticate-no-pin = Sans le code PIN (sans vérification de l'utilisateur)
+help-opt-fido2-delete-credential = Identifiant de clé (hex), tel que `cps fido2 credentials` l'affiche
+help-opt-fido2-reset-yes = Confirmer : les identifiants ne pourront pas être récupérés
+help-opt-desfire-auth-aid = Identifiant d'application (6 chiffres hex, comme les liste `cps desfire info` ; 000000 = PICC)
+help-opt-desfire-auth-key-no = Numéro de clé dans l'application
+help-opt-desfire-auth-key-type = Type de clé (la clé elle-même est lue comme un secret : CPS_DESFIRE_KEY avec --pin-from env)
+help-opt-desfire-read-aid = Identifiant d'application (6 chiffres hex, comme les liste `cps desfire info` ; 000000 = PICC)
+help-opt-desfire-read-key-no = Numéro de clé dans l'application
+help-opt-desfire-read-key-type = Type de clé (la clé elle-même est lue comme un secret : CPS_DESFIRE_KEY avec --pin-from env)
+help-opt-desfire-read-file = Numéro de fichier
+help-opt-desfire-read-offset = Position de départ
+help-opt-desfire-read-length = Longueur (0 : jusqu'à la fin du fichier)
+help-opt-desfire-read-no-auth = Lire sans s'authentifier (fichiers en accès libre)
+help-opt-desfire-door-check-profile = Fichier de profil de porte (AID, fichier du badge, numéro de clé, mode de communication, diversification) : ce que la porte connaît d'avance. La clé maîtresse de porte vient de --keys ou de CPS_DESFIRE_DOOR_MASTER_KEY
+help-opt-desfire-door-check-keys = Fichier de clés contenant `door-master-key = ...` (avec --profile)
+help-opt-desfire-door-check-aid = Identifiant d'application (6 chiffres hex ; sans --profile)
+help-opt-desfire-door-check-key-no = Numéro de clé dans l'application (sans --profile)
+help-opt-desfire-door-check-key-type = Type de clé (la clé elle-même est lue comme un secret : CPS_DESFIRE_KEY avec --pin-from env)
+help-opt-desfire-door-check-file = Numéro du fichier d'accréditation (sans --profile)
+help-opt-desfire-door-check-diversify = Diversifier la clé maîtresse avec l'UID de la carte (AN10922)
+help-opt-desfire-door-check-system-id = Identifiant système AN10922 (hex) après UID ‖ AID
+help-opt-desfire-door-check-comm = Le mode de communication du fichier d'accréditation, s'il est connu : évite l'échange GetFileSettings (sans --profile)
+help-opt-desfire-door-check-show-data = Afficher les octets de l'accréditation (masqués par défaut)
+help-opt-desfire-provision-profile = Fichier de profil de porte (AID, fichier du badge, numéro de clé de porte, mode de communication, diversification)
+help-opt-desfire-provision-keys = Fichier de clés de l'établissement (`app-master-key`, `door-master-key`, `picc-master-key` facultative, `key-version`) ; sans lui : CPS_DESFIRE_APP_MASTER_KEY, CPS_DESFIRE_DOOR_MASTER_KEY, CPS_DESFIRE_PICC_MASTER_KEY, CPS_DESFIRE_KEY_VERSION
+help-opt-desfire-provision-holder = Identifiant du porteur écrit dans le badge (par exemple le numéro RPPS)
+help-opt-desfire-provision-valid-from = Premier jour où le badge ouvre les portes (AAAA-MM-JJ)
+help-opt-desfire-provision-valid-until = Dernier jour où le badge ouvre les portes (AAAA-MM-JJ)
+help-opt-desfire-provision-change-picc-key = Remplacer la clé maîtresse PICC par celle de l'établissement (diversifiée par carte)
+help-opt-desfire-provision-dry-run = Ne rien changer : lire la carte et afficher ce que ferait une exécution
+help-opt-update-server = Le service de mise à jour, par exemple http://127.0.0.1:8700 (`cps update-server`)
+help-opt-update-server-listen = Adresse d'écoute (port 0 : n'importe quel port libre)
+help-opt-update-server-db = Fichier de base SQLite (créé s'il n'existe pas)
+help-opt-update-server-seed-test-cards = Enregistrer les cartes simulées de tous les profils de porteur (CPS3 et CPS4)
+help-opt-update-server-admin-key-file = Fichier de la clé d'administration (64 chiffres hex) : l'API `/v1/cards` répond alors aux requêtes portant un jeton signé avec elle (`cps-update-server admin-token`) ; sans lui, l'administration par HTTP est refusée
+help-opt-gestion-listen = Adresse où servir la page (port 0 : un port libre). Une adresse autre que la boucle locale rend la page accessible depuis le réseau : le secret de l'URL est alors sa seule protection
+help-opt-gestion-no-browser = Afficher seulement l'URL ; ne pas ouvrir le navigateur
+help-opt-gestion-update-server = Le service de mise à jour que propose la page Mise à jour (par exemple http://127.0.0.1:8700)
+help-opt-gestion-idle-exit = S'arrêter quand aucune page n'a rien demandé depuis SECONDES (la page demande deux fois par seconde tant qu'elle est ouverte ; les navigateurs ralentissent les onglets en arrière-plan jusqu'à environ une fois par minute)
+help-opt-apdu-exclusive = Se connecter en mode exclusif
+help-opt-apdu-raw = Envoyer les octets tels quels : pas de GET RESPONSE, pas de correction de Le
+help-opt-apdu-check = Sortir avec le code 5 si un mot d'état de réponse n'est pas 9000 (91 00 pour DESFire, un état natif 00)
+help-opt-apdu-native = Trames DESFire natives (`60` GetVersion, `AF`, `5A 43 50 53`...) : envoyées telles quelles, de toute longueur ; le premier octet de la réponse est décodé comme un état DESFire
+help-opt-apdu-apdus = APDU en hex (espaces et deux-points permis dans un argument entre guillemets)
+help-opt-sim-serve-profile = Profil de carte : cps3 ou cps4 (la CPS4 : ChipDoc sur le canal logique 1) [par défaut : le --sim global, sinon cps4]
+help-opt-sim-serve-port = Port vpcd : 35963 = "Virtual PCD 00 00", 35964 = "Virtual PCD 00 01"
+help-opt-sim-serve-reconnect-for = Quand pcscd s'arrête, attendre jusqu'à SECONDES son retour (puis réinsérer la même carte) ; 0 sort aussitôt. Code de sortie 3 s'il ne revient pas
+help-opt-sim-serve-pull-at = Injection de panne (tests) : la carte exécute l'APDU N, puis quitte le lecteur avant de répondre ; elle est réinsérée 1 s plus tard (même état)
+help-opt-sim-serve-freeze-at = Injection de panne (tests) : la carte cesse de répondre à l'APDU N
+help-opt-completions-shell = Le shell
+help-opt-man-dir = Écrire toutes les pages dans ce répertoire
+help-opt-replay-file = Le fichier de trace
+help-opt-replay-command = Une commande de carte et ses options
+
+# Valeurs possibles des options (help-val-OPTION-VALEUR) et les mots de clap autour d'elles.
+help-default = [par défaut : { $value }]
+help-possible-values-inline = [valeurs possibles : { $values }]
+help-possible-values = Valeurs possibles :
+help-val-comm-full = Chiffré
+help-val-comm-mac = Avec MAC
+help-val-comm-plain = En clair
+help-val-format-der = DER (binaire)
+help-val-format-pem = PEM (texte, `-----BEGIN CERTIFICATE-----`)
+help-val-key-auth = La clé d'authentification (CPS3 : INTERNAL AUTHENTICATE ; CPS4 : PSO DECIPHER du DigestInfo complété)
+help-val-key-sign = La clé de signature (PSO COMPUTE DIGITAL SIGNATURE)
+help-val-key-type-2k3des = 3DES à 2 clés (16 octets)
+help-val-key-type-3k3des = 3DES à 3 clés (24 octets)
+help-val-key-type-aes = AES-128 (16 octets)
+help-val-key-type-des = DES simple (8 octets)
+help-val-pin-from-env = Variables d'environnement
+help-val-pin-from-prompt = Demander sur le terminal, sans écho
+help-val-pin-from-stdin = Une ligne par secret sur l'entrée standard
 
 ## La page de gestion (src/gestion/i18n.rs) : `page-CLÉ` remplit `{{CLÉ}}` de assets/index.html
 ## et les mots de assets/app.js (son t('CLÉ')) ; app.js remplace { $n }, { $date }...

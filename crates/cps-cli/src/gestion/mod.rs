@@ -53,11 +53,7 @@ pub fn run(ctx: &mut Ctx, args: &GestionArgs) -> Result<u8, Failure> {
     let url = server.url();
     out!("{url}");
     crate::stdout_result(std::io::Write::flush(&mut std::io::stdout()));
-    eprintln!(
-        "cps gestion: the card-management page is at the URL above (keep it private: it \
-         holds this run's secret); stops {} s after the page is closed, or on Ctrl-C",
-        args.idle_exit
-    );
+    eprintln!("{}", tr!("gestion-started", idle = args.idle_exit));
     if !args.no_browser {
         open_browser(&url);
     }
@@ -83,6 +79,6 @@ fn open_browser(url: &str) {
         .stderr(std::process::Stdio::null())
         .spawn();
     if let Err(e) = started {
-        eprintln!("cps gestion: could not open the browser ({e}): open the URL above yourself");
+        eprintln!("{}", tr!("gestion-no-browser", error = e.to_string()));
     }
 }

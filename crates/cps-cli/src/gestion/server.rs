@@ -156,10 +156,7 @@ async fn idle_watch(shared: Arc<Shared>, idle: Duration, stop: tokio::sync::ones
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let running = shared.state.update_running();
         if !running && last.elapsed() >= idle {
-            eprintln!(
-                "cps gestion: no page open for {} s: stopping",
-                idle.as_secs()
-            );
+            eprintln!("{}", tr!("gestion-idle-stop", idle = idle.as_secs()));
             let _ = stop.send(());
             return;
         }
