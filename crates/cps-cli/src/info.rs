@@ -207,7 +207,7 @@ fn print_info(ctx: &Ctx, i: &CardInfo) {
         crate::emit(info_json(i));
         return;
     }
-    line(&tr!("label-card"), &i.origin);
+    line(&tr!("label-card"), crate::opts::origin_text(&i.origin));
     line(&tr!("label-atr"), spaced_hex(&i.atr));
     line(&tr!("label-interface"), i.interface);
     if let Some(a) = i.ias.present() {
@@ -517,10 +517,10 @@ fn finding_text(f: &Finding) -> String {
             interface: Some(i),
         } => tr!(
             "doctor-card-found",
-            origin = origin.as_str(),
+            origin = crate::opts::origin_text(origin),
             interface = i.as_str()
         ),
-        Finding::CardFound { origin, .. } => origin.clone(),
+        Finding::CardFound { origin, .. } => crate::opts::origin_text(origin),
         Finding::Cps4 => tr!("doctor-cps4"),
         Finding::Cps3 => tr!("doctor-cps3"),
         Finding::IasApplication {

@@ -95,8 +95,27 @@ pub enum SimWhy {
 /// The notice the output of a simulated card starts with (human output), or its JSON field.
 pub fn sim_notice(origin: &cps::Origin, why: &SimWhy) -> String {
     match why {
-        SimWhy::Asked => tr!("sim-notice-asked", origin = origin.to_string()),
-        SimWhy::NoPcsc => tr!("sim-notice-no-pcsc", origin = origin.to_string()),
+        SimWhy::Asked => tr!("sim-notice-asked", origin = origin_text(origin)),
+        SimWhy::NoPcsc => tr!("sim-notice-no-pcsc", origin = origin_text(origin)),
+    }
+}
+
+/// Where the card is, in the user's language (the library's `Display` is English, which the
+/// JSON output and traces keep).
+pub fn origin_text(origin: &cps::Origin) -> String {
+    match origin {
+        cps::Origin::Simulator(s) => tr!(
+            "origin-simulator",
+            generation = s.profile.as_str(),
+            persona = s.persona.as_str(),
+            interface = if s.contactless {
+                tr!("origin-contactless")
+            } else {
+                tr!("origin-contact")
+            }
+        ),
+        cps::Origin::Reader(name) => tr!("origin-reader", name = format!("{name:?}")),
+        _ => origin.to_string(),
     }
 }
 

@@ -51,10 +51,13 @@ fn info_in_french_and_english() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let fr = stdout(&o);
     assert!(
-        fr.starts_with("CARTE SIMULÉE, pas une vraie carte : "),
+        fr.starts_with(
+            "CARTE SIMULÉE, pas une vraie carte : simulateur intégré (CPS4 de dr-martin, contact)"
+        ),
         "{fr}"
     );
     for line in [
+        "carte         simulateur intégré (CPS4 de dr-martin, contact)",
         "génération    CPS4 (d'après l'ATR)",
         "porteur       DR Claire Anne MARTIN (810001234567)",
         "code PIN      non vérifié, 3 essais restants",
@@ -66,8 +69,14 @@ fn info_in_french_and_english() {
     let o = cps(EN, &["--sim", "cps4", "info"], "");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let en = stdout(&o);
-    assert!(en.starts_with("SIMULATED CARD, not a real card: "), "{en}");
+    assert!(
+        en.starts_with(
+            "SIMULATED CARD, not a real card: built-in simulator (CPS4 of dr-martin, contact)"
+        ),
+        "{en}"
+    );
     for line in [
+        "card          built-in simulator (CPS4 of dr-martin, contact)",
         "generation    CPS4 (from the ATR)",
         "holder        DR Claire Anne MARTIN (810001234567)",
         "PIN           not verified, 3 tries left",

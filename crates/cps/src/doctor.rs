@@ -134,7 +134,7 @@ pub enum Finding {
     /// The card was opened: where it is (and its interface, for a reader).
     CardFound {
         /// The reader or the simulated card.
-        origin: String,
+        origin: crate::Origin,
         /// The interface, for a card in a reader.
         interface: Option<String>,
     },
@@ -252,7 +252,7 @@ impl std::fmt::Display for Finding {
             Finding::CardFound {
                 origin,
                 interface: None,
-            } => f.write_str(origin),
+            } => write!(f, "{origin}"),
             Finding::Cps4 => f.write_str("CPS4"),
             Finding::Cps3 => f.write_str(
                 "CPS3: no FIDO2 applet, and its contactless side (MIFARE Classic) is not \
@@ -499,12 +499,12 @@ pub fn run(
     };
     let found = match card.origin() {
         crate::Origin::Reader(_) => Finding::CardFound {
-            origin: card.origin().to_string(),
+            origin: card.origin().clone(),
             interface: Some(card.interface().to_string()),
         },
         #[cfg(feature = "sim")]
         origin @ crate::Origin::Simulator(_) => Finding::CardFound {
-            origin: origin.to_string(),
+            origin: origin.clone(),
             interface: None,
         },
     };

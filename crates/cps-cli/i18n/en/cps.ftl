@@ -50,6 +50,12 @@ advice-contact-reader = insert the card in a contact reader
 
 ## Card selection (src/opts.rs)
 
+## Where the card is (the simulator's card, or a reader named in quotes).
+origin-simulator = built-in simulator ({ $generation } of { $persona }, { $interface })
+origin-contact = contact
+origin-contactless = contactless
+origin-reader = reader { $name }
+
 sim-notice-asked = SIMULATED CARD, not a real card: { $origin } (--sim)
 sim-notice-no-pcsc = SIMULATED CARD, not a real card: { $origin }, used because no PC/SC service runs (start pcscd for a real card)
 replay-notice = REPLAYED TRACE, not a card: the answers come from { $file }

@@ -54,6 +54,12 @@ advice-contact-reader = insérez la carte dans un lecteur à contact
 
 ## Choix de la carte (src/opts.rs)
 
+## Où est la carte (la carte du simulateur, ou un lecteur nommé entre guillemets).
+origin-simulator = simulateur intégré ({ $generation } de { $persona }, { $interface })
+origin-contact = contact
+origin-contactless = sans contact
+origin-reader = lecteur { $name }
+
 sim-notice-asked = CARTE SIMULÉE, pas une vraie carte : { $origin } (--sim)
 sim-notice-no-pcsc = CARTE SIMULÉE, pas une vraie carte : { $origin }, utilisée car aucun service PC/SC ne tourne (démarrez pcscd pour une vraie carte)
 replay-notice = TRACE REJOUÉE, pas une carte : les réponses viennent de { $file }
