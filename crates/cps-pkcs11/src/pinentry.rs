@@ -12,8 +12,8 @@
 #![forbid(unsafe_code)]
 
 use std::ffi::OsStr;
-use std::io::{Read, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::Read;
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -219,9 +219,62 @@ fn read_lines(mut out: ChildStdout, tx: Sender<Line>) {
     }
 }
 
+/// Our end of the program's input. On Linux a socket written with `MSG_NOSIGNAL`: a program
+/// that ended between two lines gives `EPIPE`, not a `SIGPIPE` that would kill a host
+/// application which does not ignore it (pkcs11-tool, most C programs). Elsewhere a pipe.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+struct Input(socket2::Socket);
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+struct Input(std::process::ChildStdin);
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl Input {
+    /// Our end, and the program's standard input.
+    fn pair() -> std::io::Result<(Option<Input>, Stdio)> {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        let ours = socket2::Socket::from(std::os::fd::OwnedFd::from(ours));
+        Ok((
+            Some(Input(ours)),
+            Stdio::from(std::os::fd::OwnedFd::from(theirs)),
+        ))
+    }
+
+    fn take(first: Option<Input>, _child: &mut Child) -> Option<Input> {
+        first
+    }
+
+    fn write_all(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        while !bytes.is_empty() {
+            let n = self.0.send_with_flags(bytes, libc::MSG_NOSIGNAL)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::WriteZero.into());
+            }
+            bytes = bytes.get(n..).unwrap_or_default();
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+impl Input {
+    fn pair() -> std::io::Result<(Option<Input>, Stdio)> {
+        Ok((None, Stdio::piped()))
+    }
+
+    fn take(_first: Option<Input>, child: &mut Child) -> Option<Input> {
+        child.stdin.take().map(Input)
+    }
+
+    fn write_all(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write as _;
+        self.0.write_all(bytes)?;
+        self.0.flush()
+    }
+}
+
 /// A conversation with a started program.
 struct Conversation {
-    input: ChildStdin,
+    input: Input,
     lines: Receiver<Line>,
     deadline: Instant,
     timeout: Duration,
@@ -240,7 +293,6 @@ impl Conversation {
     fn send(&mut self, line: &str) -> Result<(), PinentryError> {
         self.input
             .write_all(format!("{line}\n").as_bytes())
-            .and_then(|()| self.input.flush())
             .map_err(PinentryError::Io)
     }
 
@@ -292,8 +344,9 @@ pub fn ask(
     request: &Request,
     timeout: Duration,
 ) -> Result<Zeroizing<Vec<u8>>, PinentryError> {
+    let (input, stdin) = Input::pair().map_err(PinentryError::Io)?;
     let mut child = Command::new(program)
-        .stdin(Stdio::piped())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -301,17 +354,19 @@ pub fn ask(
             program: program.to_string_lossy().into_owned(),
             source,
         })?;
-    let r = converse(&mut child, request, timeout);
+    let input = Input::take(input, &mut child);
+    let r = converse(&mut child, input, request, timeout);
     finish(&mut child);
     r
 }
 
 fn converse(
     child: &mut Child,
+    input: Option<Input>,
     request: &Request,
     timeout: Duration,
 ) -> Result<Zeroizing<Vec<u8>>, PinentryError> {
-    let (Some(input), Some(output)) = (child.stdin.take(), child.stdout.take()) else {
+    let (Some(input), Some(output)) = (input, child.stdout.take()) else {
         return Err(PinentryError::Closed);
     };
     let (tx, rx) = mpsc::channel();
@@ -325,9 +380,8 @@ fn converse(
         deadline: Instant::now() + timeout,
         timeout,
     };
-    // Each command is written after the program answered the previous one: a program that
-    // ended is seen as a closed output before a write (no SIGPIPE for a host process that
-    // does not ignore it, but for a program dying in between).
+    // Each command is written after the program answered the previous one; a program that
+    // ended in between makes the write fail (EPIPE, never SIGPIPE: see `Input`).
     c.expect_ok("the greeting")?;
     if let Some(tty) = std::env::var_os("GPG_TTY").and_then(|t| t.into_string().ok()) {
         c.send(&format!("OPTION ttyname={}", escape(&tty)))?;

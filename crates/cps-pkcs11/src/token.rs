@@ -123,7 +123,12 @@ pub fn login_on_use(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> R<()> {
         Ok(matches!(obj, Ok(Object::PrivateKey(_))))
     })?;
     if needed {
-        login_with_pinentry(h, CKU_USER)?;
+        match login_with_pinentry(h, CKU_USER) {
+            // Another thread of the application logged in while this dialog was open: the
+            // PIN typed here was not sent (and is wiped); the operation goes on.
+            Err(CKR_USER_ALREADY_LOGGED_IN) => {}
+            r => r?,
+        }
     }
     Ok(())
 }

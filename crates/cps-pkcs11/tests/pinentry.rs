@@ -292,6 +292,36 @@ fn pinentry_asks_the_pin_once() {
     );
     assert_eq!(tries(), Some(3));
 
+    // A pinentry that closes its input and greets: the module's next write fails with EPIPE.
+    // Loaded by a C program that does not ignore SIGPIPE (pkcs11-tool logs in with a NULL PIN
+    // on a protected-path token), the module must give an error, not a signal that kills it.
+    let early = dir.join("early-exit-pinentry");
+    std::fs::write(&early, "#!/bin/sh\nexec 0<&-\necho 'OK ready'\nsleep 1\n").unwrap();
+    std::fs::set_permissions(&early, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    match Command::new("pkcs11-tool")
+        .args(["--module", cps_testkit::pkcs11_module().to_str().unwrap()])
+        .args(["--login", "--list-objects"])
+        .env(PINENTRY, &early)
+        .env_remove("CPS_PKCS11_PIN_ON_USE")
+        .output()
+    {
+        Ok(out) => {
+            use std::os::unix::process::ExitStatusExt as _;
+            assert_eq!(
+                out.status.signal(),
+                None,
+                "pkcs11-tool killed by a signal: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(!out.status.success());
+            assert_eq!(tries(), Some(3));
+        }
+        Err(e) => cps_testkit::skip_or_fail(
+            "the pinentry test's step with pkcs11-tool",
+            &format!("pkcs11-tool (OpenSC) cannot run: {e}"),
+        ),
+    }
+
     remove(&ctx, handle);
     let _ = std::fs::remove_dir_all(&dir);
 }
