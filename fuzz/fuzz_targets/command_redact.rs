@@ -16,9 +16,12 @@ fuzz_target!(|data: &[u8]| {
         &cps_update::table::TABLE,
     ]);
     let info = tables.classify(data);
-    let (cmd, _) = RedactionPolicy::new(tables).redact(data, &[0x90, 0x00]);
+    let (cmd, resp) = RedactionPolicy::new(tables).redact(data, &[0x42, 0x90, 0x00]);
     assert_eq!(cmd.len(), data.len());
-    if info.hidden == Hidden::Data {
+    if info.hidden == Hidden::DataAndResponse {
+        assert!(resp.is_redacted(), "response of an unknown command shown");
+    }
+    if info.hidden != Hidden::Nothing && info.hidden != Hidden::DataAfterFirstAndResponse {
         if let Ok(c) = Command::parse(data) {
             let shown: usize = cmd
                 .0

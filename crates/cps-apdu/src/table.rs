@@ -52,10 +52,10 @@
 //! assert!(!verify.may_resend());
 //! // READ BINARY (an ISO 7816-4 basic): a read, may be re-sent with the card's Le.
 //! assert!(tables.classify(&[0x00, 0xB0, 0x00, 0x00, 0x00]).may_resend());
-//! // A command no table lists: changes state, data hidden.
+//! // A command no table lists: changes state, data and response hidden.
 //! let unknown = tables.classify(&[0x00, 0x99, 0, 0, 1, 0x42]);
 //! assert!(!unknown.may_resend());
-//! assert_eq!(unknown.hidden, Hidden::Data);
+//! assert_eq!(unknown.hidden, Hidden::DataAndResponse);
 //! // The client builds from the entry: a 65-byte PIN is refused before anything is sent.
 //! assert!(VERIFY.command(0x00, 0x01, &[0x31; 65], None).is_err());
 //! assert!(VERIFY.command(0x00, 0x01, b"1234", None).is_ok());
@@ -103,6 +103,9 @@ pub enum Hidden {
     /// The data field after its first byte (CTAP: the command byte stays visible), and the
     /// response data.
     DataAfterFirstAndResponse,
+    /// The whole command data field and the response data: a command no table lists (what it
+    /// carries and what it answers are unknown).
+    DataAndResponse,
 }
 
 /// The class bytes an entry is valid with.
@@ -542,13 +545,13 @@ impl CommandInfo {
         self.effect == Effect::Secret
     }
 
-    /// A command no table lists: changes state, data hidden.
+    /// A command no table lists: changes state, data and response hidden.
     pub const fn unknown(protocol: Protocol, name: &'static str) -> Self {
         CommandInfo {
             protocol,
             name,
             effect: Effect::Changes,
-            hidden: Hidden::Data,
+            hidden: Hidden::DataAndResponse,
         }
     }
 }
@@ -839,7 +842,7 @@ mod tests {
         assert_eq!(create.protocol, Protocol::Desfire);
         assert_eq!(create.name, "N command");
         assert!(!create.may_resend());
-        assert_eq!(create.hidden, Hidden::Data);
+        assert_eq!(create.hidden, Hidden::DataAndResponse);
         assert!(!t.classify(&[0x90, 0xC0, 0, 0, 0]).may_resend());
         assert!(t.classify(&[0x90, 0x60, 0, 0, 0]).may_resend());
         assert!(t.classify(&[0x90, 0xC4, 0, 0, 1, 0, 0]).is_secret());
@@ -858,11 +861,11 @@ mod tests {
                 .is_secret()
         );
         assert_eq!(t.classify(&[0x80, 0x10, 0, 0, 0x06]).name, "S command");
-        // Unknown: changes state, data hidden; short input too.
+        // Unknown: changes state, data and response hidden; short input too.
         for apdu in [&[0x00, 0x99, 0, 0, 1, 7][..], &[0x00], &[]] {
             let u = t.classify(apdu);
             assert!(!u.may_resend());
-            assert_eq!(u.hidden, Hidden::Data);
+            assert_eq!(u.hidden, Hidden::DataAndResponse);
         }
     }
 
@@ -871,7 +874,7 @@ mod tests {
         let t = CommandTables::default();
         let verify = t.classify(&[0x00, 0x20, 0, 1, 4, 1, 2, 3, 4]);
         assert!(!verify.may_resend());
-        assert_eq!(verify.hidden, Hidden::Data);
+        assert_eq!(verify.hidden, Hidden::DataAndResponse);
         assert!(t.classify(&[0x00, 0xA4, 4, 0, 1, 0xA0]).may_resend());
         assert!(!CommandTables::default().with(&PINS).add(&PINS));
     }

@@ -332,7 +332,7 @@ mod tests {
         );
         let unknown = t.classify(&[0x90, 0x99, 0, 0, 1, 1, 0]);
         assert_eq!(unknown.name, "DESFire command");
-        assert_eq!(unknown.hidden, Hidden::Data);
+        assert_eq!(unknown.hidden, Hidden::DataAndResponse);
     }
 
     #[test]

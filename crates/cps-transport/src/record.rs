@@ -296,7 +296,14 @@ impl RedactionPolicy {
     pub fn redact(&mut self, command: &[u8], response: &[u8]) -> (Recorded, Recorded) {
         let (cla, ins) = match command {
             [cla, ins, ..] => (*cla, *ins),
-            _ => return (Recorded::plain(command), Recorded::plain(response)),
+            // Not a command: nothing to show of what it was answered.
+            _ => {
+                let answer = 0..response.len().saturating_sub(2);
+                return (
+                    Recorded::plain(command),
+                    Recorded::with_hidden(response, answer),
+                );
+            }
         };
         let data = data_range(command);
         let plain_response = || Recorded::plain(response);
@@ -313,15 +320,19 @@ impl RedactionPolicy {
         // and hide response data until the message is complete. The later parts of a chained
         // message carry message bytes, not a command byte: they follow the first part.
         if info.protocol == Protocol::CtapNfc && ins == 0x10 {
-            let chained = cla & 0x10 != 0;
+            // Only a chained part the card accepted (90 00) is followed by the next part of
+            // the same message; after a refused part the next NFCCTAP_MSG starts a new one.
+            let continues = cla & 0x10 != 0 && response.ends_with(&[0x90, 0x00]);
             if self.ctap_chain && !self.ctap_secret {
-                self.ctap_chain = chained;
+                self.ctap_chain = continues;
                 return (Recorded::plain(command), plain_response());
             }
-            self.ctap_chain = chained;
+            self.ctap_chain = continues;
             let continuation = self.ctap_secret;
-            if continuation || info.hidden == Hidden::DataAfterFirstAndResponse {
-                let from = if continuation {
+            // A secret message (command byte visible), or one whose command byte no table
+            // lists (all hidden): its later parts and its response stay hidden too.
+            if continuation || info.hidden != Hidden::Nothing {
+                let from = if continuation || info.hidden != Hidden::DataAfterFirstAndResponse {
                     data.start
                 } else {
                     data.start + 1
@@ -341,6 +352,12 @@ impl RedactionPolicy {
         if info.hidden == Hidden::Data {
             self.ctap_secret = false;
             return (Recorded::with_hidden(command, data), plain_response());
+        }
+        if info.hidden == Hidden::DataAndResponse {
+            // A command no table lists: its data and its answer (also when GET RESPONSE
+            // continues it) are hidden.
+            self.ctap_secret = is_61xx(response);
+            return (Recorded::with_hidden(command, data), hide_response_data());
         }
         // GET RESPONSE / NFCCTAP_GETRESPONSE that continue a secret response.
         if self.ctap_secret && (ins == 0xC0 || (cla & 0xEF == 0x80 && ins == 0x11)) {
@@ -601,6 +618,35 @@ mod tests {
         // ISO basics stay visible.
         let (c, _) = policy.redact(&[0x00, 0xA4, 0x04, 0x0C, 0x02, 0xE8, 0x28], &[0x90, 0x00]);
         assert!(!c.is_redacted());
+    }
+
+    #[test]
+    fn a_refused_or_unknown_ctap_chain_does_not_unveil_what_follows() {
+        let tables = CommandTables::default().with(&cps_fido2::table::TABLE);
+        let mut policy = RedactionPolicy::new(tables);
+        // A chained part of a makeCredential message, refused by the card.
+        let (c, _) = policy.redact(
+            &[0x90, 0x10, 0x80, 0x00, 0x03, 0x01, 0xA1, 0x01],
+            &[0x6A, 0x80],
+        );
+        assert!(!c.is_redacted());
+        // The next NFCCTAP_MSG starts a new message: authenticatorClientPIN, hidden.
+        let (c, r) = policy.redact(
+            &[0x80, 0x10, 0x80, 0x00, 0x03, 0x06, 0xA2, 0x01, 0x00],
+            &[0x00, 0xA1, 0x90, 0x00],
+        );
+        assert!(c.is_redacted() && r.is_redacted(), "{c:?} {r:?}");
+        // A chained message whose command byte no table lists: hidden in every part.
+        let (c, _) = policy.redact(&[0x90, 0x10, 0x80, 0x00, 0x02, 0x55, 0x01], &[0x90, 0x00]);
+        assert!(c.is_redacted());
+        let (c, r) = policy.redact(
+            &[0x80, 0x10, 0x80, 0x00, 0x02, 0x02, 0x03, 0x00],
+            &[0x00, 0x90, 0x00],
+        );
+        assert!(c.is_redacted() && r.is_redacted(), "{c:?} {r:?}");
+        // An ISO command no table lists: its answer is hidden too.
+        let (_, r) = policy.redact(&[0x00, 0x99, 0x00, 0x00, 0x00], &[0x12, 0x34, 0x90, 0x00]);
+        assert!(r.is_redacted());
     }
 
     #[test]
