@@ -185,6 +185,12 @@ mod tests {
         );
         assert!(Pki::embedded("dr-martin", "rsa2048/other").is_err());
         assert!(Pki::embedded("nobody", "rsa2048/auth").is_err());
+        // The first version's directory names still name the same fixtures.
+        assert_eq!(
+            Pki::embedded("dr-martin", "cps3/auth").unwrap().cert_der,
+            Pki::embedded("dr-martin", "rsa2048/auth").unwrap().cert_der
+        );
+        assert!(Pki::embedded("dr-martin", "cps5/auth").is_err());
     }
 
     #[test]

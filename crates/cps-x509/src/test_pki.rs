@@ -45,11 +45,13 @@ impl KeySet {
         }
     }
 
-    /// The key set named by its directory (`rsa2048` / `ec-p256`).
+    /// The key set named by its directory (`rsa2048` / `ec-p256`), or by the directory names
+    /// of the first version of the test PKI (`cps3` / `cps4`), which card profiles written
+    /// then still use.
     pub fn from_dir(dir: &str) -> Option<Self> {
         match dir {
-            "rsa2048" => Some(KeySet::Rsa2048),
-            "ec-p256" => Some(KeySet::EcP256),
+            "rsa2048" | "cps3" => Some(KeySet::Rsa2048),
+            "ec-p256" | "cps4" => Some(KeySet::EcP256),
             _ => None,
         }
     }
