@@ -1,12 +1,24 @@
 //! cps-iasecc's PKCS#15 parsers (ODF, TokenInfo, AODF, PrKDF with ISO 7816-15 paths by AID,
 //! PuKDF, CDF, DODF), the CPS data objects, EF.DIR, EF.ATR and the PKCS#1 type-2 unpadding of a CPS4 decryption on
-//! arbitrary bytes: no panic, and what parses is consistent.
+//! arbitrary bytes, and the directory snapshot a client keeps on disk
+//! (`cps_iasecc::snapshot`): no panic, and what parses is consistent.
 #![no_main]
 use cps_iasecc::pkcs15::{self, Odf, TokenInfo};
+use cps_iasecc::snapshot::DirectorySnapshot;
 use cps_iasecc::{EfAtr, KeyInfo};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
+    // A snapshot file (magic 8 bytes, generation, serial length, serial, files): what
+    // decodes is within the bounds and survives a round trip.
+    let serial_len = usize::from(data.get(9).copied().unwrap_or(0));
+    let serial = data.get(10..10 + serial_len).unwrap_or_default();
+    for g in [cps_iasecc::Generation::Cps3, cps_iasecc::Generation::Cps4] {
+        if let Ok(s) = DirectorySnapshot::decode(data, serial, g) {
+            assert!(s.files().all(|(_, f)| f.len() <= cps_iasecc::snapshot::MAX_FILE));
+            assert_eq!(DirectorySnapshot::decode(&s.encode(serial, g), serial, g), Ok(s));
+        }
+    }
     if let Ok(odf) = Odf::parse(data) {
         for (_, path) in &odf.entries {
             let _ = path.to_string();

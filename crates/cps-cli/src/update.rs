@@ -78,9 +78,16 @@ pub fn relay(
         Ok(Outcome::UpToDate { sequence }) => Ok(serde_json::json!({
             "outcome": "up_to_date", "sequence": sequence
         })),
-        Ok(Outcome::Updated { sequence, steps }) => Ok(serde_json::json!({
-            "outcome": "updated", "sequence": sequence, "steps": steps
-        })),
+        Ok(Outcome::Updated { sequence, steps }) => {
+            // The card's PKCS#15 structure may have changed (renewed keys get new iDs): the
+            // directory snapshots the PKCS#11 module keeps are read again from the cards.
+            if let Some(dir) = cps_iasecc::snapshot::default_dir() {
+                cps_iasecc::snapshot::forget_all(&dir);
+            }
+            Ok(serde_json::json!({
+                "outcome": "updated", "sequence": sequence, "steps": steps
+            }))
+        }
         Err(UpdateError::Transport(e)) => Err(Failure::from(e)),
         Err(UpdateError::NotUpdatable(sw)) => Err(Failure::new(
             5,

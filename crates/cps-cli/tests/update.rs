@@ -36,9 +36,23 @@ fn update_server_and_update_on_the_simulated_cps4() {
     assert_eq!(r.status_code, 401);
     assert_eq!(common::schedule_update(&url, &bearer), serial);
 
-    let o = cps(&["--sim", "cps4", "update", "--json", "--server", &url]);
+    // The directory snapshots the PKCS#11 module keeps (cps_iasecc::snapshot) are dropped
+    // after an update: renewed keys change the card's PKCS#15 structure.
+    let cache = std::env::temp_dir().join(format!("cps-update-cache-{}", std::process::id()));
+    std::fs::create_dir_all(&cache).unwrap();
+    std::fs::write(cache.join(format!("{serial}.p15")), b"kept structure").unwrap();
+    std::fs::write(cache.join("notes.txt"), b"not a snapshot").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_cps"))
+        .args(["--sim", "cps4", "update", "--json", "--server", &url])
+        .env("CPS_CACHE_DIR", &cache)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(!cache.join(format!("{serial}.p15")).exists());
+    assert!(cache.join("notes.txt").exists());
+    std::fs::remove_dir_all(&cache).unwrap();
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["outcome"], "updated");
     assert_eq!(j["sequence"], 1);

@@ -25,6 +25,7 @@ use crate::pkcs15::{
     self, Application, CertificateEntry, DataObjectEntry, DirectoryKind, KeyEntry, KeyUsageFlags,
     Odf, Path, PinObject, TokenInfo,
 };
+use crate::snapshot::{DirFile, DirectorySnapshot};
 
 /// AID of the CPS IAS-ECC application [real CPx: OpenSC issue #2267, EF.DIR of a CPS3].
 pub const CPS_IAS_AID: [u8; 13] = [
@@ -96,7 +97,7 @@ const MAX_OFFSET: usize = 0x7FFF;
 
 /// The card serial number of EF.SN (`5A`, 10 BCD bytes on CPS cards).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CardSerial(Vec<u8>);
+pub struct CardSerial(pub(crate) Vec<u8>);
 
 impl CardSerial {
     /// The raw bytes.
@@ -212,6 +213,20 @@ struct State {
     read_certs: Vec<Certificate>,
     preference: KeyFamily,
     round_trips: u64,
+    /// The directory files as read from the card or preloaded (see [`crate::snapshot`]).
+    directory: DirectorySnapshot,
+}
+
+/// Whether this session has its own copy of a directory file already.
+fn loaded(st: &State, f: DirFile) -> bool {
+    match f {
+        DirFile::TokenInfo => st.token_info.is_some(),
+        DirFile::Odf => st.odf.is_some(),
+        DirFile::Aodf => st.pins.is_some(),
+        DirFile::Prkdf => st.prkdf.is_some(),
+        DirFile::Cdf => st.cdf.is_some(),
+        DirFile::Dodf => st.dodf.is_some(),
+    }
 }
 
 impl State {
@@ -287,6 +302,7 @@ impl<C: CardChannel> CpsCard<C> {
                 cla: 0x00,
                 preference: KeyFamily::Rsa,
                 round_trips: 0,
+                directory: DirectorySnapshot::default(),
             },
         };
         card.run(|s| s.init(from_atr))?;
@@ -377,6 +393,67 @@ impl<C: CardChannel> CpsCard<C> {
     }
 
     // ---- Files and PKCS#15 ------------------------------------------------------------
+
+    /// The PKCS#15 directory files read from this card so far (or preloaded), to keep for
+    /// the next session with the same card (see [`crate::snapshot`]).
+    pub fn directory_snapshot(&self) -> &DirectorySnapshot {
+        &self.st.directory
+    }
+
+    /// Gives back directory files kept from an earlier session with this card, so they are
+    /// not read again. Each is parsed as a card's answer would be; if one does not parse,
+    /// none is used ([`Error::Malformed`]). Files already read in this session stay.
+    /// Returns how many files were taken.
+    ///
+    /// The caller checks that the snapshot belongs to this card
+    /// ([`crate::snapshot::DirectorySnapshot::decode`] with [`CpsCard::serial`]): the
+    /// card's structure is trusted from it, its certificates and data are still read from
+    /// the card.
+    pub fn preload_directory(&mut self, snapshot: &DirectorySnapshot) -> Result<usize> {
+        let st = &self.st;
+        let parse = |f: DirFile| snapshot.get(f).filter(|_| !loaded(st, f));
+        let token_info = parse(DirFile::TokenInfo)
+            .map(TokenInfo::parse)
+            .transpose()?;
+        let odf = parse(DirFile::Odf).map(Odf::parse).transpose()?;
+        let pins = parse(DirFile::Aodf).map(pkcs15::parse_aodf).transpose()?;
+        let prkdf = parse(DirFile::Prkdf).map(pkcs15::parse_prkdf).transpose()?;
+        let cdf = parse(DirFile::Cdf).map(pkcs15::parse_cdf).transpose()?;
+        let dodf = parse(DirFile::Dodf).map(pkcs15::parse_dodf).transpose()?;
+        let mut taken = 0;
+        let st = &mut self.st;
+        let mut take = |f: DirFile, st: &mut State| {
+            if let Some(d) = snapshot.get(f) {
+                st.directory.insert(f, d.to_vec());
+            }
+            taken += 1;
+        };
+        if let Some(v) = token_info {
+            st.token_info = Some(v);
+            take(DirFile::TokenInfo, st);
+        }
+        if let Some(v) = odf {
+            st.odf = Some(v);
+            take(DirFile::Odf, st);
+        }
+        if let Some(v) = pins {
+            st.pins = Some(v);
+            take(DirFile::Aodf, st);
+        }
+        if let Some(v) = prkdf {
+            st.prkdf = Some(v);
+            take(DirFile::Prkdf, st);
+        }
+        if let Some(v) = cdf {
+            st.cdf = Some(v);
+            take(DirFile::Cdf, st);
+        }
+        if let Some(v) = dodf {
+            st.dodf = Some(v);
+            take(DirFile::Dodf, st);
+        }
+        Ok(taken)
+    }
 
     /// The card serial number (EF.SN, one READ BINARY by SFI; cached).
     pub fn serial(&mut self) -> Result<CardSerial> {
@@ -522,6 +599,7 @@ impl<C: CardChannel> CpsCard<C> {
             if s.st.pins.is_none() {
                 let data = s.read_directory(DirectoryKind::AuthObjects, "AODF")?;
                 s.st.pins = Some(pkcs15::parse_aodf(&data)?);
+                s.st.directory.insert(DirFile::Aodf, data);
             }
             Ok(s.st.pins.clone().unwrap_or_default())
         })
@@ -1192,6 +1270,7 @@ impl Session<'_, '_> {
         if self.st.odf.is_none() {
             let data = self.read_file(&self.app_file(ODF_FID), "reading EF.ODF")?;
             self.st.odf = Some(Odf::parse(&data)?);
+            self.st.directory.insert(DirFile::Odf, data);
         }
         Ok(self.st.odf.get_or_insert_with(Odf::default))
     }
@@ -1200,6 +1279,7 @@ impl Session<'_, '_> {
         if self.st.token_info.is_none() {
             let data = self.read_file(&self.app_file(TOKEN_INFO_FID), "reading EF.TokenInfo")?;
             self.st.token_info = Some(TokenInfo::parse(&data)?);
+            self.st.directory.insert(DirFile::TokenInfo, data);
         }
         Ok(self.st.token_info.get_or_insert_with(TokenInfo::default))
     }
@@ -1219,6 +1299,7 @@ impl Session<'_, '_> {
         if self.st.prkdf.is_none() {
             let data = self.read_directory(DirectoryKind::PrivateKeys, "PrKDF")?;
             self.st.prkdf = Some(pkcs15::parse_prkdf(&data)?);
+            self.st.directory.insert(DirFile::Prkdf, data);
         }
         Ok(self.st.prkdf.as_deref().unwrap_or_default())
     }
@@ -1227,6 +1308,7 @@ impl Session<'_, '_> {
         if self.st.cdf.is_none() {
             let data = self.read_directory(DirectoryKind::Certificates, "CDF")?;
             self.st.cdf = Some(pkcs15::parse_cdf(&data)?);
+            self.st.directory.insert(DirFile::Cdf, data);
         }
         Ok(self.st.cdf.clone().unwrap_or_default())
     }
@@ -1235,6 +1317,7 @@ impl Session<'_, '_> {
         if self.st.dodf.is_none() {
             let data = self.read_directory(DirectoryKind::DataObjects, "DODF")?;
             self.st.dodf = Some(pkcs15::parse_dodf(&data)?);
+            self.st.directory.insert(DirFile::Dodf, data);
         }
         Ok(self.st.dodf.clone().unwrap_or_default())
     }

@@ -122,6 +122,7 @@ mod generation;
 mod holder;
 mod pin;
 pub mod pkcs15;
+pub mod snapshot;
 pub mod table;
 
 pub use card::{CHIPDOC_AID, CPS_IAS_AID, CardSerial, Certificate, CpsCard};

@@ -1046,3 +1046,87 @@ fn certificate_entries_then_one_certificate() {
         assert_eq!(card.round_trips(), before);
     }
 }
+
+/// The directory files kept from one session spare their APDUs in the next one with the same
+/// card, and the signature made with them verifies; a snapshot of another card is refused,
+/// and a snapshot whose files do not parse is not used at all.
+#[test]
+fn directory_snapshot_spares_the_directory_reads() {
+    use cps_iasecc::snapshot::{DirFile, DirectorySnapshot, SnapshotError};
+    for profile in PROFILES {
+        let digest = Digest::sha256_of(b"FSE");
+        // First session: everything read from the card.
+        let mut card = open(profile, "dr-martin");
+        let serial = card.serial().unwrap();
+        card.token_info().unwrap();
+        let keys = card.keys().unwrap();
+        card.certificate_entries().unwrap();
+        card.data_objects().unwrap();
+        card.verify_pin(&pin("1234")).unwrap();
+        card.reset_round_trips();
+        let first = card.sign(KeyRole::Signature, &digest).unwrap();
+        let cold = delta(&mut card);
+        let kept = card.directory_snapshot().clone();
+        for f in [
+            DirFile::TokenInfo,
+            DirFile::Odf,
+            DirFile::Prkdf,
+            DirFile::Cdf,
+            DirFile::Dodf,
+        ] {
+            assert!(kept.get(f).is_some(), "{profile:?} {f:?}");
+        }
+        let bytes = kept.encode(serial.as_bytes(), card.generation());
+
+        // Next session, same card: the snapshot is taken, nothing of it is read again.
+        let mut card = open(profile, "dr-martin");
+        let serial2 = card.serial().unwrap();
+        let back =
+            DirectorySnapshot::decode(&bytes, serial2.as_bytes(), card.generation()).unwrap();
+        assert_eq!(back, kept);
+        assert_eq!(card.preload_directory(&back).unwrap(), kept.len());
+        card.reset_round_trips();
+        let ti = card.token_info().unwrap();
+        assert!(ti.label.is_some());
+        assert_eq!(card.keys().unwrap(), keys);
+        assert_eq!(card.certificate_entries().unwrap().len(), 2);
+        assert!(!card.data_objects().unwrap().is_empty());
+        assert_eq!(
+            delta(&mut card),
+            0,
+            "{profile:?}: directory files read again"
+        );
+        card.verify_pin(&pin("1234")).unwrap();
+        card.reset_round_trips();
+        let second = card.sign(KeyRole::Signature, &digest).unwrap();
+        let warm = delta(&mut card);
+        // PKCS#1 v1.5: deterministic, the same key signed.
+        assert_eq!(first.as_bytes(), second.as_bytes(), "{profile:?}");
+        assert!(warm <= cold, "{profile:?}: {warm} > {cold}");
+        // Certificates are never kept: still read from the card.
+        card.certificates().unwrap();
+        assert!(delta(&mut card) > 0);
+
+        // Another card's snapshot: refused before use.
+        let mut other = open(profile, "infirmiere-bernard");
+        let other_sn = other.serial().unwrap();
+        assert_ne!(other_sn, serial);
+        assert_eq!(
+            DirectorySnapshot::decode(&bytes, other_sn.as_bytes(), other.generation()),
+            Err(SnapshotError::OtherCard)
+        );
+        // A file that does not parse: nothing is taken, the card is read as usual.
+        let mut bad = kept.clone();
+        bad.insert(DirFile::Prkdf, vec![0x30, 0x82, 0xFF]);
+        assert!(matches!(
+            other.preload_directory(&bad),
+            Err(Error::Malformed { .. })
+        ));
+        other.reset_round_trips();
+        other.token_info().unwrap();
+        assert!(
+            delta(&mut other) > 0,
+            "{profile:?}: a bad snapshot was partly used"
+        );
+    }
+}

@@ -809,7 +809,7 @@ pub unsafe extern "C" fn C_SignInit(
         // SAFETY: checked by `mechanism`.
         let (m, pss) = unsafe { mechanism(mech) }?;
         let mech = Mechanism::parse(m, pss)?;
-        token::login_on_use(h, key)?;
+        token::login_on_use(h, key, token::OnUse::Sign(mech))?;
         with_module(|md| md.sign_init(h, mech, key))
     })
 }
@@ -886,7 +886,7 @@ pub unsafe extern "C" fn C_DecryptInit(
     guard(|| {
         // SAFETY: checked helper.
         let (m, _) = unsafe { mechanism(mech) }?;
-        token::login_on_use(h, key)?;
+        token::login_on_use(h, key, token::OnUse::Decrypt(m))?;
         with_module(|md| md.decrypt_init(h, m, key))
     })
 }

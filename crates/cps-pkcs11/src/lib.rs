@@ -30,6 +30,11 @@
 //!   `CPS_PKCS11_PIN_ON_USE=1` the token needs no login and the first signature or
 //!   decryption asks the PIN that way (for Chromium, whose PIN dialog ignores the protected
 //!   authentication path).
+//! - **Directory cache**: the card's PKCS#15 directory files (token info, ODF, PrKDF, CDF,
+//!   DODF, AODF: its structure, never its certificates, data or PIN state) are kept per card
+//!   serial in `$XDG_CACHE_HOME/cps-rs/pkcs15` (`CPS_CACHE_DIR`; `CPS_CACHE=0`
+//!   turns it off), so a process seeing the same card again sends fewer APDUs, as the official
+//!   module does with its own disk cache; see [`cache`].
 //! - **Threads and processes**: one lock around the module state (`CKF_OS_LOCKING_OK`); a
 //!   child process after `fork` sees the module as not initialised (PKCS#11 v2.40 §6.7.7) and
 //!   never touches its parent's PC/SC connections.
@@ -41,6 +46,7 @@
 //! pointer and length and catches every panic; the rest forbids it.
 #![deny(unsafe_code)]
 
+pub mod cache;
 #[allow(unsafe_code)]
 mod ffi;
 pub mod pinentry;

@@ -16,6 +16,7 @@ use cryptoki_sys::*;
 use der::{Decode, Encode};
 use zeroize::Zeroizing;
 
+use crate::cache;
 use crate::pinentry;
 
 /// A PKCS#11 return value other than `CKR_OK`.
@@ -111,7 +112,7 @@ pub fn login_with_pinentry(h: CK_SESSION_HANDLE, user: CK_USER_TYPE) -> R<()> {
 /// asked on use ([`PIN_ON_USE_ENV`]) and the token not logged in, asks the PIN through the
 /// pinentry program and logs in ([`login_with_pinentry`]: once, never retried; after a wrong
 /// PIN, only a new operation of the application opens a new dialog). Otherwise nothing.
-pub fn login_on_use(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> R<()> {
+pub fn login_on_use(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE, op: OnUse) -> R<()> {
     let needed = with_module(|m| {
         let slot = m.session(h)?.slot;
         if !m.pin_on_use || m.slots.get(slot).is_some_and(|s| s.logged_in) {
@@ -119,8 +120,24 @@ pub fn login_on_use(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> R<()> {
         }
         // Only for one of the card's keys (another handle fails in the operation itself,
         // without a dialog).
-        let obj = m.on_card(slot, |c| c.object(key));
-        Ok(matches!(obj, Ok(Object::PrivateKey(_))))
+        let Ok((Object::PrivateKey(k), generation)) =
+            m.on_card(slot, |c| Ok((c.object(key)?, c.card.generation())))
+        else {
+            return Ok(false);
+        };
+        // What the operation would refuse anyway is refused before the dialog: the user is
+        // not asked for a PIN that could not be used.
+        match op {
+            OnUse::Sign(mech) if mech.is_pss() && generation != Generation::Cps4 => {
+                Err(CKR_MECHANISM_INVALID)
+            }
+            OnUse::Sign(_) if !(k.can(KeyRole::Signature) || k.can(KeyRole::Authentication)) => {
+                Err(CKR_KEY_FUNCTION_NOT_PERMITTED)
+            }
+            OnUse::Decrypt(mech) if mech != CKM_RSA_PKCS => Err(CKR_MECHANISM_INVALID),
+            OnUse::Decrypt(_) if !k.flags.decrypt() => Err(CKR_KEY_FUNCTION_NOT_PERMITTED),
+            _ => Ok(true),
+        }
     })?;
     if needed {
         match login_with_pinentry(h, CKU_USER) {
@@ -131,6 +148,15 @@ pub fn login_on_use(h: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> R<()> {
         }
     }
     Ok(())
+}
+
+/// The operation a PIN asked on use is for ([`login_on_use`]).
+#[derive(Debug, Clone, Copy)]
+pub enum OnUse {
+    /// `C_SignInit` with this mechanism.
+    Sign(Mechanism),
+    /// `C_DecryptInit` with this mechanism (only `CKM_RSA_PKCS` is valid).
+    Decrypt(CK_MECHANISM_TYPE),
 }
 
 /// A signature mechanism with its parameters.
@@ -352,6 +378,18 @@ struct Conn {
     /// in a row (pkcs11-tool twice before `C_Login`); one empty VERIFY serves them for
     /// [`PIN_STATUS_TTL`]. Any login attempt forgets it.
     pin_status: Option<(PinStatus, Instant)>,
+    /// The card's entry in the directory cache, when the cache is on.
+    cache: Option<ConnCache>,
+}
+
+/// What a connection knows of its card's cache file ([`crate::cache`]).
+struct ConnCache {
+    serial: cps_iasecc::CardSerial,
+    /// Directory files in the file (loaded or written); `usize::MAX`: never write again in
+    /// this connection (the file was found wrong).
+    saved: usize,
+    /// Whether the card's structure came from the file.
+    preloaded: bool,
 }
 
 /// How long a PIN state read from the card is reused for the token flags.
@@ -540,6 +578,8 @@ pub struct Module {
     /// application (no `CKF_LOGIN_REQUIRED`, the private keys visible without login), and
     /// the first signature or decryption asks the PIN through the pinentry program.
     pin_on_use: bool,
+    /// Where the directory cache is (`None`: off), from the environment at `C_Initialize`.
+    cache_dir: Option<std::path::PathBuf>,
 }
 
 /// The environment variable naming the pinentry program: when set (not empty) at
@@ -561,7 +601,7 @@ const CARD_RESET: Rv = CKR_VENDOR_DEFINED | 0x0C05_0001;
 
 /// `CPS_PKCS11_DEBUG=1`: the card errors behind the return values go to stderr (they name
 /// the command attempted and the status word; never a PIN, which no error carries).
-fn debug(what: &dyn std::fmt::Display) {
+pub(crate) fn debug(what: &dyn std::fmt::Display) {
     if std::env::var_os("CPS_PKCS11_DEBUG").is_some_and(|v| v == "1") {
         eprintln!("cps-pkcs11: {what}");
     }
@@ -640,6 +680,7 @@ impl Module {
             listed: false,
             pinentry,
             pin_on_use,
+            cache_dir: cache::dir_from_env(),
         }
     }
 
@@ -801,9 +842,33 @@ impl Module {
                     },
                 }
             };
+            let mut card = card;
+            // The serial names the card's cache file (and is read for the token info anyway).
+            let cache = self.cache_dir.as_deref().and_then(|dir| {
+                let serial = card.serial().map_err(|e| debug(&e)).ok()?;
+                let mut c = ConnCache {
+                    serial,
+                    saved: 0,
+                    preloaded: false,
+                };
+                if let Some(snapshot) = cache::load(dir, &c.serial, card.generation()) {
+                    match card.preload_directory(&snapshot) {
+                        Ok(n) => {
+                            c.saved = card.directory_snapshot().len();
+                            c.preloaded = n > 0;
+                        }
+                        Err(e) => {
+                            debug(&e);
+                            cache::forget(dir, &c.serial);
+                        }
+                    }
+                }
+                Some(c)
+            });
             if let Some(s) = self.slots.get_mut(slot) {
                 s.conn = Some(Conn {
                     card,
+                    cache,
                     keys: None,
                     cert_entries: None,
                     data: None,
@@ -838,6 +903,7 @@ impl Module {
         mut f: impl FnMut(&mut Conn) -> R<T>,
     ) -> R<T> {
         let r = f(self.conn(slot)?);
+        self.cache_after(slot, &r);
         match r {
             Err(CKR_DEVICE_REMOVED) => {
                 self.drop_token(slot);
@@ -851,7 +917,9 @@ impl Module {
                 if !retry {
                     return Err(CKR_DEVICE_ERROR);
                 }
-                match f(self.conn(slot)?) {
+                let r = f(self.conn(slot)?);
+                self.cache_after(slot, &r);
+                match r {
                     Err(CARD_RESET) => {
                         self.forget_reset_card(slot);
                         Err(CKR_DEVICE_ERROR)
@@ -864,6 +932,45 @@ impl Module {
                 }
             }
             r => r,
+        }
+    }
+
+    /// After a card operation: directory files newly read go to the cache file; a failure
+    /// on the card while the structure came from the cache removes the file (the card may
+    /// have been changed elsewhere: the next process reads it in full).
+    fn cache_after<T>(&mut self, slot: usize, r: &R<T>) {
+        let Some(dir) = self.cache_dir.as_deref() else {
+            return;
+        };
+        let Some(conn) = self.slots.get_mut(slot).and_then(|s| s.conn.as_mut()) else {
+            return;
+        };
+        let Some(c) = conn.cache.as_mut() else {
+            return;
+        };
+        match r {
+            Ok(_) => {
+                let snapshot = conn.card.directory_snapshot();
+                if c.saved != usize::MAX && snapshot.len() > c.saved {
+                    cache::store(dir, &c.serial, conn.card.generation(), snapshot);
+                    c.saved = snapshot.len();
+                }
+            }
+            Err(
+                CKR_DEVICE_ERROR
+                | CKR_FUNCTION_FAILED
+                | CKR_GENERAL_ERROR
+                | CKR_TOKEN_NOT_RECOGNIZED
+                | CKR_KEY_HANDLE_INVALID,
+            ) if c.preloaded => {
+                debug(&format_args!(
+                    "card operation failed with the cached structure: cache file removed"
+                ));
+                cache::forget(dir, &c.serial);
+                c.preloaded = false;
+                c.saved = usize::MAX;
+            }
+            Err(_) => {}
         }
     }
 

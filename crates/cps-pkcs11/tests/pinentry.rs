@@ -86,6 +86,12 @@ fn pinentry_step() {
             ])
             .unwrap();
         println!("RESULT keys_before_login={}", keys.len());
+        // What the card would refuse anyway is refused without asking the PIN: the
+        // signature key cannot decrypt.
+        let refused = session
+            .decrypt(&Mechanism::RsaPkcs, keys[0], &[0u8; 256])
+            .map(|_| ());
+        println!("RESULT decrypt_with_signature_key={}", rv(refused));
         let signed = session
             .sign(&Mechanism::Sha256RsaPkcs, keys[0], b"ordonnance n. 8")
             .map(|_| ());
@@ -260,6 +266,7 @@ fn pinentry_asks_the_pin_once() {
             "protected=true",
             "login_required=false",
             "keys_before_login=1",
+            "decrypt_with_signature_key=KeyFunctionNotPermitted",
             "sign=PinIncorrect",
             "keys=2"
         ]
@@ -280,6 +287,7 @@ fn pinentry_asks_the_pin_once() {
             "protected=true",
             "login_required=false",
             "keys_before_login=1",
+            "decrypt_with_signature_key=KeyFunctionNotPermitted",
             "sign=ok",
             "keys=2"
         ]
