@@ -25,18 +25,13 @@
     reason = "test code: a panic is a test failure"
 )]
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use cps_sim::{Profile, SimCard};
+use cps_testkit::gecko::{DEVICE, Gecko, LOGIN, MODULES, Marionette, free_port};
 use cps_testkit::{TlsServer, insert, remove, run};
 use serde_json::{Value, json};
-
-/// The name the policy gives the module in Firefox's security devices.
-const DEVICE: &str = "CPS (cps-rs)";
 
 fn skip_or_fail(reason: &str) {
     cps_testkit::skip_or_fail("the Firefox test", reason);
@@ -54,263 +49,53 @@ fn firefox_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/lib/firefox-esr"))
 }
 
-/// A private Firefox installation in `dir`: the launcher copied (Firefox finds its
-/// `distribution` directory next to its own binary, `/proc/self/exe`), every other entry
-/// linked, and `distribution/policies.json` loading `module` as a security device.
+/// The shipped policy snippet.
+fn shipped_policies() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/policies.json")
+}
+
+/// A private Firefox installation in `dir` (its launcher copied, every other entry linked)
+/// whose `distribution/policies.json` loads `module` as a security device.
 fn private_install(dir: &Path, module: &Path) -> PathBuf {
-    let app = dir.join("firefox");
-    if !app.exists() {
-        link_install(&app);
-    }
-    write_policies(&app, Some(module));
-    app.join("firefox-esr")
+    let binary = cps_testkit::gecko::private_install(
+        &firefox_dir(),
+        &dir.join("firefox"),
+        "firefox-esr",
+        &["firefox-bin"],
+    );
+    write_policies(binary.parent().unwrap(), Some(module));
+    binary
 }
 
-/// The policies of the private installation: the shipped snippet
-/// (`crates/cps-pkcs11/dist/policies.json`) with its path set to `module`, or none; no
-/// update checks either way.
+/// The policies of the private installation: the shipped snippet with its path set to
+/// `module`, or none.
 fn write_policies(app: &Path, module: Option<&Path>) {
-    let mut policies = match module {
-        Some(module) => {
-            let mut shipped: Value = serde_json::from_slice(
-                &std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/policies.json"))
-                    .unwrap(),
-            )
-            .unwrap();
-            let device = &mut shipped["policies"]["SecurityDevices"]["Add"][DEVICE];
-            assert_eq!(*device, json!("/usr/local/lib/libcps_pkcs11.so"));
-            *device = json!(module);
-            shipped
-        }
-        None => json!({ "policies": {} }),
-    };
-    policies["policies"]["DisableAppUpdate"] = json!(true);
-    std::fs::write(
-        app.join("distribution/policies.json"),
-        serde_json::to_vec_pretty(&policies).unwrap(),
-    )
-    .unwrap();
+    cps_testkit::gecko::write_policies(app, &shipped_policies(), module);
 }
 
-fn link_install(app: &Path) {
-    let src = firefox_dir();
-    std::fs::create_dir_all(app.join("distribution")).unwrap();
-    for e in std::fs::read_dir(&src).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name();
-        match name.to_str().unwrap() {
-            "distribution" | "firefox-bin" => {}
-            "firefox-esr" => {
-                std::fs::copy(e.path(), app.join(&name)).unwrap();
-            }
-            _ => std::os::unix::fs::symlink(e.path(), app.join(&name)).unwrap(),
-        }
-    }
-}
-
-/// A running headless Firefox, stopped (by its process id) when dropped.
-struct Firefox {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Firefox {
-    /// Starts Firefox with a fresh profile in `dir` and Marionette on `port`.
-    fn start(binary: &Path, dir: &Path, port: u16) -> Firefox {
-        let profile = dir.join("profile");
-        let home = dir.join("home");
-        let _ = std::fs::remove_dir_all(&profile);
-        std::fs::create_dir_all(&profile).unwrap();
-        std::fs::create_dir_all(&home).unwrap();
-        let prefs = [
+/// Starts Firefox with a fresh profile in `dir` and Marionette on `port`.
+fn start_firefox(binary: &Path, dir: &Path, port: u16) -> Gecko {
+    Gecko::start(
+        binary,
+        dir,
+        port,
+        &[
             // The certificate is chosen without a dialog.
             (
                 "security.default_personal_cert",
                 json!("Select Automatically"),
             ),
-            ("marionette.port", json!(port)),
-            // No network but the local server.
-            ("security.OCSP.enabled", json!(0)),
-            ("app.update.disabledForTesting", json!(true)),
             ("browser.shell.checkDefaultBrowser", json!(false)),
-            ("datareporting.policy.dataSubmissionEnabled", json!(false)),
-            ("toolkit.telemetry.reportingpolicy.firstRun", json!(false)),
-            ("network.captive-portal-service.enabled", json!(false)),
-            ("network.connectivity-service.enabled", json!(false)),
             ("browser.safebrowsing.update.enabled", json!(false)),
-        ];
-        let user_js: String = prefs
-            .iter()
-            .map(|(k, v)| format!("user_pref({}, {v});\n", json!(k)))
-            .collect();
-        std::fs::write(profile.join("user.js"), user_js).unwrap();
-        let log = dir.join("firefox.log");
-        let child = Process::new(binary)
-            .args(["--headless", "--marionette", "-remote-allow-system-access"])
-            .args(["--no-remote", "--profile"])
-            .arg(&profile)
-            .env("HOME", &home)
-            .env("MOZ_CRASHREPORTER_DISABLE", "1")
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&log).unwrap())
-            .stderr(std::fs::File::create(dir.join("firefox.err")).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", binary.display()));
-        Firefox { child, log }
-    }
+        ],
+    )
 }
 
-impl Drop for Firefox {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Connects to Firefox's Marionette port and opens a WebDriver session that accepts the
+/// local server's self-signed certificate.
+fn connect(port: u16, firefox: &mut Gecko) -> Marionette {
+    Marionette::connect(port, firefox, json!({ "acceptInsecureCerts": true }))
 }
-
-/// A Marionette client (protocol 3: each message is `length:json`; a command is
-/// `[0, id, name, parameters]`, its answer `[1, id, error, result]`).
-struct Marionette {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    next: u64,
-}
-
-impl Marionette {
-    /// Connects to Firefox's Marionette port (retried while Firefox starts) and opens a
-    /// WebDriver session that accepts the local server's self-signed certificate.
-    fn connect(port: u16, firefox: &mut Firefox) -> Marionette {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let stream = loop {
-            if let Ok(s) = TcpStream::connect(("127.0.0.1", port)) {
-                break s;
-            }
-            if let Some(status) = firefox.child.try_wait().unwrap() {
-                panic!(
-                    "Firefox exited ({status}) before Marionette listened: {}",
-                    std::fs::read_to_string(&firefox.log).unwrap_or_default()
-                );
-            }
-            assert!(Instant::now() < deadline, "Marionette did not listen");
-            std::thread::sleep(Duration::from_millis(200));
-        };
-        stream
-            .set_read_timeout(Some(Duration::from_secs(90)))
-            .unwrap();
-        let mut m = Marionette {
-            reader: BufReader::new(stream.try_clone().unwrap()),
-            writer: stream,
-            next: 0,
-        };
-        let hello = m.receive();
-        assert_eq!(hello["marionetteProtocol"], json!(3), "{hello}");
-        m.command(
-            "WebDriver:NewSession",
-            json!({ "acceptInsecureCerts": true }),
-        )
-        .unwrap();
-        m
-    }
-
-    fn receive(&mut self) -> Value {
-        let mut len = Vec::new();
-        self.reader.read_until(b':', &mut len).unwrap();
-        let len: usize = std::str::from_utf8(&len[..len.len() - 1])
-            .unwrap()
-            .parse()
-            .unwrap();
-        let mut body = vec![0; len];
-        self.reader.read_exact(&mut body).unwrap();
-        serde_json::from_slice(&body).unwrap()
-    }
-
-    /// Sends a command: its result, or the error Firefox answered.
-    fn command(&mut self, name: &str, params: Value) -> Result<Value, Value> {
-        self.next += 1;
-        let msg = serde_json::to_vec(&json!([0, self.next, name, params])).unwrap();
-        self.writer
-            .write_all(format!("{}:", msg.len()).as_bytes())
-            .unwrap();
-        self.writer.write_all(&msg).unwrap();
-        let answer = self.receive();
-        assert_eq!(answer[1], json!(self.next), "{answer}");
-        if answer[2].is_null() {
-            Ok(answer[3].clone())
-        } else {
-            Err(answer[2].clone())
-        }
-    }
-
-    /// Runs a script (in the current context) with `args`; its value.
-    fn script(&mut self, script: &str, args: Value) -> Value {
-        self.command(
-            "WebDriver:ExecuteScript",
-            json!({ "script": script, "args": args }),
-        )
-        .unwrap_or_else(|e| panic!("script failed: {e}"))["value"]
-            .clone()
-    }
-
-    fn context(&mut self, context: &str) {
-        self.command("Marionette:SetContext", json!({ "value": context }))
-            .unwrap();
-    }
-}
-
-/// In Firefox's chrome context: the security device `device`, the slot whose token needs the
-/// PIN, and a login as the Security Devices dialog does it (`nsIPK11Token.login`). NSS asks
-/// the PIN through Firefox's prompter (`@mozilla.org/prompter;1`, `nsIPrompt.promptPassword`),
-/// which the test replaces for the time of the login with one that answers `pin` and records
-/// each question (the original is registered again afterwards).
-const LOGIN: &str = r#"
-const [device, pin] = arguments;
-return (async () => {
-  const db = Cc["@mozilla.org/security/pkcs11moduledb;1"].getService(Ci.nsIPKCS11ModuleDB);
-  const seen = [];
-  for (const m of await db.listModules()) {
-    seen.push(m.name);
-    if (m.name !== device) continue;
-    for (const s of m.slots) {
-      if (s.status !== Ci.nsIPKCS11Slot.SLOT_NOT_LOGGED_IN) continue;
-      const t = s.getToken();
-      const asked = [];
-      const prompt = {
-        QueryInterface: ChromeUtils.generateQI(["nsIPrompt"]),
-        promptPassword(title, text, password, checkMsg, checkValue) {
-          asked.push(String(text));
-          password.value = pin;
-          return true;
-        },
-      };
-      const factory = {
-        QueryInterface: ChromeUtils.generateQI(["nsIFactory"]),
-        createInstance(iid) {
-          return {
-            QueryInterface: ChromeUtils.generateQI(["nsIPromptFactory"]),
-            getPrompt(parent, promptIid) { return prompt.QueryInterface(promptIid); },
-          }.QueryInterface(iid);
-        },
-      };
-      const reg = Components.manager.QueryInterface(Ci.nsIComponentRegistrar);
-      const cid = Components.ID("{6ee7e1a0-4f4e-4c2b-9a55-0c2f5d1e7a11}");
-      const original = reg.contractIDToCID("@mozilla.org/prompter;1");
-      reg.registerFactory(cid, "cps-rs test PIN prompter", "@mozilla.org/prompter;1", factory);
-      let error = null;
-      try {
-        await t.login(false);
-      } catch (e) {
-        error = String(e);
-      } finally {
-        reg.unregisterFactory(cid, factory);
-        reg.registerFactory(original, "", "@mozilla.org/prompter;1", null);
-      }
-      return { module: m.libName, slot: s.name, token: t.tokenName, asked: asked,
-               error: error, loggedIn: t.isLoggedIn };
-    }
-    return { module: m.libName, slots: m.slots.map(s => [s.name, s.tokenName, s.status]) };
-  }
-  return { modules: seen };
-})();
-"#;
 
 /// One card: Firefox started with the policy, the PIN answered, the page of a server that
 /// requires a client certificate. Returns a line for the report.
@@ -326,17 +111,13 @@ fn browse(generation: &str, dir: &Path, binary: &Path) -> String {
         ("-tls1_3", &[], "TLSv1.3")
     };
     let server = TlsServer::start(dir, tls, extra);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let started = Instant::now();
-    let mut firefox = Firefox::start(binary, dir, port);
-    let mut m = Marionette::connect(port, &mut firefox);
+    let mut firefox = start_firefox(binary, dir, port);
+    let mut m = connect(port, &mut firefox);
 
     m.context("chrome");
-    let login = m.script(LOGIN, json!([DEVICE, "1234"]));
+    let login = m.script(LOGIN, json!([DEVICE, ["1234"]]));
     eprintln!("[{generation}] Firefox security devices: {login}");
     assert_eq!(
         login["module"],
@@ -368,7 +149,7 @@ fn browse(generation: &str, dir: &Path, binary: &Path) -> String {
         .unwrap_or_else(|e| panic!("navigate to {url}: {e}"));
     let page = m.script("return document.body.innerText;", json!([]));
     let page = page.as_str().unwrap_or_default().to_owned();
-    let _ = m.command("Marionette:Quit", json!({}));
+    m.quit();
     let elapsed = started.elapsed();
     drop(firefox);
     drop(server);
@@ -444,13 +225,9 @@ fn native_manifest(generation: &str, dir: &Path, binary: &Path) -> String {
     .unwrap();
 
     write_policies(binary.parent().unwrap(), None);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut firefox = Firefox::start(binary, dir, port);
-    let mut m = Marionette::connect(port, &mut firefox);
+    let port = free_port();
+    let mut firefox = start_firefox(binary, dir, port);
+    let mut m = connect(port, &mut firefox);
     m.context("chrome");
     let before = m.script(MODULES, json!([]));
     assert!(
@@ -481,7 +258,7 @@ fn native_manifest(generation: &str, dir: &Path, binary: &Path) -> String {
         );
         std::thread::sleep(Duration::from_millis(300));
     };
-    let _ = m.command("Marionette:Quit", json!({}));
+    m.quit();
     drop(firefox);
     write_policies(binary.parent().unwrap(), Some(&ours()));
     eprintln!("[{generation}] module installed by the extension: {module}");
@@ -495,18 +272,6 @@ fn native_manifest(generation: &str, dir: &Path, binary: &Path) -> String {
         "{generation} Firefox ESR: native manifest cps_rs.json in ~/.mozilla/pkcs11-modules, browser.pkcs11.installModule(\"cps_rs\") by a test extension: module \"{description}\" shows \"{label}\""
     )
 }
-
-/// In Firefox's chrome context: every security device, its library and its tokens.
-const MODULES: &str = r#"
-return (async () => {
-  const db = Cc["@mozilla.org/security/pkcs11moduledb;1"].getService(Ci.nsIPKCS11ModuleDB);
-  const out = [];
-  for (const m of await db.listModules()) {
-    out.push({ name: m.name, lib: m.libName, tokens: m.slots.map(s => s.tokenName) });
-  }
-  return out;
-})();
-"#;
 
 #[test]
 fn firefox_esr_client_auth_on_the_simulated_cards() {

@@ -1,7 +1,8 @@
 //! Test support shared by the end-to-end tests of cps-rs (not published): external tools
 //! (`pkcs11-tool`, `openssl`...) run with a time limit, the simulated card inserted in and
 //! removed from pcscd's virtual reader (vsmartcard-vpcd), the official Cryptolib CPS module
-//! and its cache.
+//! and its cache; Gecko applications (Firefox, Thunderbird) driven through Marionette
+//! ([`gecko`]).
 //!
 //! A missing tool or service is the caller's to report with [`skip_or_fail`]: a `SKIPPED`
 //! line, or a failure under `CI=true`.
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 use cps_sim::SimCard;
 use cps_sim::vpcd::{self, VpcdConfig, VpcdHandle};
 use cps_transport::pcsc::PcscContext;
+
+pub mod gecko;
 
 /// The reader vpcd offers on its default port.
 pub const READER: &str = "Virtual PCD 00 00";
