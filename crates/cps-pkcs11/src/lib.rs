@@ -29,7 +29,7 @@
 //!   dialog (card label, tries left) and sends the PIN it answers to the card once. With
 //!   `CPS_PKCS11_PIN_ON_USE=1` the token needs no login and the first signature or
 //!   decryption asks the PIN that way (for Chromium, whose PIN dialog ignores the protected
-//!   authentication path).
+//!   authentication path, and headless LibreOffice, which has no PIN dialog).
 //! - **Threads and processes**: one lock around the module state (`CKF_OS_LOCKING_OK`); a
 //!   child process after `fork` sees the module as not initialised (PKCS#11 v2.40 §6.7.7) and
 //!   never touches its parent's PC/SC connections.
