@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 # (crates/cps-cli/tests/i18n.rs) set their own locale variables.
 export LC_ALL=C.UTF-8
 unset LC_MESSAGES LANGUAGE
-PKGS=(pcscd libpcsclite1 vsmartcard-vpcd opensc pcsc-tools python3-pyscard python3-venv openssl libnss3-tools libengine-pkcs11-openssl openjdk-17-jdk-headless firefox-esr p11-kit p11-kit-modules chromium pinentry-curses thunderbird)
+PKGS=(pcscd libpcsclite1 vsmartcard-vpcd opensc pcsc-tools python3-pyscard python3-venv openssl libnss3-tools libengine-pkcs11-openssl openjdk-17-jdk-headless firefox-esr p11-kit p11-kit-modules chromium pinentry-curses thunderbird libreoffice-writer-nogui python3-uno xmlsec1)
 if command -v dpkg >/dev/null 2>&1 && ! dpkg -s "${PKGS[@]}" >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${PKGS[@]}"

@@ -29,7 +29,7 @@
 //!   dialog (card label, tries left) and sends the PIN it answers to the card once. With
 //!   `CPS_PKCS11_PIN_ON_USE=1` the token needs no login and the first signature or
 //!   decryption asks the PIN that way (for Chromium, whose PIN dialog ignores the protected
-//!   authentication path).
+//!   authentication path, and headless LibreOffice, which has no PIN dialog).
 //! - **Directory cache**: the card's PKCS#15 directory files (token info, ODF, PrKDF, CDF,
 //!   DODF, AODF: its structure, never its certificates, data or PIN state) are kept per card
 //!   serial in `$XDG_CACHE_HOME/cps-rs/pkcs15` (`CPS_CACHE_DIR`; `CPS_CACHE=0`

@@ -40,7 +40,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use cps_sim::{Profile, SimCard};
-use cps_testkit::{TlsServer, fake_pinentry, insert, pinentry_commands, remove, run, run_env};
+use cps_testkit::{
+    TlsServer, fake_pinentry, insert, nss_db_with_module, pinentry_commands, remove, run, run_env,
+};
 
 /// The name of the module in the NSS database.
 const DEVICE: &str = "CPS (cps-rs)";
@@ -59,27 +61,8 @@ fn chromium() -> String {
 }
 
 /// A fresh NSS database in `home/.pki/nssdb` with our module added, as the README says.
-fn nss_db(home: &Path, module: &Path) -> PathBuf {
-    let db = home.join(".pki/nssdb");
-    std::fs::create_dir_all(&db).unwrap();
-    let sql = format!("sql:{}", db.display());
-    let (ok, out) = run("certutil", &["-N", "-d", &sql, "--empty-password"]).unwrap();
-    assert!(ok, "{out}");
-    let (ok, out) = run(
-        "modutil",
-        &[
-            "-dbdir",
-            &sql,
-            "-add",
-            DEVICE,
-            "-libfile",
-            module.to_str().unwrap(),
-            "-force",
-        ],
-    )
-    .unwrap();
-    assert!(ok, "{out}");
-    db
+fn nss_db(home: &Path, module: &Path) {
+    nss_db_with_module(&home.join(".pki/nssdb"), DEVICE, module);
 }
 
 /// A copy of the packaged files of `from` in `to` (for the mount namespace).

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 use cps_sim::vpcd::VpcdHandle;
 use cps_sim::{Profile, SimCard};
 use cps_testkit::{
-    AUT_ID, READER, SIG_ID, TlsServer, clear_module_cache, insert, official_module as official,
-    openssl, p11, remove, run, run_with, wait,
+    AUT_ID, READER, SIG_ID, TlsServer, clear_module_cache, insert, nss_db_with_module,
+    official_module as official, openssl, p11, remove, run, run_with, wait,
 };
 use cps_transport::pcsc::PcscContext;
 
@@ -659,26 +659,7 @@ fn tls_client_auth(generation: &str, dir: &Path, report: &mut Vec<String>) {
     ));
 
     // NSS: the module in a fresh database, the card's certificates listed, tstclnt.
-    let db = dir.join(format!("nssdb-{generation}"));
-    let _ = std::fs::remove_dir_all(&db);
-    std::fs::create_dir_all(&db).unwrap();
-    let sql = format!("sql:{}", db.display());
-    let (ok, out) = run("certutil", &["-N", "-d", &sql, "--empty-password"]).unwrap();
-    assert!(ok, "{out}");
-    let (ok, out) = run(
-        "modutil",
-        &[
-            "-dbdir",
-            &sql,
-            "-add",
-            "cps-rs",
-            "-libfile",
-            module.to_str().unwrap(),
-            "-force",
-        ],
-    )
-    .unwrap();
-    assert!(ok && out.contains("added"), "modutil -add: {out}");
+    let sql = nss_db_with_module(&dir.join(format!("nssdb-{generation}")), "cps-rs", &module);
     let (ok, out) = run("certutil", &["-L", "-d", &sql, "-h", "all"]).unwrap();
     let nick = format!("{generation} dr-martin:Certificat d'Authentification CPS");
     assert!(

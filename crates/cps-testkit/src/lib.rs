@@ -328,6 +328,33 @@ pub fn pkcs11_module() -> PathBuf {
     deps.parent().unwrap().join("libcps_pkcs11.so")
 }
 
+/// A fresh NSS database in `db` (any earlier one removed; `certutil -N`, empty password) with
+/// the PKCS#11 module `module` added as `name` (`modutil -add`, as the README says): its
+/// `sql:` name for the NSS tools. `certutil` and `modutil` (libnss3-tools) must be installed.
+pub fn nss_db_with_module(db: &Path, name: &str, module: &Path) -> String {
+    let _ = std::fs::remove_dir_all(db);
+    std::fs::create_dir_all(db).unwrap();
+    let sql = format!("sql:{}", db.display());
+    let (ok, out) =
+        run("certutil", &["-N", "-d", &sql, "--empty-password"]).expect("certutil is installed");
+    assert!(ok, "certutil -N: {out}");
+    let (ok, out) = run(
+        "modutil",
+        &[
+            "-dbdir",
+            &sql,
+            "-add",
+            name,
+            "-libfile",
+            module.to_str().unwrap(),
+            "-force",
+        ],
+    )
+    .expect("modutil is installed");
+    assert!(ok && out.contains("added"), "modutil -add: {out}");
+    sql
+}
+
 /// pcscd reachable, with vsmartcard's reader [`READER`], and that reader empty: the PC/SC
 /// context, or why not (for [`skip_or_fail`]).
 pub fn vpcd_reader_ready() -> Result<PcscContext, String> {
