@@ -203,8 +203,40 @@ unsafe fn template(t: *const CK_ATTRIBUTE, n: CK_ULONG) -> R<Vec<(CK_ATTRIBUTE_T
         .collect()
 }
 
-/// The function list of this module (PKCS#11 v2.40).
-static FUNCTION_LIST: CK_FUNCTION_LIST = CK_FUNCTION_LIST {
+/// `C_TransmitMessage`'s C type (Cryptolib `pkcs11.h`).
+type TransmitMessageFn = unsafe extern "C" fn(
+    CK_SESSION_HANDLE,
+    *mut CK_BYTE,
+    CK_ULONG,
+    *mut CK_BYTE,
+    *mut CK_ULONG,
+    CK_BYTE,
+) -> CK_RV;
+
+/// The PKCS#11 v2.40 function list followed by the official module's four update
+/// functions, in its order (Cryptolib `pkcs11.h` `struct ck_function_list`,
+/// `pkcs11-global.c`): editors that relay a card update through the official module read
+/// them past `C_WaitForSlotEvent`. Other applications read the standard part only.
+#[repr(C)]
+struct FunctionList {
+    standard: CK_FUNCTION_LIST,
+    start_update: unsafe extern "C" fn(CK_SESSION_HANDLE) -> CK_RV,
+    end_update: unsafe extern "C" fn(CK_SESSION_HANDLE) -> CK_RV,
+    transmit_message: TransmitMessageFn,
+    keep_alive: unsafe extern "C" fn(CK_SESSION_HANDLE) -> CK_RV,
+}
+
+/// The function list of this module (PKCS#11 v2.40, and the update functions).
+static FUNCTION_LIST: FunctionList = FunctionList {
+    standard: STANDARD_FUNCTIONS,
+    start_update: C_StartUpdate,
+    end_update: C_EndUpdate,
+    transmit_message: C_TransmitMessage,
+    keep_alive: C_KeepAlive,
+};
+
+/// The standard part of [`FUNCTION_LIST`].
+const STANDARD_FUNCTIONS: CK_FUNCTION_LIST = CK_FUNCTION_LIST {
     version: CK_VERSION {
         major: 2,
         minor: 40,
@@ -288,7 +320,7 @@ pub unsafe extern "C" fn C_GetFunctionList(pp: *mut *mut CK_FUNCTION_LIST) -> CK
     guard(|| {
         // The table is never written through this pointer (PKCS#11: read-only to callers);
         // the C signature has no const.
-        let table = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+        let table = &FUNCTION_LIST as *const FunctionList as *mut CK_FUNCTION_LIST;
         // SAFETY: `put` checks NULL; writable by the caller's contract.
         unsafe { put(pp, table) }
     })
@@ -309,9 +341,70 @@ const INTERFACE_NAME: &[u8; 8] = b"PKCS 11\0";
 static INTERFACE: Interface = Interface(CK_INTERFACE {
     // Never written through (read-only to callers); the C structure has no const.
     pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
-    pFunctionList: &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut c_void,
+    pFunctionList: &FUNCTION_LIST as *const FunctionList as *mut c_void,
     flags: 0,
 });
+
+/// `C_StartUpdate` (the official module's update extension, [`crate::relay`]): the
+/// session's card is held exclusively for an update relayed by the application.
+///
+/// # Safety
+/// No pointer argument.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_StartUpdate(h: CK_SESSION_HANDLE) -> CK_RV {
+    guard(|| with_module(|m| m.start_update(h)))
+}
+
+/// `C_EndUpdate`: the card held by `C_StartUpdate` is released.
+///
+/// # Safety
+/// No pointer argument.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_EndUpdate(h: CK_SESSION_HANDLE) -> CK_RV {
+    guard(|| with_module(|m| m.end_update(h)))
+}
+
+/// `C_KeepAlive`: `CKR_OK` while the card is in its reader.
+///
+/// # Safety
+/// No pointer argument.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_KeepAlive(h: CK_SESSION_HANDLE) -> CK_RV {
+    guard(|| with_module(|m| m.keep_alive(h)))
+}
+
+/// `C_TransmitMessage`: one command of the update application (`message`), its answer
+/// `data ‖ SW1 SW2` in `response` (two-call convention; the command is sent once, its
+/// answer kept for the call that has room for it). `ins_type` (Cryptolib: 0 in, 1 in-out)
+/// is not needed on PC/SC, as in the official module.
+///
+/// # Safety
+/// `message` valid for `len` bytes; `response_len` read/write; `response`, when not NULL,
+/// writable for `*response_len` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn C_TransmitMessage(
+    h: CK_SESSION_HANDLE,
+    message: *mut CK_BYTE,
+    len: CK_ULONG,
+    response: *mut CK_BYTE,
+    response_len: *mut CK_ULONG,
+    _ins_type: CK_BYTE,
+) -> CK_RV {
+    guard(|| {
+        // SAFETY: checked helper.
+        let message = unsafe { slice(message, len) }?;
+        if response_len.is_null() {
+            return Err(CKR_ARGUMENTS_BAD);
+        }
+        let answer = with_module(|m| m.transmit_update(h, message))?;
+        // SAFETY: `response_len` non-NULL; `response` valid for its capacity when not NULL.
+        unsafe { put_list(&answer, response, response_len) }?;
+        if !response.is_null() {
+            with_module(|m| m.update_delivered(h))?;
+        }
+        Ok(())
+    })
+}
 
 /// `C_GetInterfaceList` (PKCS#11 3.0): the one interface, two-call convention.
 ///
@@ -353,7 +446,12 @@ pub unsafe extern "C" fn C_GetInterface(
         if !version.is_null() {
             // SAFETY: readable by the caller's contract.
             let v = unsafe { version.read() };
-            if (v.major, v.minor) != (FUNCTION_LIST.version.major, FUNCTION_LIST.version.minor) {
+            if (v.major, v.minor)
+                != (
+                    FUNCTION_LIST.standard.version.major,
+                    FUNCTION_LIST.standard.version.minor,
+                )
+            {
                 return Err(CKR_ARGUMENTS_BAD);
             }
         }

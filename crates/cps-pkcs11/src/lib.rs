@@ -50,4 +50,5 @@ pub mod cache;
 #[allow(unsafe_code)]
 mod ffi;
 pub mod pinentry;
+pub mod relay;
 pub mod token;

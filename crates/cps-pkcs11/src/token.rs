@@ -538,6 +538,8 @@ struct Slot {
     logged_in: bool,
     /// Card presence as last reported by `C_WaitForSlotEvent` (or first seen).
     reported_present: bool,
+    /// The card relayed to an update service (`C_StartUpdate` … `C_EndUpdate`).
+    update: Option<crate::relay::UpdateRelay>,
 }
 
 enum Operation {
@@ -627,7 +629,7 @@ fn card_err(e: cps_iasecc::Error) -> Rv {
     }
 }
 
-fn transport_err(t: &TransportError) -> Rv {
+pub(crate) fn transport_err(t: &TransportError) -> Rv {
     match t {
         TransportError::NoCard { .. } | TransportError::CardRemoved => CKR_DEVICE_REMOVED,
         TransportError::ServiceUnavailable { .. }
@@ -718,6 +720,7 @@ impl Module {
                     // A reader plugged in with a card after the first listing is an event
                     // (at the first listing, the state is the reference: set below).
                     reported_present: false,
+                    update: None,
                 }),
                 None => {}
             }
@@ -750,6 +753,7 @@ impl Module {
         if let Some(s) = self.slots.get_mut(slot) {
             s.conn = None;
             s.logged_in = false;
+            s.update = None;
         }
         self.sessions.retain(|_, s| s.slot != slot);
     }
@@ -800,6 +804,10 @@ impl Module {
 
     /// The open card of a slot (connecting to it when needed).
     fn conn(&mut self, slot: usize) -> R<&mut Conn> {
+        if self.slots.get(slot).is_some_and(|s| s.update.is_some()) {
+            // The card is held exclusively for an update until `C_EndUpdate`.
+            return Err(CKR_OPERATION_ACTIVE);
+        }
         let reader = self
             .slots
             .get(slot)
@@ -1105,6 +1113,11 @@ impl Module {
     /// `C_CloseSession`; the last session of a token logs out (the card is reset).
     pub fn close_session(&mut self, h: CK_SESSION_HANDLE) -> R<()> {
         let s = self.sessions.remove(&h).ok_or(CKR_SESSION_HANDLE_INVALID)?;
+        if let Some(slot) = self.slots.get_mut(s.slot)
+            && slot.update.as_ref().is_some_and(|u| u.session() == h)
+        {
+            slot.update = None;
+        }
         if !self.sessions.values().any(|o| o.slot == s.slot) {
             self.logout_slot(s.slot);
         }
@@ -1127,6 +1140,109 @@ impl Module {
         {
             s.logged_in = false;
             s.conn = None;
+        }
+    }
+
+    /// `C_StartUpdate` (Cryptolib's update extension): the session's card is held for an
+    /// update relayed by the application ([`crate::relay`]).
+    pub fn start_update(&mut self, h: CK_SESSION_HANDLE) -> R<()> {
+        let slot = self.session(h)?.slot;
+        if self.slots.get(slot).is_some_and(|s| s.update.is_some()) {
+            return Err(CKR_OPERATION_ACTIVE);
+        }
+        let present = self.refresh();
+        let reader = self
+            .slots
+            .get(slot)
+            .ok_or(CKR_SLOT_ID_INVALID)?
+            .reader
+            .clone();
+        if !present.iter().any(|(n, p)| *p && *n == reader) {
+            return Err(CKR_DEVICE_REMOVED);
+        }
+        // The module's own connection goes (with the login: the card is reset if a PIN was
+        // verified); the sessions stay, without their operations.
+        self.forget_connection(slot);
+        let ctx = self.context().ok_or(CKR_DEVICE_ERROR)?.clone();
+        let relay = crate::relay::UpdateRelay::start(&ctx, &reader, h)?;
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.update = Some(relay);
+        }
+        Ok(())
+    }
+
+    /// `C_TransmitMessage`: one command of the update application to the card, its answer
+    /// (`data ‖ SW1 SW2`).
+    pub fn transmit_update(&mut self, h: CK_SESSION_HANDLE, command: &[u8]) -> R<Vec<u8>> {
+        let slot = self.session(h)?.slot;
+        let relay = self
+            .slots
+            .get_mut(slot)
+            .and_then(|s| s.update.as_mut())
+            .filter(|u| u.session() == h)
+            .ok_or(CKR_OPERATION_NOT_INITIALIZED)?;
+        let r = relay.transmit(command);
+        if r == Err(CKR_DEVICE_REMOVED) {
+            self.drop_token(slot);
+        }
+        r
+    }
+
+    /// The application has the answer of the last `C_TransmitMessage`.
+    pub fn update_delivered(&mut self, h: CK_SESSION_HANDLE) -> R<()> {
+        let slot = self.session(h)?.slot;
+        if let Some(u) = self.slots.get_mut(slot).and_then(|s| s.update.as_mut()) {
+            u.delivered();
+        }
+        Ok(())
+    }
+
+    /// `C_KeepAlive`: whether the card is still there (`CKR_DEVICE_REMOVED` otherwise).
+    pub fn keep_alive(&mut self, h: CK_SESSION_HANDLE) -> R<()> {
+        let slot = self.session(h)?.slot;
+        let present = self.refresh();
+        let reader = self
+            .slots
+            .get(slot)
+            .ok_or(CKR_SLOT_ID_INVALID)?
+            .reader
+            .clone();
+        if present.iter().any(|(n, p)| *p && *n == reader) {
+            Ok(())
+        } else {
+            self.drop_token(slot);
+            Err(CKR_DEVICE_REMOVED)
+        }
+    }
+
+    /// `C_EndUpdate`: the card is released (reset: an update changed it) and read again
+    /// from scratch by the next operation; the directory snapshots kept on disk are dropped
+    /// (the update may have changed the card's structure).
+    pub fn end_update(&mut self, h: CK_SESSION_HANDLE) -> R<()> {
+        let slot = self.session(h)?.slot;
+        let s = self.slots.get_mut(slot).ok_or(CKR_SLOT_ID_INVALID)?;
+        if s.update.as_ref().is_none_or(|u| u.session() != h) {
+            return Err(CKR_OPERATION_NOT_INITIALIZED);
+        }
+        let relay = s.update.take();
+        let changed = relay.is_some_and(crate::relay::UpdateRelay::end);
+        if changed && let Some(dir) = self.cache_dir.as_deref() {
+            cps_iasecc::snapshot::forget_all(dir);
+        }
+        Ok(())
+    }
+
+    /// Drops the module's connection to a slot's card and its login (the card is reset if
+    /// a PIN was verified); the sessions stay, without their operations.
+    fn forget_connection(&mut self, slot: usize) {
+        if let Some(s) = self.slots.get_mut(slot) {
+            s.conn = None;
+            s.logged_in = false;
+        }
+        for sess in self.sessions.values_mut().filter(|x| x.slot == slot) {
+            sess.find = None;
+            sess.sign = None;
+            sess.decrypt = None;
         }
     }
 
