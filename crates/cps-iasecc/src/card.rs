@@ -217,18 +217,6 @@ struct State {
     directory: DirectorySnapshot,
 }
 
-/// Whether this session has its own copy of a directory file already.
-fn loaded(st: &State, f: DirFile) -> bool {
-    match f {
-        DirFile::TokenInfo => st.token_info.is_some(),
-        DirFile::Odf => st.odf.is_some(),
-        DirFile::Aodf => st.pins.is_some(),
-        DirFile::Prkdf => st.prkdf.is_some(),
-        DirFile::Cdf => st.cdf.is_some(),
-        DirFile::Dodf => st.dodf.is_some(),
-    }
-}
-
 impl State {
     /// The card lost its volatile state (reset): the application must be selected again.
     fn forget_volatile(&mut self) {
@@ -410,49 +398,26 @@ impl<C: CardChannel> CpsCard<C> {
     /// card's structure is trusted from it, its certificates and data are still read from
     /// the card.
     pub fn preload_directory(&mut self, snapshot: &DirectorySnapshot) -> Result<usize> {
-        let st = &self.st;
-        let parse = |f: DirFile| snapshot.get(f).filter(|_| !loaded(st, f));
-        let token_info = parse(DirFile::TokenInfo)
-            .map(TokenInfo::parse)
-            .transpose()?;
-        let odf = parse(DirFile::Odf).map(Odf::parse).transpose()?;
-        let pins = parse(DirFile::Aodf).map(pkcs15::parse_aodf).transpose()?;
-        let prkdf = parse(DirFile::Prkdf).map(pkcs15::parse_prkdf).transpose()?;
-        let cdf = parse(DirFile::Cdf).map(pkcs15::parse_cdf).transpose()?;
-        let dodf = parse(DirFile::Dodf).map(pkcs15::parse_dodf).transpose()?;
-        let mut taken = 0;
-        let st = &mut self.st;
-        let mut take = |f: DirFile, st: &mut State| {
-            if let Some(d) = snapshot.get(f) {
-                st.directory.insert(f, d.to_vec());
+        let new: Vec<(DirFile, &[u8])> = snapshot
+            .files()
+            .filter(|(f, _)| self.st.directory.get(*f).is_none())
+            .collect();
+        // All or nothing: each file parses as it would from the card, or none is taken.
+        for &(f, data) in &new {
+            match f {
+                DirFile::TokenInfo => drop(TokenInfo::parse(data)?),
+                DirFile::Odf => drop(Odf::parse(data)?),
+                DirFile::Aodf => drop(pkcs15::parse_aodf(data)?),
+                DirFile::Prkdf => drop(pkcs15::parse_prkdf(data)?),
+                DirFile::Cdf => drop(pkcs15::parse_cdf(data)?),
+                DirFile::Dodf => drop(pkcs15::parse_dodf(data)?),
             }
-            taken += 1;
-        };
-        if let Some(v) = token_info {
-            st.token_info = Some(v);
-            take(DirFile::TokenInfo, st);
         }
-        if let Some(v) = odf {
-            st.odf = Some(v);
-            take(DirFile::Odf, st);
+        // The loaders take them from there instead of reading the card.
+        for &(f, data) in &new {
+            self.st.directory.insert(f, data.to_vec());
         }
-        if let Some(v) = pins {
-            st.pins = Some(v);
-            take(DirFile::Aodf, st);
-        }
-        if let Some(v) = prkdf {
-            st.prkdf = Some(v);
-            take(DirFile::Prkdf, st);
-        }
-        if let Some(v) = cdf {
-            st.cdf = Some(v);
-            take(DirFile::Cdf, st);
-        }
-        if let Some(v) = dodf {
-            st.dodf = Some(v);
-            take(DirFile::Dodf, st);
-        }
-        Ok(taken)
+        Ok(new.len())
     }
 
     /// The card serial number (EF.SN, one READ BINARY by SFI; cached).
@@ -597,7 +562,9 @@ impl<C: CardChannel> CpsCard<C> {
     pub fn pin_objects(&mut self) -> Result<Vec<PinObject>> {
         self.run(|s| {
             if s.st.pins.is_none() {
-                let data = s.read_directory(DirectoryKind::AuthObjects, "AODF")?;
+                let data = s.directory_file(DirFile::Aodf, |s| {
+                    s.read_directory(DirectoryKind::AuthObjects, "AODF")
+                })?;
                 s.st.pins = Some(pkcs15::parse_aodf(&data)?);
                 s.st.directory.insert(DirFile::Aodf, data);
             }
@@ -1268,7 +1235,9 @@ impl Session<'_, '_> {
 
     fn load_odf(&mut self) -> Result<&Odf> {
         if self.st.odf.is_none() {
-            let data = self.read_file(&self.app_file(ODF_FID), "reading EF.ODF")?;
+            let data = self.directory_file(DirFile::Odf, |s| {
+                s.read_file(&s.app_file(ODF_FID), "reading EF.ODF")
+            })?;
             self.st.odf = Some(Odf::parse(&data)?);
             self.st.directory.insert(DirFile::Odf, data);
         }
@@ -1277,11 +1246,27 @@ impl Session<'_, '_> {
 
     fn load_token_info(&mut self) -> Result<&TokenInfo> {
         if self.st.token_info.is_none() {
-            let data = self.read_file(&self.app_file(TOKEN_INFO_FID), "reading EF.TokenInfo")?;
+            let data = self.directory_file(DirFile::TokenInfo, |s| {
+                s.read_file(&s.app_file(TOKEN_INFO_FID), "reading EF.TokenInfo")
+            })?;
             self.st.token_info = Some(TokenInfo::parse(&data)?);
             self.st.directory.insert(DirFile::TokenInfo, data);
         }
         Ok(self.st.token_info.get_or_insert_with(TokenInfo::default))
+    }
+
+    /// A PKCS#15 directory file: from the snapshot when it holds it
+    /// ([`CpsCard::preload_directory`]), else read from the card by `read`. The caller keeps
+    /// it in the snapshot once it parsed.
+    fn directory_file(
+        &mut self,
+        file: DirFile,
+        read: impl FnOnce(&mut Self) -> Result<Vec<u8>>,
+    ) -> Result<Vec<u8>> {
+        match self.st.directory.get(file) {
+            Some(data) => Ok(data.to_vec()),
+            None => read(self),
+        }
     }
 
     /// Reads the directory file the ODF names for `kind`.
@@ -1297,7 +1282,9 @@ impl Session<'_, '_> {
 
     fn load_prkdf(&mut self) -> Result<&[KeyEntry]> {
         if self.st.prkdf.is_none() {
-            let data = self.read_directory(DirectoryKind::PrivateKeys, "PrKDF")?;
+            let data = self.directory_file(DirFile::Prkdf, |s| {
+                s.read_directory(DirectoryKind::PrivateKeys, "PrKDF")
+            })?;
             self.st.prkdf = Some(pkcs15::parse_prkdf(&data)?);
             self.st.directory.insert(DirFile::Prkdf, data);
         }
@@ -1306,7 +1293,9 @@ impl Session<'_, '_> {
 
     fn load_cdf(&mut self) -> Result<Vec<CertificateEntry>> {
         if self.st.cdf.is_none() {
-            let data = self.read_directory(DirectoryKind::Certificates, "CDF")?;
+            let data = self.directory_file(DirFile::Cdf, |s| {
+                s.read_directory(DirectoryKind::Certificates, "CDF")
+            })?;
             self.st.cdf = Some(pkcs15::parse_cdf(&data)?);
             self.st.directory.insert(DirFile::Cdf, data);
         }
@@ -1315,7 +1304,9 @@ impl Session<'_, '_> {
 
     fn load_dodf(&mut self) -> Result<Vec<DataObjectEntry>> {
         if self.st.dodf.is_none() {
-            let data = self.read_directory(DirectoryKind::DataObjects, "DODF")?;
+            let data = self.directory_file(DirFile::Dodf, |s| {
+                s.read_directory(DirectoryKind::DataObjects, "DODF")
+            })?;
             self.st.dodf = Some(pkcs15::parse_dodf(&data)?);
             self.st.directory.insert(DirFile::Dodf, data);
         }

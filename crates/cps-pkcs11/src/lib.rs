@@ -34,7 +34,8 @@
 //!   DODF, AODF: its structure, never its certificates, data or PIN state) are kept per card
 //!   serial in `$XDG_CACHE_HOME/cps-rs/pkcs15` (`CPS_CACHE_DIR`; `CPS_CACHE=0`
 //!   turns it off), so a process seeing the same card again sends fewer APDUs, as the official
-//!   module does with its own disk cache; see [`cache`].
+//!   module does with its own disk cache (`cps_iasecc::snapshot`): read within a bound,
+//!   checked to be the card's, removed when refused or when a card operation fails with it.
 //! - **Threads and processes**: one lock around the module state (`CKF_OS_LOCKING_OK`); a
 //!   child process after `fork` sees the module as not initialised (PKCS#11 v2.40 §6.7.7) and
 //!   never touches its parent's PC/SC connections.
@@ -46,7 +47,6 @@
 //! pointer and length and catches every panic; the rest forbids it.
 #![deny(unsafe_code)]
 
-pub mod cache;
 #[allow(unsafe_code)]
 mod ffi;
 pub mod pinentry;

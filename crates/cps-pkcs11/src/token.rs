@@ -16,8 +16,8 @@ use cryptoki_sys::*;
 use der::{Decode, Encode};
 use zeroize::Zeroizing;
 
-use crate::cache;
 use crate::pinentry;
+use cps_iasecc::snapshot;
 
 /// A PKCS#11 return value other than `CKR_OK`.
 pub type Rv = CK_RV;
@@ -682,7 +682,7 @@ impl Module {
             listed: false,
             pinentry,
             pin_on_use,
-            cache_dir: cache::dir_from_env(),
+            cache_dir: snapshot::default_dir(),
         }
     }
 
@@ -794,11 +794,10 @@ impl Module {
     /// `C_GetSlotInfo`.
     pub fn slot_info(&mut self, id: CK_SLOT_ID) -> R<SlotDescription> {
         let i = self.slot_index(id)?;
-        let present = self.refresh();
-        let slot = self.slots.get(i).ok_or(CKR_SLOT_ID_INVALID)?;
+        let (reader, token_present) = self.card_in_reader(i)?;
         Ok(SlotDescription {
-            reader: slot.reader.clone(),
-            token_present: present.iter().any(|(n, p)| *p && *n == slot.reader),
+            reader,
+            token_present,
         })
     }
 
@@ -859,15 +858,19 @@ impl Module {
                     saved: 0,
                     preloaded: false,
                 };
-                if let Some(snapshot) = cache::load(dir, &c.serial, card.generation()) {
-                    match card.preload_directory(&snapshot) {
+                let kept = snapshot::load(dir, &c.serial, card.generation()).unwrap_or_else(|e| {
+                    debug(&e);
+                    None
+                });
+                if let Some(kept) = kept {
+                    match card.preload_directory(&kept) {
                         Ok(n) => {
                             c.saved = card.directory_snapshot().len();
                             c.preloaded = n > 0;
                         }
                         Err(e) => {
                             debug(&e);
-                            cache::forget(dir, &c.serial);
+                            snapshot::forget(dir, &c.serial);
                         }
                     }
                 }
@@ -958,10 +961,12 @@ impl Module {
         };
         match r {
             Ok(_) => {
-                let snapshot = conn.card.directory_snapshot();
-                if c.saved != usize::MAX && snapshot.len() > c.saved {
-                    cache::store(dir, &c.serial, conn.card.generation(), snapshot);
-                    c.saved = snapshot.len();
+                let kept = conn.card.directory_snapshot();
+                if c.saved != usize::MAX && kept.len() > c.saved {
+                    if let Err(e) = snapshot::store(dir, &c.serial, conn.card.generation(), kept) {
+                        debug(&e);
+                    }
+                    c.saved = kept.len();
                 }
             }
             Err(
@@ -974,7 +979,7 @@ impl Module {
                 debug(&format_args!(
                     "card operation failed with the cached structure: cache file removed"
                 ));
-                cache::forget(dir, &c.serial);
+                snapshot::forget(dir, &c.serial);
                 c.preloaded = false;
                 c.saved = usize::MAX;
             }
@@ -1150,14 +1155,8 @@ impl Module {
         if self.slots.get(slot).is_some_and(|s| s.update.is_some()) {
             return Err(CKR_OPERATION_ACTIVE);
         }
-        let present = self.refresh();
-        let reader = self
-            .slots
-            .get(slot)
-            .ok_or(CKR_SLOT_ID_INVALID)?
-            .reader
-            .clone();
-        if !present.iter().any(|(n, p)| *p && *n == reader) {
+        let (reader, present) = self.card_in_reader(slot)?;
+        if !present {
             return Err(CKR_DEVICE_REMOVED);
         }
         // The module's own connection goes (with the login: the card is reset if a PIN was
@@ -1200,14 +1199,7 @@ impl Module {
     /// `C_KeepAlive`: whether the card is still there (`CKR_DEVICE_REMOVED` otherwise).
     pub fn keep_alive(&mut self, h: CK_SESSION_HANDLE) -> R<()> {
         let slot = self.session(h)?.slot;
-        let present = self.refresh();
-        let reader = self
-            .slots
-            .get(slot)
-            .ok_or(CKR_SLOT_ID_INVALID)?
-            .reader
-            .clone();
-        if present.iter().any(|(n, p)| *p && *n == reader) {
+        if self.card_in_reader(slot)?.1 {
             Ok(())
         } else {
             self.drop_token(slot);
@@ -1230,6 +1222,19 @@ impl Module {
             cps_iasecc::snapshot::forget_all(dir);
         }
         Ok(())
+    }
+
+    /// A slot's reader name, and whether a card is in it now (the readers listed again).
+    fn card_in_reader(&mut self, slot: usize) -> R<(String, bool)> {
+        let present = self.refresh();
+        let reader = self
+            .slots
+            .get(slot)
+            .ok_or(CKR_SLOT_ID_INVALID)?
+            .reader
+            .clone();
+        let here = present.iter().any(|(n, p)| *p && *n == reader);
+        Ok((reader, here))
     }
 
     /// Drops the module's connection to a slot's card and its login (the card is reset if
