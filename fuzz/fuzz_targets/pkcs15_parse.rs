@@ -1,4 +1,5 @@
 //! cps-iasecc's PKCS#15 parsers (ODF, TokenInfo, AODF, PrKDF with ISO 7816-15 paths by AID,
+//! the CPS2ter SELECT answer,
 //! PuKDF, CDF, DODF), the CPS data objects, EF.DIR, EF.ATR and the PKCS#1 type-2 unpadding of a CPS4 decryption on
 //! arbitrary bytes, and the directory snapshot a client keeps on disk
 //! (`cps_iasecc::snapshot`): no panic, and what parses is consistent.
@@ -34,6 +35,10 @@ fuzz_target!(|data: &[u8]| {
                 Some(a.reference)
             );
         }
+    }
+    // The CPS2ter application's SELECT answer (class A0, CPS3).
+    if let Ok(f) = cps_iasecc::cps2ter::FileInfo::parse(data) {
+        assert_eq!(data.get(4..6), Some(f.fid.to_be_bytes().as_slice()));
     }
     let _ = pkcs15::parse_aodf(data);
     for entries in [pkcs15::parse_prkdf(data), pkcs15::parse_pukdf(data)] {

@@ -1307,7 +1307,17 @@ impl Session<'_, '_> {
             let data = self.directory_file(DirFile::Dodf, |s| {
                 s.read_directory(DirectoryKind::DataObjects, "DODF")
             })?;
-            self.st.dodf = Some(pkcs15::parse_dodf(&data)?);
+            let mut entries = pkcs15::parse_dodf(&data)?;
+            if self.st.generation == Generation::Cps3
+                && Generation::is_cps3_contact_atr(self.ex.atr())
+            {
+                // As Cryptolib on a CPS3 contact card: the CPS2ter application's objects
+                // after the DODF's (`pkcs15.c` `__sc_pkcs15_search_objects`).
+                entries.retain(|e| !e.cps2ter);
+                let added = crate::cps2ter::objects(&entries);
+                entries.extend(added);
+            }
+            self.st.dodf = Some(entries);
             self.st.directory.insert(DirFile::Dodf, data);
         }
         Ok(self.st.dodf.clone().unwrap_or_default())
@@ -1324,9 +1334,95 @@ impl Session<'_, '_> {
                 what: "a data object without a path",
                 detail: "the CPS cards keep data objects in files".into(),
             })?;
+        if e.cps2ter {
+            let path = e.path.clone().unwrap_or(path);
+            return self.read_cps2ter(&path).map(Zeroizing::new);
+        }
         Ok(Zeroizing::new(
             self.read_file(&path, "reading a data object")?,
         ))
+    }
+
+    /// Reads a file of the CPS3's CPS2ter application as Cryptolib does ([`crate::cps2ter`]):
+    /// SELECT `A0 A4 00 00 02` of each FID after the MF (the MF itself is never selected),
+    /// GET RESPONSE `A0 C0` of the last answer (`9Fxx`), READ BINARY `A0 B0` of its size, in
+    /// pieces of at most 255 bytes (a CPS2ter P3 of `00` would mean 256).
+    fn read_cps2ter(&mut self, path: &Path) -> Result<Vec<u8>> {
+        use crate::cps2ter::{CLA, FileInfo, SW1_BYTES_AVAILABLE};
+        const READ: &str = "reading a data object of the CPS2ter application";
+        let fids = path.fids();
+        let fids = match fids.split_first() {
+            Some((0x3F00, rest)) => rest,
+            _ => fids.as_slice(),
+        };
+        let shown = || format!("{path} (CPS2ter)");
+        let sw_error = |attempted: &'static str, sw: StatusWord| match sw.0 {
+            0x9404 => Error::FileNotFound { path: shown() },
+            0x9804 => Error::SecurityStatusNotSatisfied { attempted },
+            _ => Error::Card { attempted, sw },
+        };
+        let mut waiting = 0u8;
+        for fid in fids {
+            let cmd = iso::SELECT.command_with_cla(CLA, 0x00, 0x00, &fid.to_be_bytes(), None)?;
+            let r = self.send(&cmd)?;
+            if r.sw.0 >> 8 != u16::from(SW1_BYTES_AVAILABLE) && !r.sw.is_success() {
+                return Err(sw_error(
+                    "selecting a file of the CPS2ter application",
+                    r.sw,
+                ));
+            }
+            waiting = (r.sw.0 & 0xFF) as u8;
+        }
+        self.st.current_df = None;
+        if fids.is_empty() || waiting == 0 {
+            return Err(Error::malformed(
+                "CPS2ter SELECT answer",
+                format!("no file information for {}", shown()),
+            ));
+        }
+        let cmd = iso::GET_RESPONSE.command_with_cla(CLA, 0, 0, &[], Some(usize::from(waiting)))?;
+        let r = self.send(&cmd)?;
+        if !r.sw.is_success() {
+            return Err(sw_error("reading the CPS2ter SELECT answer", r.sw));
+        }
+        let info = FileInfo::parse(&r.data)?;
+        if !info.is_ef() {
+            return Err(Error::malformed(
+                "card layout",
+                format!("{} is not an EF", shown()),
+            ));
+        }
+        let size = usize::from(info.size);
+        let mut out = Vec::with_capacity(size);
+        while out.len() < size {
+            let offset = out.len();
+            if offset > MAX_OFFSET {
+                return Err(Error::Unsupported {
+                    what: "reading past offset 0x7FFF",
+                    detail: format!("{} is larger than READ BINARY can address", shown()),
+                });
+            }
+            let ne = (size - offset).min(255);
+            let cmd = iso::READ_BINARY.command_with_cla(
+                CLA,
+                (offset >> 8) as u8,
+                (offset & 0xFF) as u8,
+                &[],
+                Some(ne),
+            )?;
+            let r = self.send(&cmd)?;
+            if !r.sw.is_success() {
+                return Err(sw_error(READ, r.sw));
+            }
+            if r.data.is_empty() || r.data.len() > ne {
+                return Err(Error::malformed(
+                    "card answer",
+                    format!("{} bytes where {ne} were asked", r.data.len()),
+                ));
+            }
+            out.extend_from_slice(&r.data);
+        }
+        Ok(out)
     }
 
     /// Reads the certificate of a CDF entry (or takes it from the cache).

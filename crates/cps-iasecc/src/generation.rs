@@ -48,6 +48,20 @@ impl Generation {
             })
     }
 
+    /// Whether the ATR is the CPS3's contact ATR of `CPS_ATR_LIST` (Cryptolib's
+    /// `SC_CARD_TYPE_IAS_CPS3`, the card type on which it adds the CPS2ter objects), and not
+    /// one of the CPS4's.
+    pub fn is_cps3_contact_atr(atr: &[u8]) -> bool {
+        Self::from_atr(atr) == Some(Generation::Cps3)
+            && CPS_ATR_LIST.first().is_some_and(|(reference, mask, _)| {
+                atr.len() == reference.len()
+                    && atr
+                        .iter()
+                        .zip(reference.iter().zip(mask.iter()))
+                        .all(|(a, (r, m))| a & m == r & m)
+            })
+    }
+
     /// The generation given by the IAS version byte of EF.ATR's pre-issuing data (`46`):
     /// `C1` → CPS3 (a public CPS3 dump, and the CPS3 contactless ATR of `card-cps.c`).
     pub fn from_ef_atr(ef_atr: &EfAtr) -> Option<Self> {

@@ -115,6 +115,7 @@
 #![forbid(unsafe_code)]
 
 mod card;
+pub mod cps2ter;
 mod crypto;
 pub mod dico;
 mod error;

@@ -10,7 +10,9 @@
 //! Sources: ISO/IEC 7816-4:2020 §11 for the instructions, IAS-ECC v1.0.1 §7 and Cryptolib CPS
 //! (`card-cps3.c`, `card-cps4.c`) for the forms the CPS cards take. The instructions are
 //! looked up whatever the class byte (`00`, `01` on the CPS4 channel, `0C` with secure
-//! messaging, `10` chained, proprietary `80`/`81`): a VERIFY is a secret whatever its class.
+//! messaging, `10` chained, proprietary `80`/`81`, `A0` for the CPS3's CPS2ter application, whose
+//! SELECT, GET RESPONSE and READ BINARY are the ISO entries): a VERIFY is a secret whatever its
+//! class.
 
 use cps_apdu::table::{CommandSpec, CommandTable, DataLen, Effect, Hidden, Le, Protocol};
 

@@ -1130,3 +1130,119 @@ fn directory_snapshot_spares_the_directory_reads() {
         );
     }
 }
+
+/// The CPS2ter objects: on a CPS3 contact card, `CPS_SIT_FACT` and one
+/// `CPS2TER_ACTIVITY_nn_PS` per situation, read through the CPS2ter application (class A0) as
+/// Cryptolib reads them; on a CPS4, the `CPS2TER_*` entries of ChipDoc's DODF.
+#[test]
+fn cps2ter_objects_on_both_generations() {
+    let labels = |card: &mut Card| -> Vec<(String, bool)> {
+        card.data_objects()
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.label.unwrap_or_default(), d.cps2ter))
+            .collect()
+    };
+    // CPS3: after the DODF's objects, those Cryptolib adds.
+    let mut cps3 = open(Profile::Cps3, "dr-martin");
+    let l = labels(&mut cps3);
+    let added: Vec<&str> = l
+        .iter()
+        .filter(|(_, c)| *c)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(
+        added,
+        [
+            "CPS_SIT_FACT",
+            "CPS2TER_ACTIVITY_01_PS",
+            "CPS2TER_ACTIVITY_02_PS"
+        ]
+    );
+    assert!(l.iter().take_while(|(_, c)| !*c).count() == l.len() - 3);
+    // Behind the PIN: the SELECT answers, the READ BINARY is refused (9804).
+    delta(&mut cps3);
+    let e = cps3.read_data_object("CPS_SIT_FACT").unwrap_err();
+    assert!(
+        matches!(e, Error::SecurityStatusNotSatisfied { .. }),
+        "{e:?}"
+    );
+    cps3.verify_pin(&pin("1234")).unwrap();
+    delta(&mut cps3);
+    let fact = cps3.read_data_object("CPS_SIT_FACT").unwrap();
+    // SELECT 7F01, SELECT 4000, GET RESPONSE, READ BINARY.
+    assert_eq!(delta(&mut cps3), 4);
+    let on_card = cps3
+        .channel()
+        .card()
+        .cps2ter_file(&[0x3F00, 0x7F01, 0x4000]);
+    assert_eq!(Some(fact.as_slice()), on_card);
+    let cps4 = sim(Profile::Cps4, "dr-martin");
+    let cps4_fact = cps4.file(&[0x3F00, 0x0001, 0xD114]).unwrap().to_vec();
+    assert_eq!(fact.to_vec(), cps4_fact, "the same model value");
+    for (n, fid) in [(1u16, 0xD120u16), (2, 0xD121)] {
+        let v = cps3
+            .read_data_object(&format!("CPS2TER_ACTIVITY_{n:02}_PS"))
+            .unwrap();
+        assert_eq!(delta(&mut cps3), 3, "SELECT, GET RESPONSE, READ BINARY");
+        let ias = cps3
+            .channel()
+            .card()
+            .file(&[0x3F00, 0x0001, fid])
+            .unwrap()
+            .to_vec();
+        assert_eq!(v.to_vec(), ias);
+    }
+    // The IAS application still answers after class A0 commands.
+    assert!(cps3.read_data_object("CPS_NAME_PS").is_ok());
+    let s = cps3.practice().unwrap();
+    assert_eq!(s.len(), 2, "CPS2TER_ACTIVITY objects are not counted twice");
+
+    // CPS4: ordinary DODF entries, the identity ones free, the situations behind the PIN.
+    let mut cps4 = open(Profile::Cps4, "dr-martin");
+    let l = labels(&mut cps4);
+    assert!(l.iter().all(|(_, c)| !*c), "{l:?}");
+    for name in [
+        "CPS2TER_ATR",
+        "CPS2TER_ID",
+        "CPS2TER_ICC",
+        "CPS2TER_NAME",
+        "CPS2TER_LANG",
+        "CPS2TER_PSINFO",
+        "CPS2TER_DIRAMO",
+        "CPS2TER_ACTIVITY_01_PS",
+        "CPS2TER_ACTIVITY_02_PS",
+    ] {
+        assert!(l.iter().any(|(n, _)| n == name), "{name} not in {l:?}");
+    }
+    let atr = cps4.read_data_object("CPS2TER_ATR").unwrap();
+    assert_eq!(atr.to_vec(), cps4.atr().to_vec());
+    assert!(matches!(
+        cps4.read_data_object("CPS2TER_ACTIVITY_01_PS"),
+        Err(Error::SecurityStatusNotSatisfied { .. })
+    ));
+    cps4.verify_pin(&pin("1234")).unwrap();
+    assert_eq!(
+        cps4.read_data_object("CPS2TER_ACTIVITY_02_PS")
+            .unwrap()
+            .as_slice(),
+        cps4.read_data_object("CPS_ACTIVITY_02_PS")
+            .unwrap()
+            .as_slice()
+    );
+    assert_eq!(cps4.practice().unwrap().len(), 2);
+
+    // The CPS3's contactless side (another ATR): no CPS2ter objects.
+    let cl = SimCard::builder()
+        .profile(Profile::Cps3)
+        .persona("dr-martin")
+        .interface(cps_sim::Interface::Contactless)
+        .build()
+        .unwrap();
+    let mut cl = CpsCard::open(InProcessChannel::new(cl)).unwrap();
+    assert!(
+        cl.data_objects()
+            .map(|d| d.iter().all(|e| !e.cps2ter))
+            .unwrap_or(true)
+    );
+}

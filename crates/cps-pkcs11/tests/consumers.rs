@@ -963,19 +963,20 @@ fn consumers_on_the_simulated_cards() {
         assert!(ok, "{theirs}");
         let (ok, mine, _) = c.ours("-O --login", &["-O", "--login", "--pin", "1234"]);
         assert!(ok, "{mine}");
-        let (mut theirs, mine) = (objects(&theirs), objects(&mine));
+        let (theirs, mine) = (objects(&theirs), objects(&mine));
         assert!(theirs.len() >= 6 + 5, "{theirs:?}");
-        if generation == "CPS3" {
-            // Not supported: on a CPS3, Cryptolib adds objects of the CPS2ter application
-            // that are not in the DODF — `CPS_SIT_FACT` (3F00/7F01/4000) and one
-            // `CPS2TER_ACTIVITY_nn_PS` (3F00/40xx) per situation (Cryptolib `pkcs15.c`
-            // `__sc_pkcs15_search_objects`, `__add_cps2ter_sit`).
-            let cps2ter = |o: &(String, String, String)| {
-                o.0 == "data" && (o.1 == "CPS_SIT_FACT" || o.1.starts_with("CPS2TER_ACTIVITY_"))
-            };
-            assert!(theirs.iter().any(cps2ter), "{theirs:?}");
-            theirs.retain(|o| !cps2ter(o));
-        }
+        // On a CPS3 both list the CPS2ter application's objects, which are not in the DODF
+        // (`CPS_SIT_FACT` 3F00/7F01/4000, one `CPS2TER_ACTIVITY_nn_PS` 3F00/40xx per situation:
+        // Cryptolib `pkcs15.c` `__sc_pkcs15_search_objects`); on a CPS4 the DODF's
+        // `CPS2TER_*` entries.
+        let cps2ter = |o: &(String, String, String)| {
+            o.0 == "data" && (o.1 == "CPS_SIT_FACT" || o.1.starts_with("CPS2TER_ACTIVITY_"))
+        };
+        assert_eq!(
+            theirs.iter().filter(|o| cps2ter(o)).count(),
+            3,
+            "{theirs:?}"
+        );
         assert_eq!(mine, theirs, "objects differ from the official module's");
         // A data object's value through our module: the holder's name.
         let val = dir.join("name.bin");
@@ -998,6 +999,44 @@ fn consumers_on_the_simulated_cards() {
                 .windows(6)
                 .any(|w| w == b"MARTIN")
         );
+        // The billing situation through both modules, after login: the same bytes as the
+        // card's file (on a CPS3 read through the CPS2ter application, class A0).
+        let fact_file = {
+            let card = c.handle.card();
+            if generation == "CPS3" {
+                card.cps2ter_file(&[0x3F00, 0x7F01, 0x4000])
+            } else {
+                card.file(&[0x3F00, 0x0001, 0xD114])
+            }
+            .unwrap()
+            .to_vec()
+        };
+        let read_fact = [
+            "--login",
+            "--pin",
+            "1234",
+            "--read-object",
+            "--type",
+            "data",
+            "--label",
+            "CPS_SIT_FACT",
+            "-o",
+        ];
+        let mine_fact = dir.join("fact-mine.bin");
+        let (ok, out, _) = c.ours(
+            "read CPS_SIT_FACT",
+            &[&read_fact[..], &[mine_fact.to_str().unwrap()]].concat(),
+        );
+        assert!(ok, "{out}");
+        let theirs_fact = dir.join("fact-theirs.bin");
+        let (ok, out) = p11(
+            &official,
+            &[&read_fact[..], &[theirs_fact.to_str().unwrap()]].concat(),
+        );
+        assert!(ok, "{out}");
+        assert_eq!(std::fs::read(&mine_fact).unwrap(), fact_file);
+        assert_eq!(std::fs::read(&theirs_fact).unwrap(), fact_file);
+        assert_eq!(c.handle.card().tries_left(0x01), Some(3));
 
         // APDUs and wall time of find + login + sign, both modules, each with its disk cache
         // empty ("cold": a card never seen) then filled by that run ("warm", the usual case).

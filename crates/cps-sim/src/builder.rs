@@ -293,6 +293,12 @@ impl SimCardBuilder {
             pki: &self.pki,
         };
         let fs = build_fs(&spec, &ctx)?;
+        let cps2ter = match (&spec.cps2ter, self.interface) {
+            (Some(c2), Interface::Contact) => Some(crate::cps2ter::Cps2ter::new(build_cps2ter_fs(
+                &spec, c2, &ctx,
+            )?)),
+            _ => None,
+        };
         drop(views);
 
         // Applets added with `.applet()` come first: one with the AID of a profile applet
@@ -338,6 +344,7 @@ impl SimCardBuilder {
             cur_df: FileSystem::MF,
             cur_ef: None,
             security: SecurityStatus::new(se_pins),
+            cps2ter,
             iasecc: IasEcc {
                 pins,
                 keys,
@@ -518,6 +525,8 @@ impl ContentCtx<'_> {
                 "do.lang_ps" => Ok(self.persona.do_lang_ps()),
                 "do.sit_fact" => Ok(self.persona.do_sit_fact()),
                 "ef.actua" => Ok(self.persona.ef_actua()),
+                // `CPS2TER_ATR` on the CPS4 [model]: the card's contact ATR.
+                "cps2ter.atr" => Ok(spec.contact.atr.0.clone()),
                 "pkcs15.dodf" => pkcs15::dodf(spec, self.persona.situations.len()).map_err(invalid),
                 "pkcs15.odf" => pkcs15::odf(spec).map_err(invalid),
                 // TokenInfo serialNumber: the last 8 bytes of EF.SN, the part OpenSC takes as
@@ -557,21 +566,47 @@ fn build_fs(spec: &ProfileSpec, ctx: &ContentCtx<'_>) -> Result<FileSystem, SimE
     for child in mf.children.iter().flatten() {
         add_file(&mut fs, FileSystem::MF, child, ctx)?;
     }
-    add_situation_files(&mut fs, spec, ctx.persona)?;
+    for s in &spec.pkcs15.situations {
+        add_situation_files(&mut fs, &spec.name, s, ctx.persona)?;
+    }
     Ok(fs)
 }
 
-/// One file per practice situation of the persona (`CPS_ACTIVITY_nn_PS`), read behind the
-/// holder PIN, written only by the remote update; `card-cps3.c` `cps3_sit_paths` gives
-/// `3F00/0001/D120`..`D12F` on the CPS3.
+/// The CPS2ter application's file tree (class `A0`, CPS3), with its situation files.
+fn build_cps2ter_fs(
+    spec: &ProfileSpec,
+    c2: &crate::profile::Cps2terSpec,
+    ctx: &ContentCtx<'_>,
+) -> Result<FileSystem, SimError> {
+    let mf = &c2.files;
+    if mf.fid.0 != crate::fs::MF_FID || mf.children.is_none() {
+        return Err(SimError::invalid(
+            &spec.name,
+            "cps2ter: the root of `files` must be the MF 3F00 with children",
+        ));
+    }
+    let acl = AccessRule::parse(&mf.acl.0)
+        .ok_or_else(|| SimError::invalid(&spec.name, "cps2ter MF: malformed access rule"))?;
+    let mut fs = FileSystem::new("MF", None, acl, mf.lcs.0);
+    for child in mf.children.iter().flatten() {
+        add_file(&mut fs, FileSystem::MF, child, ctx)?;
+    }
+    if let Some(s) = &c2.situations {
+        add_situation_files(&mut fs, &spec.name, s, ctx.persona)?;
+    }
+    Ok(fs)
+}
+
+/// One file per practice situation of the persona (`CPS_ACTIVITY_nn_PS` and the like), read
+/// behind the holder PIN, written only by the remote update; `card-cps3.c` `cps3_sit_paths`
+/// gives `3F00/0001/D120`..`D12F` on the CPS3, `pkcs15.c` `Sits` `3F00/4010`..`401F` in its
+/// CPS2ter application.
 fn add_situation_files(
     fs: &mut FileSystem,
-    spec: &ProfileSpec,
+    profile: &str,
+    s: &crate::profile::SituationsSpec,
     persona: &Persona,
 ) -> Result<(), SimError> {
-    let Some(s) = &spec.pkcs15.situations else {
-        return Ok(());
-    };
     let folder: Vec<u16> = s
         .folder
         .0
@@ -585,10 +620,10 @@ fn add_situation_files(
         .collect();
     let parent = fs
         .at_path(&folder)
-        .ok_or_else(|| SimError::invalid(&spec.name, "situations: folder not found"))?;
+        .ok_or_else(|| SimError::invalid(profile, "situations: folder not found"))?;
     // Read: PIN (SC 11); update: never (remote update only).
     let acl = AccessRule::parse(&[0x03, 0xFF, 0x11])
-        .ok_or_else(|| SimError::invalid(&spec.name, "situations: access rule"))?;
+        .ok_or_else(|| SimError::invalid(profile, "situations: access rule"))?;
     for (i, _) in persona.situations.iter().enumerate().take(16) {
         let fid = s.first_fid.0.wrapping_add(i as u16);
         let node = Node {
@@ -604,7 +639,7 @@ fn add_situation_files(
             },
         };
         fs.add(parent, node)
-            .map_err(|e| SimError::invalid(&spec.name, e))?;
+            .map_err(|e| SimError::invalid(profile, e))?;
     }
     Ok(())
 }

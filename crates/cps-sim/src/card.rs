@@ -249,6 +249,12 @@ impl SimCard {
         }
     }
 
+    /// The contents of an EF of the CPS2ter application (CPS3, class `A0`) at an absolute
+    /// path (`[0x3F00, 0x7F01, 0x4000]`), without access checks; `None` on a card without it.
+    pub fn cps2ter_file(&self, path: &[u16]) -> Option<&[u8]> {
+        self.native.cps2ter.as_ref()?.file(path)
+    }
+
     /// The card serial number (the value of EF.SN), which names the card at the update
     /// service.
     pub fn serial(&self) -> Vec<u8> {
@@ -398,6 +404,18 @@ impl SimCard {
             return StatusWord::WRONG_LENGTH.to_bytes().to_vec();
         };
         *self.stats.by_ins.entry(cmd.ins).or_insert(0) += 1;
+        if cmd.cla == crate::cps2ter::CLA && self.native_available {
+            let Native {
+                cps2ter, security, ..
+            } = &mut self.native;
+            if let Some(c2) = cps2ter {
+                // The CPS2ter application (CPS3): its own files and `9Fxx` answers; the ISO
+                // side's pending answer and chain end here.
+                self.pending.clear();
+                self.chain.clear();
+                return c2.process(&cmd, security);
+            }
+        }
         if let Some(Some(a)) = self.channels.get(usize::from(channel_of(cmd.cla))) {
             self.active = *a;
         }

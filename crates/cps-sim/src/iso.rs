@@ -27,6 +27,8 @@ pub(crate) struct Native {
     pub cur_df: NodeId,
     pub cur_ef: Option<NodeId>,
     pub security: SecurityStatus,
+    /// The CPS2ter application (class `A0`, CPS3 contact side), if the card has one.
+    pub cps2ter: Option<crate::cps2ter::Cps2ter>,
     pub iasecc: IasEcc,
 }
 
@@ -62,6 +64,9 @@ impl Native {
         self.cur_ef = None;
         self.security.clear();
         self.iasecc.reset();
+        if let Some(c) = &mut self.cps2ter {
+            c.reset();
+        }
     }
 
     /// Processes a command of the native application (CLA already checked).

@@ -93,6 +93,7 @@
 pub mod applet;
 mod builder;
 mod card;
+mod cps2ter;
 mod der;
 pub mod desfire;
 mod error;

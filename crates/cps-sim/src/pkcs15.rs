@@ -323,14 +323,15 @@ fn dodf_entry(label: &str, path_bytes: &[u8], private: bool, modifiable: bool) -
     ])
 }
 
-/// EF.DODF: the profile's data objects, then one `CPS_ACTIVITY_nn_PS` per practice situation
-/// of the persona (`situations` files, numbered from 01, behind the PIN).
+/// EF.DODF: the profile's data objects, then for each `situations` block one object per
+/// practice situation of the persona (`CPS_ACTIVITY_nn_PS`, on the CPS4 also
+/// `CPS2TER_ACTIVITY_nn_PS`; numbered from 01, behind the PIN).
 pub(crate) fn dodf(spec: &ProfileSpec, situations: usize) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     for d in &spec.pkcs15.data_objects {
         out.extend(dodf_entry(&d.label, &d.path.0, d.private, d.modifiable));
     }
-    if let Some(s) = &spec.pkcs15.situations {
+    for s in &spec.pkcs15.situations {
         for i in 0..situations.min(16) {
             let fid = s.first_fid.0.wrapping_add(i as u16);
             let mut p = s.folder.0.clone();

@@ -434,11 +434,12 @@ pub struct Pkcs15Spec {
     /// DODF entries: the CPS data objects ("données métier").
     #[serde(default)]
     pub data_objects: Vec<DataObjectSpec>,
-    /// Where the practice-situation data objects `CPS_ACTIVITY_nn_PS` live: the folder and the
-    /// FID of situation 1 (then one FID per situation, `D120`..`D12F` on the CPS3:
-    /// `card-cps3.c` `cps3_sit_paths`). Absent: no situation objects.
+    /// Where the practice-situation data objects live, one block per label family: the folder
+    /// and the FID of situation 1 (then one FID per situation; `CPS_ACTIVITY_nn_PS` in
+    /// `D120`..`D12F` on the CPS3: `card-cps3.c` `cps3_sit_paths`; the CPS4 also carries
+    /// `CPS2TER_ACTIVITY_nn_PS`). Empty: no situation objects.
     #[serde(default)]
-    pub situations: Option<SituationsSpec>,
+    pub situations: Vec<SituationsSpec>,
 }
 
 /// One CPS data object (PKCS#15 DODF entry, opaque DO).
@@ -554,6 +555,26 @@ pub struct ProfileSpec {
     /// The FIDO2 applet, if the card carries one (CPS4; delivered blank).
     #[serde(default)]
     pub fido2: Option<Fido2Spec>,
+    /// The CPS2ter application reached with class `A0` on the contact interface (CPS3), if
+    /// the card has one.
+    #[serde(default)]
+    pub cps2ter: Option<Cps2terSpec>,
+}
+
+/// The CPS2ter application of a CPS3: its own file tree, reached with class `A0`, in which
+/// Cryptolib reads `CPS_SIT_FACT` (`3F00/7F01/4000`) and one `CPS2TER_ACTIVITY_nn_PS`
+/// (`3F00/4010`..) per practice situation (`pkcs15.c` `sit_fact`, `Sits`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cps2terSpec {
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// The MF `3F00` and everything below it.
+    pub files: FileSpec,
+    /// The situation files, one per practice situation of the persona.
+    #[serde(default)]
+    pub situations: Option<SituationsSpec>,
 }
 
 /// The FIDO2 applet of a profile (AID `A0000006472F0001`, CTAP 2.1 §11.3.3), blank at

@@ -209,6 +209,7 @@ impl Run<'_> {
         );
         let (ok, out) = self.tool("-O --login (objects)", &["-O", "--login", "--pin", "1234"]);
         assert!(ok, "{out}");
+        let objects = out.clone();
         for needle in [
             "label:      CPS_PRIV_SIG",
             "label:      CPS_PRIV_AUT",
@@ -249,6 +250,76 @@ impl Run<'_> {
         assert!(ok, "{out}");
         let v = std::fs::read(&val).unwrap();
         assert!(v.windows(6).any(|w| w == b"MARTIN"), "{v:02X?}");
+        self.cps2ter_objects(generation, &objects);
+    }
+
+    /// The CPS2ter objects, listed and read through the official module after login: on the
+    /// CPS3 those it adds itself (`CPS_SIT_FACT`, `CPS2TER_ACTIVITY_nn_PS`) and reads through
+    /// the CPS2ter application (class A0); on the CPS4 the `CPS2TER_*` entries of ChipDoc's
+    /// DODF. Each value is the card's file, byte for byte.
+    fn cps2ter_objects(&mut self, generation: &str, listing: &str) {
+        let card = |path: &[u16]| -> Vec<u8> {
+            let c = self.handle.card();
+            let v = if generation == "CPS3" && path.get(1) != Some(&0x0001) {
+                c.cps2ter_file(path)
+            } else {
+                c.file(path)
+            };
+            v.unwrap_or_else(|| panic!("no file {path:04X?}")).to_vec()
+        };
+        let mut objects: Vec<(&str, Vec<u8>)> = vec![
+            ("CPS2TER_ACTIVITY_01_PS", Vec::new()),
+            ("CPS2TER_ACTIVITY_02_PS", Vec::new()),
+        ];
+        if generation == "CPS3" {
+            objects[0].1 = card(&[0x3F00, 0x4010]);
+            objects[1].1 = card(&[0x3F00, 0x4011]);
+            objects.push(("CPS_SIT_FACT", card(&[0x3F00, 0x7F01, 0x4000])));
+        } else {
+            objects[0].1 = card(&[0x3F00, 0x0001, 0xD130]);
+            objects[1].1 = card(&[0x3F00, 0x0001, 0xD131]);
+            objects.push(("CPS_SIT_FACT", card(&[0x3F00, 0x0001, 0xD114])));
+            for (i, label) in [
+                "CPS2TER_ATR",
+                "CPS2TER_ID",
+                "CPS2TER_ICC",
+                "CPS2TER_NAME",
+                "CPS2TER_LANG",
+                "CPS2TER_PSINFO",
+                "CPS2TER_DIRAMO",
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                objects.push((label, card(&[0x3F00, 0x0001, 0xD201 + i as u16])));
+            }
+        }
+        for (label, want) in objects {
+            assert!(
+                listing.contains(&format!("'{label}'")),
+                "{label} not in the official module's -O:\n{listing}"
+            );
+            let val = self.dir.join(format!("{}-{label}.bin", self.label));
+            let (ok, out) = self.tool(
+                &format!("read {label}"),
+                &[
+                    "--login",
+                    "--pin",
+                    "1234",
+                    "--read-object",
+                    "--type",
+                    "data",
+                    "--label",
+                    label,
+                    "-o",
+                    val.to_str().unwrap(),
+                ],
+            );
+            assert!(ok, "{label}: {out}");
+            assert_eq!(std::fs::read(&val).unwrap(), want, "{label}");
+            assert!(!want.is_empty(), "{label}");
+        }
+        assert_eq!(self.handle.card().tries_left(0x01), Some(3));
     }
 
     /// Wrong PIN counts down and is never spent by the module itself; the right PIN then

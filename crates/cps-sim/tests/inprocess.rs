@@ -129,7 +129,8 @@ fn malformed_and_unknown_commands_are_errors() {
         assert_eq!(sw(&mut c, "00F00000"), 0x6D00);
         assert_eq!(sw(&mut c, "00E4000000"), 0x6D00, "DELETE FILE");
         assert_eq!(sw(&mut c, "80840000 08"), 0x6E00);
-        assert_eq!(sw(&mut c, "A0A40000023F00"), 0x6E00);
+        // Class A0 is the CPS2ter application's: the MF answers 9F07 (src/cps2ter.rs).
+        assert_eq!(sw(&mut c, "A0A40000023F00"), 0x9F07);
         assert_eq!(sw(&mut c, "FF84000008"), 0x6E00);
         assert_eq!(sw(&mut c, "0184000008"), 0x6881, "logical channel");
         assert_eq!(sw(&mut c, "0C84000008"), 0x6882, "secure messaging");

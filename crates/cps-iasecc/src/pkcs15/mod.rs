@@ -33,6 +33,17 @@ impl Path {
         &self.0
     }
 
+    /// The file identifiers (an odd last byte is dropped).
+    pub fn fids(&self) -> Vec<u16> {
+        self.0
+            .chunks_exact(2)
+            .map(|c| match c {
+                [a, b] => u16::from_be_bytes([*a, *b]),
+                _ => 0,
+            })
+            .collect()
+    }
+
     /// Whether the path starts at the MF (`3F00`).
     pub fn is_absolute(&self) -> bool {
         self.0.starts_with(&[0x3F, 0x00])
@@ -693,6 +704,9 @@ pub struct DataObjectEntry {
     /// Where its value is (opaque objects of the `path` form; `None` for directly embedded
     /// values, which the CPS cards do not use).
     pub path: Option<Path>,
+    /// Not a DODF entry: a file of the CPS3's CPS2ter application (class `A0`), which the
+    /// official middleware lists beside the DODF's objects ([`crate::cps2ter`]).
+    pub cps2ter: bool,
 }
 
 /// Parses EF.DODF: `opaqueDO` objects (`30 { CommonObjectAttributes,
@@ -733,6 +747,7 @@ pub fn parse_dodf(data: &[u8]) -> Result<Vec<DataObjectEntry>> {
             modifiable: common.flags & 2 != 0,
             auth_id: common.auth_id,
             path,
+            cps2ter: false,
         });
     }
     Ok(out)
