@@ -294,9 +294,9 @@ impl SimCardBuilder {
         };
         let fs = build_fs(&spec, &ctx)?;
         let cps2ter = match (&spec.cps2ter, self.interface) {
-            (Some(c2), Interface::Contact) => Some(crate::cps2ter::Cps2ter::new(build_cps2ter_fs(
-                &spec, c2, &ctx,
-            )?)),
+            (Some(c2), Interface::Contact) => {
+                Some(crate::cps2ter::Cps2ter::new(build_cps2ter_fs(c2, &ctx)?))
+            }
             _ => None,
         };
         drop(views);
@@ -548,15 +548,34 @@ impl ContentCtx<'_> {
 }
 
 fn build_fs(spec: &ProfileSpec, ctx: &ContentCtx<'_>) -> Result<FileSystem, SimError> {
-    let mf = &spec.files;
+    build_tree(&spec.files, &spec.pkcs15.situations, ctx, "files")
+}
+
+/// The CPS2ter application's file tree (class `A0`, CPS3), with its situation files.
+fn build_cps2ter_fs(
+    c2: &crate::profile::Cps2terSpec,
+    ctx: &ContentCtx<'_>,
+) -> Result<FileSystem, SimError> {
+    build_tree(&c2.files, c2.situations.as_slice(), ctx, "cps2ter.files")
+}
+
+/// A file tree from its MF (`what` names it in errors), then one file per practice
+/// situation for each `situations` block.
+fn build_tree(
+    mf: &FileSpec,
+    situations: &[crate::profile::SituationsSpec],
+    ctx: &ContentCtx<'_>,
+    what: &str,
+) -> Result<FileSystem, SimError> {
+    let profile = &ctx.spec.name;
     if mf.fid.0 != crate::fs::MF_FID || mf.children.is_none() {
         return Err(SimError::invalid(
-            &spec.name,
-            "the root of `files` must be the MF 3F00 with children",
+            profile,
+            format!("the root of `{what}` must be the MF 3F00 with children"),
         ));
     }
     let acl = AccessRule::parse(&mf.acl.0)
-        .ok_or_else(|| SimError::invalid(&spec.name, "MF: malformed access rule"))?;
+        .ok_or_else(|| SimError::invalid(profile, format!("{what}: MF: malformed access rule")))?;
     let mut fs = FileSystem::new(
         if mf.name.is_empty() { "MF" } else { &mf.name },
         mf.aid.as_ref().map(|a| a.0.clone()),
@@ -566,33 +585,8 @@ fn build_fs(spec: &ProfileSpec, ctx: &ContentCtx<'_>) -> Result<FileSystem, SimE
     for child in mf.children.iter().flatten() {
         add_file(&mut fs, FileSystem::MF, child, ctx)?;
     }
-    for s in &spec.pkcs15.situations {
-        add_situation_files(&mut fs, &spec.name, s, ctx.persona)?;
-    }
-    Ok(fs)
-}
-
-/// The CPS2ter application's file tree (class `A0`, CPS3), with its situation files.
-fn build_cps2ter_fs(
-    spec: &ProfileSpec,
-    c2: &crate::profile::Cps2terSpec,
-    ctx: &ContentCtx<'_>,
-) -> Result<FileSystem, SimError> {
-    let mf = &c2.files;
-    if mf.fid.0 != crate::fs::MF_FID || mf.children.is_none() {
-        return Err(SimError::invalid(
-            &spec.name,
-            "cps2ter: the root of `files` must be the MF 3F00 with children",
-        ));
-    }
-    let acl = AccessRule::parse(&mf.acl.0)
-        .ok_or_else(|| SimError::invalid(&spec.name, "cps2ter MF: malformed access rule"))?;
-    let mut fs = FileSystem::new("MF", None, acl, mf.lcs.0);
-    for child in mf.children.iter().flatten() {
-        add_file(&mut fs, FileSystem::MF, child, ctx)?;
-    }
-    if let Some(s) = &c2.situations {
-        add_situation_files(&mut fs, &spec.name, s, ctx.persona)?;
+    for s in situations {
+        add_situation_files(&mut fs, profile, s, ctx.persona)?;
     }
     Ok(fs)
 }

@@ -103,7 +103,8 @@ impl Cps2ter {
             return WRONG_LENGTH.to_bytes().to_vec();
         };
         let fid = u16::from_be_bytes([*hi, *lo]);
-        let Some(id) = self.reachable(fid) else {
+        // The files a SELECT by FID reaches [model]: those of ISO 7816-4 P1 = 00.
+        let Some(id) = self.fs.select_fid(self.cur_df, fid) else {
             return FILE_NOT_FOUND.to_bytes().to_vec();
         };
         let Some(node) = self.fs.node(id) else {
@@ -117,27 +118,8 @@ impl Cps2ter {
         let size = u16::try_from(size).unwrap_or(u16::MAX).to_be_bytes();
         let fid = node.fid.to_be_bytes();
         self.response = vec![0x85, 0x05, size[0], size[1], fid[0], fid[1], kind];
-        if node.is_df() {
-            self.cur_df = id;
-            self.cur_ef = None;
-        } else {
-            self.cur_df = self.fs.parent(id);
-            self.cur_ef = Some(id);
-        }
+        (self.cur_df, self.cur_ef) = self.fs.current_after_select(id);
         vec![SW1_BYTES_AVAILABLE, self.response.len() as u8]
-    }
-
-    /// The files a SELECT by FID reaches [model]: the MF, a child of the current DF, the
-    /// current DF's parent, or one of the parent's children.
-    fn reachable(&self, fid: u16) -> Option<NodeId> {
-        if fid == crate::fs::MF_FID {
-            return Some(FileSystem::MF);
-        }
-        let parent = self.fs.parent(self.cur_df);
-        self.fs
-            .child(self.cur_df, fid)
-            .or_else(|| (self.fs.node(parent)?.fid == fid).then_some(parent))
-            .or_else(|| self.fs.child(parent, fid))
     }
 
     fn read_binary(&mut self, cmd: &Command, security: &SecurityStatus) -> Response {

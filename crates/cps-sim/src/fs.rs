@@ -295,6 +295,32 @@ impl FileSystem {
         self.node(id).and_then(|n| n.parent).unwrap_or(Self::MF)
     }
 
+    /// The file a SELECT by FID (ISO 7816-4 P1 = 00) reaches from the current DF: the MF,
+    /// the current DF, a child of it, its parent or a child of the parent (ISO 7816-4
+    /// §11.1.1: the FID must be unique in that scope).
+    pub fn select_fid(&self, cur_df: NodeId, fid: u16) -> Option<NodeId> {
+        if fid == MF_FID {
+            return Some(Self::MF);
+        }
+        if self.node(cur_df).is_some_and(|n| n.fid == fid) {
+            return Some(cur_df);
+        }
+        let parent = self.parent(cur_df);
+        self.child(cur_df, fid)
+            .or_else(|| (self.node(parent)?.fid == fid).then_some(parent))
+            .or_else(|| self.child(parent, fid))
+    }
+
+    /// The current DF and EF once `id` is selected: a DF becomes current (no EF), an EF
+    /// becomes current with its parent DF.
+    pub fn current_after_select(&self, id: NodeId) -> (NodeId, Option<NodeId>) {
+        if self.node(id).is_some_and(Node::is_df) {
+            (id, None)
+        } else {
+            (self.parent(id), Some(id))
+        }
+    }
+
     /// Follows a path of FIDs from `start`; each component must be a child of the previous
     /// (a leading `3F00` must be handled by the caller).
     pub fn walk(&self, start: NodeId, fids: &[u16]) -> Option<NodeId> {

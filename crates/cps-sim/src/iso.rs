@@ -118,7 +118,9 @@ impl Native {
         let target = match cmd.p1 {
             0x00 => match cmd.data.as_slice() {
                 [] => Some(FileSystem::MF),
-                [a, b] => self.select_any(u16::from_be_bytes([*a, *b])),
+                [a, b] => self
+                    .fs
+                    .select_fid(self.cur_df, u16::from_be_bytes([*a, *b])),
                 _ => return status(LC_INCONSISTENT),
             },
             0x01 => match cmd.data.as_slice() {
@@ -185,30 +187,8 @@ impl Native {
             }
             f
         });
-        if node.is_df() {
-            self.cur_df = id;
-            self.cur_ef = None;
-        } else {
-            self.cur_df = self.fs.parent(id);
-            self.cur_ef = Some(id);
-        }
+        (self.cur_df, self.cur_ef) = self.fs.current_after_select(id);
         Response::new(fcp.unwrap_or_default(), sw)
-    }
-
-    /// P1 = 00: the MF, the current DF, a child of the current DF, the parent DF or a child
-    /// of the parent DF (ISO 7816-4 §11.1.1: the FID must be unique in that scope).
-    fn select_any(&self, fid: u16) -> Option<NodeId> {
-        if fid == MF_FID {
-            return Some(FileSystem::MF);
-        }
-        if self.fs.node(self.cur_df).is_some_and(|n| n.fid == fid) {
-            return Some(self.cur_df);
-        }
-        let parent = self.fs.parent(self.cur_df);
-        self.fs
-            .child(self.cur_df, fid)
-            .or_else(|| (self.fs.node(parent)?.fid == fid).then_some(parent))
-            .or_else(|| self.fs.child(parent, fid))
     }
 
     /// The EF and offset of READ/UPDATE BINARY (ISO 7816-4 §7.2.2).
