@@ -1313,7 +1313,6 @@ impl Session<'_, '_> {
             {
                 // As Cryptolib on a CPS3 contact card: the CPS2ter application's objects
                 // after the DODF's (`pkcs15.c` `__sc_pkcs15_search_objects`).
-                entries.retain(|e| !e.cps2ter);
                 let added = crate::cps2ter::objects(&entries);
                 entries.extend(added);
             }
@@ -1335,7 +1334,6 @@ impl Session<'_, '_> {
                 detail: "the CPS cards keep data objects in files".into(),
             })?;
         if e.cps2ter {
-            let path = e.path.clone().unwrap_or(path);
             return self.read_cps2ter(&path).map(Zeroizing::new);
         }
         Ok(Zeroizing::new(
@@ -1373,6 +1371,8 @@ impl Session<'_, '_> {
             }
             waiting = (r.sw.0 & 0xFF) as u8;
         }
+        // Whether class A0 moves the IAS application's current DF is not published: the next
+        // IAS read selects its file by path again rather than trust it.
         self.st.current_df = None;
         if fids.is_empty() || waiting == 0 {
             return Err(Error::malformed(

@@ -807,12 +807,7 @@ impl Module {
             // The card is held exclusively for an update until `C_EndUpdate`.
             return Err(CKR_OPERATION_ACTIVE);
         }
-        let reader = self
-            .slots
-            .get(slot)
-            .ok_or(CKR_SLOT_ID_INVALID)?
-            .reader
-            .clone();
+        let reader = self.reader_of(slot)?;
         if self.slots.get(slot).is_some_and(|s| s.conn.is_none()) {
             let ctx = self.context().ok_or(CKR_TOKEN_NOT_PRESENT)?.clone();
             let mut attempt = 0;
@@ -1224,15 +1219,20 @@ impl Module {
         Ok(())
     }
 
-    /// A slot's reader name, and whether a card is in it now (the readers listed again).
-    fn card_in_reader(&mut self, slot: usize) -> R<(String, bool)> {
-        let present = self.refresh();
-        let reader = self
+    /// A slot's reader name.
+    fn reader_of(&self, slot: usize) -> R<String> {
+        Ok(self
             .slots
             .get(slot)
             .ok_or(CKR_SLOT_ID_INVALID)?
             .reader
-            .clone();
+            .clone())
+    }
+
+    /// A slot's reader name, and whether a card is in it now (the readers listed again).
+    fn card_in_reader(&mut self, slot: usize) -> R<(String, bool)> {
+        let present = self.refresh();
+        let reader = self.reader_of(slot)?;
         let here = present.iter().any(|(n, p)| *p && *n == reader);
         Ok((reader, here))
     }
