@@ -301,8 +301,9 @@ struct Flip {
     le: bool,
     /// The changed APDU was a GET RESPONSE.
     get_response: bool,
-    /// The changed byte was the length a T=0 card announces in a bare `61xx`: the exchange
-    /// then asks for another length and gets the same answer (in two parts, or after `6Cxx`).
+    /// The changed byte was the length a T=0 card announces in a `61xx` ending an answer
+    /// (bare, or after a part of a long one): the exchange then asks for another length and
+    /// gets the same bytes (in more parts, or after `6Cxx`).
     announced_length: bool,
 }
 
@@ -327,6 +328,11 @@ impl Flip {
     }
 }
 
+/// The answer's status word is `61xx`: more bytes to fetch by GET RESPONSE.
+fn ends_with_61xx(r: &[u8]) -> bool {
+    r.len() >= 2 && r[r.len() - 2] == 0x61
+}
+
 impl CardChannel for Flip {
     fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
         self.count += 1;
@@ -342,7 +348,7 @@ impl CardChannel for Flip {
         }
         let mut r = self.inner.transmit(&c)?;
         if hit && self.in_answer && self.byte < r.len() {
-            self.announced_length = r.len() == 2 && r[0] == 0x61 && self.byte == 1;
+            self.announced_length = ends_with_61xx(&r) && self.byte == r.len() - 1;
             r[self.byte] ^= 0x01;
             self.applied = true;
         }
@@ -359,35 +365,65 @@ impl CardChannel for Flip {
     }
 }
 
+/// Runs an honest update and gives, for each APDU, the command's length, the answer's
+/// length and whether the answer ends in `61xx` (the T=0 card announcing more of it).
+fn exchange_sizes(card: SimCard, issuer: &mut Issuer) -> Vec<(usize, usize, bool)> {
+    struct Sizes(InProcessChannel<SimCard>, Vec<(usize, usize, bool)>);
+    impl CardChannel for Sizes {
+        fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
+            let r = self.0.transmit(c)?;
+            self.1.push((c.len(), r.len(), ends_with_61xx(&r)));
+            Ok(r)
+        }
+        fn atr(&self) -> &[u8] {
+            self.0.atr()
+        }
+        fn reset(&mut self) -> Result<(), TransportError> {
+            self.0.reset()
+        }
+        fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
+            Ok(Box::new(self))
+        }
+    }
+    let mut s = Sizes(InProcessChannel::new(card), Vec::new());
+    update(&mut s, issuer, &mut |_| {}, &NO).unwrap();
+    s.1
+}
+
+#[test]
+fn a_changed_announced_length_is_harmless_in_a_renewal() {
+    // The renewal's long answers (public keys) come in parts, each but the last ending in
+    // `61xx`: changing that length only changes how the rest is fetched.
+    let (card, mut issuer, _) = setup(Profile::Cps4, true);
+    let sizes = exchange_sizes(card, &mut issuer);
+    let mut tried = 0;
+    for (i, &(_, rlen, announce)) in sizes.iter().enumerate() {
+        if !announce {
+            continue;
+        }
+        let (card, mut issuer, _) = setup(Profile::Cps4, true);
+        let mut f = Flip::new(card, i + 1, rlen - 1, true);
+        let o = update(&mut f, &mut issuer, &mut |_| {}, &NO);
+        assert!(f.applied && f.harmless(), "apdu {i}");
+        assert!(
+            matches!(o, Ok(Outcome::Updated { sequence: 1, .. })),
+            "apdu {i}: {o:?}"
+        );
+        tried += 1;
+    }
+    // Bare `61xx` after each command with an answer, and inside the long ones.
+    assert!(
+        tried > sizes.len() / 3 && sizes.iter().any(|s| s.2 && s.1 > 2),
+        "{sizes:?}"
+    );
+}
+
 #[test]
 fn every_changed_byte_is_refused_or_harmless() {
     // A data update (4 APDUs after SELECT: INITIALIZE UPDATE, EXTERNAL AUTHENTICATE, BEGIN,
     // STAGE FILE x k, COMMIT), each byte of each command and answer changed in turn.
     let (card, mut issuer, _) = setup(Profile::Cps4, false);
-    let mut sizes = Vec::new();
-    {
-        struct Sizes<'a>(InProcessChannel<SimCard>, &'a mut Vec<(usize, usize, bool)>);
-        impl CardChannel for Sizes<'_> {
-            fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
-                let r = self.0.transmit(c)?;
-                // A bare `61xx`: the T=0 card announcing a case-4 answer.
-                self.1
-                    .push((c.len(), r.len(), r.len() == 2 && r[0] == 0x61));
-                Ok(r)
-            }
-            fn atr(&self) -> &[u8] {
-                self.0.atr()
-            }
-            fn reset(&mut self) -> Result<(), TransportError> {
-                self.0.reset()
-            }
-            fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
-                Ok(Box::new(self))
-            }
-        }
-        let mut s = Sizes(InProcessChannel::new(card), &mut sizes);
-        update(&mut s, &mut issuer, &mut |_| {}, &NO).unwrap();
-    }
+    let sizes = exchange_sizes(card, &mut issuer);
     let (mut refused, mut harmless) = (0, 0);
     for (i, &(clen, rlen, announce)) in sizes.iter().enumerate().skip(1) {
         for in_answer in [false, true] {
@@ -426,10 +462,10 @@ fn every_changed_byte_is_refused_or_harmless() {
                     Ok(o) => {
                         // Only bytes outside the protection may change without effect:
                         // the Le byte of a command, or the length a T=0 card announces in
-                        // `61xx` (the exchange then fetches the answer in two parts).
+                        // `61xx` (the exchange then fetches the answer in other parts).
                         assert!(
                             (!in_answer && byte == clen - 1)
-                                || (in_answer && announce && byte == 1),
+                                || (in_answer && announce && byte == rlen - 1),
                             "apdu {i} byte {byte} accepted: {o:?}"
                         );
                         // The random test's own account of harmless changes agrees.
