@@ -635,12 +635,14 @@ fn a_card_without_update_application_or_unknown_to_the_issuer() {
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
 
-    /// A full update with certificate renewal (20+ APDUs), one random byte of one random
-    /// command or answer changed: refused with the card unchanged (or, for the COMMIT's
-    /// answer, already committed), and a later honest session completes; only a command's Le
-    /// byte may change without effect.
+    /// A full update with certificate renewal (49 APDUs on the simulated CPS4: two RSA-2048
+    /// keys, their public keys fetched in parts, two certificates staged in chunks, the
+    /// COMMIT; a draw beyond the end changes nothing), one random byte of one random command
+    /// or answer changed: refused with the card unchanged (or, for the COMMIT's answer,
+    /// already committed), and a later honest session completes; only a command's Le byte or
+    /// an announced length may change without effect.
     #[test]
-    fn tampering_a_renewal_update(apdu in 2usize..=21, byte in 0usize..400, in_answer: bool) {
+    fn tampering_a_renewal_update(apdu in 2usize..=52, byte in 0usize..400, in_answer: bool) {
         let (card, mut issuer, _) = setup(Profile::Cps4, true);
         let before = state(&card, Profile::Cps4);
         let mut f = Flip::new(card, apdu, byte, in_answer);
