@@ -192,37 +192,70 @@ fn data_update_and_renewal_cps3_rsa() {
     check_updated(&before, ch.into_card(), Profile::Cps3);
 }
 
-/// A channel whose card loses power at the `cut`-th APDU: `deliver` says whether that APDU
-/// reached the card (the answer is lost) or not.
+/// What a meddling relay does with each command on its way to the card.
+trait Meddle {
+    fn exchange(
+        &mut self,
+        card: &mut InProcessChannel<SimCard>,
+        command: &[u8],
+    ) -> Result<Vec<u8>, TransportError>;
+}
+
+/// A channel to the simulated card through a meddler `m`.
+struct Relay<M> {
+    card: InProcessChannel<SimCard>,
+    m: M,
+}
+
+impl<M> Relay<M> {
+    fn new(card: SimCard, m: M) -> Self {
+        Relay {
+            card: InProcessChannel::new(card),
+            m,
+        }
+    }
+}
+
+impl<M: Meddle> CardChannel for Relay<M> {
+    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+        self.m.exchange(&mut self.card, command)
+    }
+    fn atr(&self) -> &[u8] {
+        self.card.atr()
+    }
+    fn reset(&mut self) -> Result<(), TransportError> {
+        self.card.reset()
+    }
+    fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
+        Ok(Box::new(self))
+    }
+}
+
+/// The card loses power at the `cut`-th APDU: `deliver` says whether that APDU reached the
+/// card (the answer is lost) or not.
 struct Tear {
-    inner: InProcessChannel<SimCard>,
     cut: usize,
     count: usize,
     deliver: bool,
 }
 
-impl CardChannel for Tear {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+impl Meddle for Tear {
+    fn exchange(
+        &mut self,
+        card: &mut InProcessChannel<SimCard>,
+        command: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
         self.count += 1;
         if self.count == self.cut {
             if self.deliver {
-                let _ = self.inner.transmit(command);
+                let _ = card.transmit(command);
             }
-            self.inner.card_mut().power_off();
+            card.card_mut().power_off();
         }
         if self.count >= self.cut {
             return Err(TransportError::CardRemoved);
         }
-        self.inner.transmit(command)
-    }
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
-    }
-    fn reset(&mut self) -> Result<(), TransportError> {
-        self.inner.reset()
-    }
-    fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
-        Ok(Box::new(self))
+        card.transmit(command)
     }
 }
 
@@ -238,15 +271,17 @@ fn power_cut_at_every_apdu_then_resume() {
         for cut in 1..=n {
             let (card, mut issuer, _) = setup(Profile::Cps4, true);
             let before = state(&card, Profile::Cps4);
-            let mut tear = Tear {
-                inner: InProcessChannel::new(card),
-                cut,
-                count: 0,
-                deliver,
-            };
+            let mut tear = Relay::new(
+                card,
+                Tear {
+                    cut,
+                    count: 0,
+                    deliver,
+                },
+            );
             let err = update(&mut tear, &mut issuer, &mut |_| {}, &NO).unwrap_err();
             assert!(matches!(err, UpdateError::Transport(_)), "{err}");
-            let mut card = tear.inner.into_card();
+            let mut card = tear.card.into_card();
             card.power_on();
             let now = state(&card, Profile::Cps4);
             // Old or new, never mixed.
@@ -289,9 +324,8 @@ fn power_cut_at_every_apdu_then_resume() {
     assert_eq!(tried, 2 * n);
 }
 
-/// A channel that changes one byte of one command, or of one answer.
+/// Changes one byte of one command, or of one answer.
 struct Flip {
-    inner: InProcessChannel<SimCard>,
     apdu: usize,
     byte: usize,
     in_answer: bool,
@@ -308,9 +342,9 @@ struct Flip {
 }
 
 impl Flip {
-    fn new(card: SimCard, apdu: usize, byte: usize, in_answer: bool) -> Self {
-        Flip {
-            inner: InProcessChannel::new(card),
+    /// A relay to `card` changing byte `byte` of the `apdu`-th command or answer.
+    fn relay(card: SimCard, apdu: usize, byte: usize, in_answer: bool) -> Relay<Self> {
+        let flip = Flip {
             apdu,
             byte,
             in_answer,
@@ -319,7 +353,8 @@ impl Flip {
             le: false,
             get_response: false,
             announced_length: false,
-        }
+        };
+        Relay::new(card, flip)
     }
 
     /// Only bytes outside the protection were changed: a command's Le or an announced length.
@@ -333,8 +368,12 @@ fn ends_with_61xx(r: &[u8]) -> bool {
     r.len() >= 2 && r[r.len() - 2] == 0x61
 }
 
-impl CardChannel for Flip {
-    fn transmit(&mut self, command: &[u8]) -> Result<Vec<u8>, TransportError> {
+impl Meddle for Flip {
+    fn exchange(
+        &mut self,
+        card: &mut InProcessChannel<SimCard>,
+        command: &[u8],
+    ) -> Result<Vec<u8>, TransportError> {
         self.count += 1;
         let hit = self.count == self.apdu;
         let mut c = command.to_vec();
@@ -346,7 +385,7 @@ impl CardChannel for Flip {
             self.applied = true;
             self.le = self.byte == c.len() - 1;
         }
-        let mut r = self.inner.transmit(&c)?;
+        let mut r = card.transmit(&c)?;
         if hit && self.in_answer && self.byte < r.len() {
             self.announced_length = ends_with_61xx(&r) && self.byte == r.len() - 1;
             r[self.byte] ^= 0x01;
@@ -354,40 +393,38 @@ impl CardChannel for Flip {
         }
         Ok(r)
     }
-    fn atr(&self) -> &[u8] {
-        self.inner.atr()
-    }
-    fn reset(&mut self) -> Result<(), TransportError> {
-        self.inner.reset()
-    }
-    fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
-        Ok(Box::new(self))
-    }
 }
 
-/// Runs an honest update and gives, for each APDU, the command's length, the answer's
-/// length and whether the answer ends in `61xx` (the T=0 card announcing more of it).
-fn exchange_sizes(card: SimCard, issuer: &mut Issuer) -> Vec<(usize, usize, bool)> {
-    struct Sizes(InProcessChannel<SimCard>, Vec<(usize, usize, bool)>);
-    impl CardChannel for Sizes {
-        fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
-            let r = self.0.transmit(c)?;
-            self.1.push((c.len(), r.len(), ends_with_61xx(&r)));
+/// Each command of an exchange with its answer.
+type Log = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// Runs an honest update through a recorder: each command with its answer, and the card.
+fn record_update(card: SimCard, issuer: &mut Issuer) -> (Log, SimCard) {
+    struct Rec(Log);
+    impl Meddle for Rec {
+        fn exchange(
+            &mut self,
+            card: &mut InProcessChannel<SimCard>,
+            c: &[u8],
+        ) -> Result<Vec<u8>, TransportError> {
+            let r = card.transmit(c)?;
+            self.0.push((c.to_vec(), r.clone()));
             Ok(r)
         }
-        fn atr(&self) -> &[u8] {
-            self.0.atr()
-        }
-        fn reset(&mut self) -> Result<(), TransportError> {
-            self.0.reset()
-        }
-        fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
-            Ok(Box::new(self))
-        }
     }
-    let mut s = Sizes(InProcessChannel::new(card), Vec::new());
-    update(&mut s, issuer, &mut |_| {}, &NO).unwrap();
-    s.1
+    let mut rec = Relay::new(card, Rec(Vec::new()));
+    update(&mut rec, issuer, &mut |_| {}, &NO).unwrap();
+    (rec.m.0, rec.card.into_card())
+}
+
+/// For each APDU of an honest update: the command's length, the answer's length and whether
+/// the answer ends in `61xx` (the T=0 card announcing more of it).
+fn exchange_sizes(card: SimCard, issuer: &mut Issuer) -> Vec<(usize, usize, bool)> {
+    record_update(card, issuer)
+        .0
+        .iter()
+        .map(|(c, r)| (c.len(), r.len(), ends_with_61xx(r)))
+        .collect()
 }
 
 #[test]
@@ -402,9 +439,9 @@ fn a_changed_announced_length_is_harmless_in_a_renewal() {
             continue;
         }
         let (card, mut issuer, _) = setup(Profile::Cps4, true);
-        let mut f = Flip::new(card, i + 1, rlen - 1, true);
+        let mut f = Flip::relay(card, i + 1, rlen - 1, true);
         let o = update(&mut f, &mut issuer, &mut |_| {}, &NO);
-        assert!(f.applied && f.harmless(), "apdu {i}");
+        assert!(f.m.applied && f.m.harmless(), "apdu {i}");
         assert!(
             matches!(o, Ok(Outcome::Updated { sequence: 1, .. })),
             "apdu {i}: {o:?}"
@@ -431,11 +468,11 @@ fn every_changed_byte_is_refused_or_harmless() {
             for byte in 0..len {
                 let (card, mut issuer, _) = setup(Profile::Cps4, false);
                 let before = state(&card, Profile::Cps4);
-                let mut f = Flip::new(card, i + 1, byte, in_answer);
+                let mut f = Flip::relay(card, i + 1, byte, in_answer);
                 let r = update(&mut f, &mut issuer, &mut |_| {}, &NO);
-                assert!(f.applied);
-                let flip_says_harmless = f.harmless();
-                let mut card = f.inner.into_card();
+                assert!(f.m.applied);
+                let flip_says_harmless = f.m.harmless();
+                let mut card = f.card.into_card();
                 let now = state(&card, Profile::Cps4);
                 match r {
                     Err(_) => {
@@ -487,27 +524,10 @@ fn every_changed_byte_is_refused_or_harmless() {
 #[test]
 fn replayed_and_reordered_commands_are_refused() {
     // Record the commands of an honest update of one card.
-    let (card, mut issuer, serial) = setup(Profile::Cps4, false);
-    struct Rec(InProcessChannel<SimCard>, Vec<Vec<u8>>);
-    impl CardChannel for Rec {
-        fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
-            self.1.push(c.to_vec());
-            self.0.transmit(c)
-        }
-        fn atr(&self) -> &[u8] {
-            self.0.atr()
-        }
-        fn reset(&mut self) -> Result<(), TransportError> {
-            self.0.reset()
-        }
-        fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
-            Ok(Box::new(self))
-        }
-    }
-    let mut rec = Rec(InProcessChannel::new(card), Vec::new());
-    update(&mut rec, &mut issuer, &mut |_| {}, &NO).unwrap();
-    let script = rec.1;
-    assert_eq!(rec.0.card().update_sequence(), 1);
+    let (card, mut issuer, _) = setup(Profile::Cps4, false);
+    let (log, card) = record_update(card, &mut issuer);
+    let script: Vec<Vec<u8>> = log.into_iter().map(|(c, _)| c).collect();
+    assert_eq!(card.update_sequence(), 1);
 
     // Replayed to the same card, now at sequence 1 (and to a fresh card): nothing passes
     // EXTERNAL AUTHENTICATE, since the card's challenge is new.
@@ -515,7 +535,7 @@ fn replayed_and_reordered_commands_are_refused() {
         let mut ch = if fresh {
             InProcessChannel::new(SimCard::new(Profile::Cps4, "dr-martin").unwrap())
         } else {
-            InProcessChannel::new(rec.0.card().clone())
+            InProcessChannel::new(card.clone())
         };
         let before = state(ch.card(), Profile::Cps4);
         let answers: Vec<Vec<u8>> = script.iter().map(|c| ch.transmit(c).unwrap()).collect();
@@ -540,39 +560,33 @@ fn replayed_and_reordered_commands_are_refused() {
 
     // Reordered: a pending update whose STAGE FILE and COMMIT are swapped by the relay.
     let (card, mut issuer, _) = setup(Profile::Cps4, false);
-    let _ = serial;
-    struct Swap(InProcessChannel<SimCard>, Vec<Vec<u8>>, usize);
-    impl CardChannel for Swap {
-        fn transmit(&mut self, c: &[u8]) -> Result<Vec<u8>, TransportError> {
+    struct Swap(Vec<Vec<u8>>, usize);
+    impl Meddle for Swap {
+        fn exchange(
+            &mut self,
+            card: &mut InProcessChannel<SimCard>,
+            c: &[u8],
+        ) -> Result<Vec<u8>, TransportError> {
             // Hold BEGIN (INS E0) back and send the next command first.
-            if c.get(1) == Some(&0xE0) && self.2 == 0 {
-                self.2 = 1;
-                self.1.push(c.to_vec());
+            if c.get(1) == Some(&0xE0) && self.1 == 0 {
+                self.1 = 1;
+                self.0.push(c.to_vec());
                 return Ok(vec![0x90, 0x00]);
             }
-            if self.2 == 1 {
-                self.2 = 2;
-                let r = self.0.transmit(c)?;
-                let held = self.1.pop().unwrap();
-                let _ = self.0.transmit(&held)?;
+            if self.1 == 1 {
+                self.1 = 2;
+                let r = card.transmit(c)?;
+                let held = self.0.pop().unwrap();
+                let _ = card.transmit(&held)?;
                 return Ok(r);
             }
-            self.0.transmit(c)
-        }
-        fn atr(&self) -> &[u8] {
-            self.0.atr()
-        }
-        fn reset(&mut self) -> Result<(), TransportError> {
-            self.0.reset()
-        }
-        fn transaction(&mut self) -> Result<Box<dyn CardChannel + '_>, TransportError> {
-            Ok(Box::new(self))
+            card.transmit(c)
         }
     }
     let before = state(&card, Profile::Cps4);
-    let mut s = Swap(InProcessChannel::new(card), Vec::new(), 0);
+    let mut s = Relay::new(card, Swap(Vec::new(), 0));
     assert!(update(&mut s, &mut issuer, &mut |_| {}, &NO).is_err());
-    assert_eq!(state(s.0.card(), Profile::Cps4), before);
+    assert_eq!(state(s.card.card(), Profile::Cps4), before);
 }
 
 #[test]
@@ -645,11 +659,11 @@ proptest::proptest! {
     fn tampering_a_renewal_update(apdu in 2usize..=52, byte in 0usize..400, in_answer: bool) {
         let (card, mut issuer, _) = setup(Profile::Cps4, true);
         let before = state(&card, Profile::Cps4);
-        let mut f = Flip::new(card, apdu, byte, in_answer);
+        let mut f = Flip::relay(card, apdu, byte, in_answer);
         let r = update(&mut f, &mut issuer, &mut |_| {}, &NO);
-        let (applied, harmless) = (f.applied, f.harmless());
-        let f_last = f.count == f.apdu && f.get_response;
-        let mut card = f.inner.into_card();
+        let (applied, harmless) = (f.m.applied, f.m.harmless());
+        let f_last = f.m.count == f.m.apdu && f.m.get_response;
+        let mut card = f.card.into_card();
         let now = state(&card, Profile::Cps4);
         match r {
             Err(_) => {
