@@ -336,7 +336,7 @@ struct Flip {
     in_answer: bool,
     count: usize,
     applied: bool,
-    /// The changed byte was a command's last byte (its Le).
+    /// The changed byte was a command's Le (its last byte, when it has one).
     le: bool,
     /// The changed APDU was a GET RESPONSE.
     get_response: bool,
@@ -388,7 +388,10 @@ impl Meddle for Flip {
         if hit && !self.in_answer && self.byte < c.len() {
             c[self.byte] ^= 0x01;
             self.applied = true;
-            self.le = self.byte == c.len() - 1;
+            // The last byte is Le only in a command that has one (not in EXTERNAL
+            // AUTHENTICATE, whose last byte is its MAC's).
+            self.le = self.byte == c.len() - 1
+                && cps_apdu::Command::parse(command).is_ok_and(|p| p.ne.is_some());
         }
         let mut r = card.transmit(&c)?;
         if hit && self.in_answer && self.byte < r.len() {
